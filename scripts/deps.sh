@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what Kiln needs on Debian 12, only when something is missing.
+# Package list with reasons: docs/dependencies.md.
+set -e
+PKGS="build-essential cmake pkg-config clang lld nodejs npm
+libmicrohttpd-dev libjansson-dev libroaring-dev libutf8proc-dev libstemmer-dev
+libzstd-dev libxxhash-dev wabt tcc libtcc-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "deps: installing$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+# JavaScript test tools (OpenSearch client, YAML, JSON Schema), pinned by package-lock.json.
+if [ -f package.json ]; then
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi
