@@ -11,6 +11,7 @@
 #ifndef KILN_SHARD_H
 #define KILN_SHARD_H
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "index/mapping.h"
 
@@ -38,5 +39,49 @@ typedef struct kiln_write_opts {
 } kiln_write_opts;
 
 #define KILN_WRITE_OPTS_INIT {0, -2, -2}
+
+typedef struct kiln_shard_stats {
+    uint64_t docs;         /* live documents */
+    uint64_t deleted;      /* deleted documents still taking space */
+    uint64_t store_bytes;  /* stored-fields files + write-ahead log */
+    int64_t max_seq_no;
+} kiln_shard_stats;
+
+/* Opens or creates the shard in dir and recovers it: commit point, then log replay. */
+kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_threshold_bytes,
+                            kiln_error *err);
+/* Flushes (so the next open replays nothing) and frees. */
+void kiln_shard_close(kiln_shard *s);
+
+/* Indexes a document (source bytes kept exactly as given; doc is its parsed form, borrowed).
+ * Fills meta and res; *lsn is what kiln_shard_sync needs before acknowledging. */
+int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
+                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     uint64_t *lsn, kiln_error *err);
+int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
+
+/* Read-modify-write under the shard lock. fn sees the current source (NULL when missing) and
+ * either fills new_src (+ *new_doc, owned by the shard afterwards) and returns 0, returns 1 for a
+ * no-op, or fails with a negative status. */
+typedef int (*kiln_update_fn)(const char *old_src, size_t old_len, kiln_buf *new_src,
+                              json_t **new_doc, void *ctx, kiln_error *err);
+int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_update_fn fn, void *ctx, kiln_doc_meta *meta, kiln_result *res,
+                      uint64_t *lsn, kiln_error *err);
+
+/* Waits until the write at lsn is durable. */
+int kiln_shard_sync(kiln_shard *s, uint64_t lsn, kiln_error *err);
+
+/* Realtime get: 1 and the source appended to src if the document exists, 0 if not. */
+int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta,
+                   kiln_buf *src);
+
+/* Makes recent writes searchable. */
+int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
+/* Writes the in-memory tail to immutable files and trims the log (_locked: lock held). */
+int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err);
+int kiln_shard_flush(kiln_shard *s, kiln_error *err);
+void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out);
 
 #endif
