@@ -114,7 +114,7 @@ static uint64_t *kiln__wal_list(const char *dir, size_t *n)
         }
     }
     closedir(d);
-    qsort(gens, *n, sizeof *gens, kiln__gen_cmp);
+    if (*n) qsort(gens, *n, sizeof *gens, kiln__gen_cmp);
     return gens;
 }
 
