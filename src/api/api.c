@@ -39,6 +39,4 @@ const kiln_route *kiln_api_routes(size_t *n)
     return kiln__routes;
 }
 
-void kiln_api_stop(void)
-{
-}
+void kiln_api_stop(void) {}

@@ -29,14 +29,14 @@ typedef enum {
 
 typedef struct kiln_req {
     kiln_method method;
-    const char *path;      /* raw path, without the query string */
-    const char *body;      /* NUL-terminated; "" when there is none */
+    const char *path; /* raw path, without the query string */
+    const char *body; /* NUL-terminated; "" when there is none */
     size_t body_len;
     const char *content_type; /* may be NULL */
     int nparams;
     const char *param_names[KILN_MAX_PARAMS];
     char *param_values[KILN_MAX_PARAMS];
-    void *conn;            /* transport's private handle (query string, headers) */
+    void *conn; /* transport's private handle (query string, headers) */
 } kiln_req;
 
 typedef struct kiln_resp {
@@ -73,10 +73,10 @@ int kiln_resp_fail(kiln_resp *resp, kiln_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 typedef struct kiln_http_config {
-    const char *bind;          /* "127.0.0.1" */
-    int port;                  /* 9200; 0 picks a free port */
-    int threads;               /* worker threads */
-    size_t max_body_bytes;     /* http.max_content_length, default 100 MiB */
+    const char *bind;      /* "127.0.0.1" */
+    int port;              /* 9200; 0 picks a free port */
+    int threads;           /* worker threads */
+    size_t max_body_bytes; /* http.max_content_length, default 100 MiB */
 } kiln_http_config;
 
 typedef struct kiln_http_server kiln_http_server;
