@@ -29,14 +29,14 @@ typedef enum {
 
 typedef struct kiln_req {
     kiln_method method;
-    const char *path; /* raw path, without the query string */
-    const char *body; /* NUL-terminated; "" when there is none */
+    const char *path;      /* raw path, without the query string */
+    const char *body;      /* NUL-terminated; "" when there is none */
     size_t body_len;
     const char *content_type; /* may be NULL */
     int nparams;
     const char *param_names[KILN_MAX_PARAMS];
     char *param_values[KILN_MAX_PARAMS];
-    void *conn; /* transport's private handle (query string, headers) */
+    void *conn;            /* transport's private handle (query string, headers) */
 } kiln_req;
 
 typedef struct kiln_resp {
@@ -59,9 +59,9 @@ const char *kiln_req_param(const kiln_req *req, const char *name);
 const char *kiln_req_query(const kiln_req *req, const char *name);
 /* Query-string boolean as ES reads it: absent → def; "", "true" → 1; "false" → 0; else -1. */
 int kiln_req_query_bool(const kiln_req *req, const char *name, int def);
-/* A request header (case-insensitive name); NULL if absent. */
+/* A request header; NULL if absent. */
 const char *kiln_req_header(const kiln_req *req, const char *name);
-/* Adds a header to the reply (e.g. Location, Warning); both strings are copied. */
+/* Adds a header to the reply (e.g. Location); both strings are copied. */
 void kiln_req_add_reply_header(kiln_req *req, const char *name, const char *value);
 
 void kiln_resp_json(kiln_resp *resp, int status, const char *json); /* copies json */
@@ -73,10 +73,10 @@ int kiln_resp_fail(kiln_resp *resp, kiln_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 typedef struct kiln_http_config {
-    const char *bind;      /* "127.0.0.1" */
-    int port;              /* 9200; 0 picks a free port */
-    int threads;           /* worker threads */
-    size_t max_body_bytes; /* http.max_content_length, default 100 MiB */
+    const char *bind;          /* "127.0.0.1" */
+    int port;                  /* 9200; 0 picks a free port */
+    int threads;               /* worker threads */
+    size_t max_body_bytes;     /* http.max_content_length, default 100 MiB */
 } kiln_http_config;
 
 typedef struct kiln_http_server kiln_http_server;
