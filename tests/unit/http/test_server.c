@@ -54,7 +54,7 @@ static int h_sleep(kiln_req *req, kiln_resp *resp)
 
 static const kiln_route routes[] = {
     {KILN_GET | KILN_HEAD, "/", h_root},
-    {KILN_POST | KILN_PUT, "/_echo", h_echo},
+    {KILN_POST | KILN_PUT | KILN_GET | KILN_DELETE, "/_echo", h_echo},
     {KILN_PUT | KILN_GET, "/{index}/_doc/{id}", h_doc},
     {KILN_GET, "/_sleep", h_sleep},
 };
@@ -143,9 +143,10 @@ static void test_keepalive_and_head(void)
     CHECK_INT(r.status, 400);
     CHECK_STR(r.body, "{\"error\":\"no handler found for uri [/nope/x/y] and method [GET]\","
                       "\"status\":400}");
-    CHECK_INT(roundtrip(fd, "DELETE /_echo HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+    CHECK_INT(roundtrip(fd, "POST /x/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", &r),
+              0);
     CHECK_INT(r.status, 405);
-    CHECK(strstr(r.head, "\r\nAllow: PUT,POST\r\n") != NULL);
+    CHECK(strstr(r.head, "\r\nAllow: GET,PUT\r\n") != NULL);
     CHECK_INT(roundtrip(fd,
                         "PUT /my%2Findex/_doc/a%2Fb%20c HTTP/1.1\r\nHost: x\r\n"
                         "X-Test: hello\r\nContent-Length: 2\r\n\r\n{}",
@@ -173,6 +174,16 @@ static void test_body(void)
     CHECK_INT(roundtrip(fd, req, &r), 0);
     CHECK_INT(r.status, 200);
     CHECK_STR(r.body, "{\"len\":1024,\"nul\":1,\"ctype\":\"application/x-ndjson\"}");
+    /* GET and DELETE carry bodies too (search requests do). */
+    CHECK_INT(roundtrip(fd,
+                        "GET /_echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                        "\r\nContent-Length: 2\r\n\r\n{}",
+                        &r),
+              0);
+    CHECK_STR(r.body, "{\"len\":2,\"nul\":1,\"ctype\":\"application/json\"}");
+    CHECK_INT(
+        roundtrip(fd, "DELETE /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", &r), 0);
+    CHECK_STR(r.body, "{\"len\":3,\"nul\":1,\"ctype\":null}");
     /* A chunked body is assembled. */
     CHECK_INT(roundtrip(fd,
                         "POST /_echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
