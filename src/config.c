@@ -39,11 +39,12 @@ long long kiln_config_parse_size(const char *s)
     if (!isdigit((unsigned char)*s)) return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno) return -1;
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     static const struct {
         const char *unit;
         int shift;
-    } units[] = {{"", 0}, {"b", 0}, {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+    } units[] = {{"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
                  {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(end, units[i].unit) != 0) continue;
@@ -75,13 +76,15 @@ int kiln_config_set(kiln_config *c, const char *key, const char *value, kiln_err
     char k[64];
     size_t n = strlen(key);
     if (n >= sizeof k) goto unknown;
-    for (size_t i = 0; i <= n; i++) k[i] = key[i] == '_' ? '-' : key[i];
+    for (size_t i = 0; i <= n; i++)
+        k[i] = key[i] == '_' ? '-' : key[i];
     long num;
     if (!strcmp(k, "bind") || !strcmp(k, "network.host"))
         return kiln__copy(c->bind, sizeof c->bind, "bind", value, err);
     if (!strcmp(k, "data") || !strcmp(k, "path.data"))
         return kiln__copy(c->data, sizeof c->data, "data", value, err);
-    if (!strcmp(k, "port-file")) return kiln__copy(c->port_file, sizeof c->port_file, k, value, err);
+    if (!strcmp(k, "port-file"))
+        return kiln__copy(c->port_file, sizeof c->port_file, k, value, err);
     if (!strcmp(k, "port") || !strcmp(k, "http.port")) {
         if (kiln__parse_int(value, 0, 65535, &num) < 0)
             return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "port [%s] is not in 0..65535", value);
@@ -90,8 +93,7 @@ int kiln_config_set(kiln_config *c, const char *key, const char *value, kiln_err
     }
     if (!strcmp(k, "threads")) {
         if (kiln__parse_int(value, 0, 4096, &num) < 0)
-            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "threads [%s] is not in 0..4096",
-                             value);
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "threads [%s] is not in 0..4096", value);
         c->threads = (int)num;
         return 0;
     }
@@ -115,17 +117,19 @@ unknown:
 
 static char *kiln__trim(char *s)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
     return s;
 }
 
 int kiln_config_load(kiln_config *c, const char *path, kiln_error *err)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return kiln_fail(err, KILN_E_IO, "cannot open config file [%s]: %s", path,
-                             strerror(errno));
+    if (!f)
+        return kiln_fail(err, KILN_E_IO, "cannot open config file [%s]: %s", path, strerror(errno));
     char line[8192];
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f)) {
@@ -163,8 +167,8 @@ out:
 }
 
 /* "--name=value" or "--name value"; *val is NULL when the flag takes none. */
-static int kiln__flag(int argc, char **argv, int *i, const char **name, const char **val,
-                      char *buf, size_t cap, kiln_error *err)
+static int kiln__flag(int argc, char **argv, int *i, const char **name, const char **val, char *buf,
+                      size_t cap, kiln_error *err)
 {
     const char *a = argv[*i] + 2;
     const char *eq = strchr(a, '=');

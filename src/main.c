@@ -53,8 +53,8 @@ int main(int argc, char **argv)
     }
     size_t nroutes;
     const kiln_route *routes = kiln_api_routes(&nroutes);
-    kiln_http_config hc = {.bind = cfg.bind, .port = cfg.port, .threads = cfg.threads,
-                           .max_body_bytes = cfg.max_body};
+    kiln_http_config hc = {
+        .bind = cfg.bind, .port = cfg.port, .threads = cfg.threads, .max_body_bytes = cfg.max_body};
     kiln_http_server *srv = kiln_http_start(&hc, routes, nroutes, &err);
     if (!srv) {
         KILN_ERROR("main", "%s", err.reason);

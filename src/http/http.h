@@ -59,9 +59,9 @@ const char *kiln_req_param(const kiln_req *req, const char *name);
 const char *kiln_req_query(const kiln_req *req, const char *name);
 /* Query-string boolean as ES reads it: absent → def; "", "true" → 1; "false" → 0; else -1. */
 int kiln_req_query_bool(const kiln_req *req, const char *name, int def);
-/* A request header (case-insensitive name); NULL if absent. */
+/* A request header; NULL if absent. */
 const char *kiln_req_header(const kiln_req *req, const char *name);
-/* Adds a header to the reply (e.g. Location, Warning); both strings are copied. */
+/* Adds a header to the reply (e.g. Location); both strings are copied. */
 void kiln_req_add_reply_header(kiln_req *req, const char *name, const char *value);
 
 void kiln_resp_json(kiln_resp *resp, int status, const char *json); /* copies json */

@@ -12,14 +12,14 @@
 
 /* Per-request transport state behind kiln_req.conn. Owns every string it points to. */
 typedef struct kiln__req_ctx {
-    void *mhd;            /* struct MHD_Connection *, NULL when driven from a test */
-    char *path;           /* raw path (no query string) */
+    void *mhd;  /* struct MHD_Connection *, NULL when driven from a test */
+    char *path; /* raw path (no query string) */
     int nquery;
-    char **qnames;        /* percent-decoded */
-    char **qvalues;       /* "" when the parameter has no '=' */
+    char **qnames;  /* percent-decoded */
+    char **qvalues; /* "" when the parameter has no '=' */
     int nsegs;
     char *segs[KILN__MAX_SEGS]; /* percent-decoded path segments */
-    int nheaders;         /* extra response headers set by the handler or the router */
+    int nheaders;               /* extra response headers set by the handler or the router */
     char *hnames[KILN__MAX_HEADERS];
     char *hvalues[KILN__MAX_HEADERS];
 } kiln__req_ctx;
@@ -45,8 +45,8 @@ void kiln__router_free(kiln__router *r);
 /* Finds the handler for method and the segments in ctx. Returns the route, filling the
  * captures in req; or NULL with *allowed set to the methods any matching pattern accepts
  * (0 when no pattern matches the path at all). */
-const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method,
-                                     kiln__req_ctx *ctx, kiln_req *req, unsigned *allowed);
+const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method, kiln__req_ctx *ctx,
+                                     kiln_req *req, unsigned *allowed);
 
 /* Parses an HTTP method name; 0 for a method no route can have (OPTIONS, PATCH, ...). */
 kiln_method kiln__method_parse(const char *name);
@@ -55,8 +55,8 @@ kiln_method kiln__method_parse(const char *name);
  * bodies as Elasticsearch does, apply ?pretty. resp must be zeroed by the caller; ctx is
  * filled (the caller disposes it). body must be NUL-terminated. */
 void kiln__dispatch(const kiln__router *r, const char *method_name, const char *uri,
-                    const char *body, size_t body_len, const char *content_type,
-                    kiln__req_ctx *ctx, kiln_resp *resp);
+                    const char *body, size_t body_len, const char *content_type, kiln__req_ctx *ctx,
+                    kiln_resp *resp);
 
 /* Re-indents JSON text (2 spaces, ES style) without reparsing numbers, so values stay
  * byte-for-byte. Appends to out. */

@@ -78,7 +78,8 @@ int kiln__parse_uri(kiln__req_ctx *ctx, const char *uri, kiln_error *err)
     /* Empty segments are skipped, as ES does: "/a//b/" routes like "/a/b". */
     const char *p = ctx->path;
     while (*p) {
-        while (*p == '/') p++;
+        while (*p == '/')
+            p++;
         if (!*p) break;
         const char *end = strchr(p, '/');
         size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -112,7 +113,8 @@ void kiln__req_ctx_dispose(kiln__req_ctx *ctx)
     }
     free(ctx->qnames);
     free(ctx->qvalues);
-    for (int i = 0; i < ctx->nsegs; i++) free(ctx->segs[i]);
+    for (int i = 0; i < ctx->nsegs; i++)
+        free(ctx->segs[i]);
     for (int i = 0; i < ctx->nheaders; i++) {
         free(ctx->hnames[i]);
         free(ctx->hvalues[i]);

@@ -66,7 +66,8 @@ int kiln_resp_fail(kiln_resp *resp, kiln_code code, const char *fmt, ...)
 static void kiln__indent(kiln_buf *out, int depth)
 {
     kiln_buf_putc(out, '\n');
-    for (int i = 0; i < depth; i++) kiln_buf_puts(out, "  ");
+    for (int i = 0; i < depth; i++)
+        kiln_buf_puts(out, "  ");
 }
 
 static int kiln__ws(char c)
@@ -81,7 +82,8 @@ void kiln__json_pretty(kiln_buf *out, const char *s, size_t n)
         char c = s[i];
         if (c == '"') {
             size_t j = i + 1;
-            while (j < n && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
             if (j >= n) j = n - 1;
             kiln_buf_append(out, s + i, j - i + 1);
             i = j;
@@ -89,7 +91,8 @@ void kiln__json_pretty(kiln_buf *out, const char *s, size_t n)
             continue;
         } else if (c == '{' || c == '[') {
             size_t j = i + 1;
-            while (j < n && kiln__ws(s[j])) j++;
+            while (j < n && kiln__ws(s[j]))
+                j++;
             if (j < n && s[j] == (c == '{' ? '}' : ']')) {
                 kiln_buf_puts(out, c == '{' ? "{ }" : "[ ]"); /* Jackson's empty form */
                 i = j;

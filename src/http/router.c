@@ -28,7 +28,8 @@ kiln__router *kiln__router_new(const kiln_route *routes, size_t n, kiln_error *e
 {
     kiln__router *r = kiln_xcalloc(1, sizeof *r);
     size_t total = 1;
-    for (size_t i = 0; i < n; i++) total += strlen(routes[i].pattern) + 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(routes[i].pattern) + 1;
     r->strings = kiln_xmalloc(total);
     r->routes = kiln_xcalloc(n ? n : 1, sizeof *r->routes);
     r->n = n;
@@ -41,7 +42,8 @@ kiln__router *kiln__router_new(const kiln_route *routes, size_t n, kiln_error *e
         int ncap = 0;
         if (p[0] != '/') goto bad;
         while (*p) {
-            while (*p == '/') p++;
+            while (*p == '/')
+                p++;
             if (!*p) break;
             const char *end = strchr(p, '/');
             size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -80,7 +82,8 @@ void kiln__router_free(kiln__router *r)
 static unsigned long kiln__shape(const kiln__croute *cr)
 {
     unsigned long v = 0;
-    for (int i = 0; i < cr->nsegs; i++) v = (v << 1) | (unsigned long)cr->segs[i].capture;
+    for (int i = 0; i < cr->nsegs; i++)
+        v = (v << 1) | (unsigned long)cr->segs[i].capture;
     return v;
 }
 
@@ -92,8 +95,8 @@ static int kiln__matches(const kiln__croute *cr, const kiln__req_ctx *ctx)
     return 1;
 }
 
-const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method,
-                                     kiln__req_ctx *ctx, kiln_req *req, unsigned *allowed)
+const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method, kiln__req_ctx *ctx,
+                                     kiln_req *req, unsigned *allowed)
 {
     /* The most literal pattern that matches the path shadows the others (as in ES, where
      * GET /_bulk is a 405, not a GET of an index named "_bulk"). */
@@ -124,8 +127,11 @@ kiln_method kiln__method_parse(const char *name)
     static const struct {
         const char *name;
         kiln_method m;
-    } tab[] = {{"GET", KILN_GET},       {"PUT", KILN_PUT},   {"POST", KILN_POST},
-               {"DELETE", KILN_DELETE}, {"HEAD", KILN_HEAD}};
+    } tab[] = {{"GET", KILN_GET},
+               {"PUT", KILN_PUT},
+               {"POST", KILN_POST},
+               {"DELETE", KILN_DELETE},
+               {"HEAD", KILN_HEAD}};
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (strcmp(name, tab[i].name) == 0) return tab[i].m;
     return 0;
@@ -155,15 +161,15 @@ static void kiln__simple_error(kiln_resp *resp, int status, const char *msg)
 }
 
 static void kiln__no_route(kiln_resp *resp, kiln__req_ctx *ctx, const char *method_name,
-                          const char *uri, unsigned allowed)
+                           const char *uri, unsigned allowed)
 {
     kiln_buf msg = KILN_BUF_INIT;
     if (!allowed) {
         kiln_buf_printf(&msg, "no handler found for uri [%s] and method [%s]", uri, method_name);
         kiln__simple_error(resp, 400, msg.data);
     } else {
-        kiln_buf_printf(&msg, "Incorrect HTTP method for uri [%s] and method [%s], allowed: [",
-                        uri, method_name);
+        kiln_buf_printf(&msg, "Incorrect HTTP method for uri [%s] and method [%s], allowed: [", uri,
+                        method_name);
         kiln__methods_list(&msg, allowed, ", ");
         kiln_buf_putc(&msg, ']');
         kiln__simple_error(resp, 405, msg.data);
@@ -181,8 +187,8 @@ static int kiln__is_json(const kiln_resp *resp)
 }
 
 void kiln__dispatch(const kiln__router *r, const char *method_name, const char *uri,
-                    const char *body, size_t body_len, const char *content_type,
-                    kiln__req_ctx *ctx, kiln_resp *resp)
+                    const char *body, size_t body_len, const char *content_type, kiln__req_ctx *ctx,
+                    kiln_resp *resp)
 {
     kiln_error err;
     kiln_error_clear(&err);
@@ -209,8 +215,7 @@ void kiln__dispatch(const kiln__router *r, const char *method_name, const char *
     resp->status = 0;
     int rc = rt->handler(&req, resp);
     if (rc < 0 && resp->status == 0)
-        kiln_resp_fail(resp, KILN_E_INTERNAL, "handler for [%s %s] failed", method_name,
-                       ctx->path);
+        kiln_resp_fail(resp, KILN_E_INTERNAL, "handler for [%s %s] failed", method_name, ctx->path);
     if (resp->status == 0) resp->status = 200;
 out:
     if (resp->body.len && kiln__is_json(resp) && kiln_req_query_bool(&req, "pretty", 0) == 1) {

@@ -76,8 +76,7 @@ static enum MHD_Result kiln__send(kiln_http_server *s, struct MHD_Connection *c,
     return ret;
 }
 
-static enum MHD_Result kiln__too_large(kiln_http_server *s, struct MHD_Connection *c,
-                                       kiln__mreq *r)
+static enum MHD_Result kiln__too_large(kiln_http_server *s, struct MHD_Connection *c, kiln__mreq *r)
 {
     kiln_resp resp = {0};
     kiln_resp_fail(&resp, KILN_E_TOO_LARGE,
@@ -87,8 +86,8 @@ static enum MHD_Result kiln__too_large(kiln_http_server *s, struct MHD_Connectio
 }
 
 static enum MHD_Result kiln__on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                        const char *method, const char *version,
-                                        const char *upload, size_t *upload_size, void **con_cls)
+                                        const char *method, const char *version, const char *upload,
+                                        size_t *upload_size, void **con_cls)
 {
     kiln_http_server *s = cls;
     kiln__mreq *r = *con_cls;
@@ -100,10 +99,13 @@ static enum MHD_Result kiln__on_request(void *cls, struct MHD_Connection *c, con
     if (!r->started) {
         r->started = 1;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+        unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
+        if (clen > s->max_body) {
             r->too_large = 1;
             return kiln__too_large(s, c, r); /* before the body: MHD never reads it */
         }
+        /* Size the buffer once for the common case; a liar only costs up to 1 MiB. */
+        if (clen) kiln_buf_reserve(&r->body, clen < (1u << 20) ? (size_t)clen : (size_t)1 << 20);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -122,8 +124,8 @@ static enum MHD_Result kiln__on_request(void *cls, struct MHD_Connection *c, con
     ctx.mhd = c;
     kiln_resp resp = {0};
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    kiln__dispatch(s->router, method, r->uri, r->body.data ? r->body.data : "", r->body.len,
-                   ctype, &ctx, &resp);
+    kiln__dispatch(s->router, method, r->uri, r->body.data ? r->body.data : "", r->body.len, ctype,
+                   &ctx, &resp);
     KILN_DEBUG("http", "%s %s -> %d", method, r->uri, resp.status);
     enum MHD_Result ret = kiln__send(s, c, &ctx, &resp);
     r->replied = 1;
@@ -136,7 +138,8 @@ static void kiln__mhd_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
     KILN_WARN("http", "%s", msg);
 }
 
@@ -159,26 +162,27 @@ kiln_http_server *kiln_http_start(const kiln_http_config *cfg, const kiln_route 
     s->router = kiln__router_new(routes, nroutes, err);
     if (!s->router) goto fail;
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     int gai = getaddrinfo(bind, port, &hints, &ai);
     if (gai != 0) {
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "cannot resolve bind address [%s]: %s", bind,
                   gai_strerror(gai));
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it means SO_REUSEPORT, which would let a second
+     * kiln share the port silently. MHD sets SO_REUSEADDR itself, so restarts bind at once. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     int threads = cfg->threads > 0 ? cfg->threads : kiln__default_threads();
     s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, kiln__on_request, s,
-        MHD_OPTION_EXTERNAL_LOGGER, kiln__mhd_log, NULL, /* first, so it sees every message */
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_URI_LOG_CALLBACK, kiln__on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, kiln__on_done,
-        s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, NULL, NULL, kiln__on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        kiln__mhd_log, NULL, /* first, so it sees every message */
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_URI_LOG_CALLBACK, kiln__on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, kiln__on_done, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
     if (!s->d) {
         kiln_fail(err, KILN_E_IO, "cannot listen on [%s:%d]", bind, cfg->port);
         goto fail;
@@ -186,8 +190,8 @@ kiln_http_server *kiln_http_start(const kiln_http_config *cfg, const kiln_route 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
     freeaddrinfo(ai);
-    KILN_INFO("http", "listening on %s:%d (%d threads, max body %zu bytes)", bind, s->port,
-              threads, s->max_body);
+    KILN_INFO("http", "listening on %s:%d (%d threads, max body %zu bytes)", bind, s->port, threads,
+              s->max_body);
     return s;
 fail:
     if (ai) freeaddrinfo(ai);
@@ -208,7 +212,8 @@ void kiln_http_stop(kiln_http_server *s)
     MHD_socket lfd = MHD_quiesce_daemon(s->d);
     /* MHD_stop_daemon closes connections whose reply is not yet written: wait (bounded) until
      * every request that has started is answered. Idle keep-alive connections do not count. */
-    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++) usleep(10 * 1000);
+    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++)
+        usleep(10 * 1000);
     if (atomic_load(&s->inflight) > 0)
         KILN_WARN("http", "stopping with %d requests still in flight", atomic_load(&s->inflight));
     MHD_stop_daemon(s->d);
