@@ -45,6 +45,7 @@ class StoryRunner {
   async send(ch, method, outputs) {
     const params = interpolate(ch.parameters || {}, outputs);
     let p = interpolate(ch.path, outputs);
+    if (!p.startsWith('/')) p = '/' + p; // a few stories write "movies" for "/movies"
     const used = new Set();
     p = p.replace(/\{([^}]+)\}/g, (m, name) => {
       if (!(name in params)) return m;
@@ -125,7 +126,8 @@ class StoryRunner {
       if (m) errs.push(`payload: ${m}`);
     }
     if (sent.method !== 'HEAD' && res.text.length) {
-      const v = this.ctx.validator().check(sent.method, ch.path, sent.path, res.status, mime, body);
+      const tpl = ch.path.startsWith('/') ? ch.path : '/' + ch.path;
+      const v = this.ctx.validator().check(sent.method, tpl, sent.path, res.status, mime, body);
       if (!v.ok) for (const e of v.errors) errs.push(`schema (${v.where}): ${e}`);
       else if (v.skipped && this.ctx.verbose) this.ctx.log(`      (schema not checked: ${v.skipped})`);
     }
