@@ -10,7 +10,7 @@
 // content). Default PATHs: both suites under ../shared. Options:
 //   --skip FILE       skip list (default tests/compat/skip.yaml); --no-skip ignores it
 //   --version X.Y.Z   OpenSearch version to emulate for version-gated tests (default: the
-//                     server's version.number when version.distribution is "opensearch",
+//                     server's version.number when it is an OpenSearch-style 1.x-4.x number,
 //                     else 2.19.0)
 //   --verbose         print every request, skip reason and passing test
 //   --md FILE         also write per-file counts as a markdown table
@@ -137,7 +137,10 @@ async function main() {
       throw new Error(`server at ${o.url} does not answer: ${e.message}`);
     }
     const v = info && info.version;
-    version = v && v.distribution === 'opensearch' && C.parseVersion(v.number) ? C.parseVersion(v.number) : [2, 19, 0];
+    // An OpenSearch-style number (1.x–4.x) is what the server claims compatibility with; an
+    // Elasticsearch-style (5+) or pre-1.0 number says nothing about OpenSearch behaviour.
+    const pv = v && C.parseVersion(v.number);
+    version = pv && pv[0] >= 1 && pv[0] <= 4 ? pv : [2, 19, 0];
     log(`server: ${info && info.name} version ${v && v.number} (${(v && v.distribution) || 'no distribution'}); tests gated as OpenSearch ${version.join('.')}`);
   }
 

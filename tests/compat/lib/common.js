@@ -146,9 +146,14 @@ function isRegexString(v) {
   return typeof v === 'string' && v.length >= 2 && v.trim().startsWith('/') && v.trim().endsWith('/');
 }
 
-function regexOf(v) {
+/**
+ * "/.../" → RegExp. Upstream compiles `match` regexes with Pattern.COMMENTS (x flag: spaces and
+ * # comments ignored) and `catch` regexes plainly; both are searched (find), not anchored.
+ */
+function regexOf(v, xflag = true) {
   const t = v.trim();
-  return compileXRegex(t.slice(1, -1));
+  if (xflag) return compileXRegex(t.slice(1, -1));
+  return new RegExp(t.slice(1, -1).replace(/\\A/g, '^').replace(/\\[zZ]/g, '$'), 's');
 }
 
 // ---- versions -----------------------------------------------------------------------------

@@ -386,7 +386,7 @@ class RestYamlRunner {
     if (catchSpec !== undefined && catchSpec !== null) {
       if (C.isRegexString(catchSpec)) {
         if (!isError) throw new Error(`${api} ${call.method} ${call.path}: expected an error matching ${catchSpec}, got ${r.status} ${C.fmt(r.body || r.text)}`);
-        if (!C.regexOf(catchSpec).test(r.text)) throw new Error(`${api}: error body does not match ${catchSpec}: ${r.status} ${C.fmt(r.text, 500)}`);
+        if (!C.regexOf(catchSpec, false).test(r.text)) throw new Error(`${api}: error body does not match ${catchSpec}: ${r.status} ${C.fmt(r.text, 500)}`);
       } else if (catchSpec === 'param') {
         throw new Error(`${api}: catch 'param' (client-side parameter check) is not applicable over HTTP`);
       } else {
