@@ -17,6 +17,8 @@
 //   --json FILE       also write every result as JSON
 //   --filter STR      run only tests whose name contains STR
 // Last line: "N passed, N failed, N skipped". Exit 1 when a non-skipped test failed.
+// WARNING: like upstream's runners it deletes every index between tests: never point it at a
+// server holding data you need.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -110,7 +112,7 @@ function skipper(skips, key) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 21).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return 0;
   }
   const shared = o.shared || process.env.KILN_SHARED || path.resolve(REPO, '..', 'shared');

@@ -286,7 +286,7 @@ function mimeOf(headers) {
 async function wipeIndices(baseUrl, knownNames = []) {
   const names = new Set(knownNames.filter((n) => n && !/[*,]/.test(n)));
   try {
-    const r = await httpRequest(baseUrl, 'GET', '/_cat/indices?format=json&h=index&expand_wildcards=all', null);
+    const r = await httpRequest(baseUrl, 'GET', '/_cat/indices?format=json', null);
     if (r.status === 200 && Array.isArray(r.body)) for (const row of r.body) if (row && row.index) names.add(row.index);
   } catch {
     /* server may be down: the next request will say so */
