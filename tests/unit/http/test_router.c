@@ -239,6 +239,47 @@ static void test_unknown_and_wrong_method(void)
     CHECK_INT(r.status, 400);
 }
 
+static result run_body(const char *method, const char *uri, const char *ctype)
+{
+    result r;
+    memset(&r, 0, sizeof r);
+    kiln__req_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    kiln_resp resp = {0};
+    kiln__dispatch(router, method, uri, "{}", 2, ctype, &ctx, &resp);
+    r.status = resp.status;
+    snprintf(r.body, sizeof r.body, "%s", resp.body.data ? resp.body.data : "");
+    kiln_buf_free(&resp.body);
+    kiln__req_ctx_dispose(&ctx);
+    return r;
+}
+
+static void test_content_type(void)
+{
+    static const char *const ok[] = {NULL,
+                                     "application/json",
+                                     "application/json; charset=UTF-8",
+                                     "Application/JSON;charset=utf-8",
+                                     "application/x-ndjson",
+                                     "application/vnd.opensearch+json;compatible-with=7",
+                                     "application/vnd.elasticsearch+json"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        result r = run_body("PUT", "/books/_doc/1", ok[i]);
+        CHECK_INT(r.status, 200);
+    }
+    result r = run_body("PUT", "/books/_doc/1", "application/x-www-form-urlencoded");
+    CHECK_INT(r.status, 406);
+    CHECK_STR(r.body, "{\"error\":\"Content-Type header [application/x-www-form-urlencoded] is "
+                      "not supported\",\"status\":406}");
+    r = run_body("PUT", "/books/_doc/1", "text/plain");
+    CHECK_INT(r.status, 406);
+    r = run_body("PUT", "/books/_doc/1", "application/jsonx");
+    CHECK_INT(r.status, 406);
+    /* Routing errors come first, as in ES. */
+    r = run_body("PUT", "/a/b/c/d", "text/plain");
+    CHECK_INT(r.status, 400);
+}
+
 static void test_query(void)
 {
     result r = run("GET", "/_query?q=a%20b+c&flag&bad=yes&f=false");
@@ -337,6 +378,7 @@ int main(void)
     test_percent_decoding();
     test_unknown_and_wrong_method();
     test_query();
+    test_content_type();
     test_replies();
     test_pretty();
     test_bad_patterns();
