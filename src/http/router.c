@@ -240,7 +240,17 @@ void kiln__dispatch(const kiln__router *r, const char *method_name, const char *
     if (rc < 0 && resp->status == 0)
         kiln_resp_fail(resp, KILN_E_INTERNAL, "handler for [%s %s] failed", method_name, ctx->path);
     if (resp->status == 0) resp->status = 200;
-out:
+out:;
+    const char *fpath = kiln_req_query(&req, "filter_path");
+    if (fpath && *fpath && resp->body.len && kiln__is_json(resp)) {
+        kiln_buf filtered = KILN_BUF_INIT;
+        if (kiln__filter_path(&filtered, resp->body.data, resp->body.len, fpath) == 0) {
+            kiln_buf_free(&resp->body);
+            resp->body = filtered;
+        } else {
+            kiln_buf_free(&filtered);
+        }
+    }
     if (resp->body.len && kiln__is_json(resp) && kiln_req_query_bool(&req, "pretty", 0) == 1) {
         kiln_buf pretty = KILN_BUF_INIT;
         kiln__json_pretty(&pretty, resp->body.data, resp->body.len);

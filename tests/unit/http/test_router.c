@@ -351,6 +351,58 @@ static void test_pretty(void)
     kiln_buf_free(&out);
 }
 
+static void check_filter(const char *json, const char *spec, const char *want)
+{
+    kiln_buf out = KILN_BUF_INIT;
+    int rc = kiln__filter_path(&out, json, strlen(json), spec);
+    if (!want) {
+        CHECK_INT(rc, -1);
+    } else {
+        CHECK_INT(rc, 0);
+        CHECK_STR(out.data, want);
+        if (rc != 0 || !out.data || strcmp(out.data, want) != 0)
+            fprintf(stderr, "  filter_path=%s\n", spec);
+    }
+    kiln_buf_free(&out);
+}
+
+static void test_filter_path(void)
+{
+    const char *bulk = "{\"took\":5,\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\","
+                       "\"status\":201,\"result\":\"created\"}},{\"index\":{\"_id\":\"2\","
+                       "\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}";
+    /* What Logstash and Beats send with every _bulk. */
+    check_filter(bulk, "errors,items.*.error,items.*.status",
+                 "{\"errors\":true,\"items\":[{\"index\":{\"status\":201}},{\"index\":{"
+                 "\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}");
+    check_filter(bulk, "**.status",
+                 "{\"items\":[{\"index\":{\"status\":201}},{\"index\":{"
+                 "\"status\":400}}]}");
+    check_filter(bulk, "took", "{\"took\":5}");
+    check_filter(bulk, "-items", "{\"took\":5,\"errors\":true}");
+    check_filter(bulk, "items.**.type", "{\"items\":[{\"index\":{\"error\":{\"type\":\"x\"}}}]}");
+    check_filter(bulk, "nothing.here", "{}");
+    check_filter(bulk, "err*", "{\"errors\":true}");
+    check_filter("{\"hits\":{\"total\":{\"value\":2},\"hits\":[{\"_id\":\"a\",\"_source\":"
+                 "{\"x\":1}},{\"_id\":\"b\"}]}}",
+                 "hits.hits._id", "{\"hits\":{\"hits\":[{\"_id\":\"a\"},{\"_id\":\"b\"}]}}");
+    check_filter("{\"hits\":{\"total\":3,\"max\":1.50}}", "hits,-hits.total",
+                 "{\"hits\":{\"max\":1.50}}");
+    /* Values are copied verbatim: number spelling, escapes, whitespace inside kept values. */
+    check_filter("{ \"a\" : 0.10 , \"b\" : \"q\\\"}\", \"c\": [1, 2e5] }", "a,b,c",
+                 "{\"a\":0.10,\"b\":\"q\\\"}\",\"c\":[1, 2e5]}");
+    /* Emptied objects vanish, explicitly kept empty ones stay. */
+    check_filter("{\"a\":{\"b\":1},\"c\":{}}", "a.x,c", "{\"c\":{}}");
+    check_filter("{\"a\":[1,2]}", "a.b", "{}");
+    check_filter("{\"a\":1", "a", NULL);
+    check_filter("{\"a\":1}", " , ", NULL);
+
+    result r = run("GET", "/books/_doc/1?filter_path=p.id&pretty");
+    CHECK_STR(r.body, "{\n  \"p\" : {\n    \"id\" : \"1\"\n  }\n}\n");
+    r = run("GET", "/_cat/text?filter_path=x");
+    CHECK_STR(r.body, "health status index\n");
+}
+
 static void test_bad_patterns(void)
 {
     kiln_error err;
@@ -381,6 +433,7 @@ int main(void)
     test_content_type();
     test_replies();
     test_pretty();
+    test_filter_path();
     test_bad_patterns();
     kiln__router_free(router);
     TEST_DONE();
