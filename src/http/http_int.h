@@ -58,6 +58,10 @@ void kiln__dispatch(const kiln__router *r, const char *method_name, const char *
                     const char *body, size_t body_len, const char *content_type, kiln__req_ctx *ctx,
                     kiln_resp *resp);
 
+/* Applies an ES filter_path spec to JSON text, appending the result to out. Returns 0, or -1
+ * (out unspecified) when the spec or the JSON cannot be handled: send the body unfiltered. */
+int kiln__filter_path(kiln_buf *out, const char *json, size_t len, const char *spec);
+
 /* Re-indents JSON text (2 spaces, ES style) without reparsing numbers, so values stay
  * byte-for-byte. Appends to out. */
 void kiln__json_pretty(kiln_buf *out, const char *json, size_t len);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct kiln__cseg {
     const char *text; /* literal text, or the capture name */
@@ -181,6 +182,21 @@ static void kiln__no_route(kiln_resp *resp, kiln__req_ctx *ctx, const char *meth
     kiln_buf_free(&msg);
 }
 
+/* The body types handlers can read: JSON, NDJSON and vendor "+json" types, as ES accepts
+ * them (it answers 406 otherwise). A missing Content-Type is tolerated, unlike ES, so raw
+ * clients that omit it still work. */
+static int kiln__media_type_ok(const char *ct)
+{
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; ");
+    if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+        (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0))
+        return 1;
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
 static int kiln__is_json(const kiln_resp *resp)
 {
     return !resp->content_type || strncmp(resp->content_type, "application/json", 16) == 0;
@@ -212,12 +228,29 @@ void kiln__dispatch(const kiln__router *r, const char *method_name, const char *
         kiln__no_route(resp, ctx, method_name, uri, allowed);
         goto out;
     }
+    if (body_len && content_type && !kiln__media_type_ok(content_type)) {
+        kiln_buf msg = KILN_BUF_INIT;
+        kiln_buf_printf(&msg, "Content-Type header [%s] is not supported", content_type);
+        kiln__simple_error(resp, 406, msg.data);
+        kiln_buf_free(&msg);
+        goto out;
+    }
     resp->status = 0;
     int rc = rt->handler(&req, resp);
     if (rc < 0 && resp->status == 0)
         kiln_resp_fail(resp, KILN_E_INTERNAL, "handler for [%s %s] failed", method_name, ctx->path);
     if (resp->status == 0) resp->status = 200;
-out:
+out:;
+    const char *fpath = kiln_req_query(&req, "filter_path");
+    if (fpath && *fpath && resp->body.len && kiln__is_json(resp)) {
+        kiln_buf filtered = KILN_BUF_INIT;
+        if (kiln__filter_path(&filtered, resp->body.data, resp->body.len, fpath) == 0) {
+            kiln_buf_free(&resp->body);
+            resp->body = filtered;
+        } else {
+            kiln_buf_free(&filtered);
+        }
+    }
     if (resp->body.len && kiln__is_json(resp) && kiln_req_query_bool(&req, "pretty", 0) == 1) {
         kiln_buf pretty = KILN_BUF_INIT;
         kiln__json_pretty(&pretty, resp->body.data, resp->body.len);

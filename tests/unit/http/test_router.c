@@ -239,6 +239,47 @@ static void test_unknown_and_wrong_method(void)
     CHECK_INT(r.status, 400);
 }
 
+static result run_body(const char *method, const char *uri, const char *ctype)
+{
+    result r;
+    memset(&r, 0, sizeof r);
+    kiln__req_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    kiln_resp resp = {0};
+    kiln__dispatch(router, method, uri, "{}", 2, ctype, &ctx, &resp);
+    r.status = resp.status;
+    snprintf(r.body, sizeof r.body, "%s", resp.body.data ? resp.body.data : "");
+    kiln_buf_free(&resp.body);
+    kiln__req_ctx_dispose(&ctx);
+    return r;
+}
+
+static void test_content_type(void)
+{
+    static const char *const ok[] = {NULL,
+                                     "application/json",
+                                     "application/json; charset=UTF-8",
+                                     "Application/JSON;charset=utf-8",
+                                     "application/x-ndjson",
+                                     "application/vnd.opensearch+json;compatible-with=7",
+                                     "application/vnd.elasticsearch+json"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        result r = run_body("PUT", "/books/_doc/1", ok[i]);
+        CHECK_INT(r.status, 200);
+    }
+    result r = run_body("PUT", "/books/_doc/1", "application/x-www-form-urlencoded");
+    CHECK_INT(r.status, 406);
+    CHECK_STR(r.body, "{\"error\":\"Content-Type header [application/x-www-form-urlencoded] is "
+                      "not supported\",\"status\":406}");
+    r = run_body("PUT", "/books/_doc/1", "text/plain");
+    CHECK_INT(r.status, 406);
+    r = run_body("PUT", "/books/_doc/1", "application/jsonx");
+    CHECK_INT(r.status, 406);
+    /* Routing errors come first, as in ES. */
+    r = run_body("PUT", "/a/b/c/d", "text/plain");
+    CHECK_INT(r.status, 400);
+}
+
 static void test_query(void)
 {
     result r = run("GET", "/_query?q=a%20b+c&flag&bad=yes&f=false");
@@ -310,6 +351,58 @@ static void test_pretty(void)
     kiln_buf_free(&out);
 }
 
+static void check_filter(const char *json, const char *spec, const char *want)
+{
+    kiln_buf out = KILN_BUF_INIT;
+    int rc = kiln__filter_path(&out, json, strlen(json), spec);
+    if (!want) {
+        CHECK_INT(rc, -1);
+    } else {
+        CHECK_INT(rc, 0);
+        CHECK_STR(out.data, want);
+        if (rc != 0 || !out.data || strcmp(out.data, want) != 0)
+            fprintf(stderr, "  filter_path=%s\n", spec);
+    }
+    kiln_buf_free(&out);
+}
+
+static void test_filter_path(void)
+{
+    const char *bulk = "{\"took\":5,\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\","
+                       "\"status\":201,\"result\":\"created\"}},{\"index\":{\"_id\":\"2\","
+                       "\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}";
+    /* What Logstash and Beats send with every _bulk. */
+    check_filter(bulk, "errors,items.*.error,items.*.status",
+                 "{\"errors\":true,\"items\":[{\"index\":{\"status\":201}},{\"index\":{"
+                 "\"status\":400,\"error\":{\"type\":\"x\",\"reason\":\"y\"}}}]}");
+    check_filter(bulk, "**.status",
+                 "{\"items\":[{\"index\":{\"status\":201}},{\"index\":{"
+                 "\"status\":400}}]}");
+    check_filter(bulk, "took", "{\"took\":5}");
+    check_filter(bulk, "-items", "{\"took\":5,\"errors\":true}");
+    check_filter(bulk, "items.**.type", "{\"items\":[{\"index\":{\"error\":{\"type\":\"x\"}}}]}");
+    check_filter(bulk, "nothing.here", "{}");
+    check_filter(bulk, "err*", "{\"errors\":true}");
+    check_filter("{\"hits\":{\"total\":{\"value\":2},\"hits\":[{\"_id\":\"a\",\"_source\":"
+                 "{\"x\":1}},{\"_id\":\"b\"}]}}",
+                 "hits.hits._id", "{\"hits\":{\"hits\":[{\"_id\":\"a\"},{\"_id\":\"b\"}]}}");
+    check_filter("{\"hits\":{\"total\":3,\"max\":1.50}}", "hits,-hits.total",
+                 "{\"hits\":{\"max\":1.50}}");
+    /* Values are copied verbatim: number spelling, escapes, whitespace inside kept values. */
+    check_filter("{ \"a\" : 0.10 , \"b\" : \"q\\\"}\", \"c\": [1, 2e5] }", "a,b,c",
+                 "{\"a\":0.10,\"b\":\"q\\\"}\",\"c\":[1, 2e5]}");
+    /* Emptied objects vanish, explicitly kept empty ones stay. */
+    check_filter("{\"a\":{\"b\":1},\"c\":{}}", "a.x,c", "{\"c\":{}}");
+    check_filter("{\"a\":[1,2]}", "a.b", "{}");
+    check_filter("{\"a\":1", "a", NULL);
+    check_filter("{\"a\":1}", " , ", NULL);
+
+    result r = run("GET", "/books/_doc/1?filter_path=p.id&pretty");
+    CHECK_STR(r.body, "{\n  \"p\" : {\n    \"id\" : \"1\"\n  }\n}\n");
+    r = run("GET", "/_cat/text?filter_path=x");
+    CHECK_STR(r.body, "health status index\n");
+}
+
 static void test_bad_patterns(void)
 {
     kiln_error err;
@@ -337,8 +430,10 @@ int main(void)
     test_percent_decoding();
     test_unknown_and_wrong_method();
     test_query();
+    test_content_type();
     test_replies();
     test_pretty();
+    test_filter_path();
     test_bad_patterns();
     kiln__router_free(router);
     TEST_DONE();
