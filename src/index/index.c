@@ -440,7 +440,10 @@ static int kiln__update_fn(const char *old_src, size_t old_len, kiln_buf *new_sr
 static int kiln__check_id(const kiln_write *w, kiln_error *err)
 {
     if (w->idlen == 0)
-        return kiln_fail(err, KILN_E_ACTION_VALIDATION, "Validation Failed: 1: id is missing;");
+        return w->id ? kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                                 "if _id is specified it must not be empty")
+                     : kiln_fail(err, KILN_E_ACTION_VALIDATION,
+                                 "Validation Failed: 1: id is missing;");
     if (w->idlen > 512)
         return kiln_fail(err, KILN_E_ACTION_VALIDATION,
                          "Validation Failed: 1: id [%.*s...] is too long, must be no longer than "
@@ -453,12 +456,11 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
 {
     int rc = -1;
     json_t *doc = NULL;
-    if (!w->id && w->op == KILN_OP_INDEX) {
+    if (!w->id && (w->op == KILN_OP_INDEX || w->op == KILN_OP_CREATE)) {
         kiln_index_gen_id(w->gen_id);
         w->id = w->gen_id;
         w->idlen = strlen(w->gen_id);
     }
-    if (!w->id) w->idlen = 0;
     if (kiln__check_id(w, err)) goto out;
     w->shard = kiln_index_route(idx, w->id, w->idlen, w->routing);
     kiln_shard *s = idx->shards[w->shard];
