@@ -43,6 +43,15 @@ enum {
 /* Class byte of a code point (WB class | flags). Thread-safe; tables built on first use. */
 uint8_t kiln__uclass(int32_t cp);
 
+/* The BMP table behind kiln__uclass, for the tokenizers' hot loops. Valid once
+ * kiln__unicode_init() has run; every way of obtaining an analyzer runs it first. */
+extern uint8_t kiln__uc_bmp[0x10000];
+void kiln__unicode_init(void);
+static inline uint8_t kiln__uclass_fast(int32_t cp)
+{
+    return cp < 0x10000 ? kiln__uc_bmp[cp] : kiln__uclass(cp);
+}
+
 /* Decodes one UTF-8 character at s[0..n) (n >= 1). Invalid or truncated sequences decode as
  * U+FFFD with length 1, so any byte string can be walked without crashing. */
 static inline int32_t kiln__utf8_decode(const unsigned char *s, size_t n, size_t *len)

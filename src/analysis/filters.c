@@ -47,7 +47,20 @@ static void map_case(kiln__run *run, kiln__tok *tok, utf8proc_int32_t (*fn)(utf8
 
 static void lowercase(kiln__run *run, kiln__tok *tok)
 {
-    if (needs_lower(tok->text, tok->len)) map_case(run, tok, utf8proc_tolower);
+    const unsigned char *s = (const unsigned char *)tok->text;
+    size_t n = tok->len, i = 0;
+    while (i < n && s[i] < 0x80 && !(s[i] >= 'A' && s[i] <= 'Z')) i++;
+    if (i == n) return; /* already lowercase ASCII: the common case, no copy */
+    size_t j = i;
+    while (j < n && s[j] < 0x80) j++;
+    if (j < n) {
+        map_case(run, tok, utf8proc_tolower);
+        return;
+    }
+    char *out = kiln__scratch(run, tok, n);
+    memcpy(out, s, i);
+    for (; i < n; i++) out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    tok->text = out;
 }
 
 /* The lowercased form of tok for case-insensitive lookups, without changing tok. */

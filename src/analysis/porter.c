@@ -72,9 +72,8 @@ static bool cvc(const porter *z, int i)
     return !(ch == 'w' || ch == 'x' || ch == 'y');
 }
 
-static bool ends(porter *z, const char *s)
+static bool ends_n(porter *z, const char *s, int l)
 {
-    int l = (int)strlen(s);
     int o = z->k - l + 1;
     if (o < z->k0) return false;
     for (int i = 0; i < l; i++)
@@ -83,18 +82,20 @@ static bool ends(porter *z, const char *s)
     return true;
 }
 
-static void setto(porter *z, const char *s)
+static void setto_n(porter *z, const char *s, int l)
 {
-    int l = (int)strlen(s);
     int o = z->j + 1;
     for (int i = 0; i < l; i++) z->b[o + i] = (unsigned char)s[i];
     z->k = z->j + l;
 }
 
-static void r(porter *z, const char *s)
-{
-    if (m(z) > 0) setto(z, s);
-}
+/* suffix literals: their lengths are compile-time constants */
+#define ends(z, s) ends_n(z, s, (int)sizeof(s) - 1)
+#define setto(z, s) setto_n(z, s, (int)sizeof(s) - 1)
+#define r(z, s)                                                                                    \
+    do {                                                                                           \
+        if (m(z) > 0) setto(z, s);                                                                 \
+    } while (0)
 
 /* plurals and -ed / -ing */
 static void step1(porter *z)

@@ -525,7 +525,7 @@ static void builtins_init(void)
         typed_analyzer(builtins[i], builtin_names[i], NULL, NULL); /* cannot fail */
         finish(builtins[i]);
     }
-    (void)kiln__uclass(0); /* build the character tables now, not on the first token */
+    kiln__unicode_init(); /* build the character tables now, not on the first token */
 }
 
 static const kiln_analyzer *builtin_get(const char *name)

@@ -5,7 +5,7 @@
 
 #include <utf8proc.h>
 
-static uint8_t kiln__bmp[0x10000];
+uint8_t kiln__uc_bmp[0x10000];
 static pthread_once_t kiln__bmp_once = PTHREAD_ONCE_INIT;
 
 static bool in(int32_t cp, int32_t lo, int32_t hi)
@@ -137,14 +137,19 @@ static uint8_t compute(int32_t cp)
 
 static void build_bmp(void)
 {
-    for (int32_t cp = 0; cp < 0x10000; cp++) kiln__bmp[cp] = compute(cp);
+    for (int32_t cp = 0; cp < 0x10000; cp++) kiln__uc_bmp[cp] = compute(cp);
+}
+
+void kiln__unicode_init(void)
+{
+    pthread_once(&kiln__bmp_once, build_bmp);
 }
 
 uint8_t kiln__uclass(int32_t cp)
 {
     if (cp < 0x10000) {
         pthread_once(&kiln__bmp_once, build_bmp);
-        return kiln__bmp[cp];
+        return kiln__uc_bmp[cp];
     }
     if (cp > 0x10ffff) return KILN__WB_OTHER;
     return compute(cp);
