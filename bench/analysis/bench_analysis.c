@@ -36,18 +36,24 @@ static uint64_t next_rand(void)
 }
 
 static const char *const vocab[] = {
-    "the", "and", "with", "for", "of", "a", "in", "to", "is", "stainless", "steel", "wireless",
-    "bluetooth", "headphones", "noise", "cancelling", "battery", "life", "hours", "charging",
-    "USB-C", "cable", "compatible", "iPhone", "Samsung", "Galaxy", "laptop", "stand", "adjustable",
-    "ergonomic", "office", "chair", "lumbar", "support", "mesh", "breathable", "kitchen",
-    "blender", "speeds", "BPA-free", "jar", "dishwasher", "safe", "cotton", "T-shirt", "men's",
-    "women's", "slim", "fit", "organic", "coffee", "beans", "roast", "Colombian", "arabica",
-    "café", "crème", "brûlée", "naïve", "garden", "hose", "expandable", "outdoor", "LED",
-    "lights", "waterproof", "IP67", "smart", "home", "Wi-Fi", "Alexa", "Google", "assistant",
-    "premium", "quality", "durable", "lightweight", "portable", "travel", "backpack", "anti-theft",
-    "running", "shoes", "cushioning", "jumped", "quickly", "generously", "children's", "toys",
-    "educational", "building", "blocks", "pieces", "gift", "birthday", "Christmas", "O'Reilly's",
-    "3.14", "1,000", "2024", "12", "500ml", "4K", "HDR", "television", "inches", "remote",
+    "the",        "and",        "with",       "for",        "of",          "a",
+    "in",         "to",         "is",         "stainless",  "steel",       "wireless",
+    "bluetooth",  "headphones", "noise",      "cancelling", "battery",     "life",
+    "hours",      "charging",   "USB-C",      "cable",      "compatible",  "iPhone",
+    "Samsung",    "Galaxy",     "laptop",     "stand",      "adjustable",  "ergonomic",
+    "office",     "chair",      "lumbar",     "support",    "mesh",        "breathable",
+    "kitchen",    "blender",    "speeds",     "BPA-free",   "jar",         "dishwasher",
+    "safe",       "cotton",     "T-shirt",    "men's",      "women's",     "slim",
+    "fit",        "organic",    "coffee",     "beans",      "roast",       "Colombian",
+    "arabica",    "café",       "crème",      "brûlée",     "naïve",       "garden",
+    "hose",       "expandable", "outdoor",    "LED",        "lights",      "waterproof",
+    "IP67",       "smart",      "home",       "Wi-Fi",      "Alexa",       "Google",
+    "assistant",  "premium",    "quality",    "durable",    "lightweight", "portable",
+    "travel",     "backpack",   "anti-theft", "running",    "shoes",       "cushioning",
+    "jumped",     "quickly",    "generously", "children's", "toys",        "educational",
+    "building",   "blocks",     "pieces",     "gift",       "birthday",    "Christmas",
+    "O'Reilly's", "3.14",       "1,000",      "2024",       "12",          "500ml",
+    "4K",         "HDR",        "television", "inches",     "remote",
 };
 
 static void gen_corpus(corpus *c, size_t target)
@@ -87,7 +93,8 @@ static int load_file(corpus *c, const char *path)
     c->len = fread(c->data, 1, (size_t)n, f);
     fclose(f);
     size_t lines = 1;
-    for (size_t i = 0; i < c->len; i++) lines += c->data[i] == '\n';
+    for (size_t i = 0; i < c->len; i++)
+        lines += c->data[i] == '\n';
     c->doc_off = malloc((lines + 2) * sizeof *c->doc_off);
     c->ndocs = 0;
     size_t start = 0;
@@ -120,7 +127,8 @@ static void bench(const char *label, const kiln_analyzer *a, const corpus *c)
     if (only && strcmp(only, label)) return;
     stats s = {0, 0};
     size_t bytes = 0;
-    for (size_t d = 0; d < c->ndocs; d++) bytes += c->doc_off[d + 1] - c->doc_off[d];
+    for (size_t d = 0; d < c->ndocs; d++)
+        bytes += c->doc_off[d + 1] - c->doc_off[d];
     double best = 1e9;
     for (int rep = 0; rep < 5; rep++) {
         s.tokens = 0;
@@ -129,7 +137,8 @@ static void bench(const char *label, const kiln_analyzer *a, const corpus *c)
             size_t off = c->doc_off[d];
             size_t len = c->doc_off[d + 1] - off;
             /* the last document may have no trailing newline: trim it */
-            while (len && c->data[off + len - 1] == '\n') len--;
+            while (len && c->data[off + len - 1] == '\n')
+                len--;
             kiln_analyze(a, c->data + off, len, 0, on_token, &s);
         }
         double t = now() - t0;
@@ -144,8 +153,8 @@ static void bench(const char *label, const kiln_analyzer *a, const corpus *c)
 static void run_all(const char *name, const corpus *c)
 {
     printf("%s: %.1f MB, %zu documents\n", name, (double)c->len / 1e6, c->ndocs);
-    static const char *const builtin[] = {"standard", "english", "simple", "whitespace",
-                                          "keyword", "stop"};
+    static const char *const builtin[] = {"standard",   "english", "simple",
+                                          "whitespace", "keyword", "stop"};
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
         bench(builtin[i], kiln_analyzer_get(NULL, builtin[i]), c);
     json_t *def = json_loads("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\","

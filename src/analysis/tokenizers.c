@@ -30,7 +30,7 @@ static inline uint8_t cls_at(const char *s, size_t n, size_t i, size_t *clen, in
     return kiln__uclass_fast(cp);
 }
 
-#define WB(c) ((c) & KILN__UC_WB_MASK)
+#define WB(c) ((c)&KILN__UC_WB_MASK)
 
 static inline bool is_ah(int c)
 {
@@ -104,8 +104,7 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
             (prev == KILN__WB_KATAKANA && c == KILN__WB_KATAKANA) ||
             (c == KILN__WB_ENL && (is_ah(prev) || prev == KILN__WB_NUMERIC ||
                                    prev == KILN__WB_KATAKANA || prev == KILN__WB_ENL)) ||
-            (prev == KILN__WB_ENL &&
-             (is_ah(c) || c == KILN__WB_NUMERIC || c == KILN__WB_KATAKANA)))
+            (prev == KILN__WB_ENL && (is_ah(c) || c == KILN__WB_NUMERIC || c == KILN__WB_KATAKANA)))
             join = true; /* WB5, WB8-10, WB13, WB13a, WB13b */
         if (join) {
             i += l;
@@ -126,8 +125,8 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
         }
         /* WB6/7 (letters around MidLetter), WB11/12 (digits around MidNum), WB7b/c (Hebrew
          * around "): look past the middle character and its extenders. */
-        bool mid_l = is_ah(prev) && (c == KILN__WB_MIDLETTER || c == KILN__WB_MIDNUMLET ||
-                                     c == KILN__WB_SQ);
+        bool mid_l =
+            is_ah(prev) && (c == KILN__WB_MIDLETTER || c == KILN__WB_MIDNUMLET || c == KILN__WB_SQ);
         bool mid_n = prev == KILN__WB_NUMERIC &&
                      (c == KILN__WB_MIDNUM || c == KILN__WB_MIDNUMLET || c == KILN__WB_SQ);
         bool mid_h = prev == KILN__WB_HEBREW && c == KILN__WB_DQ;
@@ -349,6 +348,9 @@ bool kiln__tokenizer_next(const kiln__tokenizer *t, kiln__tokenizer_state *st, k
     case KILN__TK_LETTER:
     case KILN__TK_LOWERCASE:
         return next_chars(t, st, tok);
+    case KILN__TK_NGRAM:
+    case KILN__TK_EDGE_NGRAM:
+        return kiln__ngram_next(t, st, tok);
     case KILN__TK_KEYWORD:
         /* Lucene's KeywordTokenizer emits the whole input once, even when it is empty. */
         if (st->pos > st->len || st->pos == SIZE_MAX) return false;
