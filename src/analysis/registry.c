@@ -13,6 +13,8 @@ struct kiln_analysis_registry {
     json_t *settings; /* the "analysis" object, referenced; NULL when none */
     kiln_analyzer **analyzers;
     size_t count;
+    kiln_analyzer **normalizers;
+    size_t nnormalizers;
 };
 
 /* ---- settings values: ES accepts "5" for 5 and "true" for true ---------------------------- */
@@ -712,12 +714,49 @@ fail:
     return NULL;
 }
 
+/* A normalizer: keyword tokenizer plus character-level filters only, as ES allows. */
+static kiln_analyzer *normalizer_from_def(json_t *settings, const char *name, json_t *def,
+                                          kiln_error *err)
+{
+    kiln_analyzer *a = analyzer_alloc(name);
+    const char *type = get_str(def, "type");
+    if (!json_is_object(def) || (type && strcmp(type, "custom"))) {
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "Unknown normalizer type [%s] for [%s]",
+                  type ? type : "", name);
+        goto fail;
+    }
+    if (json_object_get(def, "tokenizer")) {
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                  "Custom normalizer [%s] cannot configure a tokenizer", name);
+        goto fail;
+    }
+    if (custom_analyzer(a, settings, def, false, err)) goto fail;
+    for (size_t i = 0; i < a->nfilters; i++) {
+        kiln__filter_kind k = a->filters[i].kind;
+        if (k != KILN__TF_LOWERCASE && k != KILN__TF_UPPERCASE && k != KILN__TF_ASCIIFOLDING &&
+            k != KILN__TF_TRIM) {
+            json_t *ref = json_array_get(json_object_get(def, "filter"), i);
+            kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                      "Custom normalizer [%s] may not use filter [%s]", name,
+                      json_is_string(ref) ? json_string_value(ref) : "_anonymous_filter");
+            goto fail;
+        }
+        a->filters[i].preserve_original = false; /* one token in, one out */
+    }
+    finish(a);
+    return a;
+fail:
+    kiln_analyzer_free(a);
+    return NULL;
+}
+
 /* ---- built-ins --------------------------------------------------------------------------- */
 
 static const char *const builtin_names[] = {"standard", "simple",  "whitespace", "keyword",
                                             "stop",     "english", NULL};
 #define NBUILTIN 6
 static kiln_analyzer *builtins[NBUILTIN];
+static kiln_analyzer *lowercase_normalizer;
 static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 
 static void builtins_init(void)
@@ -727,6 +766,9 @@ static void builtins_init(void)
         typed_analyzer(builtins[i], builtin_names[i], NULL, NULL); /* cannot fail */
         finish(builtins[i]);
     }
+    lowercase_normalizer = analyzer_alloc("lowercase");
+    lowercase_normalizer->tokenizer.kind = KILN__TK_KEYWORD;
+    add_filter(lowercase_normalizer, KILN__TF_LOWERCASE);
     kiln__unicode_init(); /* build the character tables now, not on the first token */
 }
 
@@ -785,6 +827,14 @@ kiln_analysis_registry *kiln_analysis_registry_new(json_t *analysis_settings, ki
         if (!a) goto fail;
         r->analyzers[r->count++] = a;
     }
+    json_t *norms = json_object_get(s, "normalizer");
+    r->normalizers = kiln_xcalloc(json_object_size(norms) + 1, sizeof *r->normalizers);
+    json_object_foreach(norms, name, def)
+    {
+        kiln_analyzer *a = normalizer_from_def(s, name, def, err);
+        if (!a) goto fail;
+        r->normalizers[r->nnormalizers++] = a;
+    }
     return r;
 fail:
     kiln_analysis_registry_free(r);
@@ -797,6 +847,9 @@ void kiln_analysis_registry_free(kiln_analysis_registry *r)
     for (size_t i = 0; i < r->count; i++)
         kiln_analyzer_free(r->analyzers[i]);
     free(r->analyzers);
+    for (size_t i = 0; i < r->nnormalizers; i++)
+        kiln_analyzer_free(r->normalizers[i]);
+    free(r->normalizers);
     json_decref(r->settings);
     free(r);
 }
@@ -842,6 +895,20 @@ const char *kiln_analyzer_name(const kiln_analyzer *a)
 uint32_t kiln_analyzer_position_increment_gap(const kiln_analyzer *a)
 {
     return a->position_increment_gap;
+}
+
+const kiln_analyzer *kiln_normalizer_get(const kiln_analysis_registry *r, const char *name)
+{
+    if (!name) return NULL;
+    if (r) {
+        for (size_t i = 0; i < r->nnormalizers; i++)
+            if (!strcmp(r->normalizers[i]->name, name)) return r->normalizers[i];
+    }
+    if (!strcmp(name, "lowercase")) {
+        pthread_once(&builtins_once, builtins_init);
+        return lowercase_normalizer;
+    }
+    return NULL;
 }
 
 const char *const *kiln_analysis_builtin_names(void)

@@ -497,6 +497,22 @@ static void test_registry(void)
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"nope\"]}", "x"),
               "ERROR Custom Analyzer [_anonymous_] failed to find filter under name [nope]");
 
+    /* normalizers for keyword fields */
+    json_t *ns = json_loads("{\"normalizer\":{\"my_norm\":{\"type\":\"custom\",\"char_filter\":[],"
+                            "\"filter\":[\"lowercase\",\"asciifolding\"]}}}",
+                            0, NULL);
+    kiln_analysis_registry *nr = kiln_analysis_registry_new(ns, NULL);
+    json_decref(ns);
+    CHECK(nr != NULL);
+    CHECK_STR(run(kiln_normalizer_get(nr, "my_norm"), "Crème BRÛLÉE", false), "creme brulee");
+    CHECK_STR(run(kiln_normalizer_get(nr, "lowercase"), "ÀB C", false), "àb c");
+    CHECK(kiln_normalizer_get(nr, "nope") == NULL);
+    CHECK(kiln_normalizer_get(NULL, "lowercase") != NULL);
+    kiln_analysis_registry_free(nr);
+    CHECK_STR(indexed("{\"normalizer\":{\"n\":{\"filter\":[\"porter_stem\"]}}}", "x", "", false),
+              "ERROR illegal_argument_exception Custom normalizer [n] may not use filter "
+              "[porter_stem]");
+
     /* _analyze with an index: its filters are visible to one-off analyzers */
     json_t *s = json_loads(settings, 0, NULL);
     kiln_analysis_registry *r = kiln_analysis_registry_new(s, NULL);
