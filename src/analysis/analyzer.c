@@ -174,6 +174,7 @@ int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t 
         text = "";
         len = 0;
     }
+    if (len > UINT32_MAX - 1) len = UINT32_MAX - 1; /* offsets are 32-bit */
     kiln__cf_text cf = {(char *)text, len, NULL, NULL};
     if (a->ncf) kiln__char_filters_run(a->cfilters, a->ncf, text, len, &cf);
     kiln__tokenizer_state st;

@@ -79,57 +79,70 @@ static const char *get_str(json_t *def, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* Fills a string set from a word list setting: an array of strings, or a named list such as
- * "_english_" (only when named lists are allowed), lowercased when ignore_case. */
+/* Adds word to s, lowercased when `lower` (ignore_case sets). */
+static void add_word(kiln__strset *s, const char *word, size_t len, bool lower)
+{
+    if (!lower) {
+        kiln__strset_add(s, word, len);
+        return;
+    }
+    kiln__run run;
+    run.buf[0] = run.inl[0];
+    run.buf[1] = run.inl[1];
+    run.cap[0] = run.cap[1] = KILN__INLINE_SCRATCH;
+    kiln__tok t = {.text = word, .len = len};
+    kiln__filter lf = {.kind = KILN__TF_LOWERCASE};
+    kiln__filter_apply(&lf, NULL, &run, &t);
+    kiln__strset_add(s, t.text, t.len);
+    for (int b = 0; b < 2; b++)
+        if (run.buf[b] != run.inl[b]) free(run.buf[b]);
+}
+
+/* Fills a string set from a word list setting: an array of strings, a comma-separated string,
+ * or a named list such as "_english_" (only when named lists are allowed). */
 static int word_set(json_t *v, const char *const *dflt, bool named_ok, bool lower,
                     kiln__strset **out, const char *what, kiln_error *err)
 {
     kiln__strset *s = kiln__strset_new();
     const char *const *list = dflt;
     if (json_is_string(v)) {
-        const char *name = json_string_value(v);
-        list = named_ok ? kiln__stopwords_named(name) : NULL;
+        const char *str = json_string_value(v);
+        list = named_ok ? kiln__stopwords_named(str) : NULL;
         if (!list) {
-            /* a single word, as ES reads a comma-free string setting as a one-element list */
-            if (name[0] == '_' && name[strlen(name) - 1] == '_' && strlen(name) > 1) {
+            size_t n = strlen(str);
+            if (n > 1 && str[0] == '_' && str[n - 1] == '_') {
                 kiln__strset_free(s);
                 return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
-                                 "Unsupported stop word list [%s] for [%s]", name, what);
+                                 "Unsupported stop word list [%s] for [%s]", str, what);
             }
-            kiln__strset_add(s, name, strlen(name));
-            list = NULL;
+            /* "a, b" is the list [a, b], as ES reads list settings given as strings */
+            for (const char *p = str; *p;) {
+                const char *e = strchr(p, ',');
+                if (!e) e = p + strlen(p);
+                const char *a = p, *b = e;
+                while (a < b && *a == ' ')
+                    a++;
+                while (b > a && b[-1] == ' ')
+                    b--;
+                if (b > a) add_word(s, a, (size_t)(b - a), lower);
+                p = *e ? e + 1 : e;
+            }
         }
     } else if (json_is_array(v)) {
+        list = NULL;
+        if (json_array_size(v) == 1 && named_ok && json_is_string(json_array_get(v, 0)))
+            list = kiln__stopwords_named(json_string_value(json_array_get(v, 0))); /* [_english_] */
         size_t i;
         json_t *w;
         json_array_foreach(v, i, w)
         {
+            if (list) break;
             if (!json_is_string(w)) {
                 kiln__strset_free(s);
                 return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                                  "word list of [%s] must contain only strings", what);
             }
-            const char *word = json_string_value(w);
-            if (json_array_size(v) == 1 && named_ok && kiln__stopwords_named(word)) {
-                list = kiln__stopwords_named(word); /* ["_english_"] */
-                break;
-            }
-            list = NULL;
-            if (lower) {
-                kiln__run run;
-                memset(&run, 0, sizeof run);
-                run.buf[0] = run.inl[0];
-                run.buf[1] = run.inl[1];
-                run.cap[0] = run.cap[1] = KILN__INLINE_SCRATCH;
-                kiln__tok t = {.text = word, .len = json_string_length(w)};
-                kiln__filter lf = {.kind = KILN__TF_LOWERCASE};
-                kiln__filter_apply(&lf, NULL, &run, &t);
-                kiln__strset_add(s, t.text, t.len);
-                for (int b = 0; b < 2; b++)
-                    if (run.buf[b] != run.inl[b]) free(run.buf[b]);
-            } else {
-                kiln__strset_add(s, word, json_string_length(w));
-            }
+            add_word(s, json_string_value(w), json_string_length(w), lower);
         }
     } else if (v && !json_is_null(v)) {
         kiln__strset_free(s);
@@ -233,7 +246,11 @@ static int filter_from_def(json_t *def, const char *name, kiln__filter *f, kiln_
     } else if (!strcmp(type, "stemmer")) {
         const char *lang = get_str(def, "language");
         if (!lang) lang = get_str(def, "name");
-        rc = stemmer_filter(lang ? lang : "english", f, name, err);
+        char low[64]; /* ES compares language names ignoring case */
+        snprintf(low, sizeof low, "%s", lang ? lang : "english");
+        for (char *p = low; *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+        rc = stemmer_filter(low, f, name, err);
     } else if (!strcmp(type, "porter_stem")) {
         f->kind = KILN__TF_PORTER;
     } else if (!strcmp(type, "kstem")) {

@@ -323,6 +323,14 @@ static void test_filters(void)
                     "Fox AND dog is IS Is"),
               "Fox|dog");
     CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stop\",\"stopwords\":"
+                    "\"and, The\",\"ignore_case\":true}]}",
+                    "the fox and THE dog"),
+              "fox|dog");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stemmer\",\"language\":"
+                    "\"English\"}]}",
+                    "jumping"),
+              "jump");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stop\",\"stopwords\":"
                     "\"_none_\"}]}",
                     "the a"),
               "the|a");
