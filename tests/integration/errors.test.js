@@ -67,7 +67,7 @@ test('unknown endpoint and wrong method answer as Elasticsearch does', async () 
 
 test('invalid document ids', async () => {
   const long = await k.raw('PUT', '/err/_doc/' + 'i'.repeat(513), { a: 1 });
-  assertEsError(long, 400, 'illegal_argument_exception');
+  assertEsError(long, 400, 'action_request_validation_exception');
   assert.match(long.body.error.reason, /512/);
 });
 

