@@ -144,6 +144,7 @@ test('ids: unicode works, over 512 bytes is 400', async () => {
   assert.deepEqual(g.body._source, { a: 1 });
   const e = await expectError(() => k.client.index({ index: 'ids', id: 'x'.repeat(513), body: { a: 1 } }));
   assert.equal(e.statusCode, 400);
+  // Elasticsearch's IndexRequest.validate(): "Validation Failed: 1: id [...] is too long, ..."
   assert.equal(e.body.error.type, 'action_request_validation_exception');
   const ok = await k.client.index({ index: 'ids', id: 'y'.repeat(512), body: { a: 1 } });
   assert.equal(ok.statusCode, 201);
