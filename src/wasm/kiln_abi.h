@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KILN__ABI_VERSION 3
+#define KILN__ABI_VERSION 5
 
 /* Trap codes beyond wasm_rt_trap_t, produced by Kiln's patched macros. */
 #define WASM_RT_TRAP_OOB_TABLE 100
@@ -27,6 +27,15 @@ typedef struct kiln__tick {
 } kiln__tick;
 
 #define KILN__TICK(inst) ((kiln__tick *)((char *)(inst) - sizeof(kiln__tick)))
+
+/* Start of the context every import receives. wasm2c 1.0.32 passes host functions
+ * either the context pointer (direct calls) or the address of the instance field
+ * holding it (calls through a table), so the context starts with a pointer to
+ * itself and thunks always dereference once. */
+typedef struct kiln__ctx_head {
+  void *self;
+  int failed; /* set by kiln_wasm_ctx_fail(), tested after each host call */
+} kiln__ctx_head;
 
 typedef union {
   int32_t i32;
@@ -71,6 +80,8 @@ typedef struct kiln__module_desc {
   uint32_t nexports;                       /* function exports, in export-section order */
   const kiln__tramp *tramps;               /* [nexports] */
   const uint32_t *export_index;             /* [nexports] index in the export section */
+  /* Address of a memory/table/global export (by export-section index), or NULL. */
+  void *(*export_ptr)(void *inst, uint32_t export_index);
 } kiln__module_desc;
 
 typedef const kiln__module_desc *(*kiln__entry_fn)(const kiln__rt_api *rt, void (*const *hostfns)(void),

@@ -41,8 +41,8 @@ typedef union {
   uint64_t bits; /* raw storage; f32/f64 bit patterns are preserved exactly */
 } kiln_wasm_val;
 
-#define KILN_WASM_MAX_PARAMS 32
-#define KILN_WASM_MAX_RESULTS 8
+#define KILN_WASM_MAX_PARAMS 128
+#define KILN_WASM_MAX_RESULTS 64
 
 typedef struct {
   uint8_t nparams, nresults;

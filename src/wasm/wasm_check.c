@@ -143,7 +143,13 @@ static bool utf8_ok(const uint8_t *s, size_t n) {
 
 /* Reads a name; *out is a NUL-terminated heap copy (names with NUL bytes are kept
  * but can never match an identifier). */
+static int rd_name_len(rd *r, char **out, uint32_t *out_len);
 static int rd_name(rd *r, char **out) {
+  uint32_t n;
+  return rd_name_len(r, out, &n);
+}
+
+static int rd_name_len(rd *r, char **out, uint32_t *out_len) {
   uint32_t n;
   size_t at = r->pos;
   if (rd_u32(r, &n))
@@ -159,6 +165,7 @@ static int rd_name(rd *r, char **out) {
   s[n] = 0;
   r->pos += n;
   *out = s;
+  *out_len = n;
   return 0;
 }
 
@@ -210,6 +217,15 @@ static int rd_limits(rd *r, bool memory, uint32_t *min, uint32_t *max) {
   *max = UINT32_MAX;
   if (flags == 1 && rd_u32(r, max))
     return -1;
+  return 0;
+}
+
+static int ext_push(rd *r, kiln__extern_type **arr, uint32_t n, kiln__extern_type v) {
+  kiln__extern_type *p = realloc(*arr, ((size_t)n + 1) * sizeof *p);
+  if (!p)
+    return fail(r, -1, "out of memory");
+  p[n] = v;
+  *arr = p;
   return 0;
 }
 
@@ -483,7 +499,11 @@ static int sec_import(rd *r, ctx *c) {
       break;
     case KILN__EXT_TABLE: {
       uint8_t t;
-      if (rd_u8(r, &t) || valtype(r, t) < 0 || rd_limits(r, false, &mn, &mx))
+      int vt;
+      if (rd_u8(r, &t) || (vt = valtype(r, t)) < 0 || rd_limits(r, false, &mn, &mx))
+        return -1;
+      im->vtype = (uint8_t)vt, im->min = mn, im->max = mx;
+      if (ext_push(r, &mi->tables, mi->ntables, (kiln__extern_type){(uint8_t)vt, 0, mn, mx}))
         return -1;
       mi->ntables++;
       break;
@@ -495,13 +515,18 @@ static int sec_import(rd *r, ctx *c) {
         return fail(r, (int64_t)at, "multiple memories");
       mi->has_memory = mi->memory_imported = true;
       mi->mem_min = mn, mi->mem_max = mx;
+      im->min = mn, im->max = mx;
       break;
     case KILN__EXT_GLOBAL: {
       uint8_t t, mut;
-      if (rd_u8(r, &t) || valtype(r, t) < 0 || rd_u8(r, &mut))
+      int vt;
+      if (rd_u8(r, &t) || (vt = valtype(r, t)) < 0 || rd_u8(r, &mut))
         return -1;
       if (mut > 1)
         return fail(r, (int64_t)at, "malformed mutability");
+      im->vtype = (uint8_t)vt, im->mut = mut;
+      if (ext_push(r, &mi->globals, mi->nglobals, (kiln__extern_type){(uint8_t)vt, mut, 0, 0}))
+        return -1;
       mi->nglobals++, mi->nglobal_imports++;
       break;
     }
@@ -557,12 +582,15 @@ static int sec_table(rd *r, ctx *c) {
     return fail(r, (int64_t)r->pos, "too many tables (%u)", n);
   for (uint32_t i = 0; i < n; i++) {
     uint8_t t;
-    if (rd_u8(r, &t) || valtype(r, t) < 0 || rd_limits(r, false, &mn, &mx))
+    int vt;
+    if (rd_u8(r, &t) || (vt = valtype(r, t)) < 0 || rd_limits(r, false, &mn, &mx))
       return -1;
     if (t != 0x70 && t != 0x6f)
       return fail(r, (int64_t)r->pos, "table %u: malformed reference type", i);
+    if (ext_push(r, &c->mi->tables, c->mi->ntables, (kiln__extern_type){(uint8_t)vt, 0, mn, mx}))
+      return -1;
+    c->mi->ntables++;
   }
-  c->mi->ntables += n;
   return 0;
 }
 
@@ -592,14 +620,17 @@ static int sec_global(rd *r, ctx *c) {
     return fail(r, (int64_t)r->pos, "too many globals (%u)", n);
   for (uint32_t i = 0; i < n; i++) {
     uint8_t t, mut;
-    if (rd_u8(r, &t) || valtype(r, t) < 0 || rd_u8(r, &mut))
+    int vt;
+    if (rd_u8(r, &t) || (vt = valtype(r, t)) < 0 || rd_u8(r, &mut))
       return -1;
     if (mut > 1)
       return fail(r, (int64_t)r->pos - 1, "global %u: malformed mutability", i);
     if (rd_expr(r, c, true))
       return -1;
+    if (ext_push(r, &c->mi->globals, c->mi->nglobals, (kiln__extern_type){(uint8_t)vt, mut, 0, 0}))
+      return -1;
+    c->mi->nglobals++;
   }
-  c->mi->nglobals += n;
   return 0;
 }
 
@@ -616,13 +647,13 @@ static int sec_export(rd *r, ctx *c) {
   for (uint32_t i = 0; i < n; i++) {
     kiln__export_info *ex = &mi->exports[i];
     size_t at = r->pos;
-    if (rd_name(r, &ex->name))
+    if (rd_name_len(r, &ex->name, &ex->name_len))
       return -1;
     mi->nexports = i + 1;
     if (!c->lim->allow_any_import_module && !kiln__name_ok(ex->name))
       return fail(r, (int64_t)at, "export %u: name is not an identifier [A-Za-z_][A-Za-z0-9_]*", i);
     for (uint32_t j = 0; j < i; j++)
-      if (strcmp(mi->exports[j].name, ex->name) == 0)
+      if (mi->exports[j].name_len == ex->name_len && memcmp(mi->exports[j].name, ex->name, ex->name_len) == 0)
         return fail(r, (int64_t)at, "duplicate export name \"%s\"", ex->name);
     if (rd_u8(r, &ex->kind) || rd_u32(r, &ex->index))
       return -1;
@@ -1045,6 +1076,8 @@ void kiln__modinfo_dispose(kiln__modinfo *mi) {
   free(mi->exports);
   free(mi->types);
   free(mi->func_types);
+  free(mi->tables);
+  free(mi->globals);
   free(mi->stripped);
   memset(mi, 0, sizeof *mi);
 }

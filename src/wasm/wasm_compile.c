@@ -332,8 +332,8 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
   sb_str(s, "void wasm_rt_trap(wasm_rt_trap_t c) { kiln__rt->trap((int)c); for (;;) {} }\n"
             "bool wasm_rt_is_initialized(void) { return true; }\n"
             "uint32_t wasm_rt_register_func_type(uint32_t np, uint32_t nr, ...) {\n"
-            "  int ty[64]; va_list ap; va_start(ap, nr);\n"
-            "  for (uint32_t k = 0; k < np + nr && k < 64; k++) ty[k] = va_arg(ap, int);\n"
+            "  int ty[192]; va_list ap; va_start(ap, nr);\n"
+            "  for (uint32_t k = 0; k < np + nr && k < 192; k++) ty[k] = va_arg(ap, int);\n"
             "  va_end(ap); return kiln__rt->register_func_type(np, nr, ty); }\n"
             "void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t a, uint32_t b) { kiln__rt->allocate_memory(m, a, b); }\n"
             "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t d) { return kiln__rt->grow_memory(m, d); }\n"
@@ -352,16 +352,16 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
         *ok = false;
         return;
       }
-      sb_fmt(s, "%s Z_envZ_k%u(struct Z_env_instance_t* c) { return (%s)kiln__rt->import_ptr(c, %u); }\n", tbuf, i,
-             tbuf, i);
+      sb_fmt(s, "%s Z_envZ_k%u(struct Z_env_instance_t* c) { return (%s)kiln__rt->import_ptr(*(void**)c, %u); }\n",
+             tbuf, i, tbuf, i);
       continue;
     }
     const kiln_wasm_sig *sig = &mi->types[im->type_index];
     ret_type(s, sig);
-    sb_fmt(s, " Z_envZ_k%u(struct Z_env_instance_t* c", i);
+    sb_fmt(s, " Z_envZ_k%u(struct Z_env_instance_t* c0", i);
     for (int k = 0; k < sig->nparams; k++)
       sb_fmt(s, ", %s a%d", ctype(sig->params[k]), k);
-    sb_str(s, ") {\n");
+    sb_str(s, ") {\n  struct Z_env_instance_t* c = *(struct Z_env_instance_t**)c0;\n");
     /* Fast path: a typed host function from the host table. */
     if (sig->nresults <= 1) {
       sb_fmt(s, "  if (LIKELY(kiln__hf[%u] != 0)) {\n    ", i);
@@ -375,7 +375,7 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
       sb_fmt(s, "))kiln__hf[%u])(c", i);
       for (int k = 0; k < sig->nparams; k++)
         sb_fmt(s, ", a%d", k);
-      sb_str(s, ");\n    if (UNLIKELY(*(int*)c)) kiln__rt->host_check(c);\n");
+      sb_str(s, ");\n    if (UNLIKELY(((kiln__ctx_head*)c)->failed)) kiln__rt->host_check(c);\n");
       sb_str(s, sig->nresults ? "    return r;\n  }\n" : "    return;\n  }\n");
     }
     /* Generic path through the runtime (linking of modules, tests). */
@@ -455,6 +455,11 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
   sb_fmt(s, "static void kiln__inst(void* i, void* env) { Z_kiln_instantiate((Z_kiln_instance_t*)i%s); (void)env; }\n",
          mi->nimports ? ", (struct Z_env_instance_t*)env" : "");
   sb_str(s, "static void kiln__free(void* i) { Z_kiln_free((Z_kiln_instance_t*)i); }\n");
+  sb_str(s, "static void* kiln__xptr(void* i, uint32_t e) {\n  switch (e) {\n");
+  for (uint32_t e = 0; e < mi->nexports; e++)
+    if (mi->exports[e].kind != KILN__EXT_FUNC)
+      sb_fmt(s, "  case %u: return (void*)Z_kilnZ_e%u((Z_kiln_instance_t*)i);\n", e, e);
+  sb_str(s, "  default: (void)i; return 0;\n  }\n}\n");
   if (memory_expr(hdr, mexpr, sizeof mexpr)) {
     *ok = false;
     return;
@@ -462,7 +467,7 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
   sb_fmt(s, "static wasm_rt_memory_t* kiln__mem(void* i) { (void)i; return %s; }\n", mexpr[0] ? mexpr : "0");
   sb_fmt(s,
          "static const kiln__module_desc kiln__desc = {KILN__ABI_VERSION, sizeof(Z_kiln_instance_t), kiln__inst, "
-         "kiln__free, kiln__mem, %u, kiln__tramps, kiln__exidx};\n",
+         "kiln__free, kiln__mem, %u, kiln__tramps, kiln__exidx, kiln__xptr};\n",
          nfx);
   sb_str(s, "const kiln__module_desc* kiln__entry(const kiln__rt_api* rt, void (*const* hf)(void), uint32_t n) {\n"
             "  if (rt->abi_version != KILN__ABI_VERSION) return 0;\n  kiln__rt = rt;\n");
@@ -471,20 +476,37 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
 }
 
 /* Macros inserted after wasm2c's own prelude. */
-static const char prelude_fmt[] =
+static const char prelude[] =
     "\n/* ---- Kiln instrumentation ---- */\n"
     "#include \"kiln_abi.h\"\n"
     "static const kiln__rt_api* kiln__rt;\n"
     "#undef FUNC_PROLOGUE\n"
     "#define FUNC_PROLOGUE \\\n"
     "  if (UNLIKELY((uintptr_t)__builtin_frame_address(0) < KILN__TICK(instance)->stack_limit)) TRAP(EXHAUSTION); \\\n"
-    "  %s\n"
-    "#define KILN__LOOP %s\n"
+    "  KILN__ENTRY_FUEL\n"
     "#undef CALL_INDIRECT\n"
     "#define CALL_INDIRECT(table, t, ft, x, ...) \\\n"
     "  ((LIKELY((x) < table.size) || TRAP(UNINIT_ELEM)), (LIKELY(table.data[x].func != 0) || TRAP(UNINIT_ELEM)), \\\n"
     "   (LIKELY(table.data[x].func_type == func_types[ft]) || TRAP(TYPE_MISMATCH)), \\\n"
-    "   ((t)table.data[x].func)(__VA_ARGS__))\n";
+    "   ((t)table.data[x].func)(__VA_ARGS__))\n"
+    /* tcc has no bit-counting builtins; tier 0 gets portable versions. */
+    /* tcc compiles unary minus as 0 - x, which does not flip a NaN's sign. */
+    "#ifdef __TINYC__\n"
+    "static f32 kiln__negf(f32 x) { u32 b; memcpy(&b, &x, 4); b ^= 0x80000000u; memcpy(&x, &b, 4); return x; }\n"
+    "static f64 kiln__negd(f64 x) { u64 b; memcpy(&b, &x, 8); b ^= 0x8000000000000000ull; memcpy(&x, &b, 8); return x; }\n"
+    "#define KILN__NEGF(x) kiln__negf(x)\n#define KILN__NEGD(x) kiln__negd(x)\n"
+    "#else\n#define KILN__NEGF(x) (-(x))\n#define KILN__NEGD(x) (-(x))\n#endif\n"
+    "#ifdef __TINYC__\n"
+    "static u32 kiln__clz64(u64 x) { u32 n = 0; if (!x) return 64; while (!(x >> 63)) { x <<= 1; n++; } return n; }\n"
+    "static u32 kiln__ctz64(u64 x) { u32 n = 0; if (!x) return 64; while (!(x & 1)) { x >>= 1; n++; } return n; }\n"
+    "static u32 kiln__pop64(u64 x) { u32 n = 0; while (x) { x &= x - 1; n++; } return n; }\n"
+    "#undef I32_CLZ\n#define I32_CLZ(x) ((x) ? kiln__clz64((u64)(u32)(x)) - 32 : 32)\n"
+    "#undef I64_CLZ\n#define I64_CLZ(x) kiln__clz64(x)\n"
+    "#undef I32_CTZ\n#define I32_CTZ(x) ((x) ? kiln__ctz64((u64)(u32)(x)) : 32)\n"
+    "#undef I64_CTZ\n#define I64_CTZ(x) kiln__ctz64(x)\n"
+    "#undef I32_POPCNT\n#define I32_POPCNT(x) kiln__pop64((u64)(u32)(x))\n"
+    "#undef I64_POPCNT\n#define I64_POPCNT(x) kiln__pop64(x)\n"
+    "#endif\n";
 
 static const char fuel_tick[] = "if (UNLIKELY(--KILN__TICK(instance)->fuel < 0)) kiln__rt->fuel_slow(instance)";
 
@@ -506,14 +528,39 @@ static bool is_loop_label(const char *line, size_t n) {
   return i == n;
 }
 
+/* "  w2c_f3 = -(w2c_f3);" (f32.neg / f64.neg): returns 'f' or 'd' and the
+ * variable's extent, else 0. */
+static char neg_line(const char *line, size_t n, size_t *v0, size_t *vlen) {
+  size_t i = 0;
+  while (i < n && line[i] == ' ')
+    i++;
+  size_t a = i;
+  if (n - i < 6 || strncmp(line + i, "w2c_", 4) != 0 || (line[i + 4] != 'f' && line[i + 4] != 'd'))
+    return 0;
+  char kind = line[i + 4];
+  i += 5;
+  while (i < n && line[i] >= '0' && line[i] <= '9')
+    i++;
+  size_t len = i - a;
+  if (len < 6 || n - i != len + 7 || strncmp(line + i, " = -(", 5) != 0 || strncmp(line + i + 5, line + a, len) != 0 ||
+      strncmp(line + i + 5 + len, ");", 2) != 0)
+    return 0;
+  *v0 = a, *vlen = len;
+  return kind;
+}
+
 static int instrument(const char *src, const char *hdr, const kiln__modinfo *mi, const kiln__gen_opts *o, sb *out) {
   const char *a = strstr(src, "static inline void funcref_table_init");
   const char *b = a ? strstr(a, "static bool s_module_initialized") : NULL;
   if (!a || !b)
     return -1;
   sb_add(out, src, (size_t)(a - src));
-  sb_fmt(out, prelude_fmt, o->no_fuel ? "" : "if (UNLIKELY(--KILN__TICK(instance)->fuel < 0)) kiln__rt->fuel_slow(instance);",
-         o->no_fuel ? "" : fuel_tick);
+  sb_str(out, "#define KILN__ENTRY_FUEL ");
+  sb_str(out, o->no_fuel ? "" : fuel_tick);
+  sb_str(out, o->no_fuel ? "\n#define KILN__LOOP\n" : ";\n#define KILN__LOOP ");
+  sb_str(out, o->no_fuel ? "" : fuel_tick);
+  sb_str(out, "\n");
+  sb_str(out, prelude);
   /* Table helpers: their out-of-bounds traps are table traps, not memory ones. */
   for (const char *p = a; p < b;) {
     const char *t = strstr(p, "TRAP(OOB)");
@@ -528,7 +575,12 @@ static int instrument(const char *src, const char *hdr, const kiln__modinfo *mi,
   for (const char *p = b; *p;) {
     const char *nl = strchr(p, '\n');
     size_t n = nl ? (size_t)(nl - p) : strlen(p);
-    sb_add(out, p, n);
+    size_t v0, vl;
+    char neg = neg_line(p, n, &v0, &vl);
+    if (neg)
+      sb_fmt(out, "%.*s = KILN__NEG%c(%.*s);", (int)(v0 + vl), p, neg == 'f' ? 'F' : 'D', (int)vl, p + v0);
+    else
+      sb_add(out, p, n);
     if (!o->no_fuel && is_loop_label(p, n))
       sb_str(out, " KILN__LOOP;");
     if (nl)

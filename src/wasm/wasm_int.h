@@ -23,10 +23,18 @@ typedef struct {
   uint8_t kind;
   uint32_t type_index; /* functions */
   int host_index;      /* index in the host table for functions, or -1 */
+  uint8_t vtype, mut;  /* globals: value type; tables: element type */
+  uint32_t min, max;   /* tables and memories */
 } kiln__import;
 
 typedef struct {
+  uint8_t vtype, mut;
+  uint32_t min, max;
+} kiln__extern_type;
+
+typedef struct {
   char *name;
+  uint32_t name_len; /* names may contain NUL bytes */
   uint8_t kind;
   uint32_t index;
 } kiln__export_info;
@@ -56,6 +64,7 @@ typedef struct {
   bool has_memory, memory_imported;
   uint32_t mem_min, mem_max; /* pages; max UINT32_MAX if none */
   uint32_t ntables, nglobals, nglobal_imports;
+  kiln__extern_type *tables, *globals; /* imports first; for linking checks */
   bool has_start;
   uint32_t start;
   bool mutates_tables; /* table.set/grow/fill/copy/init, elem.drop: reset by re-instantiation */

@@ -9,6 +9,7 @@
 
 #define POOL_MAX_FREE 16
 static _Atomic uint64_t live_instances;
+bool kiln__keep_failed_instances;
 
 uint64_t kiln_wasm_stat_live_instances(void) { return atomic_load(&live_instances); }
 
@@ -247,7 +248,7 @@ void *kiln_wasm_ctx_mem(kiln_wasm_ctx *ctx, uint32_t ptr, uint32_t len) {
 }
 
 void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg) {
-  ctx->failed = 1;
+  ctx->head.failed = 1;
   snprintf(ctx->msg, sizeof ctx->msg, "%s", msg ? msg : "host function failed");
 }
 
@@ -263,7 +264,7 @@ static void budget_start(kiln_wasm_instance *in) {
   uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
   uintptr_t lim = sp > KILN__GUEST_STACK ? sp - KILN__GUEST_STACK : 0;
   in->tick.stack_limit = lim > kiln__t.stack_limit ? lim : kiln__t.stack_limit;
-  in->ctx.failed = 0;
+  in->ctx.head.failed = 0;
 }
 
 static void trap_fill(kiln_wasm_trap *trap, int code, const kiln_wasm_export *ex, kiln_wasm_instance *in) {
@@ -300,6 +301,7 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
   in->m = m;
   in->code = code;
   in->ctx.in = in;
+  in->ctx.head.self = &in->ctx;
   in->ctx.resolver = m->resolver;
   in->max_pages = m->lim.max_pages;
   in->explicit_bounds = m->lim.explicit_bounds != 0;
@@ -317,6 +319,8 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
     trap_fill(trap, kiln__t.trap, NULL, in);
     kiln__werr(err, KILN_WASM_ETRAP, NULL, -1, -1, "instantiation trapped: %s",
                kiln_wasm_trap_kind_str(kiln__trap_kind(kiln__t.trap)));
+    if (kiln__keep_failed_instances)
+      return NULL; /* leaked on purpose, see wasm_rt_int.h */
     code->desc->free(w);
     free(in);
     module_unref(m);

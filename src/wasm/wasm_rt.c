@@ -281,7 +281,7 @@ static void rt_fuel_slow(void *instance) {
 
 static void rt_host_check(void *env) {
   struct kiln_wasm_ctx *c = env;
-  if (c->failed)
+  if (c->head.failed)
     kiln__trap(WASM_RT_TRAP_HOST);
 }
 

@@ -25,7 +25,7 @@ struct kiln__resolver {
 
 /* The Z_env_instance_t every module sees: what host functions get as ctx. */
 struct kiln_wasm_ctx {
-  int failed; /* first: tested inline by the generated host-function thunks */
+  kiln__ctx_head head; /* first: read by the generated host-function thunks */
   void *user;
   struct kiln_wasm_instance *in;
   const kiln__resolver *resolver;
@@ -128,6 +128,10 @@ int kiln__cache_store(const char *src_so, const char *path);
 /* wasm_module.c (private, for the spec runner and tests) */
 kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_wasm_limits *limits,
                                 const kiln__check_limits *cl, const kiln__resolver *res, kiln_wasm_error *err);
+/* Spec runner only: an instance whose instantiation trapped is leaked instead of
+ * freed, because tables shared with other modules may already point into it
+ * (linking.wast checks exactly that). Kiln's UDFs share no tables. */
+extern bool kiln__keep_failed_instances;
 kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap, kiln_wasm_error *err);
 void kiln__instance_destroy(kiln_wasm_instance *in);
 const kiln__modinfo *kiln__module_info(const kiln_wasm_module *m);
