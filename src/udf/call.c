@@ -114,6 +114,27 @@ static int kiln__instance(kiln_udf_session *s, kiln_error *err)
     return 0;
 }
 
+/* Stable machine-readable names of trap kinds, for errors and statistics. */
+static const char *kiln__trap_id(kiln_wasm_trap_kind k)
+{
+    switch (k) {
+    case KILN_TRAP_UNREACHABLE: return "unreachable";
+    case KILN_TRAP_OOB_MEMORY: return "out_of_bounds_memory_access";
+    case KILN_TRAP_OOB_TABLE: return "out_of_bounds_table_access";
+    case KILN_TRAP_DIV_BY_ZERO: return "integer_divide_by_zero";
+    case KILN_TRAP_INT_OVERFLOW: return "integer_overflow";
+    case KILN_TRAP_INVALID_CONVERSION: return "invalid_conversion_to_integer";
+    case KILN_TRAP_INDIRECT_CALL_MISMATCH: return "indirect_call_type_mismatch";
+    case KILN_TRAP_UNINITIALIZED_ELEMENT: return "uninitialized_element";
+    case KILN_TRAP_STACK_EXHAUSTED: return "call_stack_exhausted";
+    case KILN_TRAP_FUEL_EXHAUSTED: return "fuel_exhausted";
+    case KILN_TRAP_DEADLINE: return "deadline_exceeded";
+    case KILN_TRAP_MEMORY_LIMIT: return "memory_limit_reached";
+    case KILN_TRAP_HOST: return "host_error";
+    default: return "trap";
+    }
+}
+
 static void kiln__record_error(kiln_udf_session *s, const char *kind, const char *msg)
 {
     kiln_udf *u = s->b->u;
@@ -166,7 +187,7 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
         kiln__udf_stats_record(u->stats_id, ns, 1, 1);
         char logs[600];
         kiln__tail_text(s, logs, sizeof logs);
-        const char *kind = why ? why : kiln_wasm_trap_kind_str(trap.kind);
+        const char *kind = why ? why : kiln__trap_id(trap.kind);
         snprintf(msg, sizeof msg, "%s%s%s", why ? "the UDF returned a NaN or infinite value" : trap.msg,
                  trap.func_name && !why ? " in function " : "",
                  trap.func_name && !why ? trap.func_name : "");
