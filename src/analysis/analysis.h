@@ -68,6 +68,13 @@ uint32_t kiln_analysis_utf16_offset(const char *text, size_t len, uint32_t byte_
  * value. Run it with kiln_analyze. Borrowed for the registry's lifetime; NULL if unknown. */
 const kiln_analyzer *kiln_normalizer_get(const kiln_analysis_registry *r, const char *name);
 
+/* Elasticsearch's _analyze response body for `text` (a JSON string or an array of strings):
+ * {"tokens": [{"token", "start_offset", "end_offset", "type", "position"}, ...]} with offsets
+ * in UTF-16 code units and, across array values, positions continued after the analyzer's
+ * position_increment_gap and offsets after a gap of 1, exactly as ES computes them.
+ * Returns a new reference, or NULL with err set when text has the wrong shape. */
+json_t *kiln_analyze_to_json(const kiln_analyzer *a, json_t *text, kiln_error *err);
+
 /* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
 const char *const *kiln_analysis_builtin_names(void);
 

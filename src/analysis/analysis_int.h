@@ -311,4 +311,9 @@ struct kiln_analyzer {
 
 void kiln__analyzer_dispose(kiln_analyzer *a);
 
+/* kiln_analyze, also reporting the position increments of dropped tokens after the last one
+ * (what Lucene's TokenStream.end() reports; _analyze adds it between values). */
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len,
+                     uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing);
+
 #endif

@@ -170,6 +170,12 @@ static int push(pipe_t *p, size_t f, kiln__tok *t)
 int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                  kiln_token_fn fn, void *ctx)
 {
+    return kiln__analyze_ex(a, text, len, position_base, fn, ctx, NULL);
+}
+
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                     kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
     if (!text) {
         text = "";
         len = 0;
@@ -198,6 +204,7 @@ int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t 
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_end(&a->filters[f], &fs[f]);
     }
+    if (trailing) *trailing = p.pending; /* Lucene's end() increment: trailing stop words */
     run_dispose(&run);
     if (a->ncf) kiln__cf_text_dispose(&cf);
     return rc;

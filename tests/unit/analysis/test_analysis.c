@@ -664,6 +664,55 @@ static void test_utf16_offsets(void)
     CHECK(kiln_analysis_utf16_offset(t, len, 99) == 6);
 }
 
+/* ---- the _analyze response body --------------------------------------------------------- */
+
+static const char *analyze_json(const char *analyzer, const char *text_json)
+{
+    static char out[8192];
+    json_t *text = json_loads(text_json, JSON_DECODE_ANY, NULL);
+    kiln_error err;
+    json_t *r = kiln_analyze_to_json(kiln_analyzer_get(NULL, analyzer), text, &err);
+    json_decref(text);
+    if (!r) {
+        snprintf(out, sizeof out, "ERROR %s", err.reason);
+        return out;
+    }
+    char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(out, sizeof out, "%s", s);
+    free(s);
+    json_decref(r);
+    return out;
+}
+
+static void test_analyze_json(void)
+{
+    CHECK_STR(analyze_json("standard", "\"Hi there\""),
+              "{\"tokens\":[{\"token\":\"hi\",\"start_offset\":0,\"end_offset\":2,\"type\":"
+              "\"<ALPHANUM>\",\"position\":0},{\"token\":\"there\",\"start_offset\":3,"
+              "\"end_offset\":8,\"type\":\"<ALPHANUM>\",\"position\":1}]}");
+    /* arrays: positions continue after the gap of 100, offsets after a gap of 1; offsets are
+     * UTF-16 units (é is one, the emoji two) */
+    CHECK_STR(
+        analyze_json("whitespace", "[\"a b\", \"é \\ud83d\\ude00 c\"]"),
+        "{\"tokens\":[{\"token\":\"a\",\"start_offset\":0,\"end_offset\":1,\"type\":"
+        "\"word\",\"position\":0},{\"token\":\"b\",\"start_offset\":2,\"end_offset\":3,"
+        "\"type\":\"word\",\"position\":1},{\"token\":\"é\",\"start_offset\":4,"
+        "\"end_offset\":5,\"type\":\"word\",\"position\":102},{\"token\":\"\xf0\x9f\x98\x80\","
+        "\"start_offset\":6,\"end_offset\":8,\"type\":\"word\",\"position\":103},"
+        "{\"token\":\"c\",\"start_offset\":9,\"end_offset\":10,\"type\":\"word\","
+        "\"position\":104}]}");
+    /* trailing stop words count before the gap, as Lucene's end() reports them */
+    CHECK_STR(analyze_json("stop", "[\"fox the\", \"dog\"]"),
+              "{\"tokens\":[{\"token\":\"fox\",\"start_offset\":0,\"end_offset\":3,\"type\":"
+              "\"word\",\"position\":0},{\"token\":\"dog\",\"start_offset\":8,\"end_offset\":11,"
+              "\"type\":\"word\",\"position\":102}]}");
+    CHECK_STR(analyze_json("standard", "[]"), "{\"tokens\":[]}");
+    CHECK_STR(analyze_json("standard", "42"),
+              "ERROR [text] must be a string or an array of strings");
+    CHECK_STR(analyze_json("standard", "[\"a\", 1]"),
+              "ERROR [text] must be a string or an array of strings");
+}
+
 /* ---- threads: analyzers are shared, stemmers pooled -------------------------------------- */
 
 static const kiln_analyzer *shared;
@@ -712,6 +761,7 @@ int main(void)
     test_registry();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
+    test_analyze_json();
     test_threads();
     printf("analysis: %d checks, %d failed\n", test_checks, test_failures);
     return test_failures ? 1 : 0;
