@@ -104,7 +104,25 @@ static int push_multi(pipe_t *p, size_t f, kiln__tok *t)
     kiln__tok src = *t;
     src.text = copy;
     int rc = 0;
-    if (flt->kind == KILN__TF_ASCIIFOLDING) {
+    if (flt->kind == KILN__TF_SYNONYM) {
+        /* the rule's outputs replace the token at its position; the first keeps its
+         * increment, the others stack on it */
+        const char **outs;
+        const size_t *olen;
+        size_t n = kiln__synonyms_lookup(flt->syn, src.text, src.len, &outs, &olen);
+        if (!n) {
+            rc = push(p, f + 1, &src);
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                kiln__tok o = src;
+                o.text = outs[i];
+                o.len = olen[i];
+                o.type = "SYNONYM";
+                o.posinc = i ? 0 : src.posinc;
+                rc = push(p, f + 1, &o);
+            }
+        }
+    } else if (flt->kind == KILN__TF_ASCIIFOLDING) {
         /* preserve_original: the folded token, then the original at the same position */
         kiln__tok folded = src;
         kiln__asciifold(p->run, &folded);

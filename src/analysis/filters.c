@@ -340,6 +340,7 @@ int kiln__filter_apply(const kiln__filter *f, kiln__filter_state *fs, kiln__run 
         break;
     case KILN__TF_EDGE_NGRAM:
     case KILN__TF_NGRAM:
+    case KILN__TF_SYNONYM:
         break; /* multi-output: see kiln__filter_multi */
     }
     return KILN__KEEP;
@@ -365,6 +366,8 @@ void kiln__filter_dispose(kiln__filter *f)
 {
     kiln__strset_free(f->set);
     kiln__stemmer_pool_free(f->pool);
+    kiln__synonyms_free(f->syn);
     f->set = NULL;
     f->pool = NULL;
+    f->syn = NULL;
 }

@@ -448,6 +448,42 @@ static void test_ngrams_and_char_filters(void)
               "E");
 }
 
+static void test_synonyms(void)
+{
+    /* rules are analyzed by the chain before the filter (here: lowercase) */
+    CHECK_STR(
+        adhoc_full("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\",{\"type\":"
+                   "\"synonym\",\"synonyms\":[\"Universe, cosmos\",\"tv, television => tv\"]}]}",
+                   "The Universe on television"),
+        "the/0/0-3/<ALPHANUM>|universe/1/4-12/SYNONYM|cosmos/1/4-12/SYNONYM|"
+        "on/2/13-15/<ALPHANUM>|tv/3/16-26/SYNONYM");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym_graph\","
+                    "\"expand\":false,\"synonyms\":[\"laptop, notebook, \\\\,comma\"]}]}",
+                    "notebook ,comma x"),
+              "laptop|laptop|x");
+    /* the ES reference example has a multi-word rule: unsupported, skipped when lenient */
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym\",\"lenient\":true,"
+              "\"synonyms\":[\"i-pod, i pod => ipod\",\"universe, cosmos\",\"# comment\"]}]}",
+              "i-pod cosmos"),
+        "i-pod|universe|cosmos");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym\","
+                    "\"synonyms\":[\"i-pod, i pod => ipod\"]}]}",
+                    "x"),
+              "ERROR failed to build synonyms for [_anonymous_filter]: multi-word synonyms are "
+              "not supported: [i pod]");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"stop\",{\"type\":\"synonym\","
+                    "\"synonyms\":[\"the, a => x\"]}]}",
+                    "x"),
+              "ERROR failed to build synonyms for [_anonymous_filter]: term: the was completely "
+              "eliminated by analyzer");
+    CHECK_STR(indexed("{\"analyzer\":{\"s\":{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\","
+                      "\"syn\"]}},\"filter\":{\"syn\":{\"type\":\"synonym\",\"synonyms\":"
+                      "[\"TV => television\"]}}}",
+                      "s", "Big TV", false),
+              "big|television");
+}
+
 /* ---- registry and errors ----------------------------------------------------------------- */
 
 static void test_registry(void)
@@ -549,7 +585,9 @@ static int count_tokens(const kiln_token *t, void *ctx)
 #define ALL_FILTERS                                                                                \
     "{\"tokenizer\":\"%s\",\"char_filter\":[\"html_strip\",{\"type\":\"mapping\",\"mappings\":"    \
     "[\"a => bb\",\"\u00e9 => \",\"<=>&amp;\"]}],"                                                 \
-    "\"filter\":[{\"type\":\"asciifolding\",\"preserve_original\":true},\"uppercase\","            \
+    "\"filter\":[{\"type\":\"synonym\",\"lenient\":true,\"synonyms\":[\"a, bb, \u00e9\",\"7=>x "   \
+    "y\"]},"                                                                                       \
+    "{\"type\":\"asciifolding\",\"preserve_original\":true},\"uppercase\","                        \
     "\"lowercase\","                                                                               \
     "{\"type\":\"edge_ngram\",\"min_gram\":2,\"max_gram\":300,\"preserve_original\":true},"        \
     "{\"type\":\"stemmer\",\"language\":\"possessive_english\"},\"stop\",\"porter_stem\","         \
@@ -758,6 +796,7 @@ int main(void)
     test_filters();
     test_porter_lucene();
     test_ngrams_and_char_filters();
+    test_synonyms();
     test_registry();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
