@@ -898,6 +898,8 @@ const kiln_analyzer *kiln_analyzer_get(const kiln_analysis_registry *r, const ch
         for (size_t i = 0; i < r->count; i++)
             if (!strcmp(r->analyzers[i]->name, name)) return r->analyzers[i];
     }
+    /* ES: default_search falls back to the index's default, which falls back to standard */
+    if (!strcmp(name, "default_search")) return kiln_analyzer_get(r, "default");
     if (!strcmp(name, "default")) return builtin_get("standard");
     return builtin_get(name);
 }

@@ -508,6 +508,10 @@ static void test_registry(void)
                 "default", "A-B", false),
         "a|b");
     CHECK_STR(indexed("null", "standard", "X", false), "x");
+    CHECK_STR(indexed("{\"analyzer\":{\"default\":{\"type\":\"whitespace\"}}}", "default_search", "A-B",
+                      false),
+              "A-B");
+    CHECK_STR(indexed("{}", "default_search", "A-B", false), "a|b");
 
     /* ES error wording */
     CHECK_STR(indexed("{\"analyzer\":{\"my\":{\"tokenizer\":\"standard\",\"filter\":[\"nope\"]}}}",
