@@ -216,6 +216,9 @@ typedef enum {
     KILN__TF_REVERSE,
     KILN__TF_TRUNCATE,
     KILN__TF_APOSTROPHE,
+    KILN__TF_ELISION,
+    KILN__TF_DECIMAL_DIGIT,
+    KILN__TF_STEMMER_OVERRIDE,
     KILN__TF_EDGE_NGRAM, /* one token in, several out: run by the pipeline (analyzer.c) */
     KILN__TF_NGRAM,
     KILN__TF_SYNONYM,

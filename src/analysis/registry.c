@@ -291,6 +291,31 @@ static int filter_from_def(json_t *def, const char *name, const kiln_analyzer *c
         rc = get_uint(def, "length", 10, &f->max, name, err);
     } else if (!strcmp(type, "apostrophe")) {
         f->kind = KILN__TF_APOSTROPHE;
+    } else if (!strcmp(type, "elision")) {
+        static const char *const french[] = {"l", "m", "t",     "qu",     "n",      "s",      "j",
+                                             "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu", NULL};
+        f->kind = KILN__TF_ELISION;
+        if ((rc = get_bool(def, "articles_case", false, &f->ignore_case, name, err))) return rc;
+        rc = word_set(json_object_get(def, "articles"), french, false, f->ignore_case, &f->set,
+                      name, err);
+    } else if (!strcmp(type, "decimal_digit")) {
+        f->kind = KILN__TF_DECIMAL_DIGIT;
+    } else if (!strcmp(type, "stemmer_override")) {
+        f->kind = KILN__TF_STEMMER_OVERRIDE;
+        json_t *rules = json_object_get(def, "rules");
+        if (!json_is_array(rules))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "stemmer override filter requires either `rules` or `rules_path` "
+                             "to be configured");
+        size_t i;
+        json_t *r;
+        json_array_foreach(rules, i, r)
+        {
+            if (!json_is_string(r) || !strstr(json_string_value(r), "=>"))
+                return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "Invalid Keyword override Rule:%s",
+                                 json_is_string(r) ? json_string_value(r) : "");
+        }
+        rc = kiln__synonyms_build(rules, NULL, false, false, &f->syn, name, err);
     } else if (!strcmp(type, "synonym") || !strcmp(type, "synonym_graph")) {
         f->kind = KILN__TF_SYNONYM;
         bool expand, lenient;
@@ -335,9 +360,10 @@ static int filter_ref(json_t *settings, json_t *ref, const kiln_analyzer *chain,
     json_t *def = json_object_get(json_object_get(settings, "filter"), name);
     if (json_is_object(def)) return filter_from_def(def, name, chain, f, err);
     static const char *const builtin[] = {
-        "lowercase", "uppercase",    "stop",       "stemmer", "porter_stem", "kstem",
-        "snowball",  "asciifolding", "trim",       "length",  "unique",      "reverse",
-        "truncate",  "apostrophe",   "edge_ngram", "ngram",   NULL};
+        "lowercase", "uppercase", "stop",          "stemmer",    "porter_stem",
+        "kstem",     "snowball",  "asciifolding",  "trim",       "length",
+        "unique",    "reverse",   "truncate",      "apostrophe", "edge_ngram",
+        "ngram",     "elision",   "decimal_digit", NULL};
     for (const char *const *b = builtin; *b; b++) {
         if (!strcmp(*b, name)) {
             json_t *d = json_pack("{ss}", "type", name);

@@ -304,6 +304,22 @@ static void test_filters(void)
                     "\"language\":\"minimal_english\"}]}",
                     "dogs berries toys boxes glass"),
               "dog|berry|toy|boxe|glass");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"elision\"]}", "j’examine près du wharf"),
+        "examine|près|du|wharf");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"elision\",\"articles\":"
+                    "[\"l\"],\"articles_case\":true}]}",
+                    "L'avion l'arbre d'eau"),
+              "avion|arbre|d'eau");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"decimal_digit\"]}", "१-one two-२ ३"),
+        "1-one|two-2|3");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"lowercase\",{\"type\":"
+              "\"stemmer_override\",\"rules\":[\"running, runs => run\",\"stemmer => stemmer\"]},"
+              "\"porter_stem\"]}",
+              "Running runs stemmer stemming"),
+        "run|run|stemmer|stem");
     /* snowball stemmers from libstemmer */
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\",{\"type\":\"snowball\","
                     "\"language\":\"English\"}]}",
@@ -508,8 +524,8 @@ static void test_registry(void)
                 "default", "A-B", false),
         "a|b");
     CHECK_STR(indexed("null", "standard", "X", false), "x");
-    CHECK_STR(indexed("{\"analyzer\":{\"default\":{\"type\":\"whitespace\"}}}", "default_search", "A-B",
-                      false),
+    CHECK_STR(indexed("{\"analyzer\":{\"default\":{\"type\":\"whitespace\"}}}", "default_search",
+                      "A-B", false),
               "A-B");
     CHECK_STR(indexed("{}", "default_search", "A-B", false), "a|b");
 
@@ -591,7 +607,8 @@ static int count_tokens(const kiln_token *t, void *ctx)
     "[\"a => bb\",\"\u00e9 => \",\"<=>&amp;\"]}],"                                                 \
     "\"filter\":[{\"type\":\"synonym\",\"lenient\":true,\"synonyms\":[\"a, bb, \u00e9\",\"7=>x "   \
     "y\"]},"                                                                                       \
-    "{\"type\":\"asciifolding\",\"preserve_original\":true},\"uppercase\","                        \
+    "\"elision\",\"decimal_digit\",{\"type\":\"asciifolding\",\"preserve_original\":true},"        \
+    "\"uppercase\","                                                                               \
     "\"lowercase\","                                                                               \
     "{\"type\":\"edge_ngram\",\"min_gram\":2,\"max_gram\":300,\"preserve_original\":true},"        \
     "{\"type\":\"stemmer\",\"language\":\"possessive_english\"},\"stop\",\"porter_stem\","         \
