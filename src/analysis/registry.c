@@ -717,6 +717,9 @@ static int custom_analyzer(kiln_analyzer *a, json_t *settings, json_t *def, bool
     json_t *cfs = json_object_get(def, "char_filter");
     json_t *wrapped = NULL;
     if (json_is_string(cfs)) cfs = wrapped = json_pack("[O]", cfs);
+    if (cfs && !json_is_array(cfs))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "Custom Analyzer [%s] char_filter must be an array", a->name);
     json_array_foreach(cfs, i, ref)
     {
         if (a->ncf == KILN__MAX_CHAR_FILTERS) {
@@ -851,7 +854,7 @@ kiln_analysis_registry *kiln_analysis_registry_new(json_t *analysis_settings, ki
     json_t *s = analysis_settings;
     /* accept the whole settings object too ({"analysis": {...}} or {"index": {"analysis": ...}}) */
     if (json_is_object(json_object_get(s, "index"))) s = json_object_get(s, "index");
-    if (json_is_object(json_object_get(s, "analysis"))) s = json_object_get(s, "analysis");
+    if (json_object_get(s, "analysis")) s = json_object_get(s, "analysis");
     if (s && !json_is_null(s) && !json_is_object(s)) {
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "[analysis] settings must be an object");
         goto fail;

@@ -589,6 +589,85 @@ static void test_registry(void)
     kiln_analysis_registry_free(r);
 }
 
+/* Malformed settings: every case must give an analyzer or an error, never a crash or a leak. */
+static void test_malformed_settings(void)
+{
+    static const char *const bad[] = {
+        "[]",
+        "{\"analysis\":5}",
+        "{\"analyzer\":5}",
+        "{\"analyzer\":{\"a\":5}}",
+        "{\"analyzer\":{\"a\":{\"type\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"filter\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"filter\":[5,null,{}]}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"char_filter\":[5]}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"char_filter\":{}}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"max_token_length\":-1}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"stopwords\":5}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"stopwords\":[\"a\",5]}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"english\",\"stem_exclusion\":\"x\"}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"snowball\",\"language\":\"Klingon\"}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"custom\",\"tokenizer\":\"standard\",\"position_increment_"
+        "gap\":"
+        "\"x\"}}}",
+        "{\"filter\":{\"f\":5}}",
+        "{\"filter\":{\"f\":{\"type\":\"stop\",\"stopwords\":\"_klingon_\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"stop\",\"ignore_case\":\"maybe\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"length\",\"max\":1e99}}}",
+        "{\"filter\":{\"f\":{\"type\":\"truncate\",\"length\":[]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":[1]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":\"a,b\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":[\"=>\",\",,,\",\"a=>\",\"=>b\"]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"stemmer_override\",\"rules\":[\"x\"]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"edge_ngram\",\"min_gram\":0}}}",
+        "{\"filter\":{\"f\":{\"type\":\"keyword_marker\",\"keywords\":{}}}}",
+        "{\"filter\":{\"f\":{\"type\":\"elision\",\"articles\":\"_french_\"}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"standard\",\"max_token_length\":0}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"ngram\",\"token_chars\":[5]}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"whitespace\",\"max_token_length\":99999999}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"mapping\",\"mappings\":[5]}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"mapping\"}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"html_strip\",\"escaped_tags\":5}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"pattern_replace\"}}}",
+        "{\"normalizer\":{\"n\":{\"type\":\"fancy\"}}}",
+        "{\"normalizer\":{\"n\":{\"tokenizer\":\"standard\"}}}",
+        "{\"normalizer\":{\"n\":5}}",
+    };
+    int errors = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *s = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+        if (!s) {
+            fprintf(stderr, "bad test json: %s\n", bad[i]);
+            test_failures++;
+            continue;
+        }
+        kiln_error err;
+        kiln_error_clear(&err);
+        kiln_analysis_registry *r = kiln_analysis_registry_new(s, &err);
+        if (!r) {
+            errors++;
+            if (err.code != KILN_E_ILLEGAL_ARGUMENT || !err.reason[0]) {
+                fprintf(stderr, "case %zu: error without reason\n", i);
+                test_failures++;
+            }
+        } else {
+            run(kiln_analyzer_get(r, "a"), "some text to analyze", false);
+            if (getenv("KILN_TEST_VERBOSE")) fprintf(stderr, "accepted: %s\n", bad[i]);
+            kiln_analysis_registry_free(r);
+        }
+        /* the same definitions through _analyze */
+        json_t *an = json_object_get(json_object_get(s, "analyzer"), "a");
+        if (json_is_object(an)) {
+            kiln_analyzer *a = kiln_analyzer_new_custom(NULL, an, &err);
+            if (a) run(a, "more text", false);
+            kiln_analyzer_free(a);
+        }
+        json_decref(s);
+    }
+    CHECK(errors >= 30); /* nearly all are rejected; the rest must simply work */
+}
+
 /* ---- robustness -------------------------------------------------------------------------- */
 
 static int count_tokens(const kiln_token *t, void *ctx)
@@ -819,6 +898,7 @@ int main(void)
     test_ngrams_and_char_filters();
     test_synonyms();
     test_registry();
+    test_malformed_settings();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
     test_analyze_json();
