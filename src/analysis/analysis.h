@@ -4,8 +4,22 @@
  *  - Built-in analyzers: standard, simple, whitespace, keyword, stop, english.
  *  - Custom analyzers come from index settings ("analysis": {"analyzer": {...}, "filter": {...}}),
  *    built once per index into a kiln_analysis_registry.
- *  - An analyzer is immutable and thread-safe; per-call scratch state lives in the caller's
- *    kiln_token_stream, so analysis allocates nothing per token in the steady state. */
+ *  - An analyzer is immutable and thread-safe; per-call scratch state lives on the stack of
+ *    kiln_analyze, so analysis allocates nothing per token in the steady state.
+ *
+ * Supported (types as in Elasticsearch's settings; see registry.c for parameters):
+ *  - analyzer types: custom, standard, simple, whitespace, keyword, stop, english, snowball;
+ *    index analyzers "default" and "default_search" are honoured by kiln_analyzer_get.
+ *  - tokenizers: standard (UAX#29 as Lucene), whitespace, letter, lowercase, keyword, ngram,
+ *    edge_ngram.
+ *  - token filters: lowercase, uppercase, stop, stemmer (english = Lucene Porter, porter2,
+ *    minimal_english, possessive_english, and every Snowball language of libstemmer),
+ *    porter_stem, kstem (approximated), snowball, asciifolding (preserve_original), trim,
+ *    length, unique, keyword_marker, reverse, truncate, apostrophe, elision, decimal_digit,
+ *    stemmer_override, edge_ngram, ngram, synonym / synonym_graph (single-token rules).
+ *  - char filters: html_strip, mapping. Normalizers: custom, built-in lowercase.
+ *  - Offsets are bytes into the caller's text (kiln_analysis_utf16_offset or
+ *    kiln_analyze_to_json give ES's UTF-16 offsets). */
 #ifndef KILN_ANALYSIS_H
 #define KILN_ANALYSIS_H
 
