@@ -89,6 +89,16 @@ const kiln_analyzer *kiln_normalizer_get(const kiln_analysis_registry *r, const 
  * Returns a new reference, or NULL with err set when text has the wrong shape. */
 json_t *kiln_analyze_to_json(const kiln_analyzer *a, json_t *text, kiln_error *err);
 
+/* A whole _analyze request, as ES handles it: body {"text", and one of "analyzer" |
+ * "tokenizer"/"filter"/"char_filter" | "normalizer" | "field"}; r is the index's registry, or
+ * NULL for /_analyze; field_analyzer is the analyzer the mapping gives body's "field" (NULL if
+ * none: the index's "default" analyzer, else standard). Returns the response body, or NULL
+ * with err: action_request_validation_exception ("Validation Failed: 1: text is missing;"),
+ * illegal_argument_exception ("failed to find analyzer [x]", "failed to find global analyzer
+ * [x]", unknown filters...). "explain": true is rejected for now. */
+json_t *kiln_analyze_request(const kiln_analysis_registry *r, json_t *body,
+                             const char *field_analyzer, kiln_error *err);
+
 /* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
 const char *const *kiln_analysis_builtin_names(void);
 

@@ -4,7 +4,9 @@
 
 #include "core/buf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Converts byte offsets to UTF-16 offsets incrementally: tokens arrive in (nearly) increasing
  * offset order, so the walk is linear; going backwards restarts from the beginning. */
@@ -99,5 +101,86 @@ json_t *kiln_analyze_to_json(const kiln_analyzer *a, json_t *text, kiln_error *e
     }
     json_t *out = json_object();
     json_object_set_new(out, "tokens", c.tokens);
+    return out;
+}
+
+/* Appends "N: msg;" to an ES validation message. */
+static void add_validation(char *buf, size_t cap, int *n, const char *msg)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s%d: %s;", *n ? " " : "Validation Failed: ", *n + 1, msg);
+    (*n)++;
+}
+
+static bool nonempty(json_t *v)
+{
+    return v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0);
+}
+
+json_t *kiln_analyze_request(const kiln_analysis_registry *r, json_t *body,
+                             const char *field_analyzer, kiln_error *err)
+{
+    if (!json_is_object(body)) {
+        kiln_fail(err, KILN_E_PARSE, "request body is required");
+        return NULL;
+    }
+    json_t *text = json_object_get(body, "text");
+    const char *analyzer = json_string_value(json_object_get(body, "analyzer"));
+    const char *normalizer = json_string_value(json_object_get(body, "normalizer"));
+    json_t *tokenizer = json_object_get(body, "tokenizer");
+    bool custom = nonempty(tokenizer) || nonempty(json_object_get(body, "filter")) ||
+                  nonempty(json_object_get(body, "char_filter"));
+    /* AnalyzeAction.Request.validate() */
+    char msg[512] = "";
+    int n = 0;
+    if (!nonempty(text)) add_validation(msg, sizeof msg, &n, "text is missing");
+    if (normalizer && !r)
+        add_validation(msg, sizeof msg, &n, "index is required if normalizer is specified");
+    if (normalizer && (nonempty(tokenizer) || analyzer))
+        add_validation(msg, sizeof msg, &n,
+                       "tokenizer/analyze should be null if normalizer is specified");
+    if (analyzer && custom)
+        add_validation(msg, sizeof msg, &n,
+                       "custom tokenizer or filters cannot be specified if a named analyzer is "
+                       "used");
+    if (n) {
+        kiln_fail(err, KILN_E_ACTION_VALIDATION, "%s", msg);
+        return NULL;
+    }
+    if (json_is_true(json_object_get(body, "explain"))) {
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "[explain] is not supported by Kiln yet");
+        return NULL;
+    }
+    const kiln_analyzer *a = NULL;
+    kiln_analyzer *owned = NULL;
+    if (analyzer) {
+        a = kiln_analyzer_get(r, analyzer);
+        if (!a) {
+            kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                      r ? "failed to find analyzer [%s]" : "failed to find global analyzer [%s]",
+                      analyzer);
+            return NULL;
+        }
+    } else if (normalizer) {
+        a = kiln_normalizer_get(r, normalizer);
+        if (!a) {
+            kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "failed to find normalizer under [%s]",
+                      normalizer);
+            return NULL;
+        }
+    } else if (custom) {
+        a = owned = kiln_analyzer_new_custom(r, body, err);
+        if (!a) return NULL;
+    } else if (field_analyzer) {
+        a = kiln_analyzer_get(r, field_analyzer);
+        if (!a) {
+            kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "failed to find analyzer [%s]", field_analyzer);
+            return NULL;
+        }
+    } else {
+        a = kiln_analyzer_get(r, "default"); /* the index's default, else standard */
+    }
+    json_t *out = kiln_analyze_to_json(a, text, err);
+    kiln_analyzer_free(owned);
     return out;
 }

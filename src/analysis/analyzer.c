@@ -51,6 +51,7 @@ typedef struct {
     kiln_token_fn fn;
     void *ctx;
     const kiln__cf_text *cf; /* char-filtered text, for mapping offsets back; NULL if none */
+    size_t orig_len;         /* length of the caller's text */
 } pipe_t;
 
 static int emit(pipe_t *p, const kiln__tok *t)
@@ -66,14 +67,15 @@ static int emit(pipe_t *p, const kiln__tok *t)
         .type = t->type,
     };
     const kiln__cf_text *cf = p->cf;
-    if (cf && cf->ms) { /* offsets into the caller's text, not the filtered one */
+    if (cf && cf->ms) {
+        /* offsets into the caller's text, corrected as Lucene's BaseCharFilter does: an
+         * offset maps to where the input of the filtered byte at that offset begins, so an end
+         * offset moves past text removed right after the token ("<b>x</b>" -> 3..8), and the
+         * end of the filtered text maps to the end of the input */
         uint32_t s = t->start, e = t->end;
-        if (!cf->len) {
-            out.start = out.end = 0;
-        } else {
-            out.start = s < cf->len ? cf->ms[s] : cf->me[cf->len - 1];
-            out.end = e > s && e - 1 < cf->len ? cf->me[e - 1] : out.start;
-        }
+        out.start = s < cf->len ? cf->ms[s] : (uint32_t)p->orig_len;
+        out.end = e < cf->len ? cf->ms[e] : (uint32_t)p->orig_len;
+        if (out.end < out.start) out.end = out.start;
     }
     return p->fn(&out, p->ctx);
 }
@@ -213,7 +215,7 @@ int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint3
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_begin(&a->filters[f], &fs[f]);
     }
-    pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL};
+    pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL, len};
     int rc = 0;
     kiln__tok t;
     while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))

@@ -425,8 +425,13 @@ static void test_ngrams_and_char_filters(void)
     CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"char_filter\":[\"html_strip\"]}",
                          "<p>I&apos;m <b>happy</b></p><script>x=1</script>caf&eacute; a<br>b"
                          "<!-- c --> &#x41;&#66;"),
-              "I'm/0/3-11/<ALPHANUM>|happy/1/15-20/<ALPHANUM>|café/2/48-59/<ALPHANUM>|"
-              "a/3/60-61/<ALPHANUM>|b/4/65-66/<ALPHANUM>|AB/5/77-88/<ALPHANUM>");
+              "I'm/0/3-11/<ALPHANUM>|happy/1/15-24/<ALPHANUM>|café/2/48-59/<ALPHANUM>|"
+              "a/3/60-61/<ALPHANUM>|b/4/65-76/<ALPHANUM>|AB/5/77-88/<ALPHANUM>");
+    /* OpenSearch API spec story _core/analyze/filter/lowercase.yaml */
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"keyword\",\"filter\":[\"lowercase\"],\"char_filter\":"
+                         "[\"html_strip\"]}",
+                         "<b>Moneyball</b>"),
+              "moneyball/0/3-16/word");
     CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[{\"type\":\"html_strip\","
                     "\"escaped_tags\":[\"b\"]}]}",
                     "<p>I&apos;m so <b>happy</b>!</p>"),
@@ -851,6 +856,94 @@ static void test_analyze_json(void)
               "ERROR [text] must be a string or an array of strings");
 }
 
+/* A whole _analyze request; returns the first token as "token/start-end/type/position", the
+ * token count, or the error. */
+static const char *analyze_req(const char *settings, const char *body_json)
+{
+    static char out[2048];
+    kiln_analysis_registry *r = NULL;
+    if (settings) {
+        json_t *s = json_loads(settings, 0, NULL);
+        r = kiln_analysis_registry_new(s, NULL);
+        json_decref(s);
+    }
+    json_t *body = json_loads(body_json, 0, NULL);
+    kiln_error err;
+    kiln_error_clear(&err);
+    json_t *resp = kiln_analyze_request(r, body, NULL, &err);
+    json_decref(body);
+    if (!resp) {
+        snprintf(out, sizeof out, "ERROR %s %s", kiln_code_type(err.code), err.reason);
+    } else {
+        json_t *toks = json_object_get(resp, "tokens");
+        json_t *t0 = json_array_get(toks, 0);
+        snprintf(out, sizeof out, "%s/%lld-%lld/%s/%lld n=%zu",
+                 json_string_value(json_object_get(t0, "token")),
+                 (long long)json_integer_value(json_object_get(t0, "start_offset")),
+                 (long long)json_integer_value(json_object_get(t0, "end_offset")),
+                 json_string_value(json_object_get(t0, "type")),
+                 (long long)json_integer_value(json_object_get(t0, "position")),
+                 json_array_size(toks));
+        json_decref(resp);
+    }
+    kiln_analysis_registry_free(r);
+    return out;
+}
+
+/* The OpenSearch API specification's test stories for _analyze (../shared/opensearch-api-spec,
+ * tests/default/_core/analyze*, tests/default/indices/analyze.yaml), first token each. */
+static void test_analyze_request(void)
+{
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\",\"text\":\"Moneyball, directed by "
+                                "Bennett Miller\"}"),
+              "moneyball/0-9/<ALPHANUM>/0 n=5");
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\",\"text\":[\"Drive, directed by Nicolas "
+                                "Winding Refn\",\"Moneyball, directed by Bennett Miller\"]}"),
+              "drive/0-5/<ALPHANUM>/0 n=11");
+    const char *movies = "{\"analysis\":{\"analyzer\":{\"default\":{\"type\":\"stop\"}}}}";
+    CHECK_STR(analyze_req(movies, "{\"text\":\"a movie directed by Bennett Miller\"}"),
+              "movie/2-7/word/1 n=4");
+    CHECK_STR(analyze_req(movies,
+                          "{\"analyzer\":\"standard\",\"text\":\"a movie directed by Bennett "
+                          "Miller\"}"),
+              "a/0-1/<ALPHANUM>/0 n=6");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"asciifolding\"],"
+                                "\"text\":\"Léon\"}"),
+              "Leon/0-4/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"lowercase\"],"
+                                "\"char_filter\":[\"html_strip\"],\"text\":\"<b>Moneyball</b>\"}"),
+              "moneyball/3-16/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"porter_stem\"],"
+                                "\"text\":\"Directed by Bennett Miller\"}"),
+              "Directed by Bennett Mil/0-26/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"whitespace\",\"filter\":[\"lowercase\",{\"type\":"
+                                "\"stop\",\"stopwords\":[\"in\",\"to\"]}],\"text\":\"Moneyball "
+                                "directed by Bennett Miller\"}"),
+              "moneyball/0-9/word/0 n=5");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"uppercase\"],"
+                                "\"text\":\"Moneyball\"}"),
+              "MONEYBALL/0-9/word/0 n=1");
+    /* validation and lookup errors, worded as ES words them */
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\"}"),
+              "ERROR action_request_validation_exception Validation Failed: 1: text is missing;");
+    CHECK_STR(
+        analyze_req(NULL, "{\"analyzer\":\"standard\",\"tokenizer\":\"keyword\",\"text\":[]}"),
+        "ERROR action_request_validation_exception Validation Failed: 1: text is missing; 2: "
+        "custom tokenizer or filters cannot be specified if a named analyzer is used;");
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"nope\",\"text\":\"x\"}"),
+              "ERROR illegal_argument_exception failed to find global analyzer [nope]");
+    CHECK_STR(analyze_req(movies, "{\"analyzer\":\"nope\",\"text\":\"x\"}"),
+              "ERROR illegal_argument_exception failed to find analyzer [nope]");
+    CHECK_STR(analyze_req(NULL, "{\"normalizer\":\"lowercase\",\"text\":\"x\"}"),
+              "ERROR action_request_validation_exception Validation Failed: 1: index is required "
+              "if normalizer is specified;");
+    CHECK_STR(analyze_req(movies, "{\"normalizer\":\"lowercase\",\"text\":\"AbC\"}"),
+              "abc/0-3/word/0 n=1");
+    CHECK_STR(analyze_req(movies, "{\"normalizer\":\"nope\",\"text\":\"AbC\"}"),
+              "ERROR illegal_argument_exception failed to find normalizer under [nope]");
+    CHECK_STR(analyze_req(NULL, "{\"text\":\"Hello\"}"), "hello/0-5/<ALPHANUM>/0 n=1");
+}
+
 /* ---- threads: analyzers are shared, stemmers pooled -------------------------------------- */
 
 static const kiln_analyzer *shared;
@@ -902,6 +995,7 @@ int main(void)
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
     test_analyze_json();
+    test_analyze_request();
     test_threads();
     printf("analysis: %d checks, %d failed\n", test_checks, test_failures);
     return test_failures ? 1 : 0;
