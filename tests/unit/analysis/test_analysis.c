@@ -794,6 +794,32 @@ static void test_invalid_utf8_and_fuzz(void)
     CHECK(n == 0);
 }
 
+/* Inputs built to make naive scanners quadratic must stay fast (the test has a timeout). */
+static void test_adversarial_speed(void)
+{
+    size_t n = 2 * 1000 * 1000;
+    char *buf = malloc(n + 1);
+    static const char *const pats[] = {"<", "<a '", "&#", "<!--", "a'", "1.", "_"};
+    json_t *def = json_loads("{\"tokenizer\":\"standard\",\"char_filter\":[\"html_strip\"],"
+                             "\"filter\":[\"lowercase\",\"porter_stem\",\"unique\"]}",
+                             0, NULL);
+    kiln_analyzer *a = kiln_analyzer_new_custom(NULL, def, NULL);
+    json_decref(def);
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+        size_t pl = strlen(pats[p]);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pats[p][i % pl];
+        buf[n] = 0;
+        buf[n - 1] = '>';
+        unsigned cnt = 0;
+        kiln_analyze(a, buf, n, 0, count_tokens, &cnt);
+        kiln_analyze(kiln_analyzer_get(NULL, "standard"), buf, n, 0, count_tokens, &cnt);
+    }
+    kiln_analyzer_free(a);
+    free(buf);
+    CHECK(1);
+}
+
 static void test_utf16_offsets(void)
 {
     const char *t = "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80z";
@@ -994,6 +1020,7 @@ int main(void)
     test_malformed_settings();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
+    test_adversarial_speed();
     test_analyze_json();
     test_analyze_request();
     test_threads();
