@@ -63,6 +63,11 @@ uint32_t kiln_analyzer_position_increment_gap(const kiln_analyzer *a);
  * _analyze's start_offset/end_offset (invalid bytes count as one unit each). O(offset). */
 uint32_t kiln_analysis_utf16_offset(const char *text, size_t len, uint32_t byte_offset);
 
+/* The normalizer `name` for keyword fields (index settings "analysis.normalizer", or the
+ * built-in "lowercase"): keyword tokenizer + character-level filters, so exactly one token per
+ * value. Run it with kiln_analyze. Borrowed for the registry's lifetime; NULL if unknown. */
+const kiln_analyzer *kiln_normalizer_get(const kiln_analysis_registry *r, const char *name);
+
 /* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
 const char *const *kiln_analysis_builtin_names(void);
 

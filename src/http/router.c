@@ -99,19 +99,19 @@ static int kiln__matches(const kiln__croute *cr, const kiln__req_ctx *ctx)
 const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method, kiln__req_ctx *ctx,
                                      kiln_req *req, unsigned *allowed)
 {
-    /* The most literal pattern that matches the path shadows the others (as in ES, where
-     * GET /_bulk is a 405, not a GET of an index named "_bulk"). */
-    unsigned long min_shape = ~0ul;
-    for (size_t i = 0; i < r->n; i++)
-        if (kiln__matches(&r->routes[i], ctx) && kiln__shape(&r->routes[i]) < min_shape)
-            min_shape = kiln__shape(&r->routes[i]);
     const kiln__croute *best = NULL;
+    unsigned long best_shape = 0;
     *allowed = 0;
     for (size_t i = 0; i < r->n; i++) {
         const kiln__croute *cr = &r->routes[i];
-        if (!kiln__matches(cr, ctx) || kiln__shape(cr) != min_shape) continue;
+        if (!kiln__matches(cr, ctx)) continue;
         *allowed |= cr->route->methods;
-        if (!best && (cr->route->methods & (unsigned)method)) best = cr;
+        if (!(cr->route->methods & (unsigned)method)) continue;
+        unsigned long shape = kiln__shape(cr);
+        if (!best || shape < best_shape) {
+            best = cr;
+            best_shape = shape;
+        }
     }
     if (!best) return NULL;
     req->nparams = 0;

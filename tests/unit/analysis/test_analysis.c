@@ -14,8 +14,8 @@
 typedef struct {
     char out[8192];
     size_t len;
-    bool full;  /* token/position/start-end/type */
-    int limit;  /* stop after this many tokens (0: no limit) */
+    bool full; /* token/position/start-end/type */
+    int limit; /* stop after this many tokens (0: no limit) */
     int count;
 } sink;
 
@@ -168,8 +168,9 @@ static void test_standard_tokenizer(void)
     CHECK_STR(run(a, "abc中def", false), "abc|中|def");
     CHECK_STR(run(a, "ภาษาไทย ok", true), "ภาษาไทย/0/0-21/<SOUTHEAST_ASIAN>|ok/1/22-24/<ALPHANUM>");
     /* emoji: presentation emoji, modifier sequences and flags are tokens; © alone is not */
-    CHECK_STR(run(a, "I \xe2\x9d\xa4\xef\xb8\x8f \xf0\x9f\x98\x80 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd "
-                     "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7 \xc2\xa9",
+    CHECK_STR(run(a,
+                  "I \xe2\x9d\xa4\xef\xb8\x8f \xf0\x9f\x98\x80 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd "
+                  "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7 \xc2\xa9",
                   true),
               "i/0/0-1/<ALPHANUM>|\xe2\x9d\xa4\xef\xb8\x8f/1/2-8/<EMOJI>|"
               "\xf0\x9f\x98\x80/2/9-13/<EMOJI>|\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd/3/14-22/<EMOJI>|"
@@ -183,10 +184,11 @@ static void test_standard_tokenizer(void)
 static void test_max_token_length(void)
 {
     /* ES reference, standard tokenizer, max_token_length 5 */
-    CHECK_STR(indexed("{\"analysis\":{\"analyzer\":{\"my_analyzer\":{\"tokenizer\":\"my_tokenizer\"}},"
-                      "\"tokenizer\":{\"my_tokenizer\":{\"type\":\"standard\",\"max_token_length\":5}}}}",
-                      "my_analyzer", FOX, false),
-              "The|2|QUICK|Brown|Foxes|jumpe|d|over|the|lazy|dog's|bone");
+    CHECK_STR(
+        indexed("{\"analysis\":{\"analyzer\":{\"my_analyzer\":{\"tokenizer\":\"my_tokenizer\"}},"
+                "\"tokenizer\":{\"my_tokenizer\":{\"type\":\"standard\",\"max_token_length\":5}}}}",
+                "my_analyzer", FOX, false),
+        "The|2|QUICK|Brown|Foxes|jumpe|d|over|the|lazy|dog's|bone");
     /* default 255: a 300-letter word splits into 255 + 45, positions consecutive */
     char word[301];
     memset(word, 'a', 300);
@@ -211,7 +213,8 @@ static void test_max_token_length(void)
     CHECK(s.count == 1 && s.len == 300);
     /* multi-byte characters count as characters, not bytes */
     char u[2 * 300 + 1];
-    for (int i = 0; i < 300; i++) memcpy(u + 2 * i, "\xc3\xa9", 2);
+    for (int i = 0; i < 300; i++)
+        memcpy(u + 2 * i, "\xc3\xa9", 2);
     u[600] = 0;
     memset(&s, 0, sizeof s);
     s.full = true;
@@ -232,41 +235,52 @@ static void test_tokenizers(void)
               "the|quick|brown|foxes|jumped|over|the|lazy|dog|s|bone");
     CHECK_STR(adhoc("{\"tokenizer\":\"keyword\"}", "New York"), "New York");
     /* Java isWhitespace: NBSP is not whitespace, U+2003 EM SPACE is */
-    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\"}", "a\xc2\xa0" "b c\xe2\x80\x83" "d\te\nf"),
-              "a\xc2\xa0" "b|c|d|e|f");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\"}", "a\xc2\xa0"
+                                                      "b c\xe2\x80\x83"
+                                                      "d\te\nf"),
+              "a\xc2\xa0"
+              "b|c|d|e|f");
     CHECK_STR(adhoc("{\"tokenizer\":\"letter\"}", "naïve façade, 中文"), "naïve|façade|中文");
-    CHECK_STR(adhoc("{\"tokenizer\":{\"type\":\"whitespace\",\"max_token_length\":3}}", "abcdefg hi"),
-              "abc|def|g|hi");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":{\"type\":\"whitespace\",\"max_token_length\":3}}", "abcdefg hi"),
+        "abc|def|g|hi");
 }
 
 /* ---- token filters (ES reference examples) ----------------------------------------------- */
 
 static void test_filters(void)
 {
-    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\"]}", "THE Quick FoX JUMPs"),
-              "the|quick|fox|jumps");
-    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"uppercase\"]}", "the Quick FoX JUMPs"),
-              "THE|QUICK|FOX|JUMPS");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\"]}", "THE Quick FoX JUMPs"),
+        "the|quick|fox|jumps");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"uppercase\"]}", "the Quick FoX JUMPs"),
+        "THE|QUICK|FOX|JUMPS");
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"stop\"]}",
                     "a quick fox jumps over the lazy dog"),
               "quick|fox|jumps|over|lazy|dog");
-    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"asciifolding\"]}", "açaí à la carte"),
-              "acai|a|la|carte");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"asciifolding\"]}", "açaí à la carte"),
+        "acai|a|la|carte");
     CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"asciifolding\"]}",
                     "Æsir straße Øresund Łódź ﬁnal Ⓐ ½ Москва “q”"),
               "AEsir|strasse|Oresund|Lodz|final|A|½|Москва|\"q\"");
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"porter_stem\"]}",
                     "the foxes jumping quickly"),
               "the|fox|jump|quickli");
-    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"stemmer\"]}", "the foxes jumping quickly"),
-              "the|fox|jump|quickli");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"stemmer\"]}", "the foxes jumping quickly"),
+        "the|fox|jump|quickli");
     /* kstem is approximated by Snowball English; the doc example still matches */
-    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"kstem\"]}", "the foxes jumping quickly"),
-              "the|fox|jump|quick");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"kstem\"]}", "the foxes jumping quickly"),
+        "the|fox|jump|quick");
     CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"filter\":[\"trim\"]}", " fox "), "fox");
-    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"length\",\"min\":0,\"max\":4}]}",
-                    "the quick brown fox jumps over the lazy dog"),
-              "the|fox|over|the|lazy|dog");
+    CHECK_STR(
+        adhoc(
+            "{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"length\",\"min\":0,\"max\":4}]}",
+            "the quick brown fox jumps over the lazy dog"),
+        "the|fox|over|the|lazy|dog");
     CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"unique\"]}",
                     "the quick fox jumps the lazy fox"),
               "the|quick|fox|jumps|lazy");
@@ -309,11 +323,20 @@ static void test_filters(void)
                     "Fox AND dog is IS Is"),
               "Fox|dog");
     CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stop\",\"stopwords\":"
+                    "\"and, The\",\"ignore_case\":true}]}",
+                    "the fox and THE dog"),
+              "fox|dog");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stemmer\",\"language\":"
+                    "\"English\"}]}",
+                    "jumping"),
+              "jump");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"stop\",\"stopwords\":"
                     "\"_none_\"}]}",
                     "the a"),
               "the|a");
     /* filters only: a normalizer over the keyword tokenizer */
-    CHECK_STR(adhoc("{\"filter\":[\"lowercase\",\"asciifolding\"]}", "Crème Brûlée"), "creme brulee");
+    CHECK_STR(adhoc("{\"filter\":[\"lowercase\",\"asciifolding\"]}", "Crème Brûlée"),
+              "creme brulee");
     /* no tokenizer and no filter: standard analyzer */
     CHECK_STR(adhoc("{}", "Hello World"), "hello|world");
 }
@@ -326,8 +349,103 @@ static void test_porter_lucene(void)
     CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"porter_stem\"]}", in),
               "sensibl|apolog|gener|happi|run|agre|cri|condit|electr|hopefulli|wa|a|by");
     /* non-ASCII letters are consonants; words still stem */
-    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"porter_stem\"]}", "naïveness cafés"),
-              "naïv|café");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"porter_stem\"]}", "naïveness cafés"),
+        "naïv|café");
+}
+
+/* ---- n-grams and character filters (ES reference examples) ------------------------------ */
+
+static const char *adhoc_full(const char *json, const char *text)
+{
+    static char out[8192];
+    json_t *def = json_loads(json, 0, NULL);
+    kiln_error err;
+    kiln_analyzer *a = kiln_analyzer_new_custom(NULL, def, &err);
+    json_decref(def);
+    if (!a) return "(error)";
+    snprintf(out, sizeof out, "%s", run(a, text, true));
+    kiln_analyzer_free(a);
+    return out;
+}
+
+static void test_ngrams_and_char_filters(void)
+{
+    CHECK_STR(adhoc("{\"tokenizer\":\"ngram\"}", "Quick Fox"),
+              "Q|Qu|u|ui|i|ic|c|ck|k|k | | F|F|Fo|o|ox|x");
+    CHECK_STR(adhoc("{\"tokenizer\":\"edge_ngram\"}", "Quick Fox"), "Q|Qu");
+    CHECK_STR(adhoc("{\"tokenizer\":{\"type\":\"edge_ngram\",\"min_gram\":2,\"max_gram\":10,"
+                    "\"token_chars\":[\"letter\",\"digit\"]}}",
+                    "2 Quick Foxes."),
+              "Qu|Qui|Quic|Quick|Fo|Fox|Foxe|Foxes");
+    CHECK_STR(adhoc_full("{\"tokenizer\":{\"type\":\"ngram\",\"min_gram\":3,\"max_gram\":3,"
+                         "\"token_chars\":[\"letter\"]}}",
+                         "quick fox"),
+              "qui/0/0-3/word|uic/1/1-4/word|ick/2/2-5/word|fox/3/6-9/word");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"edge_ngram\",\"min_gram\":1,"
+              "\"max_gram\":3}]}",
+              "the quick brown fox jumps"),
+        "t|th|the|q|qu|qui|b|br|bro|f|fo|fox|j|ju|jum");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"ngram\"]}", "Quick fox"),
+              "Q|Qu|u|ui|i|ic|c|ck|k|f|fo|o|ox|x");
+    /* grams share the token's position and offsets; too-short tokens leave a gap */
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"edge_ngram\","
+                         "\"min_gram\":2,\"max_gram\":3}]}",
+                         "a bc"),
+              "bc/1/2-4/<ALPHANUM>");
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"asciifolding\","
+                         "\"preserve_original\":true}]}",
+                         "açaí la"),
+              "acai/0/0-6/<ALPHANUM>|açaí/0/0-6/<ALPHANUM>|la/1/7-9/<ALPHANUM>");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"asciifolding\","
+                    "\"preserve_original\":true},\"uppercase\",\"unique\"]}",
+                    "açaí à la carte"),
+              "ACAI|AÇAÍ|A|À|LA|CARTE");
+    /* html_strip: block tags become newlines, entities decoded, offsets into the original */
+    CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[\"html_strip\"]}",
+                    "<p>I&apos;m so <b>happy</b>!</p>"),
+              "\nI'm so happy!\n");
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"char_filter\":[\"html_strip\"]}",
+                         "<p>I&apos;m <b>happy</b></p><script>x=1</script>caf&eacute; a<br>b"
+                         "<!-- c --> &#x41;&#66;"),
+              "I'm/0/3-11/<ALPHANUM>|happy/1/15-20/<ALPHANUM>|café/2/48-59/<ALPHANUM>|"
+              "a/3/60-61/<ALPHANUM>|b/4/65-66/<ALPHANUM>|AB/5/77-88/<ALPHANUM>");
+    CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[{\"type\":\"html_strip\","
+                    "\"escaped_tags\":[\"b\"]}]}",
+                    "<p>I&apos;m so <b>happy</b>!</p>"),
+              "\nI'm so <b>happy</b>!\n");
+    CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[\"html_strip\"]}",
+                    "a < b && c <unclosed &bogus; &#0; &#xZZ;"),
+              "a < b && c <unclosed &bogus; &#0; &#xZZ;");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[{\"type\":\"mapping\",\"mappings\":"
+              "[\"٠ => 0\",\"١ => 1\",\"٢ => 2\",\"٣ => 3\",\"٤ => 4\",\"٥ => 5\",\"٦ => 6\","
+              "\"٧ => 7\",\"٨ => 8\",\"٩ => 9\"]}]}",
+              "My license plate is ٢٥٠١٥"),
+        "My license plate is 25015");
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"char_filter\":[{\"type\":\"mapping\","
+                         "\"mappings\":[\":) => _happy_\",\":( => _sad_\"]}]}",
+                         "I'm delighted about it :("),
+              "I'm/0/0-3/<ALPHANUM>|delighted/1/4-13/<ALPHANUM>|about/2/14-19/<ALPHANUM>|"
+              "it/3/20-22/<ALPHANUM>|_sad_/4/23-25/<ALPHANUM>");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"char_filter\":[{\"type\":\"mapping\","
+                    "\"mappings\":[\"\\\\u00e9 => e\",\"ph=>f\",\"x => \"]}]}",
+                    "caf\u00e9 phone xox"),
+              "cafe|fone|o");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"char_filter\":[{\"type\":\"mapping\","
+                    "\"mappings\":[\"=> x\"]}]}",
+                    "a"),
+              "ERROR Invalid Mapping Rule : [=> x]");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"char_filter\":[\"nope\"]}", "a"),
+              "ERROR Custom Analyzer [_anonymous_] failed to find char_filter under name [nope]");
+    CHECK_STR(adhoc("{\"tokenizer\":{\"type\":\"ngram\",\"min_gram\":3,\"max_gram\":2}}", "a"),
+              "ERROR minGram must not be greater than maxGram");
+    CHECK_STR(adhoc("{\"tokenizer\":{\"type\":\"ngram\",\"token_chars\":[\"vowels\"]}}", "a")[0] ==
+                      'E'
+                  ? "E"
+                  : "x",
+              "E");
 }
 
 /* ---- registry and errors ----------------------------------------------------------------- */
@@ -349,9 +467,10 @@ static void test_registry(void)
     CHECK_STR(indexed(settings, "english", "foxes", false), "fox"); /* built-ins still there */
     CHECK_STR(indexed(settings, "x", "a", false), "ERROR failed to find analyzer [x]");
     /* the whole settings object works as well as its "analysis" member */
-    CHECK_STR(indexed("{\"index\":{\"analysis\":{\"analyzer\":{\"default\":{\"type\":\"simple\"}}}}}",
-                      "default", "A-B", false),
-              "a|b");
+    CHECK_STR(
+        indexed("{\"index\":{\"analysis\":{\"analyzer\":{\"default\":{\"type\":\"simple\"}}}}}",
+                "default", "A-B", false),
+        "a|b");
     CHECK_STR(indexed("null", "standard", "X", false), "x");
 
     /* ES error wording */
@@ -380,10 +499,27 @@ static void test_registry(void)
     CHECK_STR(indexed("{\"filter\":{\"s\":{\"type\":\"stemmer\",\"language\":\"klingon\"}}}", "a",
                       "", false),
               "ERROR illegal_argument_exception Unsupported stemmer language [klingon] for [s]");
-    CHECK_STR(indexed("{\"filter\":{\"l\":{\"type\":\"length\",\"min\":\"x\"}}}", "a", "", false),
-              "ERROR illegal_argument_exception Failed to parse value [x] for setting [min] of [l]");
+    CHECK_STR(
+        indexed("{\"filter\":{\"l\":{\"type\":\"length\",\"min\":\"x\"}}}", "a", "", false),
+        "ERROR illegal_argument_exception Failed to parse value [x] for setting [min] of [l]");
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"nope\"]}", "x"),
               "ERROR Custom Analyzer [_anonymous_] failed to find filter under name [nope]");
+
+    /* normalizers for keyword fields */
+    json_t *ns = json_loads("{\"normalizer\":{\"my_norm\":{\"type\":\"custom\",\"char_filter\":[],"
+                            "\"filter\":[\"lowercase\",\"asciifolding\"]}}}",
+                            0, NULL);
+    kiln_analysis_registry *nr = kiln_analysis_registry_new(ns, NULL);
+    json_decref(ns);
+    CHECK(nr != NULL);
+    CHECK_STR(run(kiln_normalizer_get(nr, "my_norm"), "Crème BRÛLÉE", false), "creme brulee");
+    CHECK_STR(run(kiln_normalizer_get(nr, "lowercase"), "ÀB C", false), "àb c");
+    CHECK(kiln_normalizer_get(nr, "nope") == NULL);
+    CHECK(kiln_normalizer_get(NULL, "lowercase") != NULL);
+    kiln_analysis_registry_free(nr);
+    CHECK_STR(indexed("{\"normalizer\":{\"n\":{\"filter\":[\"porter_stem\"]}}}", "x", "", false),
+              "ERROR illegal_argument_exception Custom normalizer [n] may not use filter "
+              "[porter_stem]");
 
     /* _analyze with an index: its filters are visible to one-off analyzers */
     json_t *s = json_loads(settings, 0, NULL);
@@ -403,26 +539,32 @@ static int count_tokens(const kiln_token *t, void *ctx)
 {
     /* touch every byte so ASan sees any out-of-bounds token */
     unsigned sum = 0;
-    for (size_t i = 0; i < t->len; i++) sum += (unsigned char)t->text[i];
+    for (size_t i = 0; i < t->len; i++)
+        sum += (unsigned char)t->text[i];
     *(unsigned *)ctx += 1 + (sum & 0);
     if (t->start > t->end) CHECK(!"start <= end");
     return 0;
 }
 
 #define ALL_FILTERS                                                                                \
-    "{\"tokenizer\":\"%s\",\"filter\":[\"asciifolding\",\"uppercase\",\"lowercase\"," \
-    "{\"type\":\"stemmer\",\"language\":\"possessive_english\"},\"stop\",\"porter_stem\"," \
-    "{\"type\":\"snowball\",\"language\":\"Russian\"},\"trim\",\"reverse\",\"unique\"," \
-    "\"truncate\",\"apostrophe\",{\"type\":\"stemmer\",\"language\":\"minimal_english\"},"    \
+    "{\"tokenizer\":\"%s\",\"char_filter\":[\"html_strip\",{\"type\":\"mapping\",\"mappings\":"    \
+    "[\"a => bb\",\"\u00e9 => \",\"<=>&amp;\"]}],"                                                 \
+    "\"filter\":[{\"type\":\"asciifolding\",\"preserve_original\":true},\"uppercase\","            \
+    "\"lowercase\","                                                                               \
+    "{\"type\":\"edge_ngram\",\"min_gram\":2,\"max_gram\":300,\"preserve_original\":true},"        \
+    "{\"type\":\"stemmer\",\"language\":\"possessive_english\"},\"stop\",\"porter_stem\","         \
+    "{\"type\":\"snowball\",\"language\":\"Russian\"},\"trim\",\"reverse\",\"unique\","            \
+    "\"truncate\",\"apostrophe\",{\"type\":\"stemmer\",\"language\":\"minimal_english\"},"         \
     "{\"type\":\"length\",\"min\":1}]}"
 
 static void test_invalid_utf8_and_fuzz(void)
 {
-    static const char *const tokenizers[] = {"standard", "whitespace", "letter", "lowercase",
-                                             "keyword"};
-    kiln_analyzer *as[5];
-    for (int i = 0; i < 5; i++) {
-        char def[1024];
+    static const char *const tokenizers[] = {"standard", "whitespace", "letter",    "lowercase",
+                                             "keyword",  "ngram",      "edge_ngram"};
+#define NTOK 7
+    kiln_analyzer *as[NTOK];
+    for (int i = 0; i < NTOK; i++) {
+        char def[2048];
         snprintf(def, sizeof def, ALL_FILTERS, tokenizers[i]);
         json_t *j = json_loads(def, 0, NULL);
         kiln_error err;
@@ -446,12 +588,37 @@ static void test_invalid_utf8_and_fuzz(void)
     CHECK_STR(got, "\xc3\x28|\xe2\x28\xa1");
     /* random bytes and random mixes of interesting characters through every tokenizer and every
      * filter: nothing may crash or read out of bounds (ASan build) */
-    static const char *const pieces[] = {"a",   "Z",    "7",  ".",  ",",   "'",    "\"", "_",
-                                         " ",   "\xc3\xa9", "\xe4\xb8\xad", "\xe3\x81\x82",
-                                         "\xe3\x82\xab", "\xea\xb0\x80", "\xe0\xb8\x81",
-                                         "\xf0\x9f\x98\x80", "\xe2\x80\x8d", "\xef\xb8\x8f",
-                                         "\xcc\x81", "\xd7\x90", "\xff", "\x80", "\xe2\x80\x99s",
-                                         "\xc3\x9f", "\xef\xac\x81", "\xe2\x93\x90"};
+    static const char *const pieces[] = {"<p>",
+                                         "&amp;",
+                                         "&#x41;",
+                                         "<b x='>'>",
+                                         "<!--",
+                                         "a",
+                                         "Z",
+                                         "7",
+                                         ".",
+                                         ",",
+                                         "'",
+                                         "\"",
+                                         "_",
+                                         " ",
+                                         "\xc3\xa9",
+                                         "\xe4\xb8\xad",
+                                         "\xe3\x81\x82",
+                                         "\xe3\x82\xab",
+                                         "\xea\xb0\x80",
+                                         "\xe0\xb8\x81",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xe2\x80\x8d",
+                                         "\xef\xb8\x8f",
+                                         "\xcc\x81",
+                                         "\xd7\x90",
+                                         "\xff",
+                                         "\x80",
+                                         "\xe2\x80\x99s",
+                                         "\xc3\x9f",
+                                         "\xef\xac\x81",
+                                         "\xe2\x93\x90"};
     uint32_t seed = 12345;
     char buf[600];
     for (int iter = 0; iter < 3000; iter++) {
@@ -469,14 +636,15 @@ static void test_invalid_utf8_and_fuzz(void)
                 len += pl;
             }
         }
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < NTOK; i++) {
             n = 0;
             kiln_analyze(as[i], buf, len, 0, count_tokens, &n);
         }
         n = 0;
         kiln_analyze(kiln_analyzer_get(NULL, "english"), buf, len, 0, count_tokens, &n);
     }
-    for (int i = 0; i < 5; i++) kiln_analyzer_free(as[i]);
+    for (int i = 0; i < NTOK; i++)
+        kiln_analyzer_free(as[i]);
     /* NULL text is an empty input */
     n = 0;
     kiln_analyze(kiln_analyzer_get(NULL, "standard"), NULL, 0, 0, count_tokens, &n);
@@ -521,7 +689,8 @@ static void test_threads(void)
     json_decref(def);
     shared = a;
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, worker, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, worker, NULL);
     for (int i = 0; i < 4; i++) {
         void *rv;
         pthread_join(th[i], &rv);
@@ -539,6 +708,7 @@ int main(void)
     test_tokenizers();
     test_filters();
     test_porter_lucene();
+    test_ngrams_and_char_filters();
     test_registry();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
