@@ -16,6 +16,8 @@
 //   --md FILE         also write per-file counts as a markdown table
 //   --json FILE       also write every result as JSON
 //   --filter STR      run only tests whose name contains STR
+//   --check-skips     run skip-listed tests too (still counted as skipped) and list the skip
+//                     entries whose tests pass now, so they can be removed
 // Last line: "N passed, N failed, N skipped". Exit 1 when a non-skipped test failed.
 // WARNING: like upstream's runners it deletes every index between tests: never point it at a
 // server holding data you need.
@@ -48,6 +50,7 @@ function parseArgs(argv) {
     else if (a === '--md') o.md = next();
     else if (a === '--json') o.json = next();
     else if (a === '--filter') o.filter = next();
+    else if (a === '--check-skips') o.checkSkips = true;
     else if (a === '--shared') o.shared = next();
     else if (a === '-h' || a === '--help') o.help = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -112,7 +115,7 @@ function skipper(skips, key) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return 0;
   }
   const shared = o.shared || process.env.KILN_SHARED || path.resolve(REPO, '..', 'shared');
@@ -165,11 +168,13 @@ async function main() {
   const perFile = [];
   const allResults = [];
   const apiTables = new Map();
+  const stale = [];
   const t0 = Date.now();
   for (const file of files) {
     const suite = suiteOf(file);
     const key = keyOf(file, suite);
-    const skipFor = skipper(skips, key);
+    const listedSkip = skipper(skips, key);
+    const skipFor = o.checkSkips ? () => null : listedSkip;
     let kind = suite && suite.kind;
     let results;
     const fileSkip = skipFor(null);
@@ -193,6 +198,14 @@ async function main() {
       results = await new RestYamlRunner({ ...ctx, apis: apiTables.get(apiDir) }).runFile(file, skipFor);
     }
     if (o.filter) results = results.filter((r) => r.name.includes(o.filter));
+    if (o.checkSkips) {
+      results = results.map((r) => {
+        const why = listedSkip(null) || listedSkip(r.name) || listedSkip(r.name.replace(/ \[[A-Z]+\]$/, ''));
+        if (!why) return r;
+        if (r.status === 'pass') stale.push(`${key}: "${r.name}" (listed: ${why})`);
+        return { ...r, status: 'skip', reason: why + (r.status === 'pass' ? ' [passes now]' : '') };
+      });
+    }
     const c = { pass: 0, fail: 0, skip: 0 };
     for (const r of results) c[r.status]++;
     totals.pass += c.pass;
@@ -230,6 +243,10 @@ async function main() {
   if (server) {
     if (totals.fail) log(`--- kiln log (tail) ---\n${server.tail(40)}`);
     await server.stop();
+  }
+  if (o.checkSkips) {
+    log(stale.length ? `skip-listed tests that pass now (${stale.length}):` : 'no skip-listed test passes now');
+    for (const x of stale) log(`  ${x}`);
   }
   log(`(${files.length} files in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skip} skipped`);
