@@ -114,7 +114,7 @@ async function main() {
   const ackedIds = []; // distinct acknowledged ids, in first-ack order
   const dirty = new Set(); // ids acknowledged since the last verification
   const inflightAtKill = new Map(); // id → Set of source texts sent but not acknowledged
-  const stats = { deletes: 0, cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
+  const stats = { recoveryKills: 0, deletes: 0, cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
   const failures = [];
 
   const srv = new KilnServer({ bin: o.bin, dataDir: o.data, keepData: o.keepData });
@@ -231,6 +231,19 @@ async function main() {
       }
     }
 
+    // Sometimes kill it again while it recovers (before or around "ready"): recovery itself must
+    // be crash-safe (torn tails truncated, commit points written atomically).
+    if (rnd() < 0.25) {
+      const early = Math.floor(rnd() * 150);
+      const p = srv.restart({ signal: 'SIGKILL' }).then(
+        () => 'ready',
+        () => 'died'
+      );
+      await sleep(early);
+      await srv.kill();
+      await p;
+      stats.recoveryKills++;
+    }
     const t0 = Date.now();
     await srv.restart({ signal: 'SIGKILL' });
     stats.restartMs.push(Date.now() - t0);
@@ -267,6 +280,7 @@ async function main() {
   const pct = (a, p) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : 0);
   log('');
   log(`summary: ${stats.cycles} SIGKILL cycles, ${stats.bulks} acknowledged bulk requests, ${stats.ackedWrites} acknowledged writes (${stats.overwrites} overwrites, ${stats.deletes} deletes), ${acked.size} distinct ids`);
+  log(`         ${stats.recoveryKills} extra SIGKILLs during recovery`);
   log(`         restart-to-ready p50 ${pct(stats.restartMs, 0.5)} ms, max ${Math.max(0, ...stats.restartMs)} ms; verify p50 ${pct(stats.verifyMs, 0.5)} ms (${useMget ? '_mget' : 'GET per doc'})`);
   log(`         connection errors at kills ${stats.connErrors}; item errors ${stats.itemErrors}${stats.itemErrorSamples.length ? ': ' + stats.itemErrorSamples.join(' | ') : ''}`);
   if (failures.length) {
