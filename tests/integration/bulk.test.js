@@ -1,10 +1,10 @@
 'use strict';
 // _bulk through the real OpenSearch JS client, and its error cases over raw HTTP (issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer } = require('./lib/fixture');
 
 const k = useServer({ args: ['--max-body', '1mb'] });
+const test = k.test;
 
 test('bulk index/create/update/delete: one result per item, in order', async () => {
   const r = await k.client.bulk({

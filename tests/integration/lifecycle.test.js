@@ -2,13 +2,13 @@
 // Server lifecycle and concurrency: shards and routing, many concurrent writers (group commit),
 // SIGTERM finishing in-flight requests (issue 2: "in-flight requests finish, everything
 // acknowledged is durable").
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { useServer } = require('./lib/fixture');
 const { request } = require('./lib/server');
 
 const k = useServer();
+const test = k.test;
 
 test('an index with several shards stores and finds every document; routing is honoured', async () => {
   const c = await k.client.indices.create({ index: 'sharded', body: { settings: { number_of_shards: 3 } } });
