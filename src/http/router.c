@@ -183,15 +183,18 @@ static void kiln__no_route(kiln_resp *resp, kiln__req_ctx *ctx, const char *meth
 }
 
 /* The body types handlers can read: JSON, NDJSON and vendor "+json" types, as ES accepts
- * them (it answers 406 otherwise). A missing Content-Type is tolerated, unlike ES, so raw
- * clients that omit it still work. */
+ * them (it answers 406 otherwise), plus application/wasm (and octet-stream) for raw UDF
+ * modules. A missing Content-Type is tolerated, unlike ES, so raw clients that omit it still
+ * work. */
 static int kiln__media_type_ok(const char *ct)
 {
     while (*ct == ' ')
         ct++;
     size_t n = strcspn(ct, "; ");
     if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-        (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0))
+        (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0) ||
+        (n == 16 && strncasecmp(ct, "application/wasm", 16) == 0) ||
+        (n == 24 && strncasecmp(ct, "application/octet-stream", 24) == 0))
         return 1;
     return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;
