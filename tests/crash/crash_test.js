@@ -110,11 +110,11 @@ async function main() {
   const o = args();
   const rnd = prng(o.seed);
   const INDEX = 'crash';
-  const acked = new Map(); // id → source text of the last acknowledged write
+  const acked = new Map(); // id → source text of the last acknowledged write, null once deleted
   const ackedIds = []; // distinct acknowledged ids, in first-ack order
   const dirty = new Set(); // ids acknowledged since the last verification
   const inflightAtKill = new Map(); // id → Set of source texts sent but not acknowledged
-  const stats = { cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
+  const stats = { recoveryKills: 0, deletes: 0, cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
   const failures = [];
 
   const srv = new KilnServer({ bin: o.bin, dataDir: o.data, keepData: o.keepData });
@@ -161,10 +161,18 @@ async function main() {
         const ops = [];
         for (let i = 0; i < n; i++) {
           let id;
-          if (acked.size > 0 && rnd() < 0.05) {
-            // overwrite an acknowledged document with a new version
+          const r = rnd();
+          if (acked.size > 0 && r < 0.07) {
+            // overwrite (or re-create) an acknowledged document, or delete a live one
             id = ackedIds[Math.floor(rnd() * ackedIds.length)];
             if (busy.has(id)) continue;
+            if (r < 0.02 && acked.get(id) !== null) {
+              busy.add(id);
+              lines.push(JSON.stringify({ delete: { _id: id } }));
+              ops.push([id, null]);
+              stats.deletes++;
+              continue;
+            }
             stats.overwrites++;
           } else id = `c${cycle}w${w}n${seq++}`;
           busy.add(id);
@@ -189,9 +197,9 @@ async function main() {
         const items = res.body.items;
         if (items.length !== ops.length) throw new Error(`bulk answered ${items.length} items for ${ops.length} ops`);
         for (let i = 0; i < ops.length; i++) {
-          const it = items[i].index || items[i].create || Object.values(items[i])[0];
           const [id, src] = ops[i];
-          if (it && !it.error && it.status >= 200 && it.status < 300 && it._id === id) {
+          const it = src === null ? items[i].delete : items[i].index;
+          if (it && !it.error && it.status >= 200 && it.status < 300 && it._id === id && (src !== null || it.result === 'deleted')) {
             if (!acked.has(id)) ackedIds.push(id);
             acked.set(id, src);
             dirty.add(id);
@@ -223,6 +231,19 @@ async function main() {
       }
     }
 
+    // Sometimes kill it again while it recovers (before or around "ready"): recovery itself must
+    // be crash-safe (torn tails truncated, commit points written atomically).
+    if (rnd() < 0.25) {
+      const early = Math.floor(rnd() * 150);
+      const p = srv.restart({ signal: 'SIGKILL' }).then(
+        () => 'ready',
+        () => 'died'
+      );
+      await sleep(early);
+      await srv.kill();
+      await p;
+      stats.recoveryKills++;
+    }
     const t0 = Date.now();
     await srv.restart({ signal: 'SIGKILL' });
     stats.restartMs.push(Date.now() - t0);
@@ -258,7 +279,8 @@ async function main() {
 
   const pct = (a, p) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : 0);
   log('');
-  log(`summary: ${stats.cycles} SIGKILL cycles, ${stats.bulks} acknowledged bulk requests, ${stats.ackedWrites} acknowledged writes (${stats.overwrites} overwrites), ${acked.size} distinct docs`);
+  log(`summary: ${stats.cycles} SIGKILL cycles, ${stats.bulks} acknowledged bulk requests, ${stats.ackedWrites} acknowledged writes (${stats.overwrites} overwrites, ${stats.deletes} deletes), ${acked.size} distinct ids`);
+  log(`         ${stats.recoveryKills} extra SIGKILLs during recovery`);
   log(`         restart-to-ready p50 ${pct(stats.restartMs, 0.5)} ms, max ${Math.max(0, ...stats.restartMs)} ms; verify p50 ${pct(stats.verifyMs, 0.5)} ms (${useMget ? '_mget' : 'GET per doc'})`);
   log(`         connection errors at kills ${stats.connErrors}; item errors ${stats.itemErrors}${stats.itemErrorSamples.length ? ': ' + stats.itemErrorSamples.join(' | ') : ''}`);
   if (failures.length) {
@@ -306,17 +328,19 @@ function sourceText(obj) {
 /** → list of "id: problem" strings. */
 async function verify(url, index, ids, acked, inflightAtKill, useMget) {
   const bad = [];
+  // acceptable states: the acknowledged one, or any write in flight at the kill (null = deleted)
   const check = (id, found, src) => {
     const want = acked.get(id);
-    const alts = inflightAtKill.get(id);
+    const ok = [want, ...(inflightAtKill.get(id) || [])];
     if (!found) {
+      if (ok.includes(null)) return void acked.set(id, null);
       bad.push(`${id}: missing`);
       return;
     }
     const got = sourceText(src);
-    if (got === sourceText(JSON.parse(want))) return;
-    if (alts) for (const a of alts) if (got === sourceText(JSON.parse(a))) return (acked.set(id, a), undefined);
-    bad.push(`${id}: _source differs: got ${got.slice(0, 160)} want ${want.slice(0, 160)}`);
+    for (const v of ok) if (v !== null && got === sourceText(JSON.parse(v))) return void acked.set(id, v);
+    if (want === null) bad.push(`${id}: deleted (acknowledged) but present again: ${got.slice(0, 160)}`);
+    else bad.push(`${id}: _source differs: got ${got.slice(0, 160)} want ${want.slice(0, 160)}`);
   };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   try {

@@ -1,10 +1,10 @@
 'use strict';
 // Document APIs through the real OpenSearch JS client (Elasticsearch semantics, issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer, expectError } = require('./lib/fixture');
 
 const k = useServer();
+const test = k.test;
 
 test('index, overwrite, get, delete a document', async () => {
   const c = await k.client.index({ index: 'docs', id: '1', body: { title: 'first', n: 1 } });

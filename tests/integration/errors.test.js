@@ -1,10 +1,10 @@
 'use strict';
 // Bad input over raw HTTP: ES-style error bodies and statuses, and nothing stored is harmed.
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer } = require('./lib/fixture');
 
 const k = useServer();
+const test = k.test;
 
 function assertEsError(r, status, type) {
   assert.equal(r.status, status, `${r.status} ${r.text}`);

@@ -1,10 +1,10 @@
 'use strict';
 // Index APIs through the real OpenSearch JS client (Elasticsearch semantics, issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer, expectError } = require('./lib/fixture');
 
 const k = useServer();
+const test = k.test;
 
 test('create index with settings and mappings, read it back', async () => {
   const r = await k.client.indices.create({
