@@ -50,4 +50,20 @@ kiln_analyzer *kiln_analyzer_new_custom(const kiln_analysis_registry *r, json_t 
                                         kiln_error *err);
 void kiln_analyzer_free(kiln_analyzer *a);
 
+/* ---- additions (keep the functions above stable: the search module codes against them) --- */
+
+/* The analyzer's name ("standard", a custom name, or "_anonymous_"); borrowed. */
+const char *kiln_analyzer_name(const kiln_analyzer *a);
+
+/* Position gap between the values of a multi-valued field (ES position_increment_gap,
+ * default 100): pass base = last position + gap + 1 for the next value. */
+uint32_t kiln_analyzer_position_increment_gap(const kiln_analyzer *a);
+
+/* Converts a byte offset into text to the UTF-16 code-unit offset Elasticsearch reports in
+ * _analyze's start_offset/end_offset (invalid bytes count as one unit each). O(offset). */
+uint32_t kiln_analysis_utf16_offset(const char *text, size_t len, uint32_t byte_offset);
+
+/* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
+const char *const *kiln_analysis_builtin_names(void);
+
 #endif

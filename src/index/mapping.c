@@ -188,7 +188,7 @@ static kiln_mapping *kiln__build(json_t *json, kiln_error *err)
     json_t *props = json_object_get(json, "properties");
     if (props && kiln__add_props(&fs, &path, props, m->dynamic, 0, err)) goto fail;
     kiln_buf_free(&path);
-    qsort(fs.v, fs.n, sizeof *fs.v, kiln__field_cmp);
+    if (fs.n) qsort(fs.v, fs.n, sizeof *fs.v, kiln__field_cmp);
     m->fields = fs.v;
     m->nfields = fs.n;
     return m;

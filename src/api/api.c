@@ -1,0 +1,157 @@
+/* The REST API: opens the node and assembles the route table from each endpoint family. */
+#include "api/api_int.h"
+#include "core/buf.h"
+#include "core/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+kiln_node *kiln__node;
+
+static kiln_route *kiln__table;
+static size_t kiln__table_len;
+
+static const kiln__routes_fn kiln__families[] = {
+    kiln__routes_root,
+    kiln__routes_indices,
+    kiln__routes_doc,
+    kiln__routes_bulk,
+};
+
+int kiln_api_start(const char *data_dir, kiln_error *err)
+{
+    kiln__node = kiln_node_open(data_dir, err);
+    if (!kiln__node) return -1;
+    kiln__table_len = 0;
+    for (size_t f = 0; f < sizeof kiln__families / sizeof *kiln__families; f++) {
+        size_t n;
+        const kiln_route *r = kiln__families[f](&n);
+        kiln__table = kiln_xrealloc(kiln__table, (kiln__table_len + n) * sizeof *kiln__table);
+        memcpy(kiln__table + kiln__table_len, r, n * sizeof *r);
+        kiln__table_len += n;
+    }
+    return 0;
+}
+
+const kiln_route *kiln_api_routes(size_t *n)
+{
+    *n = kiln__table_len;
+    return kiln__table;
+}
+
+void kiln_api_stop(void)
+{
+    kiln_node_close(kiln__node);
+    kiln__node = NULL;
+    free(kiln__table);
+    kiln__table = NULL;
+}
+
+/* ---- helpers shared by the endpoint files ---------------------------------------------- */
+
+json_t *kiln__body_json(kiln_req *req, kiln_resp *resp, int *ok)
+{
+    *ok = 1;
+    size_t i = 0;
+    while (i < req->body_len && strchr(" \t\r\n", req->body[i])) i++;
+    if (i == req->body_len) return NULL;
+    json_error_t jerr;
+    json_t *j = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!j) {
+        *ok = 0;
+        kiln_resp_fail(resp, KILN_E_PARSE,
+                       "request body is not valid JSON: %s at line %d, column %d", jerr.text,
+                       jerr.line, jerr.column);
+        return NULL;
+    }
+    return j;
+}
+
+int kiln__reply(kiln_resp *resp, const kiln_error *err)
+{
+    kiln_resp_error(resp, err);
+    return 0;
+}
+
+int kiln__reply_json(kiln_resp *resp, int status, json_t *json)
+{
+    char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    kiln_resp_json(resp, status, text ? text : "{}");
+    free(text);
+    json_decref(json);
+    return 0;
+}
+
+int kiln__refresh_check(kiln_req *req, kiln_resp *resp)
+{
+    const char *v = kiln_req_query(req, "refresh");
+    if (!v || !*v || !strcmp(v, "true") || !strcmp(v, "false") || !strcmp(v, "wait_for"))
+        return 0;
+    kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT, "Unknown value for refresh: [%s].", v);
+    return -1;
+}
+
+int kiln__refresh_param(kiln_req *req, kiln_resp *resp, kiln_index *idx)
+{
+    if (kiln__refresh_check(req, resp)) return -1;
+    const char *v = kiln_req_query(req, "refresh");
+    if (!v || !strcmp(v, "false")) return 0;
+    kiln_error err;
+    if (kiln_index_refresh(idx, &err)) {
+        kiln__reply(resp, &err);
+        return -1;
+    }
+    return strcmp(v, "wait_for") != 0;
+}
+
+const char *kiln__result_name(kiln_result r)
+{
+    static const char *const names[] = {"created", "updated", "deleted", "not_found", "noop"};
+    return names[r];
+}
+
+void kiln__write_result(kiln_buf *b, const kiln_index *idx, const kiln_write *w)
+{
+    long replicas = atol(kiln_index_setting(idx, "index.number_of_replicas") ?: "0");
+    kiln_buf_puts(b, "\"_index\":");
+    kiln_buf_json_cstr(b, idx->name);
+    kiln_buf_puts(b, ",\"_id\":");
+    kiln_buf_json_str(b, w->id, w->idlen);
+    kiln_buf_printf(b,
+                    ",\"_version\":%" PRId64 ",\"result\":\"%s\",\"_shards\":{\"total\":%ld,"
+                    "\"successful\":%d,\"failed\":0},\"_seq_no\":%" PRId64
+                    ",\"_primary_term\":%" PRId64,
+                    w->meta.version, kiln__result_name(w->result),
+                    w->result == KILN_RESULT_NOOP ? 0 : replicas + 1,
+                    w->result == KILN_RESULT_NOOP ? 0 : 1, w->meta.seq_no, w->meta.primary_term);
+}
+
+int kiln__query_i64(kiln_req *req, kiln_resp *resp, const char *name, int64_t def, int64_t *out)
+{
+    const char *v = kiln_req_query(req, name);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end) {
+        kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT, "Failed to parse long parameter [%s] with value [%s]",
+                       name, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+void kiln__human_bytes(char *out, size_t cap, uint64_t bytes)
+{
+    static const char *const units[] = {"b", "kb", "mb", "gb", "tb", "pb"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) v /= 1024, u++;
+    if (u == 0)
+        snprintf(out, cap, "%" PRIu64 "b", bytes);
+    else
+        snprintf(out, cap, "%.1f%s", v, units[u]);
+}

@@ -1,0 +1,49 @@
+/* Private to src/api: the node every endpoint works on, and helpers shared by endpoint files.
+ * Each endpoint family (root.c, indices.c, doc.c, bulk.c, ...) exports its routes through a
+ * kiln__routes_<family> function that api.c concatenates into the server's table. */
+#ifndef KILN_API_INT_H
+#define KILN_API_INT_H
+
+#include "api/api.h"
+#include "index/index.h"
+#include "index/node.h"
+
+#include <jansson.h>
+
+extern kiln_node *kiln__node;
+
+/* Parses the request body as JSON. Empty body: NULL with *ok = 1 (callers that need a body
+ * check). Malformed: answers 400 with line and column, returns NULL with *ok = 0. */
+json_t *kiln__body_json(kiln_req *req, kiln_resp *resp, int *ok);
+
+/* Answers with the error in err (ES body and status). Returns 0 for handler convenience. */
+int kiln__reply(kiln_resp *resp, const kiln_error *err);
+
+/* Serialises json as the response body. Takes ownership of json. */
+int kiln__reply_json(kiln_resp *resp, int status, json_t *json);
+
+/* Handles ?refresh= (true|wait_for|false|""): refreshes the index when asked.
+ * Returns 1 when a refresh was forced, 0 when none, negative (answered 400) on a bad value. */
+int kiln__refresh_param(kiln_req *req, kiln_resp *resp, kiln_index *idx);
+/* Validates ?refresh= without acting. 0 ok, negative (answered 400) otherwise. */
+int kiln__refresh_check(kiln_req *req, kiln_resp *resp);
+
+/* Appends a write's result fields (after "{"): _index, _id, _version, result, _shards, ... */
+void kiln__write_result(kiln_buf *b, const kiln_index *idx, const kiln_write *w);
+
+/* Parses an integer query parameter; def when absent; -1 and a 400 answer when malformed. */
+int kiln__query_i64(kiln_req *req, kiln_resp *resp, const char *name, int64_t def,
+                    int64_t *out);
+
+/* "208b", "4.5kb" as Elasticsearch prints byte sizes. */
+void kiln__human_bytes(char *out, size_t cap, uint64_t bytes);
+
+const char *kiln__result_name(kiln_result r);
+
+typedef const kiln_route *(*kiln__routes_fn)(size_t *n);
+const kiln_route *kiln__routes_root(size_t *n);
+const kiln_route *kiln__routes_indices(size_t *n);
+const kiln_route *kiln__routes_doc(size_t *n);
+const kiln_route *kiln__routes_bulk(size_t *n);
+
+#endif

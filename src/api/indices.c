@@ -1,0 +1,187 @@
+/* Index endpoints: create, get, exists, delete, mappings, settings, refresh, flush. */
+#include "api/api_int.h"
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int kiln__create_index(kiln_req *req, kiln_resp *resp)
+{
+    int ok;
+    json_t *body = kiln__body_json(req, resp, &ok);
+    if (!ok) return 0;
+    kiln_error err;
+    const char *name = kiln_req_param(req, "index");
+    kiln_index *idx = kiln_node_create(kiln__node, name, body, &err);
+    json_decref(body);
+    if (!idx) return kiln__reply(resp, &err);
+    kiln_index_unref(idx);
+    return kiln__reply_json(resp, 200,
+                            json_pack("{s:b,s:b,s:s}", "acknowledged", 1, "shards_acknowledged",
+                                      1, "index", name));
+}
+
+/* Resolves {index} (comma lists, wildcards) honouring ignore_unavailable/allow_no_indices. */
+static int kiln__resolve(kiln_req *req, kiln_resp *resp, kiln_index ***list, size_t *n)
+{
+    kiln_error err;
+    const char *target = kiln_req_param(req, "index");
+    int ignore = kiln_req_query_bool(req, "ignore_unavailable", 0) == 1;
+    int allow_none = kiln_req_query_bool(req, "allow_no_indices", 1) != 0;
+    if (kiln_node_resolve(kiln__node, target ? target : "_all", ignore, allow_none, list, n,
+                          &err)) {
+        kiln__reply(resp, &err);
+        return -1;
+    }
+    return 0;
+}
+
+static int kiln__index_exists(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    kiln_error err;
+    int rc = kiln_node_resolve(kiln__node, kiln_req_param(req, "index"), 0, 0, &list, &n, &err);
+    if (rc == 0) kiln_node_release(list, n);
+    resp->status = rc == 0 && n > 0 ? 200 : 404;
+    return 0;
+}
+
+static int kiln__get_index(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++) {
+        kiln_mapping *m = kiln_index_mapping(list[i]);
+        json_object_set_new(out, list[i]->name,
+                            json_pack("{s:{},s:O,s:o}", "aliases", "mappings", m->json,
+                                      "settings", kiln_index_settings_json(list[i])));
+        kiln_mapping_unref(m);
+    }
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, out);
+}
+
+static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        kiln_error err;
+        /* Already gone (a concurrent delete) is fine: the outcome is the same. */
+        kiln_node_delete(kiln__node, list[i]->name, &err);
+    }
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+static int kiln__get_mapping(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++) {
+        kiln_mapping *m = kiln_index_mapping(list[i]);
+        json_object_set_new(out, list[i]->name, json_pack("{s:O}", "mappings", m->json));
+        kiln_mapping_unref(m);
+    }
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, out);
+}
+
+static int kiln__put_mapping(kiln_req *req, kiln_resp *resp)
+{
+    int ok;
+    json_t *body = kiln__body_json(req, resp, &ok);
+    if (!ok) return 0;
+    if (!body)
+        return kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
+                              "Validation Failed: 1: mapping source is empty;");
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) {
+        json_decref(body);
+        return 0;
+    }
+    kiln_error err;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) rc = kiln_index_put_mapping(list[i], body, &err);
+    kiln_node_release(list, n);
+    json_decref(body);
+    if (rc) return kiln__reply(resp, &err);
+    return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(out, list[i]->name,
+                            json_pack("{s:o}", "settings", kiln_index_settings_json(list[i])));
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, out);
+}
+
+/* {"_shards": {...}} for refresh and flush. */
+static int kiln__shards_op(kiln_req *req, kiln_resp *resp, int (*op)(kiln_index *, kiln_error *))
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    long total = 0, ok = 0;
+    kiln_error err;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        long rep = atol(kiln_index_setting(list[i], "index.number_of_replicas") ?: "0");
+        total += (long)list[i]->nshards * (1 + rep);
+        if (op(list[i], &err) == 0)
+            ok += list[i]->nshards;
+        else
+            rc = -1;
+    }
+    kiln_node_release(list, n);
+    if (rc) return kiln__reply(resp, &err);
+    return kiln__reply_json(resp, 200,
+                            json_pack("{s:{s:I,s:I,s:i}}", "_shards", "total", (json_int_t)total,
+                                      "successful", (json_int_t)ok, "failed", 0));
+}
+
+static int kiln__refresh(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__shards_op(req, resp, kiln_index_refresh);
+}
+
+static int kiln__flush(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__shards_op(req, resp, kiln_index_flush);
+}
+
+static const kiln_route kiln__routes[] = {
+    {KILN_PUT, "/{index}", kiln__create_index},
+    {KILN_GET, "/{index}", kiln__get_index},
+    {KILN_HEAD, "/{index}", kiln__index_exists},
+    {KILN_DELETE, "/{index}", kiln__delete_index},
+    {KILN_GET, "/_mapping", kiln__get_mapping},
+    {KILN_GET, "/{index}/_mapping", kiln__get_mapping},
+    {KILN_PUT | KILN_POST, "/{index}/_mapping", kiln__put_mapping},
+    {KILN_GET, "/_settings", kiln__get_settings},
+    {KILN_GET, "/{index}/_settings", kiln__get_settings},
+    {KILN_GET | KILN_POST, "/_refresh", kiln__refresh},
+    {KILN_GET | KILN_POST, "/{index}/_refresh", kiln__refresh},
+    {KILN_GET | KILN_POST, "/_flush", kiln__flush},
+    {KILN_GET | KILN_POST, "/{index}/_flush", kiln__flush},
+};
+
+const kiln_route *kiln__routes_indices(size_t *n)
+{
+    *n = sizeof kiln__routes / sizeof *kiln__routes;
+    return kiln__routes;
+}

@@ -1,0 +1,81 @@
+/* An index: name, settings, mapping and its shards, persisted under data/indices/<uuid>/.
+ * The node (node.h) owns the set of indices; callers hold a reference while they use one. */
+#ifndef KILN_INDEX_H
+#define KILN_INDEX_H
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "index/mapping.h"
+#include "index/shard.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct kiln_index {
+    atomic_int refs;
+    char name[256];
+    char uuid[32];
+    char dir[1024];
+    int64_t creation_date;
+    json_t *settings;            /* flat: {"index.number_of_shards": "1", ...} */
+    unsigned nshards;
+    kiln_shard **shards;
+    pthread_mutex_t mapping_lock; /* serialises mapping updates and their persistence */
+    kiln_mapping *_Atomic mapping;
+    atomic_int deleted;          /* files removed when the last reference goes */
+} kiln_index;
+
+typedef enum { KILN_OP_INDEX, KILN_OP_CREATE, KILN_OP_UPDATE, KILN_OP_DELETE } kiln_op_type;
+
+/* One write and its outcome; filled by kiln_index_write. */
+typedef struct kiln_write {
+    kiln_op_type op;
+    const char *id;       /* NULL for index with a generated id (filled in gen_id) */
+    size_t idlen;
+    const char *routing;  /* NULL: route by _id */
+    const char *body;     /* source (index/create) or the update request body (update) */
+    size_t body_len;
+    kiln_write_opts opts;
+    /* results */
+    char gen_id[24];
+    kiln_doc_meta meta;
+    kiln_result result;
+    unsigned shard;
+    uint64_t lsn;
+    int status;           /* HTTP status of the item: 200, 201, 404, or the error's */
+    json_t *get_source;   /* update with _source requested: the new source (owned) */
+} kiln_write;
+
+/* Creates the index directory and its shards from a create-index body (may be NULL). */
+kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *body,
+                              kiln_error *err);
+/* Opens an existing index directory. */
+kiln_index *kiln_index_open(const char *dir, kiln_error *err);
+kiln_index *kiln_index_ref(kiln_index *idx);
+void kiln_index_unref(kiln_index *idx);
+
+/* Current mapping, with a reference the caller drops with kiln_mapping_unref. */
+kiln_mapping *kiln_index_mapping(kiln_index *idx);
+/* PUT _mapping. */
+int kiln_index_put_mapping(kiln_index *idx, json_t *body, kiln_error *err);
+
+/* Performs one write on its shard (not yet durable: sync with kiln_index_sync). */
+int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err);
+int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *err);
+unsigned kiln_index_route(const kiln_index *idx, const char *id, size_t idlen,
+                          const char *routing);
+
+/* Settings as GET /{index}/_settings shows them (nested, string values). Caller owns. */
+json_t *kiln_index_settings_json(const kiln_index *idx);
+const char *kiln_index_setting(const kiln_index *idx, const char *key); /* "index.x" */
+int kiln_index_refresh(kiln_index *idx, kiln_error *err);
+int kiln_index_flush(kiln_index *idx, kiln_error *err);
+void kiln_index_stats(kiln_index *idx, kiln_shard_stats *total);
+
+/* ES index-name rules. Returns 0 or fills err with invalid_index_name_exception. */
+int kiln_index_name_check(const char *name, kiln_error *err);
+/* ES-style 20-character URL-safe id, time-ordered. */
+void kiln_index_gen_id(char out[24]);
+
+#endif

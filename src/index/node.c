@@ -1,0 +1,249 @@
+#include "index/node.h"
+#include "core/buf.h"
+#include "core/fs.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct kiln_node {
+    char data_dir[1024];
+    char uuid[32];
+    pthread_rwlock_t lock;
+    kiln_index **indices; /* sorted by name; the node holds one reference each */
+    size_t count, cap;
+};
+
+static int kiln__cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(kiln_index *const *)a)->name, (*(kiln_index *const *)b)->name);
+}
+
+static void kiln__add(kiln_node *n, kiln_index *idx)
+{
+    if (n->count == n->cap)
+        n->indices = kiln_xrealloc(n->indices, (n->cap = n->cap ? n->cap * 2 : 16) *
+                                                   sizeof *n->indices);
+    n->indices[n->count++] = idx;
+    qsort(n->indices, n->count, sizeof *n->indices, kiln__cmp_name);
+}
+
+static ssize_t kiln__find(const kiln_node *n, const char *name)
+{
+    size_t lo = 0, hi = n->count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(n->indices[mid]->name, name);
+        if (c == 0) return (ssize_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+kiln_node *kiln_node_open(const char *data_dir, kiln_error *err)
+{
+    kiln_node *n = kiln_xcalloc(1, sizeof *n);
+    snprintf(n->data_dir, sizeof n->data_dir, "%s", data_dir);
+    pthread_rwlock_init(&n->lock, NULL);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/indices", data_dir);
+    if (kiln_fs_mkdirs(path, err)) goto fail;
+    /* The node's identity survives restarts. */
+    char idpath[1200], *text;
+    size_t len;
+    snprintf(idpath, sizeof idpath, "%s/node_uuid", data_dir);
+    if (kiln_fs_read_all(idpath, &text, &len, NULL) == 0) {
+        snprintf(n->uuid, sizeof n->uuid, "%.*s", (int)(len < 31 ? len : 31), text);
+        free(text);
+    } else {
+        kiln_index_gen_id(n->uuid);
+        if (kiln_fs_write_atomic(idpath, n->uuid, strlen(n->uuid), err)) goto fail;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        kiln_fail(err, KILN_E_IO, "cannot open %s", path);
+        goto fail;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char dir[1200], meta[1300];
+        snprintf(dir, sizeof dir, "%s/%s", path, e->d_name);
+        snprintf(meta, sizeof meta, "%s/index.json", dir);
+        if (!kiln_fs_exists(meta)) {
+            /* A create that crashed before its metadata was written: nothing was acknowledged. */
+            KILN_WARN("node", "removing incomplete index directory %s", dir);
+            kiln_fs_remove_tree(dir, NULL);
+            continue;
+        }
+        kiln_index *idx = kiln_index_open(dir, err);
+        if (!idx) {
+            closedir(d);
+            goto fail;
+        }
+        kiln__add(n, idx);
+        kiln_shard_stats st;
+        kiln_index_stats(idx, &st);
+        KILN_INFO("node", "opened index [%s] (%u shards, %llu docs)", idx->name, idx->nshards,
+                  (unsigned long long)st.docs);
+    }
+    closedir(d);
+    return n;
+fail:
+    kiln_node_close(n);
+    return NULL;
+}
+
+void kiln_node_close(kiln_node *n)
+{
+    if (!n) return;
+    for (size_t i = 0; i < n->count; i++) kiln_index_unref(n->indices[i]);
+    free(n->indices);
+    pthread_rwlock_destroy(&n->lock);
+    free(n);
+}
+
+const char *kiln_node_uuid(const kiln_node *n)
+{
+    return n->uuid;
+}
+
+const char *kiln_node_data_dir(const kiln_node *n)
+{
+    return n->data_dir;
+}
+
+static void kiln__not_found(const char *name, kiln_error *err)
+{
+    kiln_fail(err, KILN_E_INDEX_NOT_FOUND, "no such index [%s]", name);
+    kiln_error_set_index(err, name);
+}
+
+kiln_index *kiln_node_get(kiln_node *n, const char *name, kiln_error *err)
+{
+    pthread_rwlock_rdlock(&n->lock);
+    ssize_t i = kiln__find(n, name);
+    kiln_index *idx = i >= 0 ? kiln_index_ref(n->indices[i]) : NULL;
+    pthread_rwlock_unlock(&n->lock);
+    if (!idx) kiln__not_found(name, err);
+    return idx;
+}
+
+static kiln_index *kiln__create_locked(kiln_node *n, const char *name, json_t *body,
+                                       kiln_error *err)
+{
+    if (kiln__find(n, name) >= 0) {
+        kiln_fail(err, KILN_E_INDEX_EXISTS, "index [%s/%s] already exists", name,
+                  n->indices[kiln__find(n, name)]->uuid);
+        kiln_error_set_index(err, name);
+        return NULL;
+    }
+    kiln_index *idx = kiln_index_create(n->data_dir, name, body, err);
+    if (!idx) return NULL;
+    kiln__add(n, idx);
+    KILN_INFO("node", "created index [%s] with %u shards", name, idx->nshards);
+    return kiln_index_ref(idx);
+}
+
+kiln_index *kiln_node_create(kiln_node *n, const char *name, json_t *body, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&n->lock);
+    kiln_index *idx = kiln__create_locked(n, name, body, err);
+    pthread_rwlock_unlock(&n->lock);
+    return idx;
+}
+
+kiln_index *kiln_node_get_or_create(kiln_node *n, const char *name, kiln_error *err)
+{
+    kiln_index *idx = kiln_node_get(n, name, NULL);
+    if (idx) return idx;
+    pthread_rwlock_wrlock(&n->lock);
+    ssize_t i = kiln__find(n, name);
+    idx = i >= 0 ? kiln_index_ref(n->indices[i]) : kiln__create_locked(n, name, NULL, err);
+    pthread_rwlock_unlock(&n->lock);
+    return idx;
+}
+
+int kiln_node_delete(kiln_node *n, const char *name, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&n->lock);
+    ssize_t i = kiln__find(n, name);
+    if (i < 0) {
+        pthread_rwlock_unlock(&n->lock);
+        kiln__not_found(name, err);
+        return -1;
+    }
+    kiln_index *idx = n->indices[i];
+    memmove(&n->indices[i], &n->indices[i + 1], (n->count - (size_t)i - 1) * sizeof *n->indices);
+    n->count--;
+    /* Mark deleted durably first: a restart must not bring the index back. */
+    char meta[1200];
+    snprintf(meta, sizeof meta, "%s/index.json", idx->dir);
+    unlink(meta);
+    kiln_fs_fsync_dir(idx->dir, NULL);
+    atomic_store(&idx->deleted, 1);
+    pthread_rwlock_unlock(&n->lock);
+    KILN_INFO("node", "deleted index [%s]", name);
+    kiln_index_unref(idx); /* files go when the last in-flight user lets go */
+    return 0;
+}
+
+int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
+                      int allow_no_indices, kiln_index ***out, size_t *count, kiln_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    pthread_rwlock_rdlock(&n->lock);
+    char *want = kiln_xcalloc(n->count ? n->count : 1, 1);
+    char *copy = kiln_xstrdup(expr && *expr ? expr : "_all");
+    int rc = 0, wildcard_seen = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        int exclude = tok[0] == '-' && tok[1];
+        if (exclude) tok++;
+        if (!strcmp(tok, "_all") || strpbrk(tok, "*?")) {
+            const char *pat = strcmp(tok, "_all") ? tok : "*";
+            wildcard_seen = 1;
+            for (size_t i = 0; i < n->count; i++)
+                if (fnmatch(pat, n->indices[i]->name, 0) == 0) want[i] = !exclude;
+            continue;
+        }
+        ssize_t i = kiln__find(n, tok);
+        if (i >= 0) {
+            want[i] = !exclude;
+        } else if (!ignore_unavailable && !exclude) {
+            kiln__not_found(tok, err);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < n->count; i++) k += want[i] != 0;
+        *out = kiln_xcalloc(k ? k : 1, sizeof **out);
+        for (size_t i = 0; i < n->count; i++)
+            if (want[i]) (*out)[(*count)++] = kiln_index_ref(n->indices[i]);
+        if (k == 0 && !allow_no_indices && wildcard_seen) {
+            kiln__not_found(expr, err);
+            rc = -1;
+        }
+    }
+    pthread_rwlock_unlock(&n->lock);
+    free(want);
+    free(copy);
+    return rc;
+}
+
+void kiln_node_release(kiln_index **list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) kiln_index_unref(list[i]);
+    free(list);
+}

@@ -1,0 +1,29 @@
+/* The node: every index in the data directory, by name. Thread-safe. */
+#ifndef KILN_NODE_H
+#define KILN_NODE_H
+
+#include "core/error.h"
+#include "index/index.h"
+
+typedef struct kiln_node kiln_node;
+
+kiln_node *kiln_node_open(const char *data_dir, kiln_error *err);
+void kiln_node_close(kiln_node *n);
+const char *kiln_node_uuid(const kiln_node *n);
+const char *kiln_node_data_dir(const kiln_node *n);
+
+/* Referenced index, or NULL with index_not_found_exception in err. */
+kiln_index *kiln_node_get(kiln_node *n, const char *name, kiln_error *err);
+/* Get, or create with default settings and dynamic mapping (auto-creation on first write). */
+kiln_index *kiln_node_get_or_create(kiln_node *n, const char *name, kiln_error *err);
+kiln_index *kiln_node_create(kiln_node *n, const char *name, json_t *body, kiln_error *err);
+int kiln_node_delete(kiln_node *n, const char *name, kiln_error *err);
+
+/* Resolves "a,b*,-c" / "_all" / "*" to referenced indices, sorted by name (caller frees the array
+ * and unrefs each). Missing concrete names fail with index_not_found_exception unless
+ * ignore_unavailable; a wildcard matching nothing is fine unless !allow_no_indices. */
+int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
+                      int allow_no_indices, kiln_index ***out, size_t *count, kiln_error *err);
+void kiln_node_release(kiln_index **list, size_t count);
+
+#endif

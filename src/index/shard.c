@@ -1,0 +1,474 @@
+#include "index/shard.h"
+#include "core/buf.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "index/docstore.h"
+#include "index/idmap.h"
+#include "index/wal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <roaring/roaring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
+
+struct kiln_shard {
+    char dir[1024];
+    unsigned id;
+    uint64_t flush_threshold;
+    pthread_rwlock_t lock; /* writers exclusive; gets and searches shared */
+    kiln_wal *wal;
+    kiln_docstore *ds;
+    kiln_idmap ids;
+    roaring_bitmap_t *deleted; /* doc numbers no longer live */
+    int64_t next_seq_no;
+    int64_t primary_term;
+    uint64_t live_docs;
+    uint64_t commit_gen;
+    int recovering; /* replaying the log: records are applied, not appended */
+};
+
+/* ---- commit point ------------------------------------------------------------------------
+ * File "commit" (replaced atomically):
+ *   "KILNCMT1" | u64 gen | u64 wal_gen | i64 next_seq_no | u32 next_docnum | u32 nfiles |
+ *   nfiles × (u32 first, u32 count) | u32 deleted_len | deleted (CRoaring portable format) |
+ *   u64 checksum (xxh3 of everything before it) */
+
+typedef struct {
+    uint64_t gen, wal_gen;
+    int64_t next_seq_no;
+    uint32_t next_docnum;
+    kiln_docstore_file *files;
+    uint32_t nfiles;
+    roaring_bitmap_t *deleted;
+} kiln__commit;
+
+static int kiln__commit_read(const char *dir, kiln__commit *c, kiln_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/commit", dir);
+    memset(c, 0, sizeof *c);
+    if (!kiln_fs_exists(path)) {
+        c->deleted = roaring_bitmap_create();
+        return 0;
+    }
+    char *data;
+    size_t len;
+    if (kiln_fs_read_all(path, &data, &len, err)) return -1;
+    const uint8_t *p = (const uint8_t *)data;
+    uint64_t sum;
+    size_t fixed = 8 + 8 + 8 + 8 + 4 + 4;
+    if (len < fixed + 4 + 8 || memcmp(p, "KILNCMT1", 8)) goto corrupt;
+    memcpy(&sum, p + len - 8, 8);
+    if (kiln_checksum(p, len - 8) != sum) goto corrupt;
+    memcpy(&c->gen, p + 8, 8);
+    memcpy(&c->wal_gen, p + 16, 8);
+    memcpy(&c->next_seq_no, p + 24, 8);
+    memcpy(&c->next_docnum, p + 32, 4);
+    memcpy(&c->nfiles, p + 36, 4);
+    size_t off = fixed;
+    if (off + (size_t)c->nfiles * 8 + 4 + 8 > len) goto corrupt;
+    c->files = kiln_xcalloc(c->nfiles ? c->nfiles : 1, sizeof *c->files);
+    for (uint32_t i = 0; i < c->nfiles; i++, off += 8) {
+        memcpy(&c->files[i].first, p + off, 4);
+        memcpy(&c->files[i].count, p + off + 4, 4);
+    }
+    uint32_t dlen;
+    memcpy(&dlen, p + off, 4);
+    off += 4;
+    if (off + dlen + 8 != len) goto corrupt;
+    c->deleted = roaring_bitmap_portable_deserialize_safe((const char *)p + off, dlen);
+    if (!c->deleted) goto corrupt;
+    free(data);
+    return 0;
+corrupt:
+    free(data);
+    free(c->files);
+    c->files = NULL;
+    return kiln_fail(err, KILN_E_IO, "%s: corrupt commit point", path);
+}
+
+static int kiln__commit_write(kiln_shard *s, uint64_t wal_gen, kiln_error *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    size_t nfiles;
+    const kiln_docstore_file *files = kiln_docstore_files(s->ds, &nfiles);
+    uint64_t gen = s->commit_gen + 1;
+    uint32_t next_docnum = kiln_docstore_next(s->ds), nf = (uint32_t)nfiles;
+    kiln_buf_append(&b, "KILNCMT1", 8);
+    kiln_buf_append(&b, &gen, 8);
+    kiln_buf_append(&b, &wal_gen, 8);
+    kiln_buf_append(&b, &s->next_seq_no, 8);
+    kiln_buf_append(&b, &next_docnum, 4);
+    kiln_buf_append(&b, &nf, 4);
+    for (size_t i = 0; i < nfiles; i++) {
+        kiln_buf_append(&b, &files[i].first, 4);
+        kiln_buf_append(&b, &files[i].count, 4);
+    }
+    roaring_bitmap_run_optimize(s->deleted);
+    uint32_t dlen = (uint32_t)roaring_bitmap_portable_size_in_bytes(s->deleted);
+    kiln_buf_append(&b, &dlen, 4);
+    kiln_buf_reserve(&b, dlen);
+    roaring_bitmap_portable_serialize(s->deleted, b.data + b.len);
+    b.len += dlen;
+    uint64_t sum = kiln_checksum(b.data, b.len);
+    kiln_buf_append(&b, &sum, 8);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/commit", s->dir);
+    int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
+    kiln_buf_free(&b);
+    if (rc == 0) s->commit_gen = gen;
+    return rc;
+}
+
+/* ---- log records --------------------------------------------------------------------------
+ * INDEX:  i64 seq_no | i64 version | i64 primary_term | u32 docnum | u32 id_len | u32 src_len |
+ *         id | source
+ * DELETE: i64 seq_no | i64 version | i64 primary_term | u32 id_len | id */
+
+static void kiln__mark_deleted(kiln_shard *s, uint32_t docnum)
+{
+    if (docnum == KILN_DOCNUM_NONE) return;
+    if (!roaring_bitmap_contains(s->deleted, docnum)) {
+        roaring_bitmap_add(s->deleted, docnum);
+        s->live_docs--;
+    }
+}
+
+/* Applies an index operation to the in-memory state (shared by writes and replay). */
+static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
+{
+    uint32_t docnum = kiln_docstore_next(s->ds);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, d->id, d->idlen);
+    if (e) kiln__mark_deleted(s, e->docnum);
+    kiln_docstore_add(s->ds, d);
+    kiln_idmap_put(&s->ids, d->id, d->idlen, docnum, d->seq_no, d->version);
+    s->live_docs++;
+    if (d->seq_no >= s->next_seq_no) s->next_seq_no = d->seq_no + 1;
+}
+
+static void kiln__apply_delete(kiln_shard *s, const char *id, size_t idlen, int64_t seq_no,
+                               int64_t version)
+{
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    if (e) kiln__mark_deleted(s, e->docnum);
+    kiln_idmap_put(&s->ids, id, idlen, KILN_DOCNUM_NONE, seq_no, version);
+    if (seq_no >= s->next_seq_no) s->next_seq_no = seq_no + 1;
+}
+
+static int kiln__replay(uint32_t type, const void *payload, size_t len, void *ctx,
+                        kiln_error *err)
+{
+    kiln_shard *s = ctx;
+    const uint8_t *p = payload;
+    if (type == KILN_WAL_INDEX && len >= 36) {
+        kiln_stored_doc d;
+        uint32_t docnum, idlen, srclen;
+        memcpy(&d.seq_no, p, 8);
+        memcpy(&d.version, p + 8, 8);
+        memcpy(&d.primary_term, p + 16, 8);
+        memcpy(&docnum, p + 24, 4);
+        memcpy(&idlen, p + 28, 4);
+        memcpy(&srclen, p + 32, 4);
+        if (36 + (size_t)idlen + srclen != len) goto bad;
+        if (docnum != kiln_docstore_next(s->ds))
+            return kiln_fail(err, KILN_E_IO,
+                             "shard %s: log replay expected doc number %u but found %u", s->dir,
+                             kiln_docstore_next(s->ds), docnum);
+        d.id = (const char *)p + 36;
+        d.idlen = idlen;
+        d.src = d.id + idlen;
+        d.srclen = srclen;
+        kiln__apply_index(s, &d);
+        return 0;
+    }
+    if (type == KILN_WAL_DELETE && len >= 28) {
+        int64_t seq_no, version;
+        uint32_t idlen;
+        memcpy(&seq_no, p, 8);
+        memcpy(&version, p + 8, 8);
+        memcpy(&idlen, p + 24, 4);
+        if (28 + (size_t)idlen != len) goto bad;
+        kiln__apply_delete(s, (const char *)p + 28, idlen, seq_no, version);
+        return 0;
+    }
+bad:
+    return kiln_fail(err, KILN_E_IO, "shard %s: malformed log record of type %u", s->dir, type);
+}
+
+/* ---- open / close ------------------------------------------------------------------------ */
+
+kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_threshold_bytes,
+                            kiln_error *err)
+{
+    kiln_shard *s = kiln_xcalloc(1, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    s->id = shard_id;
+    s->flush_threshold = flush_threshold_bytes;
+    s->primary_term = 1;
+    pthread_rwlock_init(&s->lock, NULL);
+    kiln_idmap_init(&s->ids);
+    kiln__commit c;
+    char sub[1200];
+    if (kiln_fs_mkdirs(dir, err) || kiln__commit_read(dir, &c, err)) goto fail_nocommit;
+    s->deleted = c.deleted;
+    s->commit_gen = c.gen;
+    s->next_seq_no = c.next_seq_no;
+    snprintf(sub, sizeof sub, "%s/docs", dir);
+    s->ds = kiln_docstore_open(sub, c.files, c.nfiles, err);
+    free(c.files);
+    if (!s->ds) goto fail;
+    if (kiln_docstore_next(s->ds) != c.next_docnum && c.gen) {
+        kiln_fail(err, KILN_E_IO, "shard %s: commit point and stored documents disagree", dir);
+        goto fail;
+    }
+    /* Rebuild the version map from the stored documents. */
+    for (uint32_t d = 0; d < kiln_docstore_next(s->ds); d++) {
+        kiln_stored_doc sd;
+        if (kiln_docstore_get(s->ds, d, &sd)) continue;
+        if (roaring_bitmap_contains(s->deleted, d)) continue;
+        kiln_idmap_put(&s->ids, sd.id, sd.idlen, d, sd.seq_no, sd.version);
+        s->live_docs++;
+    }
+    snprintf(sub, sizeof sub, "%s/translog", dir);
+    s->recovering = 1;
+    s->wal = kiln_wal_open(sub, c.wal_gen, kiln__replay, s, err);
+    s->recovering = 0;
+    if (!s->wal) goto fail;
+    return s;
+fail_nocommit:
+    s->deleted = roaring_bitmap_create();
+fail:
+    kiln_shard_close(s);
+    return NULL;
+}
+
+void kiln_shard_close(kiln_shard *s)
+{
+    if (!s) return;
+    if (s->wal && s->ds) {
+        kiln_error err;
+        if (kiln_shard_flush(s, &err))
+            KILN_WARN("shard", "%s: flush on close failed: %s (the log still has the writes)",
+                      s->dir, err.reason);
+    }
+    kiln_wal_close(s->wal);
+    kiln_docstore_close(s->ds);
+    kiln_idmap_dispose(&s->ids);
+    if (s->deleted) roaring_bitmap_free(s->deleted);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen,
+                               const kiln_idmap_entry *e, const kiln_write_opts *o,
+                               kiln_error *err)
+{
+    int live = e && e->docnum != KILN_DOCNUM_NONE;
+    if (o->op_create && live)
+        return kiln_fail(err, KILN_E_VERSION_CONFLICT,
+                         "[%.*s]: version conflict, document already exists (current version "
+                         "[%" PRId64 "])",
+                         (int)idlen, id, e->version);
+    if (o->if_seq_no != -2 || o->if_primary_term != -2) {
+        if (!live)
+            return kiln_fail(err, KILN_E_VERSION_CONFLICT,
+                             "[%.*s]: version conflict, required seqNo [%" PRId64
+                             "], primary term [%" PRId64 "] but no document was found",
+                             (int)idlen, id, o->if_seq_no, o->if_primary_term);
+        if (e->seq_no != o->if_seq_no || s->primary_term != o->if_primary_term)
+            return kiln_fail(err, KILN_E_VERSION_CONFLICT,
+                             "[%.*s]: version conflict, required seqNo [%" PRId64
+                             "], primary term [%" PRId64 "]. current document has seqNo [%" PRId64
+                             "] and primary term [%" PRId64 "]",
+                             (int)idlen, id, o->if_seq_no, o->if_primary_term, e->seq_no,
+                             s->primary_term);
+    }
+    return 0;
+}
+
+/* Flushes when the log has grown past the threshold. Called with the write lock held. */
+static void kiln__maybe_flush(kiln_shard *s)
+{
+    if (kiln_wal_size(s->wal) < s->flush_threshold) return;
+    kiln_error err;
+    if (kiln_shard_flush_locked(s, &err))
+        KILN_WARN("shard", "%s: automatic flush failed: %s", s->dir, err.reason);
+}
+
+static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                              size_t srclen, const kiln_idmap_entry *e, kiln_doc_meta *meta,
+                              kiln_result *res, uint64_t *lsn, kiln_error *err)
+{
+    int live = e && e->docnum != KILN_DOCNUM_NONE;
+    kiln_stored_doc d = {id, idlen, src, srclen, s->next_seq_no, e ? e->version + 1 : 1,
+                         s->primary_term};
+    uint32_t docnum = kiln_docstore_next(s->ds);
+    uint8_t head[36];
+    uint32_t il = (uint32_t)idlen, sl = (uint32_t)srclen;
+    memcpy(head, &d.seq_no, 8);
+    memcpy(head + 8, &d.version, 8);
+    memcpy(head + 16, &d.primary_term, 8);
+    memcpy(head + 24, &docnum, 4);
+    memcpy(head + 28, &il, 4);
+    memcpy(head + 32, &sl, 4);
+    /* One contiguous record: header, id, source. */
+    kiln_buf rec = KILN_BUF_INIT;
+    kiln_buf_reserve(&rec, sizeof head + idlen + srclen);
+    kiln_buf_append(&rec, head, sizeof head);
+    kiln_buf_append(&rec, id, idlen);
+    kiln_buf_append(&rec, src, srclen);
+    *lsn = kiln_wal_append(s->wal, KILN_WAL_INDEX, rec.data, rec.len, err);
+    kiln_buf_free(&rec);
+    if (!*lsn) return -1;
+    kiln__apply_index(s, &d);
+    *meta = (kiln_doc_meta){docnum, d.seq_no, d.version, d.primary_term};
+    *res = live ? KILN_RESULT_UPDATED : KILN_RESULT_CREATED;
+    return 0;
+}
+
+int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
+                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     uint64_t *lsn, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int rc = kiln__version_check(s, id, idlen, e, o, err);
+    if (rc == 0) rc = kiln__index_locked(s, id, idlen, src, srclen, e, meta, res, lsn, err);
+    if (rc == 0) kiln__maybe_flush(s);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int rc = kiln__version_check(s, id, idlen, e, o, err);
+    if (rc) goto out;
+    int live = e && e->docnum != KILN_DOCNUM_NONE;
+    int64_t seq_no = s->next_seq_no, version = e ? e->version + 1 : 1;
+    uint8_t head[28];
+    uint32_t il = (uint32_t)idlen;
+    memcpy(head, &seq_no, 8);
+    memcpy(head + 8, &version, 8);
+    memcpy(head + 16, &s->primary_term, 8);
+    memcpy(head + 24, &il, 4);
+    kiln_buf rec = KILN_BUF_INIT;
+    kiln_buf_append(&rec, head, sizeof head);
+    kiln_buf_append(&rec, id, idlen);
+    *lsn = kiln_wal_append(s->wal, KILN_WAL_DELETE, rec.data, rec.len, err);
+    kiln_buf_free(&rec);
+    if (!*lsn) {
+        rc = -1;
+        goto out;
+    }
+    kiln__apply_delete(s, id, idlen, seq_no, version);
+    *meta = (kiln_doc_meta){KILN_DOCNUM_NONE, seq_no, version, s->primary_term};
+    *res = live ? KILN_RESULT_DELETED : KILN_RESULT_NOT_FOUND;
+    kiln__maybe_flush(s);
+out:
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_update_fn fn, void *ctx, kiln_doc_meta *meta, kiln_result *res,
+                      uint64_t *lsn, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int live = e && e->docnum != KILN_DOCNUM_NONE;
+    kiln_buf out = KILN_BUF_INIT;
+    json_t *doc = NULL;
+    int rc = kiln__version_check(s, id, idlen, e, o, err);
+    if (rc) goto out;
+    kiln_stored_doc old;
+    if (live && kiln_docstore_get(s->ds, e->docnum, &old) == 0)
+        rc = fn(old.src, old.srclen, &out, &doc, ctx, err);
+    else
+        rc = fn(NULL, 0, &out, &doc, ctx, err);
+    if (rc < 0) goto out;
+    if (rc == 1) { /* no-op: report the current version */
+        *meta = (kiln_doc_meta){e->docnum, e->seq_no, e->version, s->primary_term};
+        *res = KILN_RESULT_NOOP;
+        *lsn = 0;
+        rc = 0;
+        goto out;
+    }
+    rc = kiln__index_locked(s, id, idlen, out.data, out.len, e, meta, res, lsn, err);
+    if (rc == 0) kiln__maybe_flush(s);
+out:
+    pthread_rwlock_unlock(&s->lock);
+    json_decref(doc);
+    kiln_buf_free(&out);
+    return rc;
+}
+
+int kiln_shard_sync(kiln_shard *s, uint64_t lsn, kiln_error *err)
+{
+    if (lsn == 0) return 0;
+    return kiln_wal_sync(s->wal, lsn, err);
+}
+
+int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta,
+                   kiln_buf *src)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int found = 0;
+    kiln_stored_doc d;
+    if (e && e->docnum != KILN_DOCNUM_NONE && kiln_docstore_get(s->ds, e->docnum, &d) == 0) {
+        *meta = (kiln_doc_meta){e->docnum, d.seq_no, d.version, d.primary_term};
+        if (src) kiln_buf_append(src, d.src, d.srclen);
+        found = 1;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return found;
+}
+
+int kiln_shard_refresh(kiln_shard *s, kiln_error *err)
+{
+    (void)s;
+    (void)err;
+    return 0;
+}
+
+int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err)
+{
+    uint64_t gen;
+    if (kiln_docstore_flush(s->ds, err)) return -1;
+    if (kiln_wal_roll(s->wal, &gen, err)) return -1;
+    if (kiln__commit_write(s, gen, err)) return -1;
+    kiln_wal_drop_before(s->wal, gen);
+    return 0;
+}
+
+int kiln_shard_flush(kiln_shard *s, kiln_error *err)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = kiln_docstore_tail_bytes(s->ds) || kiln_wal_size(s->wal)
+                 ? kiln_shard_flush_locked(s, err)
+                 : 0;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    out->docs = s->live_docs;
+    out->deleted = roaring_bitmap_get_cardinality(s->deleted);
+    out->store_bytes = kiln_docstore_disk_bytes(s->ds) + kiln_wal_size(s->wal) +
+                       kiln_docstore_tail_bytes(s->ds);
+    out->max_seq_no = s->next_seq_no - 1;
+    pthread_rwlock_unlock(&s->lock);
+}

@@ -1,0 +1,87 @@
+/* A shard: the unit of storage. It owns a write-ahead log, the stored documents and the version
+ * map, and feeds every change to the shard's search index (src/search), which is derived data.
+ *
+ * Documents are numbered per shard with dense "doc numbers" (uint32, assigned in write order,
+ * never reused): an update stores the new version under a new number and deletes the old one,
+ * as Lucene does. The search index refers to documents only by doc number; the stored source,
+ * _id, _seq_no and _version are read back from the shard by number.
+ *
+ * Durability: kiln_shard_index/delete return an LSN; the write is durable after
+ * kiln_shard_sync(lsn) returns 0 (group commit: concurrent callers share one fdatasync). */
+#ifndef KILN_SHARD_H
+#define KILN_SHARD_H
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "index/mapping.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct kiln_shard kiln_shard;
+struct kiln_sindex; /* the search index of the shard (src/search) */
+
+typedef struct kiln_doc_meta {
+    uint32_t docnum;
+    int64_t seq_no;
+    int64_t version;
+    int64_t primary_term;
+} kiln_doc_meta;
+
+/* Outcome of a write. */
+typedef enum { KILN_RESULT_CREATED, KILN_RESULT_UPDATED, KILN_RESULT_DELETED,
+               KILN_RESULT_NOT_FOUND, KILN_RESULT_NOOP } kiln_result;
+
+typedef struct kiln_write_opts {
+    int op_create;          /* fail with 409 if the document exists */
+    int64_t if_seq_no;      /* -2: not given */
+    int64_t if_primary_term;/* -2: not given */
+} kiln_write_opts;
+
+#define KILN_WRITE_OPTS_INIT {0, -2, -2}
+
+typedef struct kiln_shard_stats {
+    uint64_t docs;         /* live documents */
+    uint64_t deleted;      /* deleted documents still taking space */
+    uint64_t store_bytes;  /* stored-fields files + write-ahead log */
+    int64_t max_seq_no;
+} kiln_shard_stats;
+
+/* Opens or creates the shard in dir and recovers it: commit point, then log replay. */
+kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_threshold_bytes,
+                            kiln_error *err);
+/* Flushes (so the next open replays nothing) and frees. */
+void kiln_shard_close(kiln_shard *s);
+
+/* Indexes a document (source bytes kept exactly as given; doc is its parsed form, borrowed).
+ * Fills meta and res; *lsn is what kiln_shard_sync needs before acknowledging. */
+int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
+                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     uint64_t *lsn, kiln_error *err);
+int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
+
+/* Read-modify-write under the shard lock. fn sees the current source (NULL when missing) and
+ * either fills new_src (+ *new_doc, owned by the shard afterwards) and returns 0, returns 1 for a
+ * no-op, or fails with a negative status. */
+typedef int (*kiln_update_fn)(const char *old_src, size_t old_len, kiln_buf *new_src,
+                              json_t **new_doc, void *ctx, kiln_error *err);
+int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
+                      kiln_update_fn fn, void *ctx, kiln_doc_meta *meta, kiln_result *res,
+                      uint64_t *lsn, kiln_error *err);
+
+/* Waits until the write at lsn is durable. */
+int kiln_shard_sync(kiln_shard *s, uint64_t lsn, kiln_error *err);
+
+/* Realtime get: 1 and the source appended to src if the document exists, 0 if not. */
+int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta,
+                   kiln_buf *src);
+
+/* Makes recent writes searchable. */
+int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
+/* Writes the in-memory tail to immutable files and trims the log (_locked: lock held). */
+int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err);
+int kiln_shard_flush(kiln_shard *s, kiln_error *err);
+void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out);
+
+#endif

@@ -1,0 +1,322 @@
+#include "index/wal.h"
+#include "core/buf.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define KILN_WAL_HEADER 16
+#define KILN_WAL_MAX_RECORD (1u << 30)
+
+struct kiln_wal {
+    char dir[1024];
+    int fd;
+    uint64_t gen;
+    uint64_t gen_base;     /* LSN at which the current generation starts */
+    uint64_t gen_bytes;    /* bytes in the current generation */
+    pthread_mutex_t lock;  /* guards everything below and the append position */
+    pthread_cond_t synced_cv;
+    uint64_t written_lsn;  /* end of the last appended record */
+    uint64_t synced_lsn;   /* everything below is durable */
+    int syncing;           /* one thread is in fdatasync */
+    int failed;            /* an I/O error happened: the log refuses writes from now on */
+    char fail_reason[256];
+};
+
+static void kiln__wal_path(const kiln_wal *w, uint64_t gen, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/translog-%06" PRIu64 ".log", w->dir, gen);
+}
+
+static uint64_t kiln__record_sum(uint32_t type, const void *payload, size_t len)
+{
+    /* xxh3 over the type then the payload, without copying: seed with the type. */
+    return kiln_checksum(payload, len) ^ ((uint64_t)type * 0x9E3779B97F4A7C15ull);
+}
+
+static void kiln__put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static uint32_t kiln__get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Replays one generation; truncates a torn or corrupt tail. */
+static int kiln__wal_replay_file(kiln_wal *w, const char *path, kiln_wal_replay_fn fn, void *ctx,
+                                 uint64_t *valid_len, kiln_error *err)
+{
+    char *data;
+    size_t len;
+    if (kiln_fs_read_all(path, &data, &len, err)) return -1;
+    size_t off = 0;
+    int rc = 0;
+    while (off + KILN_WAL_HEADER <= len) {
+        const uint8_t *h = (const uint8_t *)data + off;
+        uint32_t plen = kiln__get32(h), type = kiln__get32(h + 4);
+        uint64_t sum;
+        memcpy(&sum, h + 8, 8);
+        if (plen > KILN_WAL_MAX_RECORD || off + KILN_WAL_HEADER + plen > len) break;
+        if (kiln__record_sum(type, h + KILN_WAL_HEADER, plen) != sum) break;
+        if (fn && (rc = fn(type, h + KILN_WAL_HEADER, plen, ctx, err)) != 0) goto done;
+        off += KILN_WAL_HEADER + plen;
+    }
+    if (off != len) {
+        KILN_WARN("wal", "%s: discarding %zu bytes of torn or corrupt tail at offset %zu", path,
+                  len - off, off);
+        if (truncate(path, (off_t)off) != 0) {
+            rc = kiln_fail(err, KILN_E_IO, "truncate %s: %s", path, strerror(errno));
+            goto done;
+        }
+    }
+    *valid_len = off;
+done:
+    free(data);
+    return rc;
+}
+
+static int kiln__gen_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Generations present in dir, sorted. */
+static uint64_t *kiln__wal_list(const char *dir, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    uint64_t *gens = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        uint64_t g;
+        char tail[8];
+        if (sscanf(e->d_name, "translog-%" SCNu64 ".%7s", &g, tail) == 2 &&
+            strcmp(tail, "log") == 0) {
+            if (*n == cap) gens = kiln_xrealloc(gens, (cap = cap ? cap * 2 : 8) * sizeof *gens);
+            gens[(*n)++] = g;
+        }
+    }
+    closedir(d);
+    if (*n) qsort(gens, *n, sizeof *gens, kiln__gen_cmp);
+    return gens;
+}
+
+static int kiln__wal_open_gen(kiln_wal *w, uint64_t gen, kiln_error *err)
+{
+    char path[1200];
+    kiln__wal_path(w, gen, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return kiln_fail(err, KILN_E_IO, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return kiln_fail(err, KILN_E_IO, "stat %s: %s", path, strerror(errno));
+    }
+    if (w->fd >= 0) close(w->fd);
+    w->fd = fd;
+    w->gen = gen;
+    w->gen_base = w->written_lsn;
+    w->gen_bytes = (uint64_t)st.st_size;
+    /* The new file's directory entry must be durable before records in it count. */
+    return kiln_fs_fsync_dir(w->dir, err);
+}
+
+kiln_wal *kiln_wal_open(const char *dir, uint64_t min_gen, kiln_wal_replay_fn fn, void *ctx,
+                        kiln_error *err)
+{
+    kiln_wal *w = kiln_xcalloc(1, sizeof *w);
+    w->fd = -1;
+    snprintf(w->dir, sizeof w->dir, "%s", dir);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->synced_cv, NULL);
+    if (kiln_fs_mkdirs(dir, err)) goto fail;
+    size_t n;
+    uint64_t *gens = kiln__wal_list(dir, &n);
+    uint64_t last = min_gen;
+    for (size_t i = 0; i < n; i++) {
+        char path[1200];
+        kiln__wal_path(w, gens[i], path, sizeof path);
+        if (gens[i] < min_gen) {
+            unlink(path); /* already captured by a commit point */
+            continue;
+        }
+        uint64_t valid = 0;
+        if (kiln__wal_replay_file(w, path, fn, ctx, &valid, err)) {
+            free(gens);
+            goto fail;
+        }
+        w->written_lsn += valid;
+        last = gens[i];
+    }
+    free(gens);
+    w->synced_lsn = w->written_lsn;
+    if (kiln__wal_open_gen(w, last, err)) goto fail;
+    return w;
+fail:
+    kiln_wal_close(w);
+    return NULL;
+}
+
+uint64_t kiln_wal_append(kiln_wal *w, uint32_t type, const void *payload, size_t len,
+                         kiln_error *err)
+{
+    if (len > KILN_WAL_MAX_RECORD) {
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "record of %zu bytes is too large", len);
+        return 0;
+    }
+    uint8_t h[KILN_WAL_HEADER];
+    kiln__put32(h, (uint32_t)len);
+    kiln__put32(h + 4, type);
+    uint64_t sum = kiln__record_sum(type, payload, len);
+    memcpy(h + 8, &sum, 8);
+    pthread_mutex_lock(&w->lock);
+    if (w->failed) {
+        kiln_fail(err, KILN_E_IO, "the write-ahead log failed earlier (%s); writes are refused",
+                  w->fail_reason);
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+    }
+    struct iovec iov[2] = {{h, sizeof h}, {(void *)payload, len}};
+    size_t total = sizeof h + len, done = 0;
+    while (done < total) {
+        ssize_t r = writev(w->fd, iov, 2);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            w->failed = 1;
+            snprintf(w->fail_reason, sizeof w->fail_reason, "write: %s",
+                     r < 0 ? strerror(errno) : "short write");
+            KILN_ERROR("wal", "%s: %s", w->dir, w->fail_reason);
+            kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
+            pthread_mutex_unlock(&w->lock);
+            return 0;
+        }
+        done += (size_t)r;
+        /* Advance the iovecs past what was written (short writes are rare but legal). */
+        size_t skip = (size_t)r;
+        for (int i = 0; i < 2 && skip; i++) {
+            size_t take = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            skip -= take;
+        }
+    }
+    w->written_lsn += total;
+    w->gen_bytes += total;
+    uint64_t lsn = w->written_lsn;
+    pthread_mutex_unlock(&w->lock);
+    return lsn;
+}
+
+int kiln_wal_sync(kiln_wal *w, uint64_t lsn, kiln_error *err)
+{
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        if (w->failed) {
+            pthread_mutex_unlock(&w->lock);
+            return kiln_fail(err, KILN_E_IO, "the write-ahead log failed (%s); writes are refused",
+                             w->fail_reason);
+        }
+        if (w->synced_lsn >= lsn) break;
+        if (w->syncing) {
+            pthread_cond_wait(&w->synced_cv, &w->lock);
+            continue;
+        }
+        /* Become the syncer for everything written so far: later writers join the next round. */
+        w->syncing = 1;
+        uint64_t target = w->written_lsn;
+        int fd = w->fd;
+        pthread_mutex_unlock(&w->lock);
+        int rc = fdatasync(fd);
+        int e = errno;
+        pthread_mutex_lock(&w->lock);
+        w->syncing = 0;
+        if (rc != 0) {
+            /* Never retry a failed fsync: the kernel may have dropped the dirty pages. */
+            w->failed = 1;
+            snprintf(w->fail_reason, sizeof w->fail_reason, "fdatasync: %s", strerror(e));
+            KILN_ERROR("wal", "%s: %s", w->dir, w->fail_reason);
+        } else if (target > w->synced_lsn) {
+            w->synced_lsn = target;
+        }
+        pthread_cond_broadcast(&w->synced_cv);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int kiln_wal_roll(kiln_wal *w, uint64_t *new_gen, kiln_error *err)
+{
+    pthread_mutex_lock(&w->lock);
+    /* Everything in the old generation must be durable before we stop syncing its file. */
+    while (w->syncing) pthread_cond_wait(&w->synced_cv, &w->lock);
+    int rc = 0;
+    if (w->synced_lsn < w->written_lsn) {
+        if (fdatasync(w->fd) != 0) {
+            w->failed = 1;
+            snprintf(w->fail_reason, sizeof w->fail_reason, "fdatasync: %s", strerror(errno));
+            rc = kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
+            goto out;
+        }
+        w->synced_lsn = w->written_lsn;
+    }
+    rc = kiln__wal_open_gen(w, w->gen + 1, err);
+    if (rc == 0) {
+        w->gen_bytes = 0;
+        *new_gen = w->gen;
+    }
+out:
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+void kiln_wal_drop_before(kiln_wal *w, uint64_t gen)
+{
+    size_t n;
+    uint64_t *gens = kiln__wal_list(w->dir, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (gens[i] >= gen) continue;
+        char path[1200];
+        kiln__wal_path(w, gens[i], path, sizeof path);
+        unlink(path);
+    }
+    free(gens);
+}
+
+uint64_t kiln_wal_generation(const kiln_wal *w)
+{
+    return w->gen;
+}
+
+uint64_t kiln_wal_size(const kiln_wal *w)
+{
+    return w->gen_bytes;
+}
+
+void kiln_wal_close(kiln_wal *w)
+{
+    if (!w) return;
+    if (w->fd >= 0) {
+        if (!w->failed) fdatasync(w->fd);
+        close(w->fd);
+    }
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->synced_cv);
+    free(w);
+}

@@ -1,0 +1,118 @@
+'use strict';
+// _bulk through the real OpenSearch JS client, and its error cases over raw HTTP (issue 2).
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { useServer } = require('./lib/fixture');
+
+const k = useServer({ args: ['--max-body', '1mb'] });
+
+test('bulk index/create/update/delete: one result per item, in order', async () => {
+  const r = await k.client.bulk({
+    body: [
+      { index: { _index: 'bulk1', _id: '1' } },
+      { title: 'one', n: 1 },
+      { create: { _index: 'bulk1', _id: '2' } },
+      { title: 'two', n: 2 },
+      { index: { _index: 'bulk1' } },
+      { title: 'generated id' },
+      { update: { _index: 'bulk1', _id: '1' } },
+      { doc: { extra: true } },
+      { delete: { _index: 'bulk1', _id: '2' } },
+      { delete: { _index: 'bulk1', _id: 'missing' } },
+    ],
+  });
+  assert.equal(r.statusCode, 200);
+  assert.equal(typeof r.body.took, 'number');
+  assert.equal(r.body.errors, false);
+  const it = r.body.items;
+  assert.equal(it.length, 6);
+  assert.equal(it[0].index.result, 'created');
+  assert.equal(it[0].index.status, 201);
+  assert.equal(it[0].index._id, '1');
+  assert.equal(it[1].create.result, 'created');
+  assert.equal(it[2].index.status, 201);
+  assert.ok(it[2].index._id);
+  assert.equal(it[3].update.result, 'updated');
+  assert.equal(it[3].update.status, 200);
+  assert.equal(it[4].delete.result, 'deleted');
+  assert.equal(it[5].delete.result, 'not_found');
+  assert.equal(it[5].delete.status, 404);
+  const g = await k.client.get({ index: 'bulk1', id: '1' });
+  assert.deepEqual(g.body._source, { title: 'one', n: 1, extra: true });
+});
+
+test('one bad item never sinks the others; errors flag is set', async () => {
+  await k.client.index({ index: 'bulk2', id: 'taken', body: { v: 0 } });
+  const r = await k.client.bulk({
+    body: [
+      { index: { _index: 'bulk2', _id: 'a' } },
+      { v: 1 },
+      { create: { _index: 'bulk2', _id: 'taken' } },
+      { v: 2 },
+      { update: { _index: 'bulk2', _id: 'absent' } },
+      { doc: { v: 3 } },
+      { index: { _index: 'bulk2', _id: '' } },
+      { v: 4 },
+      { index: { _index: 'bulk2', _id: 'b' } },
+      { v: 5 },
+    ],
+  });
+  assert.equal(r.body.errors, true);
+  const it = r.body.items;
+  assert.equal(it[0].index.status, 201);
+  assert.equal(it[1].create.status, 409);
+  assert.equal(it[1].create.error.type, 'version_conflict_engine_exception');
+  assert.equal(it[2].update.status, 404);
+  assert.equal(it[2].update.error.type, 'document_missing_exception');
+  assert.equal(it[3].index.status, 400);
+  assert.equal(it[3].index.error.type, 'illegal_argument_exception');
+  assert.equal(it[4].index.status, 201);
+  assert.deepEqual((await k.client.get({ index: 'bulk2', id: 'taken' })).body._source, { v: 0 });
+  assert.deepEqual((await k.client.get({ index: 'bulk2', id: 'b' })).body._source, { v: 5 });
+});
+
+test('POST /{index}/_bulk uses the path index as default', async () => {
+  const r = await k.client.bulk({ index: 'bulk3', body: [{ index: { _id: '1' } }, { a: 1 }, { index: { _index: 'bulk3b', _id: '1' } }, { b: 1 }] });
+  assert.equal(r.body.errors, false);
+  assert.equal(r.body.items[0].index._index, 'bulk3');
+  assert.equal(r.body.items[1].index._index, 'bulk3b');
+  assert.equal((await k.client.exists({ index: 'bulk3', id: '1' })).body, true);
+});
+
+test('PUT /_bulk works like POST, with ?refresh', async () => {
+  const r = await k.raw('PUT', '/_bulk?refresh=true', [{ index: { _index: 'bulk4', _id: '1' } }, { a: 1 }]);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.errors, false);
+});
+
+test('malformed NDJSON is a 400 for the whole request', async () => {
+  const r = await k.raw('POST', '/_bulk', '{"index":{"_index":"bulk5","_id":"1"}}\n{"a":1\n', { 'Content-Type': 'application/x-ndjson' });
+  assert.ok(r.status === 400 || (r.status === 200 && r.body.errors === true && r.body.items[0].index.status === 400), `${r.status} ${r.text}`);
+  const r2 = await k.raw('POST', '/_bulk', '{"nonsense":{}}\n{"a":1}\n', { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r2.status, 400, r2.text);
+  assert.ok(r2.body && r2.body.error, r2.text);
+  const r3 = await k.raw('POST', '/_bulk', '', { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r3.status, 400, r3.text);
+});
+
+test('a body over the configured limit is 413 and stores nothing', async () => {
+  const lines = [];
+  for (let i = 0; lines.join('\n').length < 1.5e6; i++) lines.push(JSON.stringify({ index: { _index: 'bulk6', _id: String(i) } }), JSON.stringify({ pad: 'p'.repeat(1000) }));
+  const r = await k.raw('POST', '/_bulk', lines.join('\n') + '\n', { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r.status, 413, r.text.slice(0, 300));
+  assert.equal((await k.client.indices.exists({ index: 'bulk6' })).body, false);
+  const ok = await k.client.bulk({ body: [{ index: { _index: 'bulk6b', _id: '1' } }, { a: 1 }] });
+  assert.equal(ok.body.errors, false, 'the server still works after a 413');
+});
+
+test('bulk items are durable once acknowledged (SIGKILL restart)', async () => {
+  const body = [];
+  for (let i = 0; i < 500; i++) body.push({ index: { _index: 'bulk7', _id: `d${i}` } }, { i, s: `doc ${i}` });
+  const r = await k.client.bulk({ body });
+  assert.equal(r.body.errors, false);
+  await k.restart('SIGKILL');
+  for (const i of [0, 1, 250, 499]) {
+    const g = await k.client.get({ index: 'bulk7', id: `d${i}` });
+    assert.deepEqual(g.body._source, { i, s: `doc ${i}` });
+  }
+});

@@ -1,0 +1,148 @@
+'use strict';
+// Index APIs through the real OpenSearch JS client (Elasticsearch semantics, issue 2).
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { useServer, expectError } = require('./lib/fixture');
+
+const k = useServer();
+
+test('create index with settings and mappings, read it back', async () => {
+  const r = await k.client.indices.create({
+    index: 'books',
+    body: {
+      settings: { number_of_shards: 2 },
+      mappings: {
+        properties: {
+          title: { type: 'text' },
+          isbn: { type: 'keyword' },
+          pages: { type: 'integer' },
+          price: { type: 'double' },
+          published: { type: 'date' },
+          in_print: { type: 'boolean' },
+          author: { properties: { name: { type: 'text' }, born: { type: 'short' } } },
+        },
+      },
+    },
+  });
+  assert.equal(r.statusCode, 200);
+  assert.deepEqual(r.body, { acknowledged: true, shards_acknowledged: true, index: 'books' });
+
+  const m = await k.client.indices.getMapping({ index: 'books' });
+  const props = m.body.books.mappings.properties;
+  assert.equal(props.title.type, 'text');
+  assert.equal(props.isbn.type, 'keyword');
+  assert.equal(props.pages.type, 'integer');
+  assert.equal(props.price.type, 'double');
+  assert.equal(props.published.type, 'date');
+  assert.equal(props.in_print.type, 'boolean');
+  assert.equal(props.author.properties.born.type, 'short');
+
+  const g = await k.client.indices.get({ index: 'books' });
+  assert.ok(g.body.books, 'GET /books has the index');
+  assert.equal(String(g.body.books.settings.index.number_of_shards), '2');
+  assert.ok(g.body.books.mappings.properties.title);
+});
+
+test('HEAD /{index} is 200 for an existing index and 404 otherwise', async () => {
+  await k.client.indices.create({ index: 'exists-a' });
+  assert.equal((await k.client.indices.exists({ index: 'exists-a' })).body, true);
+  assert.equal((await k.client.indices.exists({ index: 'exists-b' })).body, false);
+});
+
+test('creating an existing index is 400 resource_already_exists_exception', async () => {
+  await k.client.indices.create({ index: 'dup' });
+  const e = await expectError(() => k.client.indices.create({ index: 'dup' }));
+  assert.equal(e.statusCode, 400);
+  assert.equal(e.body.error.type, 'resource_already_exists_exception');
+  assert.equal(e.body.status, 400);
+});
+
+test('invalid index names are 400 invalid_index_name_exception', async () => {
+  for (const name of ['UpperCase', '_leading', '-leading', 'has space', 'a*b', 'a?b', 'a"b', '.', '..', 'x'.repeat(256)]) {
+    const r = await k.raw('PUT', '/' + encodeURIComponent(name), {});
+    assert.equal(r.status, 400, `PUT /${name} → ${r.status} ${r.text}`);
+    assert.equal(r.body && r.body.error && r.body.error.type, 'invalid_index_name_exception', `PUT /${name}: ${r.text}`);
+  }
+});
+
+test('delete index; unknown index is 404 index_not_found_exception', async () => {
+  await k.client.indices.create({ index: 'gone' });
+  const d = await k.client.indices.delete({ index: 'gone' });
+  assert.deepEqual(d.body, { acknowledged: true });
+  const e = await expectError(() => k.client.indices.delete({ index: 'gone' }));
+  assert.equal(e.statusCode, 404);
+  assert.equal(e.body.error.type, 'index_not_found_exception');
+  const g = await expectError(() => k.client.indices.get({ index: 'never-was' }));
+  assert.equal(g.statusCode, 404);
+  assert.equal(g.body.error.type, 'index_not_found_exception');
+});
+
+test('PUT _mapping adds a field; changing a field type is refused', async () => {
+  await k.client.indices.create({ index: 'mapped', body: { mappings: { properties: { a: { type: 'keyword' } } } } });
+  const r = await k.client.indices.putMapping({ index: 'mapped', body: { properties: { b: { type: 'long' } } } });
+  assert.deepEqual(r.body, { acknowledged: true });
+  const m = await k.client.indices.getMapping({ index: 'mapped' });
+  assert.equal(m.body.mapped.mappings.properties.a.type, 'keyword');
+  assert.equal(m.body.mapped.mappings.properties.b.type, 'long');
+  const e = await expectError(() => k.client.indices.putMapping({ index: 'mapped', body: { properties: { a: { type: 'long' } } } }));
+  assert.equal(e.statusCode, 400);
+});
+
+test('dynamic mapping follows Elasticsearch rules', async () => {
+  await k.client.index({ index: 'dyn', id: '1', body: { s: 'hello', n: 42, f: 1.5, b: true, o: { inner: 'x', deep: { v: 7 } } } });
+  const m = await k.client.indices.getMapping({ index: 'dyn' });
+  const p = m.body.dyn.mappings.properties;
+  assert.equal(p.s.type, 'text');
+  assert.deepEqual(p.s.fields, { keyword: { type: 'keyword', ignore_above: 256 } });
+  assert.equal(p.n.type, 'long');
+  assert.ok(['float', 'double'].includes(p.f.type), `f: ${p.f.type}`);
+  assert.equal(p.b.type, 'boolean');
+  assert.equal(p.o.properties.inner.type, 'text');
+  assert.equal(p.o.properties.deep.properties.v.type, 'long');
+});
+
+test('unknown field type in mappings is 400 mapper_parsing_exception', async () => {
+  const e = await expectError(() =>
+    k.client.indices.create({ index: 'badmap', body: { mappings: { properties: { a: { type: 'no_such_type' } } } } })
+  );
+  assert.equal(e.statusCode, 400);
+  assert.equal(e.body.error.type, 'mapper_parsing_exception');
+  assert.equal((await k.client.indices.exists({ index: 'badmap' })).body, false);
+});
+
+test('refresh: POST /{index}/_refresh and POST /_refresh', async () => {
+  await k.client.indices.create({ index: 'refr' });
+  const r = await k.client.indices.refresh({ index: 'refr' });
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.body._shards.failed, 0);
+  const all = await k.raw('POST', '/_refresh');
+  assert.equal(all.status, 200);
+  assert.equal(all.body._shards.failed, 0);
+});
+
+test('cat indices: text with ?v and format=json', async () => {
+  await k.client.indices.create({ index: 'cat-a' });
+  await k.client.index({ index: 'cat-a', id: '1', body: { x: 1 }, refresh: 'true' });
+  const t = await k.raw('GET', '/_cat/indices?v');
+  assert.equal(t.status, 200);
+  assert.match(t.headers['content-type'], /^text\/plain/);
+  const lines = t.text.trim().split('\n');
+  assert.match(lines[0], /^health\s+status\s+index\s+uuid\s+pri\s+rep\s+docs\.count\s+docs\.deleted\s+store\.size\s+pri\.store\.size\s*$/);
+  assert.ok(lines.some((l) => l.split(/\s+/)[2] === 'cat-a'), t.text);
+  const j = await k.client.cat.indices({ format: 'json' });
+  const row = j.body.find((x) => x.index === 'cat-a');
+  assert.ok(row, JSON.stringify(j.body));
+  assert.equal(row['docs.count'], '1');
+  assert.ok(['green', 'yellow'].includes(row.health));
+  assert.equal(row.status, 'open');
+});
+
+test('root and cluster health', async () => {
+  const info = await k.client.info();
+  for (const f of ['name', 'cluster_name', 'cluster_uuid', 'tagline']) assert.equal(typeof info.body[f], 'string', f);
+  assert.match(info.body.version.number, /^\d+\.\d+\.\d+/);
+  const h = await k.client.cluster.health();
+  assert.ok(['green', 'yellow'].includes(h.body.status));
+  assert.equal(h.body.number_of_nodes, 1);
+  assert.equal(typeof h.body.cluster_name, 'string');
+});
