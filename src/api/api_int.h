@@ -45,5 +45,6 @@ const kiln_route *kiln__routes_root(size_t *n);
 const kiln_route *kiln__routes_indices(size_t *n);
 const kiln_route *kiln__routes_doc(size_t *n);
 const kiln_route *kiln__routes_bulk(size_t *n);
+const kiln_route *kiln__routes_search(size_t *n);
 
 #endif
