@@ -255,7 +255,33 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         /* live docs: a segment range fully present needs no per-doc check */
         int check_live = !no_deletes && !roaring_bitmap_contains_range(
                                             live, s->base, (uint64_t)s->base + s->ndocs);
-        for (uint32_t d = kiln__it_next(it); d != KILN__END; d = kiln__it_next(it)) {
+        /* Block-max pruning, by score only and once the hit count is no longer exact: skip
+         * ranges whose score bound cannot beat the worst kept hit (ties lose to earlier docs). */
+        int prune_ok = !nk && o->k && !o->after && !o->has_min_score && o->track_total_hits >= 0;
+        uint32_t target = 0, upto = 0;
+        int have_upto = 0;
+        for (;;) {
+            uint32_t d;
+            if (prune_ok && h.n == h.k && total >= (uint64_t)o->track_total_hits) {
+                if (!have_upto || target > upto) {
+                    uint32_t end;
+                    float b = kiln__it_bound(it, target, &end);
+                    if (end == KILN__END) break;
+                    if (b <= h.v[0].score) {
+                        res->total_is_lower_bound = 1;
+                        if (end >= KILN__FAR) break;
+                        target = end + 1;
+                        have_upto = 0;
+                        continue;
+                    }
+                    upto = end;
+                    have_upto = 1;
+                }
+                d = kiln__it_advance(it, target);
+            } else
+                d = kiln__it_next(it);
+            if (d == KILN__END) break;
+            target = d + 1;
             uint32_t docnum = s->base + d;
             if ((++visited & 4095) == 0 && o->deadline_ns && kiln__now_ns() > o->deadline_ns) {
                 res->timed_out = 1;

@@ -27,6 +27,7 @@ static void kiln__it_init(kiln__it *it)
 {
     it->doc = KILN__UNSTARTED;
     it->score = kiln__score_zero;
+    it->bound = NULL;
     it->free = kiln__free_plain;
     it->cost_class = 0;
 }
@@ -44,6 +45,7 @@ typedef struct kiln__term_it {
     kiln__bm25 bm;
     const uint8_t *norms;
     int docs_only;
+    uint32_t bblk; /* bound cursor: targets only grow */
     uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
 } kiln__term_it;
 
@@ -120,6 +122,38 @@ static float kiln__term_score(kiln__it *it)
     return w - w / (1.0f + freq * t->bm.cache[nb]);
 }
 
+static float kiln__term_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    return kiln__it_term_bound_bm(it, target, end, ((kiln__term_it *)it)->bm);
+}
+
+float kiln__it_term_bound_bm(kiln__it *it, uint32_t target, uint32_t *end, kiln__bm25 bm)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    if (it->doc == KILN__END) {
+        *end = KILN__END;
+        return 0;
+    }
+    uint32_t b = it->doc == KILN__UNSTARTED || t->blk < t->bblk ? t->bblk : t->blk;
+    while (b < t->nblocks && t->sk[b].last_doc < target) b++;
+    t->bblk = b;
+    if (b >= t->nblocks) {
+        *end = KILN__END;
+        return 0;
+    }
+    const kiln__skip *sk = &t->sk[b];
+    *end = sk->last_doc;
+    if (!bm.cache) return 0;
+    float w = bm.weight;
+    if (t->docs_only) return w - w / (1.0f + bm.cache[1]);
+    float best = 0;
+    for (unsigned i = 0; i < sk->nimp; i++) {
+        float s = w - w / (1.0f + (float)sk->imp_tf[i] * bm.cache[t->norms ? sk->imp_norm[i] : 1]);
+        if (s > best) best = s;
+    }
+    return best;
+}
+
 kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t term,
                         kiln__bm25 bm)
 {
@@ -128,6 +162,7 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     kiln__it_init(&t->base);
     t->base.next = kiln__term_next;
     t->base.advance = kiln__term_advance;
+    t->base.bound = kiln__term_bound;
     t->base.cost = st->df;
     t->sk = s->skips + st->skip_idx;
     t->nblocks = st->nblocks;
@@ -137,6 +172,7 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     t->norms = f->has_norms ? f->norms : NULL;
     t->docs_only = !f->has_pos;
     t->blk = UINT32_MAX;
+    t->bblk = 0;
     t->i = t->n = 0;
     t->base.max_score = 0;
     if (bm.cache) {
@@ -355,6 +391,43 @@ static float kiln__sum_score(kiln__it *it)
     return (float)s;
 }
 
+static float kiln__and_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    uint32_t e = KILN__FAR;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t ek;
+        s += kiln__it_bound(m->kids[k], target, &ek);
+        if (ek == KILN__END) {
+            *end = KILN__END;
+            return 0;
+        }
+        if (ek < e) e = ek;
+    }
+    *end = e;
+    return (float)s;
+}
+
+static float kiln__or_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    float mx = 0;
+    uint32_t e = KILN__END;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t ek;
+        float b = kiln__it_bound(m->kids[k], target, &ek);
+        if (ek == KILN__END) continue;
+        s += b;
+        if (b > mx) mx = b;
+        if (ek < e) e = ek;
+    }
+    *end = e;
+    if (e == KILN__END) return 0;
+    return m->dismax ? mx + m->tie * (float)(s - mx) : (float)s;
+}
+
 static int kiln__cmp_cost(const void *a, const void *b)
 {
     const kiln__it *x = *(kiln__it *const *)a, *y = *(kiln__it *const *)b;
@@ -371,6 +444,7 @@ kiln__it *kiln__it_and(kiln__it **kids, size_t n)
     m->base.next = kiln__and_next;
     m->base.advance = kiln__and_adv;
     m->base.score = kiln__sum_score;
+    m->base.bound = kiln__and_bound;
     m->base.cost = m->kids[0]->cost;
     double ms = 0;
     int cc = 0;
@@ -443,6 +517,7 @@ kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie)
     m->base.next = kiln__or_next;
     m->base.advance = kiln__or_adv;
     m->base.score = kiln__or_score;
+    m->base.bound = kiln__or_bound;
     double ms = 0, mx = 0;
     uint64_t cost = 0;
     for (size_t k = 0; k < n; k++) {
@@ -518,6 +593,24 @@ static float kiln__a_score(kiln__it *it)
     return p->a->score(p->a);
 }
 
+static float kiln__a_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return kiln__it_bound(p->a, target, end);
+}
+
+static float kiln__reqopt_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    float b = kiln__it_bound(p->a, target, end);
+    if (*end == KILN__END) return 0;
+    uint32_t e2;
+    float b2 = kiln__it_bound(p->b[0], target, &e2);
+    if (e2 == KILN__END) return b;
+    if (e2 < *end) *end = e2;
+    return (float)((double)b + b2);
+}
+
 kiln__it *kiln__it_not(kiln__it *req, kiln__it **excl, size_t n)
 {
     if (!n) return req;
@@ -525,6 +618,7 @@ kiln__it *kiln__it_not(kiln__it *req, kiln__it **excl, size_t n)
     p->base.next = kiln__not_next;
     p->base.advance = kiln__not_adv;
     p->base.score = kiln__a_score;
+    p->base.bound = kiln__a_bound;
     return &p->base;
 }
 
@@ -552,6 +646,7 @@ kiln__it *kiln__it_req_opt(kiln__it *req, kiln__it *opt)
     p->base.next = kiln__a_next;
     p->base.advance = kiln__a_adv;
     p->base.score = kiln__reqopt_score;
+    p->base.bound = kiln__reqopt_bound;
     p->base.max_score = req->max_score + opt->max_score;
     return &p->base;
 }

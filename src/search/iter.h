@@ -4,7 +4,10 @@
  *                         iterator is already there), or KILN__END;
  *   cost                → an estimate of the matches, to drive conjunctions by the cheapest;
  *   score(it)           → the score of the current doc (0 for non-scoring iterators);
- *   max_score           → an upper bound of score() over the whole iterator (pruning).
+ *   max_score           → an upper bound of score() over the whole iterator;
+ *   bound(it, t, &end)  → an upper bound of score() over the docs in [t, end] (block-max
+ *                         pruning: the collector skips ranges whose bound cannot beat its
+ *                         threshold). end = KILN__END: no match at or after t.
  * Before the first next/advance, doc is KILN__UNSTARTED. */
 #ifndef KILN_ITER_H
 #define KILN_ITER_H
@@ -13,6 +16,7 @@
 
 #define KILN__END UINT32_MAX
 #define KILN__UNSTARTED (UINT32_MAX - 1)
+#define KILN__FAR (UINT32_MAX - 2) /* a bound's range reaching the end of the segment */
 
 typedef struct kiln__it kiln__it;
 struct kiln__it {
@@ -20,6 +24,7 @@ struct kiln__it {
     uint32_t (*next)(kiln__it *it);
     uint32_t (*advance)(kiln__it *it, uint32_t target);
     float (*score)(kiln__it *it);
+    float (*bound)(kiln__it *it, uint32_t target, uint32_t *end); /* NULL: max_score */
     void (*free)(kiln__it *it);
     uint64_t cost;
     float max_score;
@@ -37,6 +42,17 @@ static inline uint32_t kiln__it_advance(kiln__it *it, uint32_t target)
 }
 void kiln__it_free(kiln__it *it);
 
+static inline float kiln__it_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    if (it->doc == KILN__END) {
+        *end = KILN__END;
+        return 0;
+    }
+    if (it->bound) return it->bound(it, target, end);
+    *end = KILN__FAR;
+    return it->max_score;
+}
+
 /* BM25 inputs of a term iterator: weight = boost * idf; cache[norm byte] = 1/(k1*(1-b+b*len/avgdl)). */
 typedef struct kiln__bm25 {
     float weight;
@@ -48,6 +64,8 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
 /* Positions of the term iterator's current doc into out (cap entries); returns the count. */
 uint32_t kiln__it_term_positions(kiln__it *it, uint32_t *out, uint32_t cap);
 uint32_t kiln__it_term_freq(kiln__it *it);
+/* The term iterator's block bound for other BM25 inputs (a phrase's: its freq <= the tf). */
+float kiln__it_term_bound_bm(kiln__it *it, uint32_t target, uint32_t *end, kiln__bm25 bm);
 
 kiln__it *kiln__it_empty(void);
 /* Every doc of the segment (present: borrowed bitset of existing docs, or NULL = all). */

@@ -122,6 +122,14 @@ static float kiln__phrase_score(kiln__it *it)
     return w - w / (1.0f + p->freq * p->bm.cache[nb]);
 }
 
+/* A phrase occurs at most tf times in a doc for each of its terms (term 0 for sloppy phrases,
+ * whose frequency adds at most 1 per occurrence of term 0), so term 0's impacts bound it. */
+static float kiln__phrase_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__phrase_it *p = (kiln__phrase_it *)it;
+    return kiln__it_term_bound_bm(p->terms[0], target, end, p->bm);
+}
+
 static void kiln__phrase_free(kiln__it *it)
 {
     kiln__phrase_it *p = (kiln__phrase_it *)it;
@@ -143,6 +151,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->base.next = kiln__phrase_next;
     p->base.advance = kiln__phrase_adv;
     p->base.score = kiln__phrase_score;
+    p->base.bound = kiln__phrase_bound;
     p->base.free = kiln__phrase_free;
     p->terms = kiln_xmalloc(n * sizeof *terms);
     memcpy(p->terms, terms, n * sizeof *terms);

@@ -73,6 +73,38 @@ typedef struct kiln__skipvec {
     size_t n, cap;
 } kiln__skipvec;
 
+/* The competitive impacts of a block from the max tf per norm byte (best[256], 0 = none). */
+static void kiln__impacts(kiln__skip *sk, uint16_t *best)
+{
+    uint16_t tf[256];
+    uint8_t nb[256];
+    unsigned n = 0, run = 0;
+    for (unsigned b = 0; b < 256; b++) { /* shorter fields first: keep pairs with a higher tf */
+        if (best[b] > run) {
+            run = best[b];
+            tf[n] = best[b];
+            nb[n] = (uint8_t)b;
+            n++;
+        }
+        best[b] = 0;
+    }
+    while (n > KILN__IMPACTS) { /* merge the adjacent pair closest in tf: (tf[i+1], nb[i]) */
+        unsigned at = 0, gap = UINT32_MAX;
+        for (unsigned i = 0; i + 1 < n; i++)
+            if ((unsigned)(tf[i + 1] - tf[i]) < gap) {
+                gap = (unsigned)(tf[i + 1] - tf[i]);
+                at = i;
+            }
+        tf[at] = tf[at + 1];
+        memmove(tf + at + 1, tf + at + 2, (n - at - 2) * sizeof *tf);
+        memmove(nb + at + 1, nb + at + 2, (n - at - 2) * sizeof *nb);
+        n--;
+    }
+    sk->nimp = (uint8_t)n;
+    memcpy(sk->imp_tf, tf, n * sizeof *tf);
+    memcpy(sk->imp_norm, nb, n);
+}
+
 /* Re-encodes one term's buffered postings into blocks. */
 static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__sterm *st,
                             kiln__bytes *post, kiln__bytes *pos, kiln__skipvec *skips)
@@ -88,6 +120,7 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
     const uint8_t *p = t->post.p, *pp = t->pos.p;
     uint32_t doc = 0, prev_last = 0;
     uint32_t post_base = post->len, pos_base = pos->len;
+    uint16_t best[256] = {0};
     for (uint32_t i = 0; i < t->df; i += KILN__BLOCK) {
         uint32_t n = t->df - i < KILN__BLOCK ? t->df - i : KILN__BLOCK;
         if (skips->n == skips->cap) {
@@ -116,6 +149,7 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
             if (tfc > sk->max_tf) sk->max_tf = (uint16_t)tfc;
             uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
             if (nb < sk->min_norm) sk->min_norm = nb;
+            if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
             if (wf->has_pos)
                 for (uint32_t q = 0; q < tf; q++) {
                     uint32_t dummy;
@@ -130,6 +164,7 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
             pos->len += plen;
         }
         sk->last_doc = doc;
+        kiln__impacts(sk, best);
         if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
         if (sk->min_norm < st->min_norm) st->min_norm = sk->min_norm;
     }

@@ -11,6 +11,7 @@
 
 #define KILN__BLOCK 128 /* docs per postings block (skip entry, score bound) */
 #define KILN__POS_GAP 100 /* position gap between values of a multi-valued field, as in ES */
+#define KILN__IMPACTS 4   /* competitive (tf, norm) pairs kept per postings block */
 
 /* ---- varints ---------------------------------------------------------------------------- */
 
@@ -70,6 +71,12 @@ typedef struct kiln__skip { /* one per postings block of KILN__BLOCK docs */
     uint16_t max_tf;  /* score bound inputs: BM25 grows with tf and shrinks with length, so */
     uint8_t min_norm; /* (max_tf, min_norm) bounds every doc of the block */
     uint8_t ndocs;    /* docs in the block minus one */
+    /* Tighter: the block's competitive impacts (Lucene's term of art): the pareto frontier of
+     * (tf, norm) pairs, merged down to KILN__IMPACTS pairs; each doc of the block is dominated
+     * by one of them, so the block's score bound is the best score among them. */
+    uint16_t imp_tf[KILN__IMPACTS];
+    uint8_t imp_norm[KILN__IMPACTS];
+    uint8_t nimp;
 } kiln__skip;
 
 typedef struct kiln__sterm {
@@ -179,7 +186,8 @@ typedef struct kiln__writer {
     uint32_t count;  /* docs added */
     kiln__wterm *terms;
     uint32_t nterms, terms_cap;
-    uint32_t *table; /* open addressing: term id + 1, 0 empty */
+    uint64_t *table; /* open addressing: hash << 32 | (term id + 1), 0 empty; the hash is
+                        compared before the term is touched, sparing a cache miss per probe */
     uint32_t table_mask;
     kiln__bytes text;
     /* current doc */

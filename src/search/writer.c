@@ -96,11 +96,11 @@ void kiln__writer_free(kiln__writer *w)
 static void kiln__table_grow(kiln__writer *w)
 {
     uint32_t mask = w->table_mask * 2 + 1;
-    uint32_t *t = kiln_xcalloc((size_t)mask + 1, sizeof *t);
+    uint64_t *t = kiln_xcalloc((size_t)mask + 1, sizeof *t);
     for (uint32_t i = 0; i < w->nterms; i++) {
         uint32_t j = w->terms[i].hash & mask;
         while (t[j]) j = (j + 1) & mask;
-        t[j] = i + 1;
+        t[j] = (uint64_t)w->terms[i].hash << 32 | (i + 1);
     }
     free(w->table);
     w->table = t;
@@ -112,12 +112,15 @@ static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, si
     uint32_t h = (uint32_t)XXH3_64bits_withSeed(s, len, field);
     uint32_t j = h & w->table_mask;
     for (;;) {
-        uint32_t e = w->table[j];
+        uint64_t e = w->table[j];
         if (!e) break;
-        kiln__wterm *t = &w->terms[e - 1];
-        if (t->hash == h && t->field == field && t->text_len == len &&
-            !memcmp(w->text.p + t->text_off, s, len))
-            return e - 1;
+        if ((uint32_t)(e >> 32) == h) {
+            uint32_t id = (uint32_t)e - 1;
+            kiln__wterm *t = &w->terms[id];
+            if (t->field == field && t->text_len == len &&
+                !memcmp(w->text.p + t->text_off, s, len))
+                return id;
+        }
         j = (j + 1) & w->table_mask;
     }
     KILN__GROW(w->terms, w->nterms, w->terms_cap, w->nterms + 1);
@@ -131,7 +134,7 @@ static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, si
     t->text_len = (uint32_t)len;
     memcpy(w->text.p + w->text.len, s, len);
     w->text.len += (uint32_t)len;
-    w->table[j] = id + 1;
+    w->table[j] = (uint64_t)h << 32 | (id + 1);
     if (w->nterms * 2 > w->table_mask) kiln__table_grow(w);
     return id;
 }

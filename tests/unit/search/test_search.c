@@ -443,6 +443,61 @@ static void test_large(void)
     kiln_mapping_unref(m);
 }
 
+/* Block-max pruning must return exactly the top k an exhaustive run returns. */
+static void test_pruning(void)
+{
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_sindex *si = kiln_sindex_open(NULL, NULL);
+    char buf[1024];
+    uint64_t x = 88172645463325252ULL;
+    static const char *words[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+    for (uint32_t i = 0; i < 20000; i++) {
+        size_t n = 0;
+        int len = 1 + (int)(i % 37);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "{\"k\":\"k%u\",\"t\":\"", i % 3);
+        for (int w = 0; w < len; w++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* skewed: low words are common */
+            unsigned r = (unsigned)(x % 100);
+            const char *word = words[r < 40 ? 0 : r < 60 ? 1 : r < 75 ? 2 : r < 85 ? 3 : 4 + r % 6];
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s ", word);
+        }
+        snprintf(buf + n, sizeof buf - n, "\"}");
+        add(si, i, buf, m);
+        if (i == 12345) kiln_sindex_refresh(si, NULL);
+    }
+    kiln_sindex_refresh(si, NULL);
+    const char *qs[] = {
+        "{\"match\":{\"t\":\"a\"}}",
+        "{\"match\":{\"t\":\"j\"}}",
+        "{\"match\":{\"t\":\"a b\"}}",
+        "{\"match\":{\"t\":\"a j f\"}}",
+        "{\"match\":{\"t\":{\"query\":\"a b\",\"operator\":\"and\"}}}",
+        "{\"match\":{\"t\":{\"query\":\"c h\",\"operator\":\"and\"}}}",
+        "{\"bool\":{\"must\":{\"match\":{\"t\":\"a\"}},\"should\":{\"match\":{\"t\":\"g\"}}}}",
+        "{\"bool\":{\"must\":{\"match\":{\"t\":\"b\"}},\"filter\":{\"term\":{\"k\":\"k1\"}}}}",
+        "{\"dis_max\":{\"queries\":[{\"match\":{\"t\":\"a\"}},{\"match\":{\"t\":\"e\"}}],\"tie_breaker\":0.3}}",
+        "{\"match_phrase\":{\"t\":\"a b\"}}",
+        "{\"bool\":{\"must\":{\"match\":{\"t\":\"c\"}},\"must_not\":{\"match\":{\"t\":\"d\"}}}}",
+    };
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        kiln_search_opts exact = {.k = 10, .track_total_hits = -1};
+        kiln_search_opts pruned = {.k = 10, .track_total_hits = 0};
+        run a = search_full(si, m, qs[i], NULL, &exact);
+        run b = search_full(si, m, qs[i], NULL, &pruned);
+        char da[512];
+        snprintf(da, sizeof da, "%s", docs_of(&a));
+        if (strcmp(da, docs_of(&b))) fprintf(stderr, "pruning differs for %s\n", qs[i]);
+        CHECK_STR(docs_of(&b), da);
+        for (size_t k = 0; k < a.res.nhits && k < b.res.nhits; k++)
+            CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+        kiln_search_result_free(&a.res);
+        kiln_search_result_free(&b.res);
+    }
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
 int main(void)
 {
     test_norms();
@@ -454,5 +509,6 @@ int main(void)
     test_ids_and_merge();
     test_doc_values();
     test_large();
+    test_pruning();
     TEST_DONE();
 }
