@@ -106,8 +106,9 @@ static void kiln__impacts(kiln__skip *sk, uint16_t *best)
 }
 
 /* Re-encodes one term's buffered postings into blocks. */
-static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__sterm *st,
-                            kiln__bytes *post, kiln__bytes *pos, kiln__skipvec *skips)
+static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const kiln__wfield *wf,
+                            kiln__sterm *st, kiln__bytes *post, kiln__bytes *pos,
+                            kiln__skipvec *skips)
 {
     st->df = t->df;
     st->ttf = t->ttf;
@@ -117,7 +118,9 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
     st->nblocks = (t->df + KILN__BLOCK - 1) / KILN__BLOCK;
     st->max_tf = 0;
     st->min_norm = 255;
-    const uint8_t *p = t->post.p, *pp = t->pos.p;
+    kiln__slice_rd p, pp;
+    kiln__slice_rd_init(&p, &w->pool, &t->post);
+    kiln__slice_rd_init(&pp, &w->pool, &t->pos);
     uint32_t doc = 0, prev_last = 0;
     uint32_t post_base = post->len, pos_base = pos->len;
     uint16_t best[256] = {0};
@@ -135,11 +138,8 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
         sk->ndocs = (uint8_t)(n - 1);
         if (post->len + 10 * n > post->cap) kiln__bytes_grow(post, 10 * n);
         uint8_t *o = post->p + post->len;
-        const uint8_t *pp_start = pp;
         for (uint32_t k = 0; k < n; k++) {
-            uint32_t delta, tf;
-            p = kiln__get_vu32(p, &delta);
-            p = kiln__get_vu32(p, &tf);
+            uint32_t delta = kiln__slice_rd_vu32(&p), tf = kiln__slice_rd_vu32(&p);
             doc += delta;
             uint32_t d = doc - prev_last;
             prev_last = doc;
@@ -150,19 +150,14 @@ static void kiln__seal_term(const kiln__wterm *t, const kiln__wfield *wf, kiln__
             uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
             if (nb < sk->min_norm) sk->min_norm = nb;
             if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
-            if (wf->has_pos)
-                for (uint32_t q = 0; q < tf; q++) {
-                    uint32_t dummy;
-                    pp = kiln__get_vu32(pp, &dummy);
-                }
+            if (wf->has_pos) {
+                if (pos->len + 5 * tf > pos->cap) kiln__bytes_grow(pos, 5 * tf);
+                uint8_t *q = pos->p + pos->len;
+                for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__slice_rd_vu32(&pp));
+                pos->len = (uint32_t)(q - pos->p);
+            }
         }
         post->len = (uint32_t)(o - post->p);
-        if (wf->has_pos) {
-            uint32_t plen = (uint32_t)(pp - pp_start);
-            if (pos->len + plen > pos->cap) kiln__bytes_grow(pos, plen);
-            memcpy(pos->p + pos->len, pp_start, plen);
-            pos->len += plen;
-        }
         sk->last_doc = doc;
         kiln__impacts(sk, best);
         if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
@@ -281,7 +276,7 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
             memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
             to += t->text_len;
             ord_of[order[i]] = i - a;
-            kiln__seal_term(t, wf, st, &post, &pos, &skips);
+            kiln__seal_term(w, t, wf, st, &post, &pos, &skips);
         }
         if (wf->has_norms) {
             sf->norms = kiln_xcalloc(s->ndocs ? s->ndocs : 1, 1);

@@ -57,6 +57,80 @@ static inline void kiln__bytes_vu32(kiln__bytes *b, uint32_t v)
     b->len = (uint32_t)(kiln__put_vu32(b->p + b->len, v) - b->p);
 }
 
+/* ---- byte-slice pool -------------------------------------------------------------------------
+ * Buffered postings of all terms share one pool of 1 MiB blocks, as Lucene's ByteBlockPool: a
+ * term's stream is a chain of slices of growing size (16 B .. 4 KiB), each ending with the
+ * 4-byte address of the next. No malloc or copy per term as postings grow, and the blocks are
+ * reused after each refresh. An address is block << 20 | offset. */
+#define KILN__POOL_SHIFT 20
+#define KILN__POOL_BLOCK (1u << KILN__POOL_SHIFT)
+
+typedef struct kiln__pool {
+    uint8_t **blocks;
+    uint32_t nblocks, cap_blocks;
+    uint32_t cur;     /* block being filled */
+    uint32_t off;     /* next free byte in it */
+} kiln__pool;
+
+typedef struct kiln__slice { /* a term's write cursor; head == 0: empty */
+    uint32_t head, wr, wend;
+    uint8_t level;
+} kiln__slice;
+
+void kiln__pool_init(kiln__pool *p);
+void kiln__pool_reset(kiln__pool *p);
+void kiln__pool_free(kiln__pool *p);
+void kiln__slice_byte_slow(kiln__pool *p, kiln__slice *s, uint8_t b);
+
+static inline uint8_t *kiln__pool_at(const kiln__pool *p, uint32_t addr)
+{
+    return p->blocks[addr >> KILN__POOL_SHIFT] + (addr & (KILN__POOL_BLOCK - 1));
+}
+
+static inline void kiln__slice_byte(kiln__pool *p, kiln__slice *s, uint8_t b)
+{
+    if (s->wr != s->wend) {
+        *kiln__pool_at(p, s->wr++) = b;
+        return;
+    }
+    kiln__slice_byte_slow(p, s, b);
+}
+
+static inline void kiln__slice_vu32(kiln__pool *p, kiln__slice *s, uint32_t v)
+{
+    while (v >= 0x80) {
+        kiln__slice_byte(p, s, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    kiln__slice_byte(p, s, (uint8_t)v);
+}
+
+/* Reads a chain back. */
+typedef struct kiln__slice_rd {
+    const kiln__pool *p;
+    uint32_t at, end;
+    uint8_t level;
+} kiln__slice_rd;
+
+void kiln__slice_rd_init(kiln__slice_rd *r, const kiln__pool *p, const kiln__slice *s);
+uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r);
+
+static inline uint8_t kiln__slice_rd_byte(kiln__slice_rd *r)
+{
+    if (r->at == r->end) return kiln__slice_rd_next_slice(r);
+    return *kiln__pool_at(r->p, r->at++);
+}
+
+static inline uint32_t kiln__slice_rd_vu32(kiln__slice_rd *r)
+{
+    uint32_t b = kiln__slice_rd_byte(r), x = b & 0x7f;
+    for (unsigned shift = 7; b & 0x80; shift += 7) {
+        b = kiln__slice_rd_byte(r);
+        x |= (b & 0x7f) << shift;
+    }
+    return x;
+}
+
 /* ---- Lucene's norm encoding (SmallFloat.intToByte4) ---------------------------------------- */
 
 uint8_t kiln__norm_encode(uint32_t len);
@@ -144,8 +218,8 @@ typedef struct kiln__wterm {
     uint32_t df;
     uint32_t last_doc; /* local */
     uint64_t ttf;
-    kiln__bytes post; /* varint (doc - prev doc), tf */
-    kiln__bytes pos;  /* per doc: tf varint position deltas */
+    kiln__slice post; /* varint (doc - prev doc), tf */
+    kiln__slice pos;  /* per doc: tf varint position deltas */
     /* per-doc scratch */
     uint32_t cur_doc1; /* local doc + 1 while the term is touched by the current doc */
     uint32_t cur_tf, cur_slot;
@@ -190,6 +264,7 @@ typedef struct kiln__writer {
                         compared before the term is touched, sparing a cache miss per probe */
     uint32_t table_mask;
     kiln__bytes text;
+    kiln__pool pool; /* postings and positions of every term */
     /* current doc */
     kiln__tok *toks;
     uint32_t ntoks, toks_cap;

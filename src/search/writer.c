@@ -20,6 +20,85 @@ void kiln__bytes_grow(kiln__bytes *b, uint32_t extra)
     b->cap = cap;
 }
 
+/* ---- byte-slice pool ---------------------------------------------------------------------- */
+
+static const uint32_t kiln__slice_size[] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+#define KILN__SLICE_LEVELS (sizeof kiln__slice_size / sizeof *kiln__slice_size)
+
+void kiln__pool_init(kiln__pool *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+void kiln__pool_reset(kiln__pool *p)
+{
+    p->cur = 0;
+    p->off = 8; /* address 0 means "no slice" */
+}
+
+void kiln__pool_free(kiln__pool *p)
+{
+    for (uint32_t i = 0; i < p->nblocks; i++) free(p->blocks[i]);
+    free(p->blocks);
+    memset(p, 0, sizeof *p);
+}
+
+static uint32_t kiln__pool_alloc(kiln__pool *p, uint32_t size)
+{
+    if (!p->nblocks || p->off + size > KILN__POOL_BLOCK) {
+        if (p->nblocks) {
+            p->cur++;
+            p->off = 0;
+        } else
+            p->off = 8;
+        if (p->cur >= p->nblocks) {
+            if (p->nblocks == p->cap_blocks) {
+                p->cap_blocks = p->cap_blocks ? p->cap_blocks * 2 : 16;
+                p->blocks = kiln_xrealloc(p->blocks, p->cap_blocks * sizeof *p->blocks);
+            }
+            p->blocks[p->nblocks++] = kiln_xmalloc(KILN__POOL_BLOCK);
+        }
+    }
+    uint32_t addr = p->cur << KILN__POOL_SHIFT | p->off;
+    p->off += size;
+    return addr;
+}
+
+void kiln__slice_byte_slow(kiln__pool *p, kiln__slice *s, uint8_t b)
+{
+    if (!s->head) {
+        s->level = 0;
+        s->head = s->wr = kiln__pool_alloc(p, kiln__slice_size[0]);
+        s->wend = s->wr + kiln__slice_size[0] - 4;
+    } else {
+        if (s->level + 1u < KILN__SLICE_LEVELS) s->level++;
+        uint32_t size = kiln__slice_size[s->level];
+        uint32_t next = kiln__pool_alloc(p, size);
+        memcpy(kiln__pool_at(p, s->wend), &next, 4); /* link from the full slice */
+        s->wr = next;
+        s->wend = next + size - 4;
+    }
+    *kiln__pool_at(p, s->wr++) = b;
+}
+
+void kiln__slice_rd_init(kiln__slice_rd *r, const kiln__pool *p, const kiln__slice *s)
+{
+    r->p = p;
+    r->level = 0;
+    r->at = s->head;
+    r->end = s->head ? s->head + kiln__slice_size[0] - 4 : 0;
+}
+
+uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r)
+{
+    uint32_t next;
+    memcpy(&next, kiln__pool_at(r->p, r->end), 4);
+    if (r->level + 1u < KILN__SLICE_LEVELS) r->level++;
+    r->at = next;
+    r->end = next + kiln__slice_size[r->level] - 4;
+    return *kiln__pool_at(r->p, r->at++);
+}
+
 #define KILN__GROW(ptr, n, cap, need)                                                             \
     do {                                                                                           \
         if ((need) > (cap)) {                                                                      \
@@ -35,6 +114,8 @@ void kiln__writer_init(kiln__writer *w)
     memset(w, 0, sizeof *w);
     w->table_mask = 1023;
     w->table = kiln_xcalloc(w->table_mask + 1, sizeof *w->table);
+    kiln__pool_init(&w->pool);
+    kiln__pool_reset(&w->pool);
 }
 
 static void kiln__wfield_clear(kiln__wfield *f, int release)
@@ -62,11 +143,8 @@ static void kiln__wfield_clear(kiln__wfield *f, int release)
 
 void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base)
 {
-    for (uint32_t i = 0; i < w->nterms; i++) {
-        free(w->terms[i].post.p);
-        free(w->terms[i].pos.p);
-    }
     w->nterms = 0;
+    kiln__pool_reset(&w->pool);
     memset(w->table, 0, (size_t)(w->table_mask + 1) * sizeof *w->table);
     w->text.len = 0;
     w->base = base;
@@ -78,10 +156,7 @@ void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base)
 
 void kiln__writer_free(kiln__writer *w)
 {
-    for (uint32_t i = 0; i < w->nterms; i++) {
-        free(w->terms[i].post.p);
-        free(w->terms[i].pos.p);
-    }
+    kiln__pool_free(&w->pool);
     free(w->terms);
     free(w->table);
     free(w->text.p);
@@ -487,20 +562,17 @@ static void kiln__finish_doc(kiln__addctx *c)
     }
     for (uint32_t i = 0; i < w->ntouched; i++) {
         kiln__wterm *t = &w->terms[w->touched[i]];
-        kiln__bytes_vu32(&t->post, c->local - t->last_doc);
-        kiln__bytes_vu32(&t->post, t->cur_tf);
+        kiln__slice_vu32(&w->pool, &t->post, c->local - t->last_doc);
+        kiln__slice_vu32(&w->pool, &t->post, t->cur_tf);
         t->last_doc = c->local;
         t->df++;
         t->ttf += t->cur_tf;
         if (c->si->fields.v[t->field].has_pos) {
             uint32_t start = t->cur_slot - t->cur_tf, prev = 0;
-            if (t->pos.len + 5 * t->cur_tf > t->pos.cap) kiln__bytes_grow(&t->pos, 5 * t->cur_tf);
-            uint8_t *p = t->pos.p + t->pos.len;
             for (uint32_t k = start; k < t->cur_slot; k++) {
-                p = kiln__put_vu32(p, w->slots[k] - prev);
+                kiln__slice_vu32(&w->pool, &t->pos, w->slots[k] - prev);
                 prev = w->slots[k];
             }
-            t->pos.len = (uint32_t)(p - t->pos.p);
         }
     }
     w->ntoks = 0;
