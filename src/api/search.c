@@ -649,6 +649,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
         kiln__dsl_fail(resp, &de);
         goto out;
     }
+    if (kiln_search_bind_udfs(q, kiln__udfs, &err)) goto fail;
 
     /* indices */
     const char *expr = kiln_req_param(req, "index");

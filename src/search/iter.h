@@ -29,6 +29,10 @@ struct kiln__it {
     uint64_t cost;
     float max_score;
     int cost_class; /* 0 postings, 1 doc-value scans, 4 costly per-doc filters (UDF) */
+    /* Two-phase check for costly filters: does doc match? Conjunctions and exclusions call it
+     * on their candidates instead of advance(), so a UDF never runs on a doc the cheaper
+     * clauses already ruled out. NULL for ordinary iterators. */
+    int (*matches)(kiln__it *it, uint32_t doc);
 };
 
 static inline uint32_t kiln__it_next(kiln__it *it)
