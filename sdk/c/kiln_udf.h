@@ -111,7 +111,8 @@ KILN_IMPORT(get_document_id) int32_t kiln_get_document_id(char *out, int32_t cap
 KILN_IMPORT(get_score) double kiln_get_score(void);
 
 /* Writes a log line at `level` (KILN_LOG_DEBUG .. KILN_LOG_ERROR). Lines go to the server
- * log (rate-limited) and, when the request asks for them, into the response. */
+ * log (rate-limited) and, when the request asks for them, into the response. Keep lines at
+ * most KILN_LOG_MAX (1024) bytes: the helpers below truncate to that. */
 KILN_IMPORT(log) void kiln_log(int32_t level, const char *msg, int32_t msg_len);
 
 /* Query parameter `name` (as given in the query's "params", converted to its declared type,
@@ -132,9 +133,12 @@ KILN_IMPORT(get_param_bool) int32_t kiln_get_param_bool(const char *name, int32_
 /* 1 if the query parameter is present (given or defaulted), else 0. */
 KILN_IMPORT(has_param) int32_t kiln_has_param(const char *name, int32_t name_len);
 
-/* Fast path: resolves a field path once per query and returns a handle >= 0 for the
- * *_h functions below (reads by handle skip path parsing and lookup). A handle is valid for
- * the rest of the current query only. Negative on an invalid path. */
+/* Fast path: resolves a field path and returns a handle >= 0 for the *_h functions below
+ * (reads by handle skip path parsing and lookup). A handle is valid for the rest of the current
+ * query only. Returns -1 when the path is invalid or names no field of the current document's
+ * segment: resolve again later (KILN_CACHED_HANDLE does). Passing a handle that field_handle did
+ * not return in this query, -1 included, traps the call: the kiln_*_hv() helpers below accept
+ * -1 and read it as a missing field. */
 KILN_IMPORT(field_handle) int32_t kiln_field_handle(const char *path, int32_t path_len);
 
 /* As kiln_get_field_string(), by handle. */
@@ -236,15 +240,24 @@ static inline int32_t kiln_field_count(const char *path) {
   return kiln_get_field_count(path, kiln_strlen(path));
 }
 
-/* Resolves a field handle for the fast path (see kiln_field_handle()). */
+/* Resolves a field handle for the fast path (see kiln_field_handle()); -1 if unresolved. */
 static inline int32_t kiln_handle(const char *path) {
   return kiln_field_handle(path, kiln_strlen(path));
 }
 
-/* Resolves `path` once per query and caches the handle in a static variable:
- *   double r = kiln_get_field_float64_h(KILN_CACHED_HANDLE("rating"));
- * Correct because the host restores module memory between queries (the cache starts at -1
- * again); within a query, later calls skip the lookup. */
+/* Reads by a handle that may be -1 (unresolved: the field is missing), never trapping on it. */
+static inline double kiln_f64_hv(int32_t h) { return h >= 0 ? kiln_get_field_float64_h(h) : __builtin_nan(""); }
+static inline int64_t kiln_i64_hv(int32_t h) { return h >= 0 ? kiln_get_field_int64_h(h) : 0; }
+static inline int32_t kiln_has_hv(int32_t h) { return h >= 0 ? kiln_has_field_h(h) : 0; }
+static inline int32_t kiln_str_hv(int32_t h, char *out, int32_t cap) {
+  return h >= 0 ? kiln_get_field_string_h(h, out, cap) : -1;
+}
+
+/* Resolves `path` once per query and caches the handle in a static variable; evaluates to
+ * the handle, or -1 while the field cannot be resolved (tried again on the next call):
+ *   double r = kiln_f64_hv(KILN_CACHED_HANDLE("rating"));   // NaN when missing
+ * Correct because the host restores module memory and globals between queries (the cache
+ * starts at -1 again); within a query, later calls skip the lookup. */
 #define KILN_CACHED_HANDLE(path)                                                                \
   __extension__({                                                                               \
     static int32_t kiln__h_ = -1;                                                               \
@@ -289,9 +302,15 @@ static inline int32_t kiln_param_exists(const char *name) {
 
 /* ---- Logging helpers -------------------------------------------------------------------- */
 
-/* Logs a NUL-terminated message. */
+/* Longest message the logging helpers pass to kiln_log(); longer ones are truncated. */
+#define KILN_LOG_MAX 1024
+
+/* Logs a NUL-terminated message (truncated to KILN_LOG_MAX bytes). */
 static inline void kiln_log_str(int32_t level, const char *msg) {
-  kiln_log(level, msg, kiln_strlen(msg));
+  int32_t n = 0;
+  while (n < KILN_LOG_MAX && msg[n])
+    n++;
+  kiln_log(level, msg, n);
 }
 static inline void kiln_debug(const char *msg) { kiln_log_str(KILN_LOG_DEBUG, msg); }
 static inline void kiln_info(const char *msg) { kiln_log_str(KILN_LOG_INFO, msg); }

@@ -7,7 +7,8 @@
  * Parameter: weight f64 (default 1.0), the export's only argument: popularity_boost(f64) -> f64.
  *
  * Reads fields through the fast path: KILN_CACHED_HANDLE resolves "rating" and "stock" once
- * per query, then every document costs two reads by handle. */
+ * per query, then every document costs two reads by handle. A field the current segment
+ * does not have resolves to -1, which kiln_f64_hv() reads as missing (NaN), without trapping. */
 #include "kiln_udf.h"
 
 KILN_UDF_ABI();
@@ -15,8 +16,8 @@ KILN_UDF_ABI();
 static double nonneg(double v) { return v > 0 ? v : 0; } /* NaN -> 0 too */
 
 KILN_EXPORT(popularity_boost) double popularity_boost(double weight) {
-  double rating = nonneg(kiln_get_field_float64_h(KILN_CACHED_HANDLE("rating")));
-  double stock = nonneg(kiln_get_field_float64_h(KILN_CACHED_HANDLE("stock")));
+  double rating = nonneg(kiln_f64_hv(KILN_CACHED_HANDLE("rating")));
+  double stock = nonneg(kiln_f64_hv(KILN_CACHED_HANDLE("stock")));
   double boost = 1 + nonneg(weight) * kiln_log1p(rating * kiln_log1p(stock));
   double s = kiln_get_score() * boost;
   return kiln_isfinite(s) ? s : 0;

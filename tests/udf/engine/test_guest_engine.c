@@ -330,6 +330,15 @@ static void test_other_examples(void) {
     CHECK(fabs(r.f64 - 2 * (1 + log1p(4.5 * log1p(10)))) < 1e-12);
     kiln_wasm_module_free(m);
   }
+  m = must_load("popularity_boost.wasm", 0);
+  if (m) { /* stock missing: its handle stays -1 and reads as missing, no trap */
+    kv f[] = {{"rating", NULL, 4.5}};
+    stub_doc d = {.fields = f, .nfields = 1, .score = 2};
+    a[0].f64 = 1;
+    CHECK_EQ(call(m, "popularity_boost", &d, a, &r, &t), 0);
+    CHECK(r.f64 == 2);
+    kiln_wasm_module_free(m);
+  }
   m = must_load("tag_match.wasm", 0);
   if (m) {
     kv f[] = {{"tags[0]", "wireless", 0}, {"tags[1]", "Bluetooth", 0}};
@@ -421,6 +430,9 @@ static void test_fixtures(void) {
     a[0].f64 = 9.5;
     CHECK_EQ(call(m, "filter", &d, a, &r, &t), 0);
     CHECK_EQ(r.i32, 1);
+    stub_doc none = {0}; /* "price" cannot be resolved: -1, no match, no trap */
+    CHECK_EQ(call(m, "filter", &none, a, &r, &t), 0);
+    CHECK_EQ(r.i32, 0);
     kiln_wasm_module_free(m);
   }
   if ((m = must_load("fixtures/trap.wasm", 0))) {

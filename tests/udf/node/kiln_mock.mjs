@@ -132,7 +132,9 @@ export class KilnMock {
       has_param: (p, n) => (this.param(p, n).length ? 1 : 0),
       field_handle: (p, n) => {
         const s = this.str(p, n);
-        if (!parsePath(s)) return -1;
+        if (!parsePath(s) || !lookup(this.doc, s).length) return -1; // unresolved: -1, as Kiln
+        const known = this.handles.indexOf(s);
+        if (known >= 0) return known;
         this.handles.push(s);
         return this.handles.length - 1;
       },

@@ -114,6 +114,12 @@ test('popularity_boost: score formula and missing fields', async () => {
   close(inst.exports.popularity_boost(0.25), expect(2, 4.5, 10, 0.25));
   host.doc = { rating: 3 }; // no stock: boost 1
   close(inst.exports.popularity_boost(1), 2);
+  const fresh = new KilnMock({ doc: { rating: 3 }, score: 2 }); // stock never resolvable: -1, no trap
+  const inst2 = await fresh.instantiate(loadWasm('popularity_boost.wasm'));
+  close(inst2.exports.popularity_boost(1), 2);
+  fresh.doc = { rating: 3, stock: 5 }; // resolved on a later call
+  close(inst2.exports.popularity_boost(1), expect(2, 3, 5, 1));
+  close(inst.exports.popularity_boost(1), 2);
   host.doc = { rating: -5, stock: 'many' };
   close(inst.exports.popularity_boost(1), 2);
   host.score = 0;
@@ -191,10 +197,17 @@ test('fixtures behave as documented', async () => {
   assert.equal(i.exports.filter(9.5), 1);
   assert.equal(i.exports.filter(10.5), 0);
   assert.equal(h.calls.field_handle, 1);
+  h.doc = {}; // cached handle, field now missing: no match, no trap
+  assert.equal(i.exports.filter(0), 0);
+  [h, i] = await fx('handles', { doc: {} }); // unresolvable: -1 is never passed on
+  assert.equal(i.exports.filter(0), 0);
+  h.doc = { price: 3 };
+  assert.equal(i.exports.filter(1), 1, 'resolved on a later call');
   [h, i] = await fx('memory_grow');
   assert.equal(i.exports.grow(1), 1);
   [h, i] = await fx('bad_return');
   assert.equal(i.exports.ok(), 1);
+  assert.equal(i.exports.filter(), undefined);
 });
 
 test('every built module: names, imports against ABI v1, no post-MVP sections', () => {
