@@ -147,6 +147,7 @@ int main(int argc, char **argv)
 
     double t_seal = 0;
     t0 = kiln__now();
+    double c0 = kiln__cpu();
     for (long i = 0; i < n; i++) {
         if (kiln_sindex_add(si, (uint32_t)i, docs[i], m, NULL, &err)) {
             fprintf(stderr, "doc %ld: %s\n", i, err.reason);
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
     double s0 = kiln__now();
     kiln_sindex_refresh(si, &err);
     t_seal += kiln__now() - s0;
-    double t_index = kiln__now() - t0;
+    double t_index = kiln__now() - t0, c_index = kiln__cpu() - c0;
     for (long i = 0; i < n; i++) json_decref(docs[i]);
     free(docs);
 
@@ -180,10 +181,11 @@ int main(int argc, char **argv)
             if (sf->dv_str_off) mem += sf->dv_str_off[sf->dv_off[s->ndocs]];
         }
     }
-    printf("docs: %ld (%.1f MB JSON), parse %.2f s, index %.2f s = %.0f docs/s, %.1f MB/s "
-           "(of which refresh/seal %.2f s), segments %zu, index memory %.1f MB\n\n",
-           n, bytes / 1e6, t_parse, t_index, n / t_index, bytes / 1e6 / t_index, t_seal,
-           kiln_reader_nsegments(rd), mem / 1e6);
+    printf("docs: %ld (%.1f MB JSON), parse %.2f s, index %.2f s wall = %.0f docs/s, %.1f MB/s "
+           "(of which refresh/seal %.2f s); index CPU %.2f s = %.0f docs/s, %.1f us/doc; "
+           "segments %zu, index memory %.1f MB\n\n",
+           n, bytes / 1e6, t_parse, t_index, n / t_index, bytes / 1e6 / t_index, t_seal, c_index,
+           n / c_index, c_index * 1e6 / n, kiln_reader_nsegments(rd), mem / 1e6);
 
     /* query terms by document frequency in description (first segment is representative) */
     const kiln__sfield *desc = kiln__segment_field(kiln_reader_segment(rd, 0), "description");

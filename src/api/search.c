@@ -50,6 +50,8 @@ typedef struct kiln__sreq {
     kiln_sort_value after[16];
     int has_after;
     char *after_strs[16];
+    int stored_fields_set, stored_source; /* stored_fields given; it names _source */
+    json_t *dv_fields; /* docvalue_fields: [{"field", "format"}] (owned) */
 } kiln__sreq;
 
 static int64_t kiln__mono_ns(void)
@@ -406,9 +408,32 @@ static int kiln__parse_body(kiln__sreq *r, int count, kiln_error *err)
             r->min_score = (float)json_number_value(v);
         } else if (!strcmp(key, "aggs") || !strcmp(key, "aggregations")) {
             return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "aggregations are not supported yet");
+        } else if (!strcmp(key, "stored_fields")) {
+            r->stored_fields_set = 1;
+            size_t i;
+            json_t *e;
+            if (json_is_string(v)) r->stored_source = !strcmp(json_string_value(v), "_source");
+            json_array_foreach(v, i, e)
+            {
+                if (json_is_string(e) && !strcmp(json_string_value(e), "_source"))
+                    r->stored_source = 1;
+            }
+        } else if (!strcmp(key, "docvalue_fields")) {
+            if (!json_is_array(v))
+                return kiln_fail(err, KILN_E_PARSING, "[docvalue_fields] must be an array");
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (json_is_string(e))
+                    json_array_append_new(r->dv_fields, json_pack("{s:O}", "field", e));
+                else if (json_is_object(e) && json_is_string(json_object_get(e, "field")))
+                    json_array_append(r->dv_fields, e);
+                else
+                    return kiln_fail(err, KILN_E_PARSING, "[docvalue_fields] bad entry");
+            }
         } else if (!strcmp(key, "explain") || !strcmp(key, "highlight") ||
-                   !strcmp(key, "profile") || !strcmp(key, "stored_fields") ||
-                   !strcmp(key, "docvalue_fields") || !strcmp(key, "fields") ||
+                   !strcmp(key, "profile") || !strcmp(key, "fields") ||
                    !strcmp(key, "terminate_after") || !strcmp(key, "indices_boost") ||
                    !strcmp(key, "stats") || !strcmp(key, "ext")) {
             /* accepted, not honoured yet */
@@ -489,7 +514,8 @@ static int kiln__id_lookup(void *ctx, const char *id, uint32_t *docnum)
 
 static void kiln__float_json(kiln_buf *b, float s);
 
-static void kiln__sv_json(kiln_buf *b, const kiln_sort_key *k, const kiln_sort_value *v)
+static void kiln__sv_json(kiln_buf *b, const kiln_sort_key *k, const kiln_sort_value *v,
+                          const kiln_mapping *m)
 {
     switch (v->type) {
     case KILN_SV_I64:
@@ -507,7 +533,13 @@ static void kiln__sv_json(kiln_buf *b, const kiln_sort_key *k, const kiln_sort_v
         kiln_buf_json_str(b, v->s, v->len);
         return;
     default: {
-        /* missing numeric values sort as Long.MAX_VALUE / MIN_VALUE in ES responses */
+        /* missing numeric values sort as Long.MAX_VALUE / MIN_VALUE in ES responses, keyword
+         * ones as null */
+        const kiln_field *f = k->field ? kiln_mapping_field(m, k->field) : NULL;
+        if (!f || f->type == KILN_FT_KEYWORD || f->type == KILN_FT_TEXT) {
+            kiln_buf_puts(b, "null");
+            return;
+        }
         int high = k->missing_first ? k->desc : !k->desc;
         kiln_buf_printf(b, "%s", high ? "9223372036854775807" : "-9223372036854775808");
         return;
@@ -535,6 +567,65 @@ static void kiln__score_json(kiln_buf *b, float s)
         kiln__float_json(b, s);
 }
 
+/* ",\"fields\":{...}" from doc values (docvalue_fields), as ES formats them. */
+static void kiln__docvalue_fields(kiln_buf *b, kiln_shard_searcher *sr, const kiln_mapping *m,
+                                  uint32_t docnum, json_t *specs)
+{
+    uint32_t local;
+    const kiln_segment *seg = sr ? kiln_reader_find(sr->reader, docnum, &local) : NULL;
+    if (!seg) return;
+    int first = 1;
+    size_t i;
+    json_t *spec;
+    json_array_foreach(specs, i, spec)
+    {
+        const char *field = json_string_value(json_object_get(spec, "field"));
+        const char *fmt = json_string_value(json_object_get(spec, "format"));
+        const kiln_field *mf = kiln_mapping_field(m, field);
+        kiln_dv dv;
+        if (!mf || mf->type == KILN_FT_TEXT || kiln_dv_get(seg, field, &dv)) continue;
+        uint32_t n = kiln_dv_count(&dv, local);
+        if (!n) continue;
+        kiln_buf_puts(b, first ? ",\"fields\":{" : ",");
+        first = 0;
+        kiln_buf_json_cstr(b, field);
+        kiln_buf_puts(b, ":[");
+        int decimals = -1; /* "#.00": fixed decimals, as text */
+        if (fmt && fmt[0] == '#' && fmt[1] == '.') decimals = (int)strspn(fmt + 2, "0");
+        for (uint32_t k = 0; k < n; k++) {
+            if (k) kiln_buf_putc(b, ',');
+            if (dv.kind == KILN_DV_ORD) {
+                size_t len;
+                const char *s = kiln_dv_str(&dv, local, k, &len);
+                kiln_buf_json_str(b, s ? s : "", len);
+            } else if (mf->type == KILN_FT_BOOLEAN) {
+                kiln_buf_puts(b, kiln_dv_i64(&dv, local, k) ? "true" : "false");
+            } else if (mf->type == KILN_FT_DATE) {
+                int64_t ms = kiln_dv_i64(&dv, local, k);
+                time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+                struct tm tm;
+                gmtime_r(&secs, &tm);
+                kiln_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                (int)(ms - (int64_t)secs * 1000));
+            } else {
+                double d = dv.kind == KILN_DV_F64 ? kiln_dv_f64(&dv, local, k)
+                                                  : (double)kiln_dv_i64(&dv, local, k);
+                if (decimals >= 0)
+                    kiln_buf_printf(b, "\"%.*f\"", decimals, d);
+                else if (dv.kind == KILN_DV_I64)
+                    kiln_buf_printf(b, "%" PRId64, kiln_dv_i64(&dv, local, k));
+                else if (mf->type == KILN_FT_FLOAT)
+                    kiln__float_json(b, (float)d);
+                else
+                    kiln_buf_printf(b, "%.17g", d);
+            }
+        }
+        kiln_buf_putc(b, ']');
+    }
+    if (!first) kiln_buf_putc(b, '}');
+}
+
 static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
 {
     int64_t t0 = kiln__mono_ns();
@@ -543,6 +634,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     r.size = 10;
     r.track_total_hits = KILN__MAX_WINDOW;
     r.timeout_ms = -1;
+    r.dv_fields = json_array();
     kiln_error err;
     kiln_error_clear(&err);
     kiln__target *ts = NULL;
@@ -602,11 +694,43 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
             r.track_total_hits = -1;
         else if (!strcmp(v, "false"))
             r.track_total_hits = 0;
-        else
-            r.track_total_hits = atoll(v);
+        else {
+            char *end;
+            r.track_total_hits = strtoll(v, &end, 10);
+            if (*end || !*v) {
+                kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT, "Failed to parse value [%s] for [track_total_hits]", v);
+                goto fail;
+            }
+        }
+        if (r.track_total_hits < -1) {
+            kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT,
+                      "[track_total_hits] parameter must be positive or equals to -1, got %" PRId64,
+                      r.track_total_hits);
+            goto fail;
+        }
     }
     r.total_as_int = kiln_req_query_bool(req, "rest_total_hits_as_int", 0);
-    if (r.total_as_int) r.track_total_hits = -1;
+    if (r.total_as_int) {
+        int given = (r.body && json_object_get(r.body, "track_total_hits")) ||
+                    kiln_req_query(req, "track_total_hits");
+        if (given && r.track_total_hits > 0) {
+            kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT,
+                      "[rest_total_hits_as_int] cannot be used if the tracking of total hits is "
+                      "not accurate, got %" PRId64, r.track_total_hits);
+            goto fail;
+        }
+        if (!given || r.track_total_hits != 0) r.track_total_hits = -1;
+    }
+    if ((v = kiln_req_query(req, "docvalue_fields"))) {
+        char *copy = kiln_xstrdup(v), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(r.dv_fields, json_pack("{s:s}", "field", t));
+        free(copy);
+    }
+    if ((v = kiln_req_query(req, "stored_fields"))) {
+        r.stored_fields_set = 1;
+        r.stored_source = strstr(v, "_source") != NULL;
+    }
     if ((v = kiln_req_query(req, "timeout")) && (r.timeout_ms = kiln__parse_time(v)) < 0) {
         kiln_fail(&err, KILN_E_PARSE, "failed to parse setting [timeout] with value [%s]", v);
         goto fail;
@@ -730,7 +854,9 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
                         "\"successful\":%zu,\"skipped\":0,\"failed\":0},\"hits\":{",
                     (kiln__mono_ns() - t0) / 1000000, merged.timed_out ? "true" : "false",
                     nshards, nshards);
-    if (r.total_as_int)
+    if (r.total_as_int && r.track_total_hits == 0)
+        kiln_buf_puts(&b, "\"total\":-1,");
+    else if (r.total_as_int)
         kiln_buf_printf(&b, "\"total\":%" PRIu64 ",", merged.total);
     else if (r.track_total_hits != 0)
         kiln_buf_printf(&b, "\"total\":{\"value\":%" PRIu64 ",\"relation\":\"%s\"},",
@@ -743,6 +869,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     kiln_buf_puts(&b, ",\"hits\":[");
     json_t *inc, *exc, *owned;
     int smode = kiln__source_mode(r.source, &inc, &exc, &owned);
+    if (r.stored_fields_set && !r.source && !r.stored_source) smode = 0;
     kiln_buf idb = KILN_BUF_INIT, src = KILN_BUF_INIT;
     for (size_t h = (size_t)r.from; h < merged.nhits; h++) {
         const kiln_hit *hit = &merged.hits[h];
@@ -778,11 +905,14 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
             json_decref(f);
             json_decref(doc);
         }
+        if (json_array_size(r.dv_fields))
+            kiln__docvalue_fields(&b, t->sr[hit->shard - t->first_ord], t->m, hit->docnum,
+                                  r.dv_fields);
         if (r.nkeys) {
             kiln_buf_puts(&b, ",\"sort\":[");
             for (size_t k = 0; k < r.nkeys; k++) {
                 if (k) kiln_buf_putc(&b, ',');
-                kiln__sv_json(&b, &r.keys[k], &hit->sort[k]);
+                kiln__sv_json(&b, &r.keys[k], &hit->sort[k], t->m);
             }
             kiln_buf_putc(&b, ']');
         }
@@ -816,6 +946,7 @@ out:
     for (size_t i = 0; i < 16; i++) free(r.after_strs[i]);
     json_decref(r.owned_query);
     json_decref(r.owned_source);
+    json_decref(r.dv_fields);
     json_decref(r.body);
     json_decref(holder);
     return rc;

@@ -178,10 +178,17 @@ static void kiln__sort_value(const kiln_sort_key *k, const kiln__skey *sk, uint3
             return;
         }
         double sum = 0;
-        for (uint32_t i = a; i < a + cnt; i++) sum += isf ? sk->dv.f64[i] : (double)sk->dv.i64[i];
+        uint64_t isum = 0; /* longs add up as Java longs do: wrapping, as ES's sort modes */
+        for (uint32_t i = a; i < a + cnt; i++) {
+            if (isf)
+                sum += sk->dv.f64[i];
+            else
+                isum += (uint64_t)sk->dv.i64[i];
+        }
+        if (!isf) sum = (double)(int64_t)isum;
         if (mode == KILN_SMODE_SUM && !isf) {
             out->type = KILN_SV_I64;
-            out->i = (int64_t)sum;
+            out->i = (int64_t)isum;
             return;
         }
         out->type = KILN_SV_F64;
@@ -194,6 +201,10 @@ static void kiln__sort_value(const kiln_sort_key *k, const kiln__skey *sk, uint3
             double hi = isf ? sk->dv.f64[m] : (double)sk->dv.i64[m];
             double lo = isf ? sk->dv.f64[m - (cnt % 2 == 0)] : (double)sk->dv.i64[m - (cnt % 2 == 0)];
             out->d = (lo + hi) / 2;
+        }
+        if (!isf) { /* ES's MultiValueMode on longs rounds avg and median back to a long */
+            out->type = KILN_SV_I64;
+            out->i = (int64_t)llround(out->d);
         }
         return;
     }

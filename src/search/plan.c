@@ -204,8 +204,11 @@ static const char *kiln__json_text(json_t *v, char *tmp, size_t n)
 static int kiln__value_i64(kiln__pctx *c, const kiln_field *f, json_t *v, const char *format,
                            int round_up, int64_t *out)
 {
-    if (f->type == KILN_FT_DATE && json_is_string(v))
+    if (f->type == KILN_FT_DATE && json_is_string(v)) {
+        json_t *mfmt = !format && f->def ? json_object_get(f->def, "format") : NULL;
+        if (json_is_string(mfmt)) format = json_string_value(mfmt);
         return kiln_datemath_parse(json_string_value(v), format, c->now_ms, round_up, out, c->err);
+    }
     if (kiln__leaf_i64(f->type, v, out)) {
         char tmp[64];
         const char *s = kiln__json_text(v, tmp, sizeof tmp);

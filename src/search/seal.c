@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- SmallFloat.intToByte4 / byte4ToInt (Lucene), for norms ------------------------------- */
 
@@ -306,6 +307,13 @@ void kiln__segment_ref(kiln_segment *s)
 void kiln__segment_unref(kiln_segment *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+    if (s->map) { /* mapped from a file: only the paths and the field table are ours */
+        for (uint32_t i = 0; i < s->nfields; i++) free(s->fields[i].path);
+        free(s->fields);
+        munmap(s->map, s->map_len);
+        free(s);
+        return;
+    }
     for (uint32_t i = 0; i < s->nfields; i++) {
         kiln__sfield *f = &s->fields[i];
         free(f->path);

@@ -194,7 +194,17 @@ struct kiln_segment {
     uint8_t *post, *pos;
     kiln__skip *skips;
     size_t post_len, pos_len, nskips;
+    void *map; /* segment file mapping (segfile.c): arrays point into it, only paths owned */
+    size_t map_len;
 };
+
+/* Segment files and the commit file (segfile.c). */
+int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);
+kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err);
+int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs, size_t n,
+                       kiln_error *err);
+int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t *n,
+                      kiln_error *err);
 
 void kiln__segment_ref(kiln_segment *s);
 void kiln__segment_unref(kiln_segment *s);
@@ -293,6 +303,9 @@ struct kiln_sindex {
     kiln__fields fields;
     kiln__writer w;
     uint32_t next_docnum; /* every docnum added so far is below */
+    uint32_t sealed_upto;    /* every docnum below is in a sealed segment */
+    uint32_t committed_upto; /* every docnum below is in a persisted segment */
+    size_t npersisted;       /* segs[0 .. npersisted) have files */
     /* mapping cache: per mapping field, its sindex field id and multi-fields */
     kiln_mapping *cached_m;
     uint32_t *m_fid;      /* mapping field index -> sindex field id */

@@ -23,6 +23,15 @@ static kiln_sindex_reader *kiln__reader_new(kiln_segment **segs, size_t n)
     return r;
 }
 
+static void kiln__push_segment(kiln_sindex *si, kiln_segment *s)
+{
+    if (si->nsegs == si->segs_cap) {
+        si->segs_cap = si->segs_cap ? si->segs_cap * 2 : 8;
+        si->segs = kiln_xrealloc(si->segs, si->segs_cap * sizeof *si->segs);
+    }
+    si->segs[si->nsegs++] = s;
+}
+
 kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err)
 {
     if (dir && kiln_fs_mkdirs(dir, err)) return NULL;
@@ -30,8 +39,28 @@ kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err)
     si->dir = dir ? kiln_xstrdup(dir) : NULL;
     pthread_mutex_init(&si->lock, NULL);
     kiln__writer_init(&si->w);
-    si->current = kiln__reader_new(NULL, 0);
+    if (dir) { /* the last commit's segments, memory-mapped */
+        uint32_t upto, *bases;
+        size_t n;
+        if (kiln__commit_read(dir, &upto, &bases, &n, err)) goto fail;
+        for (size_t i = 0; i < n; i++) {
+            kiln_segment *s = kiln__segment_open(dir, bases[i], err);
+            if (!s) {
+                free(bases);
+                goto fail;
+            }
+            kiln__push_segment(si, s);
+        }
+        free(bases);
+        si->npersisted = si->nsegs;
+        si->next_docnum = si->sealed_upto = si->committed_upto = upto;
+    }
+    si->current = kiln__reader_new(si->segs, si->nsegs);
     return si;
+fail:
+    si->current = kiln__reader_new(NULL, 0);
+    kiln_sindex_close(si);
+    return NULL;
 }
 
 void kiln_sindex_close(kiln_sindex *si)
@@ -66,12 +95,9 @@ int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)
     kiln_segment *s = kiln__seal(&si->w, &si->fields);
     if (!s) return 0;
     kiln__writer_reset(&si->w, &si->fields, si->next_docnum);
+    si->sealed_upto = si->next_docnum;
     pthread_mutex_lock(&si->lock);
-    if (si->nsegs == si->segs_cap) {
-        si->segs_cap = si->segs_cap ? si->segs_cap * 2 : 8;
-        si->segs = kiln_xrealloc(si->segs, si->segs_cap * sizeof *si->segs);
-    }
-    si->segs[si->nsegs++] = s;
+    kiln__push_segment(si, s);
     kiln_sindex_reader *old = si->current;
     si->current = kiln__reader_new(si->segs, si->nsegs);
     pthread_mutex_unlock(&si->lock);
@@ -81,12 +107,21 @@ int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)
 
 int kiln_sindex_commit(kiln_sindex *si, kiln_error *err)
 {
-    return 0; /* no on-disk format yet: committed_upto stays 0 */
+    if (!si->dir) return 0;
+    if (kiln_sindex_refresh(si, err)) return -1; /* seal what is buffered */
+    if (si->npersisted == si->nsegs && si->committed_upto == si->sealed_upto) return 0;
+    /* segments are immutable and only this writer appends, so no lock while writing files */
+    for (size_t i = si->npersisted; i < si->nsegs; i++)
+        if (kiln__segment_write(si->segs[i], si->dir, err)) return -1;
+    if (kiln__commit_write(si->dir, si->sealed_upto, si->segs, si->nsegs, err)) return -1;
+    si->npersisted = si->nsegs;
+    si->committed_upto = si->sealed_upto;
+    return 0;
 }
 
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si)
 {
-    return 0;
+    return si->committed_upto;
 }
 
 uint32_t kiln_sindex_pending(const kiln_sindex *si)

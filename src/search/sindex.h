@@ -34,8 +34,10 @@ int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_ma
                     const kiln_analysis_registry *ar, kiln_error *err);
 /* Makes every doc added so far visible to readers acquired afterwards. */
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err);
-/* Durably persists refreshed segments. Until the on-disk format lands this is a no-op and
- * committed_upto stays 0: the shard re-adds every doc after a restart. */
+/* Seals what is buffered and durably persists every segment not yet on disk (segment files
+ * fsync'd, then the commit file replaced atomically; layout in segfile.c). After a restart the
+ * index holds the committed segments (memory-mapped) and the shard re-adds every doc from
+ * committed_upto on. An index opened with dir NULL lives in memory only (commit is a no-op). */
 int kiln_sindex_commit(kiln_sindex *si, kiln_error *err);
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si);
 /* Docs added but not yet refreshed (for refresh decisions and stats). */

@@ -5,6 +5,7 @@
 #include "search/searchInt.h"
 
 #include "core/buf.h"
+#include "dsl/query.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -303,6 +304,19 @@ static size_t kiln__utf8_chars(const char *s, size_t len)
 }
 
 int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out);
+/* A date in the field's mapping "format" (e.g. "yyyy-MM-dd HH:mm:ss.SSS"), else ISO/epoch. */
+static int kiln__leaf_date(const kiln_field *mf, json_t *v, int64_t *out)
+{
+    json_t *fmt = mf->def ? json_object_get(mf->def, "format") : NULL;
+    if (json_is_string(fmt) && json_is_string(v)) {
+        kiln_error err;
+        return kiln_datemath_parse(json_string_value(v), json_string_value(fmt), 0, 0, out, &err)
+                   ? -1
+                   : 0;
+    }
+    return kiln__leaf_i64(KILN_FT_DATE, v, out);
+}
+
 int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out)
 {
     if (type == KILN_FT_BOOLEAN) {
@@ -404,7 +418,8 @@ static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
     }
     case KILN_DV_I64: {
         int64_t x;
-        if (kiln__leaf_i64(f->type, v, &x)) return 0; /* the shard's mapping check rejects */
+        if (f->type == KILN_FT_DATE ? kiln__leaf_date(mf, v, &x) : kiln__leaf_i64(f->type, v, &x))
+            return 0; /* the shard's mapping check rejects what does not convert */
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
         f->dv_val.i64[f->dv_n++] = x;

@@ -21,6 +21,7 @@
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
+#include "core/fs.h"
 
 static kiln_mapping *mapping(const char *js)
 {
@@ -498,6 +499,73 @@ static void test_pruning(void)
     kiln_mapping_unref(m);
 }
 
+/* Commit, close, reopen: the segments come back memory-mapped and search the same. */
+static void test_persist(void)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/kiln-test-sindex-XXXXXX");
+    if (!mkdtemp(dir)) return;
+    kiln_mapping *m;
+    kiln_error err;
+    kiln_sindex *si = corpus(&m);
+    kiln_sindex_close(si);
+    si = kiln_sindex_open(dir, &err);
+    CHECK(si != NULL);
+    add(si, 0, "{\"body\":\"the quick brown fox\",\"tag\":[\"a\",\"b\"],\"price\":10.5,\"qty\":3}", m);
+    add(si, 1, "{\"body\":\"the lazy dog\",\"tag\":\"b\",\"price\":5,\"qty\":[7,1],\"name\":\"Beta\"}", m);
+    kiln_sindex_refresh(si, &err);
+    add(si, 3, "{\"body\":\"quick quick fox jumps over the dog\",\"tag\":\"c\",\"price\":20}", m);
+    CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    CHECK_INT(kiln_sindex_committed_upto(si), 4);
+    add(si, 4, "{\"body\":\"not committed fox\"}", m);
+    kiln_sindex_refresh(si, &err);
+    run before = search(si, m, "{\"match\":{\"body\":\"fox\"}}");
+    CHECK_STR(docs_of(&before), "4,0,3");
+    kiln_search_result_free(&before.res);
+    kiln_sindex_close(si);
+
+    si = kiln_sindex_open(dir, &err);
+    CHECK(si != NULL);
+    CHECK_INT(kiln_sindex_committed_upto(si), 4);
+    add(si, 4, "{\"body\":\"not committed fox\"}", m); /* the shard re-adds from upto */
+    kiln_sindex_refresh(si, &err);
+    run after = search(si, m, "{\"match\":{\"body\":\"fox\"}}");
+    CHECK_STR(docs_of(&after), "4,0,3");
+    kiln_search_result_free(&after.res);
+    after = search(si, m, "{\"match_all\":{}}");
+    CHECK_STR(docs_of(&after), "0,1,3,4"); /* the gap (2) stays absent */
+    kiln_search_result_free(&after.res);
+    after = search(si, m, "{\"bool\":{\"filter\":[{\"term\":{\"tag\":\"b\"}},{\"range\":{\"qty\":{\"gte\":7}}}]}}");
+    CHECK_STR(docs_of(&after), "1");
+    kiln_search_result_free(&after.res);
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    uint32_t local;
+    const kiln_segment *s = kiln_reader_find(rd, 1, &local);
+    kiln_dv dv;
+    size_t len;
+    CHECK(s && kiln_dv_get(s, "body", &dv) == 0);
+    const char *v = s ? kiln_dv_str(&dv, local, 0, &len) : NULL;
+    CHECK(v && len == 12 && !memcmp(v, "the lazy dog", 12));
+    kiln_sindex_reader_release(rd);
+    kiln_sindex_close(si);
+
+    /* a flipped byte is detected */
+    char path[512];
+    snprintf(path, sizeof path, "%s/seg-%010u.ksg", dir, 0u);
+    FILE *f = fopen(path, "r+b");
+    if (f) {
+        fseek(f, 100, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, 100, SEEK_SET);
+        fputc(c ^ 0x40, f);
+        fclose(f);
+    }
+    CHECK(kiln_sindex_open(dir, &err) == NULL);
+    CHECK_INT(err.code, KILN_E_IO);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(m);
+}
+
 int main(void)
 {
     test_norms();
@@ -510,5 +578,6 @@ int main(void)
     test_doc_values();
     test_large();
     test_pruning();
+    test_persist();
     TEST_DONE();
 }
