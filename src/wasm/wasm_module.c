@@ -60,6 +60,49 @@ static kiln__gen_opts gen_opts(const kiln_wasm_module *m) {
   return o;
 }
 
+/* Work dirs of tier-1 builds in flight: removed at exit if the process ends
+ * before a build does (the build's child then fails on its own). */
+typedef struct wd_node {
+  struct wd_node *next;
+  char path[];
+} wd_node;
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static wd_node *wd_list;
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+
+static void wd_atexit(void) {
+  pthread_mutex_lock(&wd_mu);
+  for (wd_node *n = wd_list; n; n = n->next)
+    kiln__rmtree(n->path);
+  pthread_mutex_unlock(&wd_mu);
+}
+static void wd_init(void) { atexit(wd_atexit); }
+
+static void wd_add(const char *path) {
+  pthread_once(&wd_once, wd_init);
+  size_t l = strlen(path) + 1;
+  wd_node *n = malloc(sizeof *n + l);
+  if (!n)
+    return;
+  memcpy(n->path, path, l);
+  pthread_mutex_lock(&wd_mu);
+  n->next = wd_list;
+  wd_list = n;
+  pthread_mutex_unlock(&wd_mu);
+}
+
+static void wd_remove(const char *path) {
+  pthread_mutex_lock(&wd_mu);
+  for (wd_node **pp = &wd_list; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->path, path)) {
+      wd_node *n = *pp;
+      *pp = n->next;
+      free(n);
+      break;
+    }
+  pthread_mutex_unlock(&wd_mu);
+}
+
 /* Background tier-1 build: compile, dlopen, swap every export's trampoline. */
 static void *tier1_main(void *arg) {
   kiln_wasm_module *m = arg;
@@ -91,6 +134,7 @@ static void *tier1_main(void *arg) {
       kiln__cache_store(so, path);
   }
   kiln__rmtree(m->workdir);
+  wd_remove(m->workdir);
   pthread_mutex_lock(&m->mu);
   m->t1_done = true;
   pthread_cond_broadcast(&m->cv);
@@ -179,9 +223,11 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
   } else if (m->lim.tier1 != 0) {
     atomic_fetch_add(&m->refs, 1);
     m->t1_started = true;
+    wd_add(m->workdir);
     if (pthread_create(&m->t1_thread, NULL, tier1_main, m) != 0) {
       m->t1_started = false;
       m->t1_done = true;
+      wd_remove(m->workdir);
       atomic_fetch_sub(&m->refs, 1);
     } else {
       pthread_detach(m->t1_thread);
