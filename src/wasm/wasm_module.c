@@ -299,11 +299,19 @@ void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg) {
 }
 
 /* ---- instances ---- */
-static void budget_start(kiln_wasm_instance *in) {
-  uint64_t f = in->fuel ? in->fuel : UINT64_MAX;
-  uint64_t slice = f < KILN__FUEL_SLICE ? f : KILN__FUEL_SLICE;
-  in->tick.fuel = (int64_t)slice;
-  in->fuel_left = f - slice;
+/* Splits the per-call fuel into the first slice and the rest, once per budget
+ * change rather than per call. */
+static void budget_set(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadline_ns) {
+  in->fuel = fuel;
+  in->deadline_ns = deadline_ns;
+  uint64_t f = fuel ? fuel : UINT64_MAX;
+  in->slice0 = f < KILN__FUEL_SLICE ? f : KILN__FUEL_SLICE;
+  in->left0 = f - in->slice0;
+}
+
+static inline void budget_start(kiln_wasm_instance *in) {
+  in->tick.fuel = (int64_t)in->slice0;
+  in->fuel_left = in->left0;
   in->deadline_at = 0;
   /* Guest frames may use at most KILN__GUEST_STACK below the entry point (and
    * never the thread's last 256 KiB): deep recursion traps quickly. */
@@ -351,8 +359,7 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
   in->ctx.resolver = m->resolver;
   in->max_pages = m->lim.max_pages;
   in->explicit_bounds = m->lim.explicit_bounds != 0;
-  in->fuel = m->lim.fuel;
-  in->deadline_ns = m->lim.deadline_ns;
+  budget_set(in, m->lim.fuel, m->lim.deadline_ns);
   atomic_fetch_add(&m->refs, 1);
   void *w = KILN__W2C(in);
   kiln__jmpbuf jb;
@@ -397,8 +404,7 @@ void kiln__instance_destroy(kiln_wasm_instance *in) {
 void kiln_wasm_set_user(kiln_wasm_instance *in, void *user) { in->ctx.user = user; }
 
 void kiln_wasm_set_budget(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadline_ns) {
-  in->fuel = fuel ? fuel : in->m->lim.fuel;
-  in->deadline_ns = deadline_ns ? deadline_ns : in->m->lim.deadline_ns;
+  budget_set(in, fuel ? fuel : in->m->lim.fuel, deadline_ns ? deadline_ns : in->m->lim.deadline_ns);
 }
 
 int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
@@ -566,8 +572,8 @@ static bool reset(kiln_wasm_instance *in) {
   memcpy(KILN__W2C(in), in->snap_struct, in->code->desc->instance_size);
   in->dirty = false;
   in->ctx.user = NULL;
-  in->fuel = in->m->lim.fuel;
-  in->deadline_ns = in->m->lim.deadline_ns;
+  if (in->fuel != in->m->lim.fuel || in->deadline_ns != in->m->lim.deadline_ns)
+    budget_set(in, in->m->lim.fuel, in->m->lim.deadline_ns);
   return true;
 }
 
