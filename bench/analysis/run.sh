@@ -15,8 +15,16 @@ if [ ! -s "$OUT/debian-descriptions.txt" ] && command -v apt-cache >/dev/null; t
     /^$/ { if (d != "") print d; d = "" }
     END { if (d != "") print d }' > "$OUT/debian-descriptions.txt"
 fi
-if [ -s "$OUT/debian-descriptions.txt" ]; then
-  "$BIN" --mb 4 "$OUT/debian-descriptions.txt"
-else
-  "$BIN" --mb 4
+# Real prose: the licence texts Debian ships, one paragraph per line (0.3 MB, repeated 8 times
+# so a pass lasts long enough to time).
+if [ ! -s "$OUT/licenses-paragraphs.txt" ] && [ -d /usr/share/common-licenses ]; then
+  for i in 1 2 3 4 5 6 7 8; do
+    for f in /usr/share/common-licenses/*; do [ -f "$f" ] && cat "$f"; done
+  done | awk 'NF { p = p (p == "" ? "" : " ") $0; next } { if (p != "") print p; p = "" }
+              END { if (p != "") print p }' > "$OUT/licenses-paragraphs.txt"
 fi
+FILES=""
+for f in "$OUT/debian-descriptions.txt" "$OUT/licenses-paragraphs.txt"; do
+  [ -s "$f" ] && FILES="$FILES $f"
+done
+"$BIN" --mb 4 $FILES

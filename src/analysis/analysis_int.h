@@ -216,11 +216,23 @@ typedef enum {
     KILN__TF_REVERSE,
     KILN__TF_TRUNCATE,
     KILN__TF_APOSTROPHE,
+    KILN__TF_ELISION,
+    KILN__TF_DECIMAL_DIGIT,
+    KILN__TF_STEMMER_OVERRIDE,
     KILN__TF_EDGE_NGRAM, /* one token in, several out: run by the pipeline (analyzer.c) */
     KILN__TF_NGRAM,
+    KILN__TF_SYNONYM,
 } kiln__filter_kind;
 
 typedef struct kiln__stemmer_pool kiln__stemmer_pool;
+
+/* synonyms.c: single-token synonym rules, term -> outputs */
+typedef struct kiln__synonyms kiln__synonyms;
+int kiln__synonyms_build(json_t *rules, const kiln_analyzer *chain, bool expand, bool lenient,
+                         kiln__synonyms **out, const char *what, kiln_error *err);
+size_t kiln__synonyms_lookup(const kiln__synonyms *m, const char *k, size_t n, const char ***outs,
+                             const size_t **olen);
+void kiln__synonyms_free(kiln__synonyms *m);
 
 typedef struct kiln__filter {
     kiln__filter_kind kind;
@@ -229,6 +241,7 @@ typedef struct kiln__filter {
     bool preserve_original;   /* asciifolding */
     uint32_t min, max;        /* length; truncate uses max */
     kiln__stemmer_pool *pool; /* snowball; owned */
+    kiln__synonyms *syn;      /* synonym; owned */
 } kiln__filter;
 
 /* Filter results: keep the token, drop it leaving a position gap (stop), or drop it and let
@@ -248,6 +261,7 @@ void kiln__asciifold(kiln__run *run, kiln__tok *tok);
 static inline bool kiln__filter_multi(const kiln__filter *f)
 {
     return f->kind == KILN__TF_EDGE_NGRAM || f->kind == KILN__TF_NGRAM ||
+           f->kind == KILN__TF_SYNONYM ||
            (f->kind == KILN__TF_ASCIIFOLDING && f->preserve_original);
 }
 /* Per-call state: begin before the first token, end after the last (returns pooled items). */
@@ -310,5 +324,10 @@ struct kiln_analyzer {
 };
 
 void kiln__analyzer_dispose(kiln_analyzer *a);
+
+/* kiln_analyze, also reporting the position increments of dropped tokens after the last one
+ * (what Lucene's TokenStream.end() reports; _analyze adds it between values). */
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len,
+                     uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing);
 
 #endif

@@ -51,6 +51,7 @@ typedef struct {
     kiln_token_fn fn;
     void *ctx;
     const kiln__cf_text *cf; /* char-filtered text, for mapping offsets back; NULL if none */
+    size_t orig_len;         /* length of the caller's text */
 } pipe_t;
 
 static int emit(pipe_t *p, const kiln__tok *t)
@@ -66,14 +67,15 @@ static int emit(pipe_t *p, const kiln__tok *t)
         .type = t->type,
     };
     const kiln__cf_text *cf = p->cf;
-    if (cf && cf->ms) { /* offsets into the caller's text, not the filtered one */
+    if (cf && cf->ms) {
+        /* offsets into the caller's text, corrected as Lucene's BaseCharFilter does: an
+         * offset maps to where the input of the filtered byte at that offset begins, so an end
+         * offset moves past text removed right after the token ("<b>x</b>" -> 3..8), and the
+         * end of the filtered text maps to the end of the input */
         uint32_t s = t->start, e = t->end;
-        if (!cf->len) {
-            out.start = out.end = 0;
-        } else {
-            out.start = s < cf->len ? cf->ms[s] : cf->me[cf->len - 1];
-            out.end = e > s && e - 1 < cf->len ? cf->me[e - 1] : out.start;
-        }
+        out.start = s < cf->len ? cf->ms[s] : (uint32_t)p->orig_len;
+        out.end = e < cf->len ? cf->ms[e] : (uint32_t)p->orig_len;
+        if (out.end < out.start) out.end = out.start;
     }
     return p->fn(&out, p->ctx);
 }
@@ -104,7 +106,25 @@ static int push_multi(pipe_t *p, size_t f, kiln__tok *t)
     kiln__tok src = *t;
     src.text = copy;
     int rc = 0;
-    if (flt->kind == KILN__TF_ASCIIFOLDING) {
+    if (flt->kind == KILN__TF_SYNONYM) {
+        /* the rule's outputs replace the token at its position; the first keeps its
+         * increment, the others stack on it */
+        const char **outs;
+        const size_t *olen;
+        size_t n = kiln__synonyms_lookup(flt->syn, src.text, src.len, &outs, &olen);
+        if (!n) {
+            rc = push(p, f + 1, &src);
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                kiln__tok o = src;
+                o.text = outs[i];
+                o.len = olen[i];
+                o.type = "SYNONYM";
+                o.posinc = i ? 0 : src.posinc;
+                rc = push(p, f + 1, &o);
+            }
+        }
+    } else if (flt->kind == KILN__TF_ASCIIFOLDING) {
         /* preserve_original: the folded token, then the original at the same position */
         kiln__tok folded = src;
         kiln__asciifold(p->run, &folded);
@@ -170,6 +190,12 @@ static int push(pipe_t *p, size_t f, kiln__tok *t)
 int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                  kiln_token_fn fn, void *ctx)
 {
+    return kiln__analyze_ex(a, text, len, position_base, fn, ctx, NULL);
+}
+
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                     kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
     if (!text) {
         text = "";
         len = 0;
@@ -189,7 +215,7 @@ int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t 
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_begin(&a->filters[f], &fs[f]);
     }
-    pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL};
+    pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL, len};
     int rc = 0;
     kiln__tok t;
     while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
@@ -198,6 +224,7 @@ int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t 
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_end(&a->filters[f], &fs[f]);
     }
+    if (trailing) *trailing = p.pending; /* Lucene's end() increment: trailing stop words */
     run_dispose(&run);
     if (a->ncf) kiln__cf_text_dispose(&cf);
     return rc;

@@ -161,10 +161,13 @@ static size_t entity(const char *s, size_t n, size_t i, int32_t *cp)
 }
 
 /* Finds the '>' closing a tag that starts at s[i] == '<', honouring quoted attribute values. */
+#define MAX_TAG 1024 /* longer "tags" are text: keeps adversarial input linear */
+
 static size_t tag_end(const char *s, size_t n, size_t i)
 {
     char q = 0;
-    for (size_t j = i + 1; j < n; j++) {
+    size_t lim = n - i > MAX_TAG ? i + MAX_TAG : n;
+    for (size_t j = i + 1; j < lim; j++) {
         if (q) {
             if (s[j] == q) q = 0;
         } else if (s[j] == '"' || s[j] == '\'') {
@@ -189,8 +192,16 @@ static void html_strip(const kiln__char_filter *cf, const kiln__cf_text *src, ou
     const char *s = src->text;
     size_t n = src->len;
     size_t i = 0;
+    /* past the last '>' nothing is a tag: don't look (text full of '<' stays linear) */
+    size_t last_gt = 0;
+    for (size_t k = n; k > 0; k--)
+        if (s[k - 1] == '>') {
+            last_gt = k;
+            break;
+        }
     while (i < n) {
         char c = s[i];
+        if (c == '<' && i >= last_gt) c = 0;
         if (c == '&') {
             int32_t cp;
             size_t e = entity(s, n, i, &cp);

@@ -287,6 +287,54 @@ static void apostrophe(kiln__tok *tok)
     }
 }
 
+/* Lucene's ElisionFilter: drops an article and its apostrophe ("l'avion" -> "avion"). */
+static void elision(const kiln__filter *f, kiln__run *run, kiln__tok *tok)
+{
+    for (size_t i = 0; i < tok->len; i++) {
+        size_t al = tok->text[i] == '\''                                             ? 1
+                    : i + 3 <= tok->len && !memcmp(tok->text + i, "\xe2\x80\x99", 3) ? 3
+                                                                                     : 0;
+        if (!al) continue;
+        kiln__tok prefix = *tok;
+        prefix.len = i;
+        if (in_set(f, run, &prefix)) {
+            tok->text += i + al;
+            tok->len -= i + al;
+        }
+        return;
+    }
+}
+
+/* Lucene's DecimalDigitFilter: any Unicode decimal digit becomes its ASCII digit. Digits come
+ * in runs of ten starting at zero, so the value is the distance from the run's start mod 10. */
+static void decimal_digit(kiln__run *run, kiln__tok *tok)
+{
+    size_t i = 0;
+    while (i < tok->len && (unsigned char)tok->text[i] < 0x80)
+        i++;
+    if (i == tok->len) return;
+    char *out = kiln__scratch(run, tok, tok->len + 1);
+    memcpy(out, tok->text, i);
+    size_t o = i;
+    const unsigned char *s = (const unsigned char *)tok->text;
+    while (i < tok->len) {
+        size_t l;
+        int32_t cp = kiln__utf8_decode(s + i, tok->len - i, &l);
+        if (l > 1 && utf8proc_category(cp) == UTF8PROC_CATEGORY_ND) {
+            int32_t start = cp;
+            while (start > 0 && utf8proc_category(start - 1) == UTF8PROC_CATEGORY_ND)
+                start--;
+            out[o++] = (char)('0' + (cp - start) % 10);
+        } else {
+            memcpy(out + o, s + i, l);
+            o += l;
+        }
+        i += l;
+    }
+    tok->text = out;
+    tok->len = o;
+}
+
 int kiln__filter_apply(const kiln__filter *f, kiln__filter_state *fs, kiln__run *run,
                        kiln__tok *tok)
 {
@@ -338,8 +386,25 @@ int kiln__filter_apply(const kiln__filter *f, kiln__filter_state *fs, kiln__run 
     case KILN__TF_APOSTROPHE:
         apostrophe(tok);
         break;
+    case KILN__TF_ELISION:
+        elision(f, run, tok);
+        break;
+    case KILN__TF_DECIMAL_DIGIT:
+        decimal_digit(run, tok);
+        break;
+    case KILN__TF_STEMMER_OVERRIDE: {
+        const char **outs;
+        const size_t *olen;
+        if (!tok->keyword && kiln__synonyms_lookup(f->syn, tok->text, tok->len, &outs, &olen)) {
+            tok->text = outs[0]; /* owned by the filter: stable for the analyzer's life */
+            tok->len = olen[0];
+            tok->keyword = true; /* later stemmers leave it alone */
+        }
+        break;
+    }
     case KILN__TF_EDGE_NGRAM:
     case KILN__TF_NGRAM:
+    case KILN__TF_SYNONYM:
         break; /* multi-output: see kiln__filter_multi */
     }
     return KILN__KEEP;
@@ -365,6 +430,8 @@ void kiln__filter_dispose(kiln__filter *f)
 {
     kiln__strset_free(f->set);
     kiln__stemmer_pool_free(f->pool);
+    kiln__synonyms_free(f->syn);
     f->set = NULL;
     f->pool = NULL;
+    f->syn = NULL;
 }

@@ -223,7 +223,8 @@ static int gram_sizes(json_t *def, uint32_t *min, uint32_t *max, const char *wha
 }
 
 /* Builds filter `name` from its definition object `def` (type plus parameters). */
-static int filter_from_def(json_t *def, const char *name, kiln__filter *f, kiln_error *err)
+static int filter_from_def(json_t *def, const char *name, const kiln_analyzer *chain,
+                           kiln__filter *f, kiln_error *err)
 {
     memset(f, 0, sizeof *f);
     const char *type = get_str(def, "type");
@@ -290,6 +291,49 @@ static int filter_from_def(json_t *def, const char *name, kiln__filter *f, kiln_
         rc = get_uint(def, "length", 10, &f->max, name, err);
     } else if (!strcmp(type, "apostrophe")) {
         f->kind = KILN__TF_APOSTROPHE;
+    } else if (!strcmp(type, "elision")) {
+        static const char *const french[] = {"l", "m", "t",     "qu",     "n",      "s",      "j",
+                                             "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu", NULL};
+        f->kind = KILN__TF_ELISION;
+        if ((rc = get_bool(def, "articles_case", false, &f->ignore_case, name, err))) return rc;
+        rc = word_set(json_object_get(def, "articles"), french, false, f->ignore_case, &f->set,
+                      name, err);
+    } else if (!strcmp(type, "decimal_digit")) {
+        f->kind = KILN__TF_DECIMAL_DIGIT;
+    } else if (!strcmp(type, "stemmer_override")) {
+        f->kind = KILN__TF_STEMMER_OVERRIDE;
+        json_t *rules = json_object_get(def, "rules");
+        if (!json_is_array(rules))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "stemmer override filter requires either `rules` or `rules_path` "
+                             "to be configured");
+        size_t i;
+        json_t *r;
+        json_array_foreach(rules, i, r)
+        {
+            if (!json_is_string(r) || !strstr(json_string_value(r), "=>"))
+                return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "Invalid Keyword override Rule:%s",
+                                 json_is_string(r) ? json_string_value(r) : "");
+        }
+        rc = kiln__synonyms_build(rules, NULL, false, false, &f->syn, name, err);
+    } else if (!strcmp(type, "synonym") || !strcmp(type, "synonym_graph")) {
+        f->kind = KILN__TF_SYNONYM;
+        bool expand, lenient;
+        if ((rc = get_bool(def, "expand", true, &expand, name, err))) return rc;
+        if ((rc = get_bool(def, "lenient", false, &lenient, name, err))) return rc;
+        const char *format = get_str(def, "format");
+        if (json_object_get(def, "synonyms_path") || json_object_get(def, "synonyms_set"))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "synonyms_path and synonyms_set are not supported for [%s]", name);
+        if (format && strcmp(format, "solr"))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "synonym format [%s] is not supported for [%s]", format, name);
+        json_t *rules = json_object_get(def, "synonyms");
+        if (!json_is_array(rules))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "synonym requires either `synonyms`, `synonyms_set` or "
+                             "`synonyms_path` to be configured");
+        rc = kiln__synonyms_build(rules, chain, expand, lenient, &f->syn, name, err);
     } else if (!strcmp(type, "edge_ngram") || !strcmp(type, "edgeNGram") ||
                !strcmp(type, "ngram") || !strcmp(type, "nGram")) {
         f->kind = type[0] == 'e' ? KILN__TF_EDGE_NGRAM : KILN__TF_NGRAM;
@@ -305,24 +349,25 @@ static int filter_from_def(json_t *def, const char *name, kiln__filter *f, kiln_
 
 /* Resolves a filter reference in an analyzer: a name (index settings first, then built-ins)
  * or an inline definition object. */
-static int filter_ref(json_t *settings, json_t *ref, const char *analyzer, kiln__filter *f,
-                      kiln_error *err)
+static int filter_ref(json_t *settings, json_t *ref, const kiln_analyzer *chain,
+                      const char *analyzer, kiln__filter *f, kiln_error *err)
 {
-    if (json_is_object(ref)) return filter_from_def(ref, "_anonymous_filter", f, err);
+    if (json_is_object(ref)) return filter_from_def(ref, "_anonymous_filter", chain, f, err);
     if (!json_is_string(ref))
         return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                          "Custom Analyzer [%s] filter names must be strings", analyzer);
     const char *name = json_string_value(ref);
     json_t *def = json_object_get(json_object_get(settings, "filter"), name);
-    if (json_is_object(def)) return filter_from_def(def, name, f, err);
+    if (json_is_object(def)) return filter_from_def(def, name, chain, f, err);
     static const char *const builtin[] = {
-        "lowercase", "uppercase",    "stop",       "stemmer", "porter_stem", "kstem",
-        "snowball",  "asciifolding", "trim",       "length",  "unique",      "reverse",
-        "truncate",  "apostrophe",   "edge_ngram", "ngram",   NULL};
+        "lowercase", "uppercase", "stop",          "stemmer",    "porter_stem",
+        "kstem",     "snowball",  "asciifolding",  "trim",       "length",
+        "unique",    "reverse",   "truncate",      "apostrophe", "edge_ngram",
+        "ngram",     "elision",   "decimal_digit", NULL};
     for (const char *const *b = builtin; *b; b++) {
         if (!strcmp(*b, name)) {
             json_t *d = json_pack("{ss}", "type", name);
-            int rc = filter_from_def(d, name, f, err);
+            int rc = filter_from_def(d, name, chain, f, err);
             json_decref(d);
             return rc;
         }
@@ -643,7 +688,7 @@ static int typed_analyzer(kiln_analyzer *a, const char *type, json_t *def, kiln_
         kiln__filter f;
         json_t *d = json_pack("{ss ss}", "type", "snowball", "language",
                               get_str(def, "language") ? get_str(def, "language") : "English");
-        rc = filter_from_def(d, a->name, &f, err);
+        rc = filter_from_def(d, a->name, NULL, &f, err);
         json_decref(d);
         if (rc) return rc;
         a->filters[a->nfilters++] = f;
@@ -667,30 +712,14 @@ static int custom_analyzer(kiln_analyzer *a, json_t *settings, json_t *def, bool
     } else {
         a->tokenizer.kind = KILN__TK_KEYWORD; /* filters only: a normalizer, as ES does */
     }
-    json_t *filters = json_object_get(def, "filter");
-    json_t *wrapped = NULL;
-    if (json_is_string(filters)) filters = wrapped = json_pack("[O]", filters); /* one name */
-    if (filters && !json_is_array(filters))
-        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
-                         "Custom Analyzer [%s] filter must be an array", a->name);
     size_t i;
     json_t *ref;
-    json_array_foreach(filters, i, ref)
-    {
-        if (a->nfilters == KILN__MAX_FILTERS) {
-            rc = kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
-                           "Custom Analyzer [%s] has more than %d filters", a->name,
-                           KILN__MAX_FILTERS);
-            break;
-        }
-        if ((rc = filter_ref(settings, ref, a->name, &a->filters[a->nfilters], err))) break;
-        a->nfilters++;
-    }
-    json_decref(wrapped);
-    if (rc) return rc;
     json_t *cfs = json_object_get(def, "char_filter");
-    wrapped = NULL;
+    json_t *wrapped = NULL;
     if (json_is_string(cfs)) cfs = wrapped = json_pack("[O]", cfs);
+    if (cfs && !json_is_array(cfs))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "Custom Analyzer [%s] char_filter must be an array", a->name);
     json_array_foreach(cfs, i, ref)
     {
         if (a->ncf == KILN__MAX_CHAR_FILTERS) {
@@ -701,6 +730,26 @@ static int custom_analyzer(kiln_analyzer *a, json_t *settings, json_t *def, bool
         }
         if ((rc = char_filter_ref(settings, ref, a->name, &a->cfilters[a->ncf], err))) break;
         a->ncf++;
+    }
+    json_decref(wrapped);
+    if (rc) return rc;
+    json_t *filters = json_object_get(def, "filter");
+    wrapped = NULL;
+    if (json_is_string(filters)) filters = wrapped = json_pack("[O]", filters); /* one name */
+    if (filters && !json_is_array(filters))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "Custom Analyzer [%s] filter must be an array", a->name);
+    json_array_foreach(filters, i, ref)
+    {
+        if (a->nfilters == KILN__MAX_FILTERS) {
+            rc = kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                           "Custom Analyzer [%s] has more than %d filters", a->name,
+                           KILN__MAX_FILTERS);
+            break;
+        }
+        finish(a); /* synonym rules are analyzed by the chain built so far */
+        if ((rc = filter_ref(settings, ref, a, a->name, &a->filters[a->nfilters], err))) break;
+        a->nfilters++;
     }
     json_decref(wrapped);
     if (rc) return rc;
@@ -805,7 +854,7 @@ kiln_analysis_registry *kiln_analysis_registry_new(json_t *analysis_settings, ki
     json_t *s = analysis_settings;
     /* accept the whole settings object too ({"analysis": {...}} or {"index": {"analysis": ...}}) */
     if (json_is_object(json_object_get(s, "index"))) s = json_object_get(s, "index");
-    if (json_is_object(json_object_get(s, "analysis"))) s = json_object_get(s, "analysis");
+    if (json_object_get(s, "analysis")) s = json_object_get(s, "analysis");
     if (s && !json_is_null(s) && !json_is_object(s)) {
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "[analysis] settings must be an object");
         goto fail;
@@ -823,7 +872,7 @@ kiln_analysis_registry *kiln_analysis_registry_new(json_t *analysis_settings, ki
     json_object_foreach(json_object_get(s, "filter"), name, def)
     {
         kiln__filter f;
-        if (filter_from_def(def, name, &f, err)) goto fail;
+        if (filter_from_def(def, name, NULL, &f, err)) goto fail;
         kiln__filter_dispose(&f);
     }
     json_object_foreach(json_object_get(s, "tokenizer"), name, def)
@@ -878,6 +927,8 @@ const kiln_analyzer *kiln_analyzer_get(const kiln_analysis_registry *r, const ch
         for (size_t i = 0; i < r->count; i++)
             if (!strcmp(r->analyzers[i]->name, name)) return r->analyzers[i];
     }
+    /* ES: default_search falls back to the index's default, which falls back to standard */
+    if (!strcmp(name, "default_search")) return kiln_analyzer_get(r, "default");
     if (!strcmp(name, "default")) return builtin_get("standard");
     return builtin_get(name);
 }

@@ -114,6 +114,9 @@ static void stem_cp(kiln__run *run, kiln__tok *tok, size_t (*fn)(int32_t *, size
 void kiln__stem_porter(kiln__run *run, kiln__tok *tok)
 {
     if (tok->len < 3) return; /* Lucene leaves words of one or two chars alone */
+    /* Porter's cons() recurses along runs of 'y' and m() rescans the word: a keyword-tokenized
+     * megabyte would overflow the stack or take minutes. No real word is this long. */
+    if (tok->len > 1024) return;
     stem_cp(run, tok, kiln__porter_stem);
 }
 

@@ -21,6 +21,7 @@ static const kiln__routes_fn kiln__families[] = {
     kiln__routes_bulk,
     kiln__routes_analyze,
     kiln__routes_udf,
+    kiln__routes_search,
 };
 
 int kiln_api_start(const char *data_dir, kiln_error *err)

@@ -49,5 +49,6 @@ const kiln_route *kiln__routes_doc(size_t *n);
 const kiln_route *kiln__routes_bulk(size_t *n);
 const kiln_route *kiln__routes_analyze(size_t *n);
 const kiln_route *kiln__routes_udf(size_t *n);
+const kiln_route *kiln__routes_search(size_t *n);
 
 #endif

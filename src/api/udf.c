@@ -140,9 +140,12 @@ static int kiln__udf_versions(kiln_req *req, kiln_resp *resp)
         json_decref(list);
         return kiln_resp_fail(resp, KILN_E_NOT_FOUND, "UDF [%s] is not registered", name);
     }
-    json_t *latest = json_object_get(json_array_get(list, json_array_size(list) - 1), "version");
-    return kiln__reply_json(resp, 200, json_pack("{s:s,s:O,s:o}", "name", name, "latest", latest,
-                                                 "versions", list));
+    kiln_error err;
+    kiln_udf *latest = kiln_udf_get(kiln__udfs, name, NULL, &err);
+    json_t *out = json_pack("{s:s,s:s,s:o}", "name", name, "latest",
+                            latest ? kiln_udf_version(latest) : "", "versions", list);
+    kiln_udf_unref(latest);
+    return kiln__reply_json(resp, 200, out);
 }
 
 static int kiln__udf_get(kiln_req *req, kiln_resp *resp)

@@ -8,6 +8,9 @@
 /* X(name, es_type, http_status) */
 #define KILN_ERRORS(X)                                                                             \
     X(PARSE, "parse_exception", 400)                                                              \
+    X(PARSING, "parsing_exception", 400)                                                          \
+    X(X_CONTENT_PARSE, "x_content_parse_exception", 400)                                          \
+    X(QUERY_SHARD, "query_shard_exception", 400)                                                  \
     X(JSON_PARSE, "json_parse_exception", 400)                                                    \
     X(ILLEGAL_ARGUMENT, "illegal_argument_exception", 400)                                        \
     X(ACTION_VALIDATION, "action_request_validation_exception", 400)                              \

@@ -164,6 +164,11 @@ static int kiln__save_meta(kiln_index *idx, kiln_mapping *m, kiln_error *err)
     return rc;
 }
 
+static kiln_mapping *kiln__mapping_of(void *idx)
+{
+    return kiln_index_mapping(idx);
+}
+
 static int kiln__open_shards(kiln_index *idx, kiln_error *err)
 {
     idx->shards = kiln_xcalloc(idx->nshards, sizeof *idx->shards);
@@ -172,6 +177,10 @@ static int kiln__open_shards(kiln_index *idx, kiln_error *err)
         snprintf(dir, sizeof dir, "%s/%u", idx->dir, i);
         idx->shards[i] = kiln_shard_open(dir, i, KILN_DEFAULT_FLUSH_BYTES, err);
         if (!idx->shards[i]) return -1;
+        /* built-in analyzers only until index settings carry "analysis" (custom analyzers) */
+        if (kiln_shard_search_attach(idx->shards[i], kiln__mapping_of,
+                                     idx, NULL, err))
+            return -1;
     }
     return 0;
 }

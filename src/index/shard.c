@@ -6,6 +6,7 @@
 #include "index/docstore.h"
 #include "index/idmap.h"
 #include "index/wal.h"
+#include "search/sindex.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
 
@@ -31,7 +33,17 @@ struct kiln_shard {
     uint64_t live_docs;
     uint64_t commit_gen;
     int recovering; /* replaying the log: records are applied, not appended */
+    /* search side (see kiln_shard_search_attach) */
+    kiln_sindex *si;
+    kiln_shard_mapping_fn mapping_fn;
+    void *mapping_ctx;
+    const kiln_analysis_registry *ar;
+    pthread_mutex_t searcher_lock;
+    kiln_shard_searcher *searcher;
+    int64_t last_refresh_ms;
 };
+
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc);
 
 /* ---- commit point ------------------------------------------------------------------------
  * File "commit" (replaced atomically):
@@ -212,6 +224,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     s->flush_threshold = flush_threshold_bytes;
     s->primary_term = 1;
     pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->searcher_lock, NULL);
     kiln_idmap_init(&s->ids);
     kiln__commit c;
     char sub[1200];
@@ -257,6 +270,9 @@ void kiln_shard_close(kiln_shard *s)
             KILN_WARN("shard", "%s: flush on close failed: %s (the log still has the writes)",
                       s->dir, err.reason);
     }
+    if (s->searcher) kiln_shard_searcher_release(s->searcher);
+    kiln_sindex_close(s->si);
+    pthread_mutex_destroy(&s->searcher_lock);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
     kiln_idmap_dispose(&s->ids);
@@ -304,8 +320,9 @@ static void kiln__maybe_flush(kiln_shard *s)
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
-                              size_t srclen, const kiln_idmap_entry *e, kiln_doc_meta *meta,
-                              kiln_result *res, uint64_t *lsn, kiln_error *err)
+                              size_t srclen, json_t *doc, const kiln_idmap_entry *e,
+                              kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn,
+                              kiln_error *err)
 {
     int live = e && e->docnum != KILN_DOCNUM_NONE;
     kiln_stored_doc d = {id, idlen, src, srclen, s->next_seq_no, e ? e->version + 1 : 1,
@@ -329,6 +346,7 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     kiln_buf_free(&rec);
     if (!*lsn) return -1;
     kiln__apply_index(s, &d);
+    kiln__search_add(s, docnum, doc);
     *meta = (kiln_doc_meta){docnum, d.seq_no, d.version, d.primary_term};
     *res = live ? KILN_RESULT_UPDATED : KILN_RESULT_CREATED;
     return 0;
@@ -341,7 +359,8 @@ int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *sr
     pthread_rwlock_wrlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int rc = kiln__version_check(s, id, idlen, e, o, err);
-    if (rc == 0) rc = kiln__index_locked(s, id, idlen, src, srclen, e, meta, res, lsn, err);
+    if (rc == 0)
+        rc = kiln__index_locked(s, id, idlen, src, srclen, doc, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
     pthread_rwlock_unlock(&s->lock);
     return rc;
@@ -404,7 +423,7 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
         rc = 0;
         goto out;
     }
-    rc = kiln__index_locked(s, id, idlen, out.data, out.len, e, meta, res, lsn, err);
+    rc = kiln__index_locked(s, id, idlen, out.data, out.len, doc, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
 out:
     pthread_rwlock_unlock(&s->lock);
@@ -435,17 +454,22 @@ int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *m
     return found;
 }
 
+static int kiln__refresh_locked(kiln_shard *s, kiln_error *err);
+
 int kiln_shard_refresh(kiln_shard *s, kiln_error *err)
 {
-    (void)s;
-    (void)err;
-    return 0;
+    if (!s->si) return 0;
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = kiln__refresh_locked(s, err);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
 }
 
 int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err)
 {
     uint64_t gen;
     if (kiln_docstore_flush(s->ds, err)) return -1;
+    if (s->si && kiln_sindex_commit(s->si, err)) return -1;
     if (kiln_wal_roll(s->wal, &gen, err)) return -1;
     if (kiln__commit_write(s, gen, err)) return -1;
     kiln_wal_drop_before(s->wal, gen);
@@ -471,4 +495,120 @@ void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out)
                        kiln_docstore_tail_bytes(s->ds);
     out->max_seq_no = s->next_seq_no - 1;
     pthread_rwlock_unlock(&s->lock);
+}
+
+/* ---- search ------------------------------------------------------------------------------ */
+
+static int64_t kiln__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Feeds one document to the search index (write lock held). The index is derived data: a
+ * failure here is logged, never fails the acknowledged write. */
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc)
+{
+    if (!s->si || !doc) return;
+    kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+    kiln_error err;
+    if (kiln_sindex_add(s->si, docnum, doc, m, s->ar, &err))
+        KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
+    kiln_mapping_unref(m);
+}
+
+/* Seals pending docs and publishes a new searcher (write lock held). */
+static int kiln__refresh_locked(kiln_shard *s, kiln_error *err)
+{
+    if (kiln_sindex_refresh(s->si, err)) return -1;
+    kiln_shard_searcher *sr = kiln_xcalloc(1, sizeof *sr);
+    atomic_init(&sr->refs, 1);
+    sr->reader = kiln_sindex_reader_acquire(s->si);
+    uint32_t next = kiln_docstore_next(s->ds); /* from_range(0, 0) is NULL in CRoaring 0.2 */
+    sr->live = next ? roaring_bitmap_from_range(0, next, 1) : roaring_bitmap_create();
+    roaring_bitmap_andnot_inplace(sr->live, s->deleted);
+    roaring_bitmap_run_optimize(sr->live);
+    pthread_mutex_lock(&s->searcher_lock);
+    kiln_shard_searcher *old = s->searcher;
+    s->searcher = sr;
+    s->last_refresh_ms = kiln__now_ms();
+    pthread_mutex_unlock(&s->searcher_lock);
+    if (old) kiln_shard_searcher_release(old);
+    return 0;
+}
+
+int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
+                             const kiln_analysis_registry *ar, kiln_error *err)
+{
+    char sub[1200];
+    snprintf(sub, sizeof sub, "%s/search", s->dir);
+    pthread_rwlock_wrlock(&s->lock);
+    s->mapping_fn = fn;
+    s->mapping_ctx = ctx;
+    s->ar = ar;
+    s->si = kiln_sindex_open(sub, err);
+    int rc = s->si ? 0 : -1;
+    /* catch up: the search index may lack what the log replay and stored files hold */
+    for (uint32_t d = s->si ? kiln_sindex_committed_upto(s->si) : 0;
+         rc == 0 && d < kiln_docstore_next(s->ds); d++) {
+        kiln_stored_doc sd;
+        if (kiln_docstore_get(s->ds, d, &sd) || roaring_bitmap_contains(s->deleted, d)) continue;
+        json_t *doc = json_loadb(sd.src, sd.srclen, 0, NULL);
+        kiln__search_add(s, d, doc);
+        json_decref(doc);
+    }
+    if (rc == 0) rc = kiln__refresh_locked(s, err);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms)
+{
+    if (!s->si) return NULL;
+    if (refresh_after_ms >= 0 && kiln_sindex_pending(s->si) &&
+        kiln__now_ms() - s->last_refresh_ms >= refresh_after_ms) {
+        kiln_error err;
+        pthread_rwlock_wrlock(&s->lock);
+        if (kiln_sindex_pending(s->si) && kiln__refresh_locked(s, &err))
+            KILN_WARN("shard", "%s: refresh failed: %s", s->dir, err.reason);
+        pthread_rwlock_unlock(&s->lock);
+    }
+    pthread_mutex_lock(&s->searcher_lock);
+    kiln_shard_searcher *sr = s->searcher;
+    if (sr) atomic_fetch_add(&sr->refs, 1);
+    pthread_mutex_unlock(&s->searcher_lock);
+    return sr;
+}
+
+void kiln_shard_searcher_release(kiln_shard_searcher *sr)
+{
+    if (!sr || atomic_fetch_sub(&sr->refs, 1) != 1) return;
+    kiln_sindex_reader_release(sr->reader);
+    roaring_bitmap_free(sr->live);
+    free(sr);
+}
+
+int kiln_shard_docnum(kiln_shard *s, const char *id, size_t idlen, uint32_t *docnum)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int rc = e && e->docnum != KILN_DOCNUM_NONE ? (*docnum = e->docnum, 0) : -1;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int kiln_shard_doc_at(kiln_shard *s, uint32_t docnum, kiln_doc_meta *meta, kiln_buf *id,
+                      kiln_buf *src)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    kiln_stored_doc d;
+    int rc = kiln_docstore_get(s->ds, docnum, &d) ? -1 : 0;
+    if (rc == 0) {
+        if (meta) *meta = (kiln_doc_meta){docnum, d.seq_no, d.version, d.primary_term};
+        if (id) kiln_buf_append(id, d.id, d.idlen);
+        if (src) kiln_buf_append(src, d.src, d.srclen);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
 }

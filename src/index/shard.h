@@ -16,6 +16,8 @@
 #include "index/mapping.h"
 
 #include <jansson.h>
+#include <roaring/roaring.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct kiln_shard kiln_shard;
@@ -83,5 +85,33 @@ int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
 int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err);
 int kiln_shard_flush(kiln_shard *s, kiln_error *err);
 void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out);
+
+/* ---- search (src/search) ----------------------------------------------------------------
+ * The shard feeds every indexed document to its search index (derived data under dir/search),
+ * under the write lock. A searcher is a refcounted point-in-time view: the search index reader
+ * and the doc numbers live at that refresh. */
+struct kiln_sindex_reader;
+struct kiln_analysis_registry;
+typedef struct kiln_shard_searcher {
+    atomic_int refs;
+    struct kiln_sindex_reader *reader;
+    roaring_bitmap_t *live;
+} kiln_shard_searcher;
+/* Returns a reference to the index's current mapping (the caller unrefs). */
+typedef kiln_mapping *(*kiln_shard_mapping_fn)(void *ctx);
+/* Opens the shard's search index and re-adds the documents it lacks (everything from its
+ * committed_upto on), then refreshes. fn/ctx/ar must outlive the shard. */
+int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
+                             const struct kiln_analysis_registry *ar, kiln_error *err);
+/* The current searcher. When refresh_after_ms >= 0 and writes are pending since a refresh at
+ * least that old, refreshes first (a search-driven refresh_interval). Release exactly once. */
+kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms);
+void kiln_shard_searcher_release(kiln_shard_searcher *sr);
+/* Current doc number of _id (realtime), 0 if found. */
+int kiln_shard_docnum(kiln_shard *s, const char *id, size_t idlen, uint32_t *docnum);
+/* _id and _source (appended to id/src, either may be NULL) and metadata of a doc number;
+ * 0 if stored. */
+int kiln_shard_doc_at(kiln_shard *s, uint32_t docnum, kiln_doc_meta *meta, kiln_buf *id,
+                      kiln_buf *src);
 
 #endif

@@ -114,12 +114,34 @@ static int kiln__instance(kiln_udf_session *s, kiln_error *err)
     return 0;
 }
 
+/* Stable machine-readable names of trap kinds, for errors and statistics. */
+static const char *kiln__trap_id(kiln_wasm_trap_kind k)
+{
+    switch (k) {
+    case KILN_TRAP_UNREACHABLE: return "unreachable";
+    case KILN_TRAP_OOB_MEMORY: return "out_of_bounds_memory_access";
+    case KILN_TRAP_OOB_TABLE: return "out_of_bounds_table_access";
+    case KILN_TRAP_DIV_BY_ZERO: return "integer_divide_by_zero";
+    case KILN_TRAP_INT_OVERFLOW: return "integer_overflow";
+    case KILN_TRAP_INVALID_CONVERSION: return "invalid_conversion_to_integer";
+    case KILN_TRAP_INDIRECT_CALL_MISMATCH: return "indirect_call_type_mismatch";
+    case KILN_TRAP_UNINITIALIZED_ELEMENT: return "uninitialized_element";
+    case KILN_TRAP_STACK_EXHAUSTED: return "call_stack_exhausted";
+    case KILN_TRAP_FUEL_EXHAUSTED: return "fuel_exhausted";
+    case KILN_TRAP_DEADLINE: return "deadline_exceeded";
+    case KILN_TRAP_MEMORY_LIMIT: return "memory_limit_reached";
+    case KILN_TRAP_HOST: return "host_error";
+    default: return "trap";
+    }
+}
+
 static void kiln__record_error(kiln_udf_session *s, const char *kind, const char *msg)
 {
     kiln_udf *u = s->b->u;
-    json_t *e = json_pack("{s:s,s:s,s:s%,s:I}", "kind", kind, "message", msg, "doc_id",
-                          s->doc ? s->doc->id : "", s->doc ? s->doc->idlen : 0, "time",
-                          (json_int_t)kiln__udf_now_ms());
+    size_t idlen = 0;
+    const char *id = s->doc ? kiln_udf_doc_id(s->doc, &idlen) : "";
+    json_t *e = json_pack("{s:s,s:s,s:s%,s:I}", "kind", kind, "message", msg, "doc_id", id, idlen,
+                          "time", (json_int_t)kiln__udf_now_ms());
     pthread_mutex_lock(&u->err_lock);
     json_decref(u->last_error);
     u->last_error = e;
@@ -166,14 +188,16 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
         kiln__udf_stats_record(u->stats_id, ns, 1, 1);
         char logs[600];
         kiln__tail_text(s, logs, sizeof logs);
-        const char *kind = why ? why : kiln_wasm_trap_kind_str(trap.kind);
+        const char *kind = why ? why : kiln__trap_id(trap.kind);
         snprintf(msg, sizeof msg, "%s%s%s", why ? "the UDF returned a NaN or infinite value" : trap.msg,
                  trap.func_name && !why ? " in function " : "",
                  trap.func_name && !why ? trap.func_name : "");
         kiln__record_error(s, kind, msg);
+        size_t idlen;
+        const char *id = kiln_udf_doc_id(doc, &idlen);
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                   "UDF [%s@%s] failed on document [%.*s]: %s: %s%s%s", u->name, u->version,
-                  (int)doc->idlen, doc->id, kind, msg, logs[0] ? "; last log lines: " : "", logs);
+                  (int)idlen, id, kind, msg, logs[0] ? "; last log lines: " : "", logs);
         if (rc != 0) { /* the engine discards a trapped instance */
             kiln_wasm_release(s->in);
             s->in = NULL;
@@ -191,19 +215,25 @@ void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len)
     if (level > 3) level = 3;
     snprintf(s->tail[s->ntail++ % KILN__UDF_LOG_TAIL], sizeof s->tail[0], "%.*s", (int)len, msg);
     if (s->capture && json_array_size(s->logs) < KILN__LOG_CAPTURE_MAX)
+    {
+        size_t idlen = 0;
+        const char *id = s->doc ? kiln_udf_doc_id(s->doc, &idlen) : "";
         json_array_append_new(s->logs, json_pack("{s:s,s:s%,s:s%}", "level", names[level],
-                                                 "message", msg, len, "doc_id",
-                                                 s->doc ? s->doc->id : "",
-                                                 s->doc ? s->doc->idlen : 0));
+                                                 "message", msg, len, "doc_id", id, idlen));
+    }
     /* The server log is rate-limited per process: a chatty UDF cannot flood it. */
     static _Atomic int64_t window_start;
     static atomic_int in_window;
     int64_t now = kiln__udf_now_ms() / 1000;
     if (atomic_exchange(&window_start, now) != now) atomic_store(&in_window, 0);
     if (atomic_fetch_add(&in_window, 1) < 20)
+    {
+        size_t idlen = 0;
+        const char *id = s->doc ? kiln_udf_doc_id(s->doc, &idlen) : "";
         kiln_log(level == 3 ? KILN_LOG_ERROR : level == 2 ? KILN_LOG_WARN : KILN_LOG_INFO, "udf",
-                 "%s@%s [%.*s]: %.*s", s->b->u->name, s->b->u->version,
-                 s->doc ? (int)s->doc->idlen : 0, s->doc ? s->doc->id : "", (int)len, msg);
+                 "%s@%s [%.*s]: %.*s", s->b->u->name, s->b->u->version, (int)idlen, id, (int)len,
+                 msg);
+    }
 }
 
 json_t *kiln_udf_session_logs(const kiln_udf_session *s)

@@ -29,14 +29,25 @@ typedef struct kiln_udf_doc_ops {
     /* Number of values at handle: 0 missing, 1 scalar, n for an array. */
     int (*count)(const kiln_udf_doc *doc, void *handle);
     void (*release)(void *handle);
+    /* The document's _id when it is not in doc->id (looked up lazily); NULL op: use doc->id. */
+    const char *(*doc_id)(const kiln_udf_doc *doc, size_t *len);
 } kiln_udf_doc_ops;
 
 struct kiln_udf_doc {
     const kiln_udf_doc_ops *ops;
+    const void *scope; /* resolved handles stay valid while ops and scope stay the same */
     const char *id;
     size_t idlen;
     void *impl;
 };
+
+/* The document's _id (borrowed). */
+static inline const char *kiln_udf_doc_id(const kiln_udf_doc *doc, size_t *len)
+{
+    if (doc->ops->doc_id) return doc->ops->doc_id(doc, len);
+    *len = doc->idlen;
+    return doc->id;
+}
 
 /* A document backed by parsed JSON (dry runs, tests). json is borrowed. */
 void kiln_udf_doc_json_init(kiln_udf_doc *doc, json_t *json, const char *id);

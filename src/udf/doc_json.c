@@ -150,11 +150,12 @@ static int kiln__count(const kiln_udf_doc *doc, void *handle)
 }
 
 static const kiln_udf_doc_ops kiln__json_ops = {kiln__resolve, kiln__value, kiln__count,
-                                                kiln__path_free};
+                                                kiln__path_free, NULL};
 
 void kiln_udf_doc_json_init(kiln_udf_doc *doc, json_t *json, const char *id)
 {
     doc->ops = &kiln__json_ops;
+    doc->scope = NULL; /* parsed paths do not depend on the document */
     doc->id = id ? id : "";
     doc->idlen = strlen(doc->id);
     doc->impl = json;

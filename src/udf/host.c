@@ -73,9 +73,11 @@ void kiln__udf_paths_clear(kiln_udf_session *s)
 
 kiln__udf_path *kiln__udf_path_get(kiln_udf_session *s, const char *p, size_t n)
 {
-    if (s->doc->ops != s->ops) { /* another kind of document: handles do not carry over */
+    if (s->doc->ops != s->ops || s->doc->scope != s->scope) {
+        /* another kind of document or another segment: handles do not carry over */
         kiln__udf_paths_clear(s);
         s->ops = s->doc->ops;
+        s->scope = s->doc->scope;
     }
     for (size_t i = 0; i < s->npaths; i++)
         if (s->paths[i].len == n && memcmp(s->paths[i].path, p, n) == 0) return &s->paths[i];
@@ -105,7 +107,19 @@ static int kiln__field_h(kiln_wasm_ctx *ctx, int32_t h, kiln_udf_value *v)
 {
     kiln_udf_session *s = kiln__sess(ctx);
     v->kind = KILN_UDF_V_MISSING;
-    if (h < 0 || (size_t)h >= s->npaths || !s->doc || s->doc->ops != s->ops) {
+    if (s->doc && (s->doc->ops != s->ops || s->doc->scope != s->scope)) {
+        /* a new segment: re-resolve the handles already given out, keeping their numbers */
+        const kiln_udf_doc_ops *old = s->ops;
+        for (size_t i = 0; i < s->npaths; i++) {
+            if (old && s->paths[i].handle) old->release(s->paths[i].handle);
+            s->paths[i].handle = NULL;
+            if (s->doc->ops->resolve(s->doc, s->paths[i].path, s->paths[i].len, &s->paths[i].handle))
+                s->paths[i].handle = NULL;
+        }
+        s->ops = s->doc->ops;
+        s->scope = s->doc->scope;
+    }
+    if (h < 0 || (size_t)h >= s->npaths || !s->doc) {
         kiln_wasm_ctx_fail(ctx, "invalid field handle (resolve it with field_handle in this call "
                                 "or query)");
         return -1;
@@ -202,7 +216,9 @@ static int32_t kiln__get_document_id(kiln_wasm_ctx *ctx, int32_t out, int32_t ca
 {
     kiln_udf_session *s = kiln__sess(ctx);
     if (!s->doc) return 0;
-    return kiln__out(ctx, out, cap, s->doc->id, s->doc->idlen, "get_document_id");
+    size_t len;
+    const char *id = kiln_udf_doc_id(s->doc, &len);
+    return kiln__out(ctx, out, cap, id, len, "get_document_id");
 }
 
 static double kiln__get_score(kiln_wasm_ctx *ctx)

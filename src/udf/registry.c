@@ -554,9 +554,17 @@ kiln_udf *kiln_udf_get(kiln_udf_registry *r, const char *name, const char *versi
         ssize_t i = kiln__find(r, name, version);
         if (i >= 0) u = kiln_udf_ref(r->udfs[i]);
     } else {
-        /* Sorted ascending: the last of the name is the highest version. */
-        for (size_t i = 0; i < r->n; i++)
-            if (!strcmp(r->udfs[i]->name, name)) u = r->udfs[i];
+        /* Sorted ascending: the last release of the name is the latest; prereleases count only
+         * when a name has nothing else. */
+        kiln_udf *pre = NULL;
+        for (size_t i = 0; i < r->n; i++) {
+            if (strcmp(r->udfs[i]->name, name)) continue;
+            if (*r->udfs[i]->prerelease)
+                pre = r->udfs[i];
+            else
+                u = r->udfs[i];
+        }
+        if (!u) u = pre;
         if (u) kiln_udf_ref(u);
     }
     pthread_rwlock_unlock(&r->lock);

@@ -58,6 +58,7 @@ struct kiln_udf_session {
     double score;
     /* resolved paths, valid while doc->ops stays the same */
     const kiln_udf_doc_ops *ops;
+    const void *scope;
     kiln__udf_path *paths;
     size_t npaths, cap;
     /* logs */

@@ -175,6 +175,13 @@ void kiln_wasm_set_budget(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadli
 int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
                    kiln_wasm_val *results, kiln_wasm_trap *trap);
 
+/* Calls ex n times under one trap guard (the per-document loop of a query):
+ * call i reads args[i * nparams ...] and writes results[i * nresults ...]. The
+ * fuel/deadline budget covers the whole batch. Stops at the first trap; *done (if
+ * not NULL) is the number of calls that completed. Returns 0 or KILN_WASM_ETRAP. */
+int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
+                        kiln_wasm_val *results, size_t n, size_t *done, kiln_wasm_trap *trap);
+
 /* Frees every pooled instance of the calling thread (worker shutdown). Instances
  * pools of exited threads are also freed by a thread-exit destructor. */
 void kiln_wasm_thread_cleanup(void);

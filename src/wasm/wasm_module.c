@@ -309,11 +309,11 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
   in->deadline_ns = m->lim.deadline_ns;
   atomic_fetch_add(&m->refs, 1);
   void *w = KILN__W2C(in);
-  sigjmp_buf jb;
-  sigjmp_buf *prev = kiln__t.jmp;
+  kiln__jmpbuf jb;
+  kiln__jmpbuf *prev = kiln__t.jmp;
   kiln__inst_rt *prev_cur = kiln__t.cur;
   budget_start(in);
-  if (sigsetjmp(jb, 0)) {
+  if (KILN__SETJMP(jb)) {
     kiln__t.jmp = prev;
     kiln__t.cur = prev_cur;
     trap_fill(trap, kiln__t.trap, NULL, in);
@@ -362,12 +362,12 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
     return KILN_WASM_ETRAP;
   }
-  sigjmp_buf jb;
-  sigjmp_buf *prev = t->jmp;
+  kiln__jmpbuf jb;
+  kiln__jmpbuf *prev = t->jmp;
   kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
   budget_start(in);
   in->dirty = true;
-  if (__builtin_expect(sigsetjmp(jb, 0) != 0, 0)) {
+  if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
     t->jmp = prev;
     in->trapped = true;
     trap_fill(trap, t->trap, ex, in);
@@ -376,6 +376,40 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
   t->jmp = &jb;
   fn(KILN__W2C(in), (const kiln__val *)args, (kiln__val *)results);
   t->jmp = prev;
+  return 0;
+}
+
+int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
+                        kiln_wasm_val *results, size_t n, size_t *done, kiln_wasm_trap *trap) {
+  kiln__tls *t = &kiln__t;
+  if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
+    trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
+    return KILN_WASM_ETRAP;
+  }
+  kiln__jmpbuf jb;
+  kiln__jmpbuf *prev = t->jmp;
+  kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
+  size_t np = ex->sig.nparams, nr = ex->sig.nresults;
+  volatile size_t i = 0; /* read after a trap's longjmp */
+  budget_start(in);
+  in->dirty = true;
+  if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
+    t->jmp = prev;
+    in->trapped = true;
+    if (done)
+      *done = i;
+    trap_fill(trap, t->trap, ex, in);
+    return KILN_WASM_ETRAP;
+  }
+  t->jmp = &jb;
+  void *w = KILN__W2C(in);
+  const kiln__val *a = (const kiln__val *)args;
+  kiln__val *r = (kiln__val *)results;
+  for (size_t k = 0; k < n; k++, i = k)
+    fn(w, a + k * np, r + k * nr);
+  t->jmp = prev;
+  if (done)
+    *done = n;
   return 0;
 }
 

@@ -32,10 +32,25 @@ static pthread_key_t tls_key;
 uint64_t kiln_wasm_stat_reserved_bytes(void) { return atomic_load(&reserved_bytes); }
 
 /* ---- traps ---- */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* rbx rbp r12 r13 r14 r15, then the caller's rsp and return address. */
+__asm__(".text\n"
+        ".globl kiln__setjmp\n.type kiln__setjmp,@function\nkiln__setjmp:\n"
+        "  movq %rbx, 0(%rdi)\n  movq %rbp, 8(%rdi)\n  movq %r12, 16(%rdi)\n  movq %r13, 24(%rdi)\n"
+        "  movq %r14, 32(%rdi)\n  movq %r15, 40(%rdi)\n  leaq 8(%rsp), %rdx\n  movq %rdx, 48(%rdi)\n"
+        "  movq (%rsp), %rdx\n  movq %rdx, 56(%rdi)\n  xorl %eax, %eax\n  ret\n"
+        ".size kiln__setjmp, .-kiln__setjmp\n"
+        ".globl kiln__longjmp\n.type kiln__longjmp,@function\nkiln__longjmp:\n"
+        "  movq 0(%rdi), %rbx\n  movq 8(%rdi), %rbp\n  movq 16(%rdi), %r12\n  movq 24(%rdi), %r13\n"
+        "  movq 32(%rdi), %r14\n  movq 40(%rdi), %r15\n  movq 48(%rdi), %rsp\n  movl %esi, %eax\n"
+        "  testl %eax, %eax\n  jnz 1f\n  incl %eax\n1:\n  jmpq *56(%rdi)\n"
+        ".size kiln__longjmp, .-kiln__longjmp\n");
+#endif
+
 __attribute__((noreturn)) void kiln__trap(int code) {
   kiln__t.trap = code;
   if (kiln__t.jmp)
-    siglongjmp(*kiln__t.jmp, 1);
+    KILN__LONGJMP(kiln__t.jmp, 1);
   /* A trap outside a guarded call is an engine bug; die loudly but without abort()
    * so no core of guest data is written by default. */
   static const char msg[] = "kiln-wasm: trap outside a guarded call\n";

@@ -88,8 +88,26 @@ static inline kiln__inst_rt *kiln__inst_rt_of(void *w2c) {
   return (kiln__inst_rt *)((char *)KILN__TICK(w2c) - __builtin_offsetof(kiln__inst_rt, tick));
 }
 
+/* Trap targets. On x86-64 (non-sanitizer builds) a minimal setjmp/longjmp pair
+ * saving only the callee-saved registers (wasm_rt.c): it keeps the per-call cost
+ * of a guarded call a few ns below glibc's sigsetjmp. Sanitizers must see every
+ * longjmp, so they get the libc pair. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 typedef struct {
-  sigjmp_buf *jmp;     /* current trap target, NULL outside guest code */
+  uint64_t regs[8];
+} kiln__jmpbuf;
+int kiln__setjmp(kiln__jmpbuf *b) __attribute__((returns_twice));
+__attribute__((noreturn)) void kiln__longjmp(kiln__jmpbuf *b, int v);
+#define KILN__SETJMP(b) kiln__setjmp(&(b))
+#define KILN__LONGJMP(b, v) kiln__longjmp((b), (v))
+#else
+typedef sigjmp_buf kiln__jmpbuf;
+#define KILN__SETJMP(b) sigsetjmp((b), 0)
+#define KILN__LONGJMP(b, v) siglongjmp(*(b), (v))
+#endif
+
+typedef struct {
+  kiln__jmpbuf *jmp;   /* current trap target, NULL outside guest code */
   int trap;            /* code of the last trap */
   kiln__inst_rt *cur;  /* instance being instantiated (for memory caps) */
   uintptr_t stack_lo;  /* lowest address of this thread's stack */

@@ -304,6 +304,22 @@ static void test_filters(void)
                     "\"language\":\"minimal_english\"}]}",
                     "dogs berries toys boxes glass"),
               "dog|berry|toy|boxe|glass");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"elision\"]}", "j’examine près du wharf"),
+        "examine|près|du|wharf");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[{\"type\":\"elision\",\"articles\":"
+                    "[\"l\"],\"articles_case\":true}]}",
+                    "L'avion l'arbre d'eau"),
+              "avion|arbre|d'eau");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"decimal_digit\"]}", "१-one two-२ ३"),
+        "1-one|two-2|3");
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[\"lowercase\",{\"type\":"
+              "\"stemmer_override\",\"rules\":[\"running, runs => run\",\"stemmer => stemmer\"]},"
+              "\"porter_stem\"]}",
+              "Running runs stemmer stemming"),
+        "run|run|stemmer|stem");
     /* snowball stemmers from libstemmer */
     CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\",{\"type\":\"snowball\","
                     "\"language\":\"English\"}]}",
@@ -409,8 +425,13 @@ static void test_ngrams_and_char_filters(void)
     CHECK_STR(adhoc_full("{\"tokenizer\":\"standard\",\"char_filter\":[\"html_strip\"]}",
                          "<p>I&apos;m <b>happy</b></p><script>x=1</script>caf&eacute; a<br>b"
                          "<!-- c --> &#x41;&#66;"),
-              "I'm/0/3-11/<ALPHANUM>|happy/1/15-20/<ALPHANUM>|café/2/48-59/<ALPHANUM>|"
-              "a/3/60-61/<ALPHANUM>|b/4/65-66/<ALPHANUM>|AB/5/77-88/<ALPHANUM>");
+              "I'm/0/3-11/<ALPHANUM>|happy/1/15-24/<ALPHANUM>|café/2/48-59/<ALPHANUM>|"
+              "a/3/60-61/<ALPHANUM>|b/4/65-76/<ALPHANUM>|AB/5/77-88/<ALPHANUM>");
+    /* OpenSearch API spec story _core/analyze/filter/lowercase.yaml */
+    CHECK_STR(adhoc_full("{\"tokenizer\":\"keyword\",\"filter\":[\"lowercase\"],\"char_filter\":"
+                         "[\"html_strip\"]}",
+                         "<b>Moneyball</b>"),
+              "moneyball/0/3-16/word");
     CHECK_STR(adhoc("{\"tokenizer\":\"keyword\",\"char_filter\":[{\"type\":\"html_strip\","
                     "\"escaped_tags\":[\"b\"]}]}",
                     "<p>I&apos;m so <b>happy</b>!</p>"),
@@ -448,6 +469,42 @@ static void test_ngrams_and_char_filters(void)
               "E");
 }
 
+static void test_synonyms(void)
+{
+    /* rules are analyzed by the chain before the filter (here: lowercase) */
+    CHECK_STR(
+        adhoc_full("{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\",{\"type\":"
+                   "\"synonym\",\"synonyms\":[\"Universe, cosmos\",\"tv, television => tv\"]}]}",
+                   "The Universe on television"),
+        "the/0/0-3/<ALPHANUM>|universe/1/4-12/SYNONYM|cosmos/1/4-12/SYNONYM|"
+        "on/2/13-15/<ALPHANUM>|tv/3/16-26/SYNONYM");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym_graph\","
+                    "\"expand\":false,\"synonyms\":[\"laptop, notebook, \\\\,comma\"]}]}",
+                    "notebook ,comma x"),
+              "laptop|laptop|x");
+    /* the ES reference example has a multi-word rule: unsupported, skipped when lenient */
+    CHECK_STR(
+        adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym\",\"lenient\":true,"
+              "\"synonyms\":[\"i-pod, i pod => ipod\",\"universe, cosmos\",\"# comment\"]}]}",
+              "i-pod cosmos"),
+        "i-pod|universe|cosmos");
+    CHECK_STR(adhoc("{\"tokenizer\":\"whitespace\",\"filter\":[{\"type\":\"synonym\","
+                    "\"synonyms\":[\"i-pod, i pod => ipod\"]}]}",
+                    "x"),
+              "ERROR failed to build synonyms for [_anonymous_filter]: multi-word synonyms are "
+              "not supported: [i pod]");
+    CHECK_STR(adhoc("{\"tokenizer\":\"standard\",\"filter\":[\"stop\",{\"type\":\"synonym\","
+                    "\"synonyms\":[\"the, a => x\"]}]}",
+                    "x"),
+              "ERROR failed to build synonyms for [_anonymous_filter]: term: the was completely "
+              "eliminated by analyzer");
+    CHECK_STR(indexed("{\"analyzer\":{\"s\":{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\","
+                      "\"syn\"]}},\"filter\":{\"syn\":{\"type\":\"synonym\",\"synonyms\":"
+                      "[\"TV => television\"]}}}",
+                      "s", "Big TV", false),
+              "big|television");
+}
+
 /* ---- registry and errors ----------------------------------------------------------------- */
 
 static void test_registry(void)
@@ -472,6 +529,10 @@ static void test_registry(void)
                 "default", "A-B", false),
         "a|b");
     CHECK_STR(indexed("null", "standard", "X", false), "x");
+    CHECK_STR(indexed("{\"analyzer\":{\"default\":{\"type\":\"whitespace\"}}}", "default_search",
+                      "A-B", false),
+              "A-B");
+    CHECK_STR(indexed("{}", "default_search", "A-B", false), "a|b");
 
     /* ES error wording */
     CHECK_STR(indexed("{\"analyzer\":{\"my\":{\"tokenizer\":\"standard\",\"filter\":[\"nope\"]}}}",
@@ -533,6 +594,85 @@ static void test_registry(void)
     kiln_analysis_registry_free(r);
 }
 
+/* Malformed settings: every case must give an analyzer or an error, never a crash or a leak. */
+static void test_malformed_settings(void)
+{
+    static const char *const bad[] = {
+        "[]",
+        "{\"analysis\":5}",
+        "{\"analyzer\":5}",
+        "{\"analyzer\":{\"a\":5}}",
+        "{\"analyzer\":{\"a\":{\"type\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"filter\":5}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"filter\":[5,null,{}]}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"char_filter\":[5]}}}",
+        "{\"analyzer\":{\"a\":{\"tokenizer\":\"standard\",\"char_filter\":{}}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"max_token_length\":-1}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"stopwords\":5}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"standard\",\"stopwords\":[\"a\",5]}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"english\",\"stem_exclusion\":\"x\"}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"snowball\",\"language\":\"Klingon\"}}}",
+        "{\"analyzer\":{\"a\":{\"type\":\"custom\",\"tokenizer\":\"standard\",\"position_increment_"
+        "gap\":"
+        "\"x\"}}}",
+        "{\"filter\":{\"f\":5}}",
+        "{\"filter\":{\"f\":{\"type\":\"stop\",\"stopwords\":\"_klingon_\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"stop\",\"ignore_case\":\"maybe\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"length\",\"max\":1e99}}}",
+        "{\"filter\":{\"f\":{\"type\":\"truncate\",\"length\":[]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":[1]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":\"a,b\"}}}",
+        "{\"filter\":{\"f\":{\"type\":\"synonym\",\"synonyms\":[\"=>\",\",,,\",\"a=>\",\"=>b\"]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"stemmer_override\",\"rules\":[\"x\"]}}}",
+        "{\"filter\":{\"f\":{\"type\":\"edge_ngram\",\"min_gram\":0}}}",
+        "{\"filter\":{\"f\":{\"type\":\"keyword_marker\",\"keywords\":{}}}}",
+        "{\"filter\":{\"f\":{\"type\":\"elision\",\"articles\":\"_french_\"}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"standard\",\"max_token_length\":0}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"ngram\",\"token_chars\":[5]}}}",
+        "{\"tokenizer\":{\"t\":{\"type\":\"whitespace\",\"max_token_length\":99999999}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"mapping\",\"mappings\":[5]}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"mapping\"}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"html_strip\",\"escaped_tags\":5}}}",
+        "{\"char_filter\":{\"c\":{\"type\":\"pattern_replace\"}}}",
+        "{\"normalizer\":{\"n\":{\"type\":\"fancy\"}}}",
+        "{\"normalizer\":{\"n\":{\"tokenizer\":\"standard\"}}}",
+        "{\"normalizer\":{\"n\":5}}",
+    };
+    int errors = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *s = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+        if (!s) {
+            fprintf(stderr, "bad test json: %s\n", bad[i]);
+            test_failures++;
+            continue;
+        }
+        kiln_error err;
+        kiln_error_clear(&err);
+        kiln_analysis_registry *r = kiln_analysis_registry_new(s, &err);
+        if (!r) {
+            errors++;
+            if (err.code != KILN_E_ILLEGAL_ARGUMENT || !err.reason[0]) {
+                fprintf(stderr, "case %zu: error without reason\n", i);
+                test_failures++;
+            }
+        } else {
+            run(kiln_analyzer_get(r, "a"), "some text to analyze", false);
+            if (getenv("KILN_TEST_VERBOSE")) fprintf(stderr, "accepted: %s\n", bad[i]);
+            kiln_analysis_registry_free(r);
+        }
+        /* the same definitions through _analyze */
+        json_t *an = json_object_get(json_object_get(s, "analyzer"), "a");
+        if (json_is_object(an)) {
+            kiln_analyzer *a = kiln_analyzer_new_custom(NULL, an, &err);
+            if (a) run(a, "more text", false);
+            kiln_analyzer_free(a);
+        }
+        json_decref(s);
+    }
+    CHECK(errors >= 30); /* nearly all are rejected; the rest must simply work */
+}
+
 /* ---- robustness -------------------------------------------------------------------------- */
 
 static int count_tokens(const kiln_token *t, void *ctx)
@@ -549,7 +689,10 @@ static int count_tokens(const kiln_token *t, void *ctx)
 #define ALL_FILTERS                                                                                \
     "{\"tokenizer\":\"%s\",\"char_filter\":[\"html_strip\",{\"type\":\"mapping\",\"mappings\":"    \
     "[\"a => bb\",\"\u00e9 => \",\"<=>&amp;\"]}],"                                                 \
-    "\"filter\":[{\"type\":\"asciifolding\",\"preserve_original\":true},\"uppercase\","            \
+    "\"filter\":[{\"type\":\"synonym\",\"lenient\":true,\"synonyms\":[\"a, bb, \u00e9\",\"7=>x "   \
+    "y\"]},"                                                                                       \
+    "\"elision\",\"decimal_digit\",{\"type\":\"asciifolding\",\"preserve_original\":true},"        \
+    "\"uppercase\","                                                                               \
     "\"lowercase\","                                                                               \
     "{\"type\":\"edge_ngram\",\"min_gram\":2,\"max_gram\":300,\"preserve_original\":true},"        \
     "{\"type\":\"stemmer\",\"language\":\"possessive_english\"},\"stop\",\"porter_stem\","         \
@@ -651,6 +794,41 @@ static void test_invalid_utf8_and_fuzz(void)
     CHECK(n == 0);
 }
 
+/* Inputs built to make naive scanners quadratic must stay fast (the test has a timeout). */
+static void test_adversarial_speed(void)
+{
+    size_t n = 2 * 1000 * 1000;
+    char *buf = malloc(n + 1);
+    static const char *const pats[] = {"<", "<a '", "&#", "<!--", "a'", "1.", "_", "y", "ys"};
+    json_t *def = json_loads("{\"tokenizer\":\"standard\",\"char_filter\":[\"html_strip\"],"
+                             "\"filter\":[\"lowercase\",\"porter_stem\",\"unique\"]}",
+                             0, NULL);
+    kiln_analyzer *a = kiln_analyzer_new_custom(NULL, def, NULL);
+    json_decref(def);
+    /* one huge token through every stemmer */
+    def = json_loads("{\"tokenizer\":\"keyword\",\"filter\":[\"porter_stem\",\"kstem\",{\"type\":"
+                     "\"stemmer\",\"language\":\"minimal_english\"},\"asciifolding\",\"reverse\","
+                     "{\"type\":\"edge_ngram\",\"min_gram\":1,\"max_gram\":50}]}",
+                     0, NULL);
+    kiln_analyzer *kw = kiln_analyzer_new_custom(NULL, def, NULL);
+    json_decref(def);
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+        size_t pl = strlen(pats[p]);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pats[p][i % pl];
+        buf[n] = 0;
+        buf[n - 1] = '>';
+        unsigned cnt = 0;
+        kiln_analyze(a, buf, n, 0, count_tokens, &cnt);
+        kiln_analyze(kiln_analyzer_get(NULL, "standard"), buf, n, 0, count_tokens, &cnt);
+        kiln_analyze(kw, buf, n, 0, count_tokens, &cnt);
+    }
+    kiln_analyzer_free(kw);
+    kiln_analyzer_free(a);
+    free(buf);
+    CHECK(1);
+}
+
 static void test_utf16_offsets(void)
 {
     const char *t = "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80z";
@@ -662,6 +840,143 @@ static void test_utf16_offsets(void)
     CHECK(kiln_analysis_utf16_offset(t, len, 10) == 5); /* the emoji is a surrogate pair */
     CHECK(kiln_analysis_utf16_offset(t, len, 11) == 6);
     CHECK(kiln_analysis_utf16_offset(t, len, 99) == 6);
+}
+
+/* ---- the _analyze response body --------------------------------------------------------- */
+
+static const char *analyze_json(const char *analyzer, const char *text_json)
+{
+    static char out[8192];
+    json_t *text = json_loads(text_json, JSON_DECODE_ANY, NULL);
+    kiln_error err;
+    json_t *r = kiln_analyze_to_json(kiln_analyzer_get(NULL, analyzer), text, &err);
+    json_decref(text);
+    if (!r) {
+        snprintf(out, sizeof out, "ERROR %s", err.reason);
+        return out;
+    }
+    char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(out, sizeof out, "%s", s);
+    free(s);
+    json_decref(r);
+    return out;
+}
+
+static void test_analyze_json(void)
+{
+    CHECK_STR(analyze_json("standard", "\"Hi there\""),
+              "{\"tokens\":[{\"token\":\"hi\",\"start_offset\":0,\"end_offset\":2,\"type\":"
+              "\"<ALPHANUM>\",\"position\":0},{\"token\":\"there\",\"start_offset\":3,"
+              "\"end_offset\":8,\"type\":\"<ALPHANUM>\",\"position\":1}]}");
+    /* arrays: positions continue after the gap of 100, offsets after a gap of 1; offsets are
+     * UTF-16 units (é is one, the emoji two) */
+    CHECK_STR(
+        analyze_json("whitespace", "[\"a b\", \"é \\ud83d\\ude00 c\"]"),
+        "{\"tokens\":[{\"token\":\"a\",\"start_offset\":0,\"end_offset\":1,\"type\":"
+        "\"word\",\"position\":0},{\"token\":\"b\",\"start_offset\":2,\"end_offset\":3,"
+        "\"type\":\"word\",\"position\":1},{\"token\":\"é\",\"start_offset\":4,"
+        "\"end_offset\":5,\"type\":\"word\",\"position\":102},{\"token\":\"\xf0\x9f\x98\x80\","
+        "\"start_offset\":6,\"end_offset\":8,\"type\":\"word\",\"position\":103},"
+        "{\"token\":\"c\",\"start_offset\":9,\"end_offset\":10,\"type\":\"word\","
+        "\"position\":104}]}");
+    /* trailing stop words count before the gap, as Lucene's end() reports them */
+    CHECK_STR(analyze_json("stop", "[\"fox the\", \"dog\"]"),
+              "{\"tokens\":[{\"token\":\"fox\",\"start_offset\":0,\"end_offset\":3,\"type\":"
+              "\"word\",\"position\":0},{\"token\":\"dog\",\"start_offset\":8,\"end_offset\":11,"
+              "\"type\":\"word\",\"position\":102}]}");
+    CHECK_STR(analyze_json("standard", "[]"), "{\"tokens\":[]}");
+    CHECK_STR(analyze_json("standard", "42"),
+              "ERROR [text] must be a string or an array of strings");
+    CHECK_STR(analyze_json("standard", "[\"a\", 1]"),
+              "ERROR [text] must be a string or an array of strings");
+}
+
+/* A whole _analyze request; returns the first token as "token/start-end/type/position", the
+ * token count, or the error. */
+static const char *analyze_req(const char *settings, const char *body_json)
+{
+    static char out[2048];
+    kiln_analysis_registry *r = NULL;
+    if (settings) {
+        json_t *s = json_loads(settings, 0, NULL);
+        r = kiln_analysis_registry_new(s, NULL);
+        json_decref(s);
+    }
+    json_t *body = json_loads(body_json, 0, NULL);
+    kiln_error err;
+    kiln_error_clear(&err);
+    json_t *resp = kiln_analyze_request(r, body, NULL, &err);
+    json_decref(body);
+    if (!resp) {
+        snprintf(out, sizeof out, "ERROR %s %s", kiln_code_type(err.code), err.reason);
+    } else {
+        json_t *toks = json_object_get(resp, "tokens");
+        json_t *t0 = json_array_get(toks, 0);
+        snprintf(out, sizeof out, "%s/%lld-%lld/%s/%lld n=%zu",
+                 json_string_value(json_object_get(t0, "token")),
+                 (long long)json_integer_value(json_object_get(t0, "start_offset")),
+                 (long long)json_integer_value(json_object_get(t0, "end_offset")),
+                 json_string_value(json_object_get(t0, "type")),
+                 (long long)json_integer_value(json_object_get(t0, "position")),
+                 json_array_size(toks));
+        json_decref(resp);
+    }
+    kiln_analysis_registry_free(r);
+    return out;
+}
+
+/* The OpenSearch API specification's test stories for _analyze (../shared/opensearch-api-spec,
+ * tests/default/_core/analyze*, tests/default/indices/analyze.yaml), first token each. */
+static void test_analyze_request(void)
+{
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\",\"text\":\"Moneyball, directed by "
+                                "Bennett Miller\"}"),
+              "moneyball/0-9/<ALPHANUM>/0 n=5");
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\",\"text\":[\"Drive, directed by Nicolas "
+                                "Winding Refn\",\"Moneyball, directed by Bennett Miller\"]}"),
+              "drive/0-5/<ALPHANUM>/0 n=11");
+    const char *movies = "{\"analysis\":{\"analyzer\":{\"default\":{\"type\":\"stop\"}}}}";
+    CHECK_STR(analyze_req(movies, "{\"text\":\"a movie directed by Bennett Miller\"}"),
+              "movie/2-7/word/1 n=4");
+    CHECK_STR(analyze_req(movies,
+                          "{\"analyzer\":\"standard\",\"text\":\"a movie directed by Bennett "
+                          "Miller\"}"),
+              "a/0-1/<ALPHANUM>/0 n=6");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"asciifolding\"],"
+                                "\"text\":\"Léon\"}"),
+              "Leon/0-4/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"lowercase\"],"
+                                "\"char_filter\":[\"html_strip\"],\"text\":\"<b>Moneyball</b>\"}"),
+              "moneyball/3-16/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"porter_stem\"],"
+                                "\"text\":\"Directed by Bennett Miller\"}"),
+              "Directed by Bennett Mil/0-26/word/0 n=1");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"whitespace\",\"filter\":[\"lowercase\",{\"type\":"
+                                "\"stop\",\"stopwords\":[\"in\",\"to\"]}],\"text\":\"Moneyball "
+                                "directed by Bennett Miller\"}"),
+              "moneyball/0-9/word/0 n=5");
+    CHECK_STR(analyze_req(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"uppercase\"],"
+                                "\"text\":\"Moneyball\"}"),
+              "MONEYBALL/0-9/word/0 n=1");
+    /* validation and lookup errors, worded as ES words them */
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"standard\"}"),
+              "ERROR action_request_validation_exception Validation Failed: 1: text is missing;");
+    CHECK_STR(
+        analyze_req(NULL, "{\"analyzer\":\"standard\",\"tokenizer\":\"keyword\",\"text\":[]}"),
+        "ERROR action_request_validation_exception Validation Failed: 1: text is missing; 2: "
+        "custom tokenizer or filters cannot be specified if a named analyzer is used;");
+    CHECK_STR(analyze_req(NULL, "{\"analyzer\":\"nope\",\"text\":\"x\"}"),
+              "ERROR illegal_argument_exception failed to find global analyzer [nope]");
+    CHECK_STR(analyze_req(movies, "{\"analyzer\":\"nope\",\"text\":\"x\"}"),
+              "ERROR illegal_argument_exception failed to find analyzer [nope]");
+    CHECK_STR(analyze_req(NULL, "{\"normalizer\":\"lowercase\",\"text\":\"x\"}"),
+              "ERROR action_request_validation_exception Validation Failed: 1: index is required "
+              "if normalizer is specified;");
+    CHECK_STR(analyze_req(movies, "{\"normalizer\":\"lowercase\",\"text\":\"AbC\"}"),
+              "abc/0-3/word/0 n=1");
+    CHECK_STR(analyze_req(movies, "{\"normalizer\":\"nope\",\"text\":\"AbC\"}"),
+              "ERROR illegal_argument_exception failed to find normalizer under [nope]");
+    CHECK_STR(analyze_req(NULL, "{\"text\":\"Hello\"}"), "hello/0-5/<ALPHANUM>/0 n=1");
 }
 
 /* ---- threads: analyzers are shared, stemmers pooled -------------------------------------- */
@@ -709,9 +1024,14 @@ int main(void)
     test_filters();
     test_porter_lucene();
     test_ngrams_and_char_filters();
+    test_synonyms();
     test_registry();
+    test_malformed_settings();
     test_invalid_utf8_and_fuzz();
     test_utf16_offsets();
+    test_adversarial_speed();
+    test_analyze_json();
+    test_analyze_request();
     test_threads();
     printf("analysis: %d checks, %d failed\n", test_checks, test_failures);
     return test_failures ? 1 : 0;

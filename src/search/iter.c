@@ -1,0 +1,769 @@
+/* Doc iterators: term postings (block decode + skips), and/or/not, constant-score sets, doc-value
+ * scans. See iter.h for the contract. */
+#include "search/iter.h"
+
+#include "core/buf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kiln__it_free(kiln__it *it)
+{
+    if (it) it->free(it);
+}
+
+static float kiln__score_zero(kiln__it *it)
+{
+    return 0;
+}
+
+static void kiln__free_plain(kiln__it *it)
+{
+    free(it);
+}
+
+static void kiln__it_init(kiln__it *it)
+{
+    it->doc = KILN__UNSTARTED;
+    it->score = kiln__score_zero;
+    it->bound = NULL;
+    it->free = kiln__free_plain;
+    it->cost_class = 0;
+    it->matches = NULL;
+}
+
+/* ---- term ------------------------------------------------------------------------------- */
+
+typedef struct kiln__term_it {
+    kiln__it base;
+    const kiln__skip *sk;
+    uint32_t nblocks;
+    const uint8_t *post, *pos;
+    uint32_t blk, i, n;
+    const uint8_t *pp;
+    uint32_t pos_i;
+    kiln__bm25 bm;
+    const uint8_t *norms;
+    int docs_only;
+    uint32_t bblk; /* bound cursor: targets only grow */
+    uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
+} kiln__term_it;
+
+static void kiln__term_load(kiln__term_it *t, uint32_t b)
+{
+    const kiln__skip *sk = &t->sk[b];
+    t->blk = b;
+    t->n = (uint32_t)sk->ndocs + 1;
+    const uint8_t *p = t->post + sk->doc_off;
+    uint32_t prev = b ? t->sk[b - 1].last_doc : 0;
+    for (uint32_t k = 0; k < t->n; k++) {
+        uint32_t v, tf = 1;
+        p = kiln__get_vu32(p, &v);
+        if (!(v & 1)) p = kiln__get_vu32(p, &tf);
+        prev += v >> 1;
+        t->docs[k] = prev;
+        t->tfs[k] = tf;
+    }
+    t->i = 0;
+    t->pp = t->pos ? t->pos + sk->pos_off : NULL;
+    t->pos_i = 0;
+}
+
+static uint32_t kiln__term_next(kiln__it *it)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    if (it->doc == KILN__UNSTARTED) {
+        if (!t->nblocks) return it->doc = KILN__END;
+        kiln__term_load(t, 0);
+        return it->doc = t->docs[0];
+    }
+    if (++t->i < t->n) return it->doc = t->docs[t->i];
+    if (t->blk + 1 >= t->nblocks) return it->doc = KILN__END;
+    kiln__term_load(t, t->blk + 1);
+    return it->doc = t->docs[0];
+}
+
+static uint32_t kiln__term_advance(kiln__it *it, uint32_t target)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    int started = it->doc != KILN__UNSTARTED;
+    uint32_t b = started ? t->blk : 0;
+    if (!started || t->sk[b].last_doc < target) {
+        /* gallop over skip entries, then binary search */
+        uint32_t lo = b, step = 1, hi = b;
+        while (hi < t->nblocks && t->sk[hi].last_doc < target) {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        if (hi > t->nblocks) hi = t->nblocks;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (t->sk[mid].last_doc < target)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo >= t->nblocks) return it->doc = KILN__END;
+        if (!started || lo != t->blk) kiln__term_load(t, lo);
+    }
+    while (t->docs[t->i] < target) t->i++;
+    return it->doc = t->docs[t->i];
+}
+
+static float kiln__term_score(kiln__it *it)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    float freq = t->docs_only ? 1.0f : (float)t->tfs[t->i];
+    uint8_t nb = t->norms ? t->norms[it->doc] : 1;
+    float w = t->bm.weight;
+    return w - w / (1.0f + freq * t->bm.cache[nb]);
+}
+
+static float kiln__term_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    return kiln__it_term_bound_bm(it, target, end, ((kiln__term_it *)it)->bm);
+}
+
+float kiln__it_term_bound_bm(kiln__it *it, uint32_t target, uint32_t *end, kiln__bm25 bm)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    if (it->doc == KILN__END) {
+        *end = KILN__END;
+        return 0;
+    }
+    uint32_t b = it->doc == KILN__UNSTARTED || t->blk < t->bblk ? t->bblk : t->blk;
+    while (b < t->nblocks && t->sk[b].last_doc < target) b++;
+    t->bblk = b;
+    if (b >= t->nblocks) {
+        *end = KILN__END;
+        return 0;
+    }
+    const kiln__skip *sk = &t->sk[b];
+    *end = sk->last_doc;
+    if (!bm.cache) return 0;
+    float w = bm.weight;
+    if (t->docs_only) return w - w / (1.0f + bm.cache[1]);
+    float best = 0;
+    for (unsigned i = 0; i < sk->nimp; i++) {
+        float s = w - w / (1.0f + (float)sk->imp_tf[i] * bm.cache[t->norms ? sk->imp_norm[i] : 1]);
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t term,
+                        kiln__bm25 bm)
+{
+    const kiln__sterm *st = &f->terms[term];
+    kiln__term_it *t = kiln_xmalloc(sizeof *t);
+    kiln__it_init(&t->base);
+    t->base.next = kiln__term_next;
+    t->base.advance = kiln__term_advance;
+    t->base.bound = kiln__term_bound;
+    t->base.cost = st->df;
+    t->sk = s->skips + st->skip_idx;
+    t->nblocks = st->nblocks;
+    t->post = s->post + st->post_off;
+    t->pos = f->has_pos ? s->pos + st->pos_off : NULL;
+    t->bm = bm;
+    t->norms = f->has_norms ? f->norms : NULL;
+    t->docs_only = !f->has_pos;
+    t->blk = UINT32_MAX;
+    t->bblk = 0;
+    t->i = t->n = 0;
+    t->base.max_score = 0;
+    if (bm.cache) {
+        t->base.score = kiln__term_score;
+        float freq = t->docs_only ? 1.0f : (float)st->max_tf;
+        uint8_t nb = t->norms ? st->min_norm : 1;
+        t->base.max_score = bm.weight - bm.weight / (1.0f + freq * bm.cache[nb]);
+    }
+    return &t->base;
+}
+
+uint32_t kiln__it_term_freq(kiln__it *it)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    return t->tfs[t->i];
+}
+
+uint32_t kiln__it_term_positions(kiln__it *it, uint32_t *out, uint32_t cap)
+{
+    kiln__term_it *t = (kiln__term_it *)it;
+    if (!t->pp) return 0;
+    while (t->pos_i < t->i) { /* skip positions of earlier docs in the block */
+        for (uint32_t k = 0; k < t->tfs[t->pos_i]; k++) {
+            uint32_t d;
+            t->pp = kiln__get_vu32(t->pp, &d);
+        }
+        t->pos_i++;
+    }
+    uint32_t tf = t->tfs[t->i], pos = 0, n = 0;
+    for (uint32_t k = 0; k < tf; k++) {
+        uint32_t d;
+        t->pp = kiln__get_vu32(t->pp, &d);
+        pos += d;
+        if (n < cap) out[n++] = pos;
+    }
+    t->pos_i++;
+    return n;
+}
+
+/* ---- empty / all / bitset --------------------------------------------------------------- */
+
+static uint32_t kiln__empty_next(kiln__it *it)
+{
+    return it->doc = KILN__END;
+}
+static uint32_t kiln__empty_adv(kiln__it *it, uint32_t t)
+{
+    return it->doc = KILN__END;
+}
+
+kiln__it *kiln__it_empty(void)
+{
+    kiln__it *it = kiln_xmalloc(sizeof *it);
+    kiln__it_init(it);
+    it->next = kiln__empty_next;
+    it->advance = kiln__empty_adv;
+    it->cost = 0;
+    it->max_score = 0;
+    return it;
+}
+
+typedef struct kiln__all_it {
+    kiln__it base;
+    uint32_t ndocs;
+    const uint64_t *present;
+    float s;
+} kiln__all_it;
+
+static uint32_t kiln__all_adv(kiln__it *it, uint32_t target)
+{
+    kiln__all_it *a = (kiln__all_it *)it;
+    if (a->present)
+        while (target < a->ndocs && !(a->present[target >> 6] & (1ULL << (target & 63)))) target++;
+    return it->doc = target < a->ndocs ? target : KILN__END;
+}
+static uint32_t kiln__all_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__all_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+static float kiln__all_score(kiln__it *it)
+{
+    return ((kiln__all_it *)it)->s;
+}
+
+kiln__it *kiln__it_all(uint32_t ndocs, const uint64_t *present, float score)
+{
+    kiln__all_it *a = kiln_xmalloc(sizeof *a);
+    a->present = present;
+    kiln__it_init(&a->base);
+    a->base.next = kiln__all_next;
+    a->base.advance = kiln__all_adv;
+    a->base.score = kiln__all_score;
+    a->base.cost = ndocs;
+    a->base.max_score = score;
+    a->ndocs = ndocs;
+    a->s = score;
+    return &a->base;
+}
+
+typedef struct kiln__bits_it {
+    kiln__it base;
+    uint64_t *bits;
+    uint32_t ndocs;
+    float s;
+} kiln__bits_it;
+
+static uint32_t kiln__bits_adv(kiln__it *it, uint32_t target)
+{
+    kiln__bits_it *b = (kiln__bits_it *)it;
+    if (target >= b->ndocs) return it->doc = KILN__END;
+    uint32_t w = target >> 6;
+    uint64_t x = b->bits[w] & (~0ULL << (target & 63));
+    uint32_t nw = (b->ndocs + 63) >> 6;
+    while (!x) {
+        if (++w >= nw) return it->doc = KILN__END;
+        x = b->bits[w];
+    }
+    uint32_t d = (w << 6) + (uint32_t)__builtin_ctzll(x);
+    return it->doc = d < b->ndocs ? d : KILN__END;
+}
+static uint32_t kiln__bits_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__bits_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+static float kiln__bits_score(kiln__it *it)
+{
+    return ((kiln__bits_it *)it)->s;
+}
+static void kiln__bits_free(kiln__it *it)
+{
+    free(((kiln__bits_it *)it)->bits);
+    free(it);
+}
+
+kiln__it *kiln__it_bitset(uint64_t *bits, uint32_t ndocs, uint64_t count, float score)
+{
+    kiln__bits_it *b = kiln_xmalloc(sizeof *b);
+    kiln__it_init(&b->base);
+    b->base.next = kiln__bits_next;
+    b->base.advance = kiln__bits_adv;
+    b->base.score = kiln__bits_score;
+    b->base.free = kiln__bits_free;
+    b->base.cost = count;
+    b->base.max_score = score;
+    b->bits = bits;
+    b->ndocs = ndocs;
+    b->s = score;
+    return &b->base;
+}
+
+/* ---- and ---------------------------------------------------------------------------------- */
+
+typedef struct kiln__multi_it {
+    kiln__it base;
+    kiln__it **kids;
+    size_t n;
+    int msm, dismax;
+    float tie;
+    float factor;
+} kiln__multi_it;
+
+static void kiln__multi_free(kiln__it *it)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    for (size_t i = 0; i < m->n; i++) kiln__it_free(m->kids[i]);
+    free(m->kids);
+    free(m);
+}
+
+static kiln__multi_it *kiln__multi_new(kiln__it **kids, size_t n)
+{
+    kiln__multi_it *m = kiln_xcalloc(1, sizeof *m);
+    kiln__it_init(&m->base);
+    m->base.free = kiln__multi_free;
+    m->kids = kiln_xmalloc((n + 1) * sizeof *kids);
+    memcpy(m->kids, kids, n * sizeof *kids);
+    m->n = n;
+    return m;
+}
+
+static uint32_t kiln__and_align(kiln__multi_it *m, uint32_t d)
+{
+    kiln__it *lead = m->kids[0];
+restart:
+    if (d == KILN__END) return m->base.doc = KILN__END;
+    for (size_t k = 1; k < m->n; k++) {
+        if (m->kids[k]->matches) { /* costly filter: check the candidate, never scan for one */
+            if (!m->kids[k]->matches(m->kids[k], d)) {
+                d = kiln__it_next(lead);
+                goto restart;
+            }
+            continue;
+        }
+        uint32_t dk = kiln__it_advance(m->kids[k], d);
+        if (dk > d) {
+            d = kiln__it_advance(lead, dk);
+            goto restart;
+        }
+    }
+    return m->base.doc = d;
+}
+
+static uint32_t kiln__and_next(kiln__it *it)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__and_align(m, kiln__it_next(m->kids[0]));
+}
+
+static uint32_t kiln__and_adv(kiln__it *it, uint32_t target)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    return kiln__and_align(m, kiln__it_advance(m->kids[0], target));
+}
+
+static float kiln__sum_score(kiln__it *it)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    for (size_t k = 0; k < m->n; k++) s += m->kids[k]->score(m->kids[k]);
+    return (float)s;
+}
+
+static float kiln__and_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    uint32_t e = KILN__FAR;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t ek;
+        s += kiln__it_bound(m->kids[k], target, &ek);
+        if (ek == KILN__END) {
+            *end = KILN__END;
+            return 0;
+        }
+        if (ek < e) e = ek;
+    }
+    *end = e;
+    return (float)s;
+}
+
+static float kiln__or_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    float mx = 0;
+    uint32_t e = KILN__END;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t ek;
+        float b = kiln__it_bound(m->kids[k], target, &ek);
+        if (ek == KILN__END) continue;
+        s += b;
+        if (b > mx) mx = b;
+        if (ek < e) e = ek;
+    }
+    *end = e;
+    if (e == KILN__END) return 0;
+    return m->dismax ? mx + m->tie * (float)(s - mx) : (float)s;
+}
+
+static int kiln__cmp_cost(const void *a, const void *b)
+{
+    const kiln__it *x = *(kiln__it *const *)a, *y = *(kiln__it *const *)b;
+    if (x->cost_class != y->cost_class) return x->cost_class - y->cost_class;
+    return (x->cost > y->cost) - (x->cost < y->cost);
+}
+
+kiln__it *kiln__it_and(kiln__it **kids, size_t n)
+{
+    if (n == 1) return kids[0];
+    kiln__multi_it *m = kiln__multi_new(kids, n);
+    /* cheapest first: postings before doc-value scans before costly per-doc filters */
+    qsort(m->kids, n, sizeof *m->kids, kiln__cmp_cost);
+    m->base.next = kiln__and_next;
+    m->base.advance = kiln__and_adv;
+    m->base.score = kiln__sum_score;
+    m->base.bound = kiln__and_bound;
+    m->base.cost = m->kids[0]->cost;
+    double ms = 0;
+    int cc = 0;
+    for (size_t k = 0; k < n; k++) {
+        ms += m->kids[k]->max_score;
+        if (m->kids[k]->cost_class > cc) cc = m->kids[k]->cost_class;
+    }
+    m->base.max_score = (float)ms;
+    m->base.cost_class = m->kids[0]->cost_class;
+    return &m->base;
+}
+
+/* ---- or ----------------------------------------------------------------------------------- */
+
+static uint32_t kiln__or_find(kiln__multi_it *m)
+{
+    for (;;) {
+        uint32_t min = KILN__END;
+        for (size_t k = 0; k < m->n; k++)
+            if (m->kids[k]->doc < min) min = m->kids[k]->doc;
+        if (min == KILN__END) return m->base.doc = KILN__END;
+        if (m->msm <= 1) return m->base.doc = min;
+        int cnt = 0;
+        for (size_t k = 0; k < m->n; k++) cnt += m->kids[k]->doc == min;
+        if (cnt >= m->msm) return m->base.doc = min;
+        for (size_t k = 0; k < m->n; k++)
+            if (m->kids[k]->doc == min) kiln__it_next(m->kids[k]);
+    }
+}
+
+static uint32_t kiln__or_next(kiln__it *it)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    uint32_t cur = it->doc;
+    for (size_t k = 0; k < m->n; k++)
+        if (cur == KILN__UNSTARTED || m->kids[k]->doc == cur) kiln__it_next(m->kids[k]);
+    return kiln__or_find(m);
+}
+
+static uint32_t kiln__or_adv(kiln__it *it, uint32_t target)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    for (size_t k = 0; k < m->n; k++) kiln__it_advance(m->kids[k], target);
+    return kiln__or_find(m);
+}
+
+static float kiln__or_score(kiln__it *it)
+{
+    kiln__multi_it *m = (kiln__multi_it *)it;
+    double s = 0;
+    float mx = 0;
+    for (size_t k = 0; k < m->n; k++)
+        if (m->kids[k]->doc == it->doc) {
+            float x = m->kids[k]->score(m->kids[k]);
+            s += x;
+            if (x > mx) mx = x;
+        }
+    if (m->dismax) return mx + m->tie * (float)(s - mx);
+    return (float)s;
+}
+
+kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie)
+{
+    if (n == 1 && msm <= 1 && (!dismax || tie == 0 || 1)) return kids[0];
+    kiln__multi_it *m = kiln__multi_new(kids, n);
+    m->msm = msm;
+    m->dismax = dismax;
+    m->tie = tie;
+    m->base.next = kiln__or_next;
+    m->base.advance = kiln__or_adv;
+    m->base.score = kiln__or_score;
+    m->base.bound = kiln__or_bound;
+    double ms = 0, mx = 0;
+    uint64_t cost = 0;
+    for (size_t k = 0; k < n; k++) {
+        ms += kids[k]->max_score;
+        if (kids[k]->max_score > mx) mx = kids[k]->max_score;
+        cost += kids[k]->cost;
+        if (kids[k]->cost_class > m->base.cost_class) m->base.cost_class = kids[k]->cost_class;
+    }
+    m->base.max_score = dismax ? (float)(mx + tie * (ms - mx)) : (float)ms;
+    m->base.cost = cost;
+    return &m->base;
+}
+
+/* ---- not / req_opt / boosting / const --------------------------------------------------- */
+
+typedef struct kiln__pair_it {
+    kiln__it base;
+    kiln__it *a;
+    kiln__it **b;
+    size_t nb;
+    float f;
+} kiln__pair_it;
+
+static void kiln__pair_free(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    kiln__it_free(p->a);
+    for (size_t i = 0; i < p->nb; i++) kiln__it_free(p->b[i]);
+    free(p->b);
+    free(p);
+}
+
+static kiln__pair_it *kiln__pair_new(kiln__it *a, kiln__it **b, size_t nb)
+{
+    kiln__pair_it *p = kiln_xcalloc(1, sizeof *p);
+    kiln__it_init(&p->base);
+    p->base.free = kiln__pair_free;
+    p->a = a;
+    p->b = kiln_xmalloc((nb + 1) * sizeof *b);
+    if (nb) memcpy(p->b, b, nb * sizeof *b);
+    p->nb = nb;
+    p->base.cost = a->cost;
+    p->base.max_score = a->max_score;
+    p->base.cost_class = a->cost_class;
+    return p;
+}
+
+static uint32_t kiln__not_skip(kiln__pair_it *p, uint32_t d)
+{
+    for (;;) {
+        if (d == KILN__END) return p->base.doc = KILN__END;
+        size_t k;
+        for (k = 0; k < p->nb; k++)
+            if (p->b[k]->matches ? p->b[k]->matches(p->b[k], d)
+                                 : kiln__it_advance(p->b[k], d) == d)
+                break;
+        if (k == p->nb) return p->base.doc = d;
+        d = kiln__it_next(p->a);
+    }
+}
+static uint32_t kiln__not_next(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__not_skip(p, kiln__it_next(p->a));
+}
+static uint32_t kiln__not_adv(kiln__it *it, uint32_t t)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return kiln__not_skip(p, kiln__it_advance(p->a, t));
+}
+static float kiln__a_score(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return p->a->score(p->a);
+}
+
+static float kiln__a_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return kiln__it_bound(p->a, target, end);
+}
+
+static float kiln__reqopt_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    float b = kiln__it_bound(p->a, target, end);
+    if (*end == KILN__END) return 0;
+    uint32_t e2;
+    float b2 = kiln__it_bound(p->b[0], target, &e2);
+    if (e2 == KILN__END) return b;
+    if (e2 < *end) *end = e2;
+    return (float)((double)b + b2);
+}
+
+kiln__it *kiln__it_not(kiln__it *req, kiln__it **excl, size_t n)
+{
+    if (!n) return req;
+    kiln__pair_it *p = kiln__pair_new(req, excl, n);
+    p->base.next = kiln__not_next;
+    p->base.advance = kiln__not_adv;
+    p->base.score = kiln__a_score;
+    p->base.bound = kiln__a_bound;
+    return &p->base;
+}
+
+static uint32_t kiln__a_next(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return it->doc = kiln__it_next(p->a);
+}
+static uint32_t kiln__a_adv(kiln__it *it, uint32_t t)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return it->doc = kiln__it_advance(p->a, t);
+}
+static float kiln__reqopt_score(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    double s = p->a->score(p->a);
+    if (p->b[0]->matches ? p->b[0]->matches(p->b[0], it->doc)
+                         : kiln__it_advance(p->b[0], it->doc) == it->doc)
+        s += p->b[0]->score(p->b[0]);
+    return (float)s;
+}
+
+kiln__it *kiln__it_req_opt(kiln__it *req, kiln__it *opt)
+{
+    kiln__pair_it *p = kiln__pair_new(req, &opt, 1);
+    p->base.next = kiln__a_next;
+    p->base.advance = kiln__a_adv;
+    p->base.score = kiln__reqopt_score;
+    p->base.bound = kiln__reqopt_bound;
+    p->base.max_score = req->max_score + opt->max_score;
+    return &p->base;
+}
+
+static float kiln__boosting_score(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    float s = p->a->score(p->a);
+    if (kiln__it_advance(p->b[0], it->doc) == it->doc) s *= p->f;
+    return s;
+}
+
+kiln__it *kiln__it_boosting(kiln__it *pos, kiln__it *neg, float negative_boost)
+{
+    kiln__pair_it *p = kiln__pair_new(pos, &neg, 1);
+    p->base.next = kiln__a_next;
+    p->base.advance = kiln__a_adv;
+    p->base.score = kiln__boosting_score;
+    p->f = negative_boost;
+    if (negative_boost > 1) p->base.max_score *= negative_boost;
+    return &p->base;
+}
+
+static float kiln__const_score(kiln__it *it)
+{
+    return ((kiln__pair_it *)it)->f;
+}
+
+kiln__it *kiln__it_const(kiln__it *kid, float score)
+{
+    kiln__pair_it *p = kiln__pair_new(kid, NULL, 0);
+    p->base.next = kiln__a_next;
+    p->base.advance = kiln__a_adv;
+    p->base.score = kiln__const_score;
+    p->base.max_score = score;
+    p->f = score;
+    return &p->base;
+}
+
+static float kiln__scale_score(kiln__it *it)
+{
+    kiln__pair_it *p = (kiln__pair_it *)it;
+    return p->a->score(p->a) * p->f;
+}
+
+kiln__it *kiln__it_scale(kiln__it *kid, float factor)
+{
+    kiln__pair_it *p = kiln__pair_new(kid, NULL, 0);
+    p->base.next = kiln__a_next;
+    p->base.advance = kiln__a_adv;
+    p->base.score = kiln__scale_score;
+    p->base.max_score = kid->max_score * factor;
+    p->f = factor;
+    return &p->base;
+}
+
+/* ---- doc-value scans ------------------------------------------------------------------------ */
+
+typedef struct kiln__dv_it {
+    kiln__it base;
+    kiln_dv dv;
+    kiln__dv_pred pred;
+    float s;
+    void *arg;
+} kiln__dv_it;
+
+static uint32_t kiln__dv_adv(kiln__it *it, uint32_t target)
+{
+    kiln__dv_it *d = (kiln__dv_it *)it;
+    for (uint32_t doc = target; doc < d->dv.ndocs; doc++)
+        if (d->dv.off[doc + 1] != d->dv.off[doc] && d->pred(&d->dv, doc, d->arg))
+            return it->doc = doc;
+    return it->doc = KILN__END;
+}
+static uint32_t kiln__dv_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__dv_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+static float kiln__dv_score(kiln__it *it)
+{
+    return ((kiln__dv_it *)it)->s;
+}
+static void kiln__dv_free(kiln__it *it)
+{
+    free(((kiln__dv_it *)it)->arg);
+    free(it);
+}
+
+kiln__it *kiln__it_dv(const kiln_dv *dv, kiln__dv_pred pred, const void *arg, size_t argsz,
+                      float score)
+{
+    kiln__dv_it *d = kiln_xmalloc(sizeof *d);
+    kiln__it_init(&d->base);
+    d->base.next = kiln__dv_next;
+    d->base.advance = kiln__dv_adv;
+    d->base.score = kiln__dv_score;
+    d->base.free = kiln__dv_free;
+    d->base.cost = dv->ndocs;
+    d->base.cost_class = 1;
+    d->base.max_score = score;
+    d->dv = *dv;
+    d->pred = pred;
+    d->s = score;
+    d->arg = kiln_xmalloc(argsz ? argsz : 1);
+    if (argsz) memcpy(d->arg, arg, argsz);
+    return &d->base;
+}

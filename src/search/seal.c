@@ -1,0 +1,336 @@
+/* Sealing: the write buffer becomes an immutable segment. Terms are sorted per field, postings
+ * re-encoded in blocks of KILN__BLOCK docs with a skip entry and score-bound inputs per block,
+ * doc values laid out as offset + value columns. */
+#include "search/searchInt.h"
+
+#include "core/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* ---- SmallFloat.intToByte4 / byte4ToInt (Lucene), for norms ------------------------------- */
+
+static uint32_t kiln__long_to_int4(uint64_t i)
+{
+    unsigned bits = i ? 64 - (unsigned)__builtin_clzll(i) : 0;
+    if (bits < 4) return (uint32_t)i;
+    unsigned shift = bits - 4;
+    return (uint32_t)((i >> shift) & 0x07) | ((shift + 1) << 3);
+}
+
+static uint64_t kiln__int4_to_long(uint32_t i)
+{
+    uint64_t b = i & 0x07;
+    int shift = (int)(i >> 3) - 1;
+    return shift == -1 ? b : (b | 0x08) << shift;
+}
+
+#define KILN__NUM_FREE 24 /* 255 - longToInt4(Integer.MAX_VALUE) */
+
+uint8_t kiln__norm_encode(uint32_t len)
+{
+    if (len > INT32_MAX) len = INT32_MAX;
+    if (len < KILN__NUM_FREE) return (uint8_t)len;
+    return (uint8_t)(KILN__NUM_FREE + kiln__long_to_int4(len - KILN__NUM_FREE));
+}
+
+uint32_t kiln__norm_decode(uint8_t b)
+{
+    if (b < KILN__NUM_FREE) return b;
+    return (uint32_t)(KILN__NUM_FREE + kiln__int4_to_long(b - KILN__NUM_FREE));
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static int kiln__cmp_terms(const void *a, const void *b, void *ctx)
+{
+    const kiln__writer *w = ctx;
+    const kiln__wterm *x = &w->terms[*(const uint32_t *)a], *y = &w->terms[*(const uint32_t *)b];
+    size_t n = x->text_len < y->text_len ? x->text_len : y->text_len;
+    int c = memcmp(w->text.p + x->text_off, w->text.p + y->text_off, n);
+    if (c) return c;
+    return (x->text_len > y->text_len) - (x->text_len < y->text_len);
+}
+
+static int kiln__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+static int kiln__cmp_f64(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static int kiln__cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct kiln__skipvec {
+    kiln__skip *v;
+    size_t n, cap;
+} kiln__skipvec;
+
+/* The competitive impacts of a block from the max tf per norm byte (best[256], 0 = none). */
+static void kiln__impacts(kiln__skip *sk, uint16_t *best)
+{
+    uint16_t tf[256];
+    uint8_t nb[256];
+    unsigned n = 0, run = 0;
+    for (unsigned b = 0; b < 256; b++) { /* shorter fields first: keep pairs with a higher tf */
+        if (best[b] > run) {
+            run = best[b];
+            tf[n] = best[b];
+            nb[n] = (uint8_t)b;
+            n++;
+        }
+        best[b] = 0;
+    }
+    while (n > KILN__IMPACTS) { /* merge the adjacent pair closest in tf: (tf[i+1], nb[i]) */
+        unsigned at = 0, gap = UINT32_MAX;
+        for (unsigned i = 0; i + 1 < n; i++)
+            if ((unsigned)(tf[i + 1] - tf[i]) < gap) {
+                gap = (unsigned)(tf[i + 1] - tf[i]);
+                at = i;
+            }
+        tf[at] = tf[at + 1];
+        memmove(tf + at + 1, tf + at + 2, (n - at - 2) * sizeof *tf);
+        memmove(nb + at + 1, nb + at + 2, (n - at - 2) * sizeof *nb);
+        n--;
+    }
+    sk->nimp = (uint8_t)n;
+    memcpy(sk->imp_tf, tf, n * sizeof *tf);
+    memcpy(sk->imp_norm, nb, n);
+}
+
+/* Re-encodes one term's buffered postings into blocks. */
+static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const kiln__wfield *wf,
+                            kiln__sterm *st, kiln__bytes *post, kiln__bytes *pos,
+                            kiln__skipvec *skips)
+{
+    st->df = t->df;
+    st->ttf = t->ttf;
+    st->post_off = post->len;
+    st->pos_off = pos->len;
+    st->skip_idx = (uint32_t)skips->n;
+    st->nblocks = (t->df + KILN__BLOCK - 1) / KILN__BLOCK;
+    st->max_tf = 0;
+    st->min_norm = 255;
+    kiln__slice_rd p, pp;
+    kiln__slice_rd_init(&p, &w->pool, &t->post);
+    kiln__slice_rd_init(&pp, &w->pool, &t->pos);
+    uint32_t doc = 0, prev_last = 0;
+    uint32_t post_base = post->len, pos_base = pos->len;
+    uint16_t best[256] = {0};
+    for (uint32_t i = 0; i < t->df; i += KILN__BLOCK) {
+        uint32_t n = t->df - i < KILN__BLOCK ? t->df - i : KILN__BLOCK;
+        if (skips->n == skips->cap) {
+            skips->cap = skips->cap ? skips->cap * 2 : 1024;
+            skips->v = kiln_xrealloc(skips->v, skips->cap * sizeof *skips->v);
+        }
+        kiln__skip *sk = &skips->v[skips->n++];
+        sk->doc_off = post->len - post_base;
+        sk->pos_off = pos->len - pos_base;
+        sk->max_tf = 0;
+        sk->min_norm = 255;
+        sk->ndocs = (uint8_t)(n - 1);
+        if (post->len + 10 * n > post->cap) kiln__bytes_grow(post, 10 * n);
+        uint8_t *o = post->p + post->len;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t delta = kiln__slice_rd_vu32(&p), tf = kiln__slice_rd_vu32(&p);
+            doc += delta;
+            uint32_t d = doc - prev_last;
+            prev_last = doc;
+            o = kiln__put_vu32(o, d << 1 | (tf == 1));
+            if (tf != 1) o = kiln__put_vu32(o, tf);
+            uint32_t tfc = tf > 65535 ? 65535 : tf;
+            if (tfc > sk->max_tf) sk->max_tf = (uint16_t)tfc;
+            uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
+            if (nb < sk->min_norm) sk->min_norm = nb;
+            if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
+            if (wf->has_pos) {
+                if (pos->len + 5 * tf > pos->cap) kiln__bytes_grow(pos, 5 * tf);
+                uint8_t *q = pos->p + pos->len;
+                for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__slice_rd_vu32(&pp));
+                pos->len = (uint32_t)(q - pos->p);
+            }
+        }
+        post->len = (uint32_t)(o - post->p);
+        sk->last_doc = doc;
+        kiln__impacts(sk, best);
+        if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
+        if (sk->min_norm < st->min_norm) st->min_norm = sk->min_norm;
+    }
+}
+
+/* Lays out doc values: off[ndocs+1] and values sorted per doc (numbers, ordinals). */
+static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndocs,
+                          const uint32_t *ord_of)
+{
+    sf->dv.kind = wf->dv_kind;
+    sf->dv.type = wf->type;
+    sf->dv.ndocs = ndocs;
+    sf->dv_off = kiln_xcalloc((size_t)ndocs + 1, sizeof *sf->dv_off);
+    for (uint32_t i = 0; i < wf->dv_n; i++) sf->dv_off[wf->dv_doc[i] + 1]++;
+    for (uint32_t d = 0; d < ndocs; d++) sf->dv_off[d + 1] += sf->dv_off[d];
+    /* values are appended in doc order, so they are already grouped by doc */
+    size_t n = wf->dv_n;
+    switch (wf->dv_kind) {
+    case KILN_DV_I64:
+        sf->dv_i64 = kiln_xmalloc(n * sizeof(int64_t) + 1);
+        memcpy(sf->dv_i64, wf->dv_val.i64, n * sizeof(int64_t));
+        break;
+    case KILN_DV_F64:
+        sf->dv_f64 = kiln_xmalloc(n * sizeof(double) + 1);
+        memcpy(sf->dv_f64, wf->dv_val.f64, n * sizeof(double));
+        break;
+    case KILN_DV_ORD:
+        sf->dv_ord = kiln_xmalloc(n * sizeof(uint32_t) + 1);
+        for (size_t i = 0; i < n; i++) sf->dv_ord[i] = ord_of[wf->dv_val.u32[i]];
+        break;
+    case KILN_DV_STR:
+        sf->dv_ord = kiln_xmalloc(n * sizeof(uint32_t) + 1);
+        memcpy(sf->dv_ord, wf->dv_val.u32, n * sizeof(uint32_t));
+        sf->dv_str_off = kiln_xmalloc(((size_t)wf->str_n + 1) * sizeof(uint32_t));
+        sf->dv_str_off[0] = 0;
+        if (wf->str_n) memcpy(sf->dv_str_off, wf->str_off, ((size_t)wf->str_n + 1) * 4);
+        sf->dv_blob = kiln_xmalloc((size_t)wf->str_blob.len + 1);
+        if (wf->str_blob.len) memcpy(sf->dv_blob, wf->str_blob.p, wf->str_blob.len);
+        break;
+    default:
+        break;
+    }
+    for (uint32_t d = 0; d < ndocs; d++) {
+        uint32_t a = sf->dv_off[d], b = sf->dv_off[d + 1];
+        if (b - a < 2) continue;
+        if (wf->dv_kind == KILN_DV_I64) qsort(sf->dv_i64 + a, b - a, 8, kiln__cmp_i64);
+        if (wf->dv_kind == KILN_DV_F64) qsort(sf->dv_f64 + a, b - a, 8, kiln__cmp_f64);
+        if (wf->dv_kind == KILN_DV_ORD) {
+            /* ES keeps a sorted set: sort and drop duplicates is what SortedSetDocValues do,
+             * but counts per doc must stay consistent with off[]: keep duplicates, sorted */
+            qsort(sf->dv_ord + a, b - a, 4, kiln__cmp_u32);
+        }
+    }
+    sf->dv.off = sf->dv_off;
+    sf->dv.i64 = sf->dv_i64;
+    sf->dv.f64 = sf->dv_f64;
+    sf->dv.ord = sf->dv_ord;
+    sf->dv.str_off = sf->dv_str_off;
+    sf->dv.str_blob = sf->dv_blob;
+    sf->dv.dict = sf;
+}
+
+kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
+{
+    if (w->count == 0) return NULL;
+    kiln_segment *s = kiln_xcalloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    s->base = w->base;
+    s->ndocs = w->ndocs;
+    s->nfields = fs->n;
+    if (w->count != w->ndocs) {
+        size_t nw = ((size_t)s->ndocs + 63) / 64;
+        s->present = kiln_xmalloc(nw * 8 + 8);
+        memcpy(s->present, w->present, nw * 8);
+    }
+    s->fields = kiln_xcalloc(fs->n ? fs->n : 1, sizeof *s->fields);
+
+    /* group term ids by field, then sort each group by bytes */
+    uint32_t *cnt = kiln_xcalloc((size_t)fs->n + 1, sizeof *cnt);
+    for (uint32_t i = 0; i < w->nterms; i++) cnt[w->terms[i].field + 1]++;
+    for (uint32_t f = 0; f < fs->n; f++) cnt[f + 1] += cnt[f];
+    uint32_t *order = kiln_xmalloc(((size_t)w->nterms + 1) * sizeof *order);
+    uint32_t *fill = kiln_xmalloc(((size_t)fs->n + 1) * sizeof *fill);
+    memcpy(fill, cnt, (size_t)fs->n * sizeof *fill);
+    for (uint32_t i = 0; i < w->nterms; i++) order[fill[w->terms[i].field]++] = i;
+    uint32_t *ord_of = kiln_xmalloc(((size_t)w->nterms + 1) * sizeof *ord_of);
+
+    kiln__bytes post = {0}, pos = {0};
+    kiln__skipvec skips = {0};
+    for (uint32_t f = 0; f < fs->n; f++) {
+        const kiln__wfield *wf = &fs->v[f];
+        kiln__sfield *sf = &s->fields[f];
+        uint32_t a = cnt[f], b = cnt[f + 1];
+        if (wf->dv_n == 0 && a == b) continue; /* field absent from this segment */
+        sf->path = kiln_xstrdup(wf->path);
+        sf->type = wf->type;
+        sf->indexed = wf->indexed;
+        sf->has_pos = wf->has_pos;
+        sf->has_norms = wf->has_norms;
+        sf->doc_count = wf->doc_count;
+        sf->sum_ttf = wf->sum_ttf;
+        qsort_r(order + a, b - a, sizeof *order, kiln__cmp_terms, w);
+        sf->nterms = b - a;
+        sf->terms = kiln_xcalloc(sf->nterms ? sf->nterms : 1, sizeof *sf->terms);
+        size_t tlen = 0;
+        for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
+        sf->text = kiln_xmalloc(tlen + 1);
+        size_t to = 0;
+        for (uint32_t i = a; i < b; i++) {
+            const kiln__wterm *t = &w->terms[order[i]];
+            kiln__sterm *st = &sf->terms[i - a];
+            st->text_off = (uint32_t)to;
+            st->text_len = t->text_len;
+            memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
+            to += t->text_len;
+            ord_of[order[i]] = i - a;
+            kiln__seal_term(w, t, wf, st, &post, &pos, &skips);
+        }
+        if (wf->has_norms) {
+            sf->norms = kiln_xcalloc(s->ndocs ? s->ndocs : 1, 1);
+            if (wf->norms)
+                memcpy(sf->norms, wf->norms, wf->norms_cap < s->ndocs ? wf->norms_cap : s->ndocs);
+        }
+        kiln__seal_dv(wf, sf, s->ndocs, ord_of);
+    }
+    s->post = post.p;
+    s->post_len = post.len;
+    s->pos = pos.p;
+    s->pos_len = pos.len;
+    s->skips = skips.v;
+    s->nskips = skips.n;
+    free(cnt);
+    free(order);
+    free(fill);
+    free(ord_of);
+    return s;
+}
+
+void kiln__segment_ref(kiln_segment *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
+
+void kiln__segment_unref(kiln_segment *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+    if (s->map) { /* mapped from a file: only the paths and the field table are ours */
+        for (uint32_t i = 0; i < s->nfields; i++) free(s->fields[i].path);
+        free(s->fields);
+        munmap(s->map, s->map_len);
+        free(s);
+        return;
+    }
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        kiln__sfield *f = &s->fields[i];
+        free(f->path);
+        free(f->terms);
+        free(f->text);
+        free(f->norms);
+        free(f->dv_off);
+        free(f->dv_ord);
+        free(f->dv_str_off);
+        free(f->dv_i64);
+        free(f->dv_f64);
+        free(f->dv_blob);
+    }
+    free(s->fields);
+    free(s->present);
+    free(s->post);
+    free(s->pos);
+    free(s->skips);
+    free(s);
+}

@@ -1,0 +1,330 @@
+/* Private structures of the search module: the write buffer, sealed segments, varints. */
+#ifndef KILN_SEARCH_INT_H
+#define KILN_SEARCH_INT_H
+
+#include "search/sindex.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KILN__BLOCK 128 /* docs per postings block (skip entry, score bound) */
+#define KILN__POS_GAP 100 /* position gap between values of a multi-valued field, as in ES */
+#define KILN__IMPACTS 4   /* competitive (tf, norm) pairs kept per postings block */
+
+/* ---- varints ---------------------------------------------------------------------------- */
+
+static inline uint8_t *kiln__put_vu32(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline const uint8_t *kiln__get_vu32(const uint8_t *p, uint32_t *v)
+{
+    uint32_t x = *p++;
+    if (x < 0x80) {
+        *v = x;
+        return p;
+    }
+    x &= 0x7f;
+    unsigned shift = 7;
+    for (;;) {
+        uint32_t b = *p++;
+        x |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+        shift += 7;
+    }
+    *v = x;
+    return p;
+}
+
+/* A growable byte vector (small header: many of them exist, one per term). */
+typedef struct kiln__bytes {
+    uint8_t *p;
+    uint32_t len, cap;
+} kiln__bytes;
+
+void kiln__bytes_grow(kiln__bytes *b, uint32_t extra);
+static inline void kiln__bytes_vu32(kiln__bytes *b, uint32_t v)
+{
+    if (b->len + 5 > b->cap) kiln__bytes_grow(b, 5);
+    b->len = (uint32_t)(kiln__put_vu32(b->p + b->len, v) - b->p);
+}
+
+/* ---- byte-slice pool -------------------------------------------------------------------------
+ * Buffered postings of all terms share one pool of 1 MiB blocks, as Lucene's ByteBlockPool: a
+ * term's stream is a chain of slices of growing size (16 B .. 4 KiB), each ending with the
+ * 4-byte address of the next. No malloc or copy per term as postings grow, and the blocks are
+ * reused after each refresh. An address is block << 20 | offset. */
+#define KILN__POOL_SHIFT 20
+#define KILN__POOL_BLOCK (1u << KILN__POOL_SHIFT)
+
+typedef struct kiln__pool {
+    uint8_t **blocks;
+    uint32_t nblocks, cap_blocks;
+    uint32_t cur;     /* block being filled */
+    uint32_t off;     /* next free byte in it */
+} kiln__pool;
+
+typedef struct kiln__slice { /* a term's write cursor; head == 0: empty */
+    uint32_t head, wr, wend;
+    uint8_t level;
+} kiln__slice;
+
+void kiln__pool_init(kiln__pool *p);
+void kiln__pool_reset(kiln__pool *p);
+void kiln__pool_free(kiln__pool *p);
+void kiln__slice_byte_slow(kiln__pool *p, kiln__slice *s, uint8_t b);
+
+static inline uint8_t *kiln__pool_at(const kiln__pool *p, uint32_t addr)
+{
+    return p->blocks[addr >> KILN__POOL_SHIFT] + (addr & (KILN__POOL_BLOCK - 1));
+}
+
+static inline void kiln__slice_byte(kiln__pool *p, kiln__slice *s, uint8_t b)
+{
+    if (s->wr != s->wend) {
+        *kiln__pool_at(p, s->wr++) = b;
+        return;
+    }
+    kiln__slice_byte_slow(p, s, b);
+}
+
+static inline void kiln__slice_vu32(kiln__pool *p, kiln__slice *s, uint32_t v)
+{
+    while (v >= 0x80) {
+        kiln__slice_byte(p, s, (uint8_t)(v | 0x80));
+        v >>= 7;
+    }
+    kiln__slice_byte(p, s, (uint8_t)v);
+}
+
+/* Reads a chain back. */
+typedef struct kiln__slice_rd {
+    const kiln__pool *p;
+    uint32_t at, end;
+    uint8_t level;
+} kiln__slice_rd;
+
+void kiln__slice_rd_init(kiln__slice_rd *r, const kiln__pool *p, const kiln__slice *s);
+uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r);
+
+static inline uint8_t kiln__slice_rd_byte(kiln__slice_rd *r)
+{
+    if (r->at == r->end) return kiln__slice_rd_next_slice(r);
+    return *kiln__pool_at(r->p, r->at++);
+}
+
+static inline uint32_t kiln__slice_rd_vu32(kiln__slice_rd *r)
+{
+    uint32_t b = kiln__slice_rd_byte(r), x = b & 0x7f;
+    for (unsigned shift = 7; b & 0x80; shift += 7) {
+        b = kiln__slice_rd_byte(r);
+        x |= (b & 0x7f) << shift;
+    }
+    return x;
+}
+
+/* ---- Lucene's norm encoding (SmallFloat.intToByte4) ---------------------------------------- */
+
+uint8_t kiln__norm_encode(uint32_t len);
+uint32_t kiln__norm_decode(uint8_t b);
+
+/* ---- sealed segment ----------------------------------------------------------------------- */
+
+typedef struct kiln__skip { /* one per postings block of KILN__BLOCK docs */
+    uint32_t last_doc;
+    uint32_t doc_off; /* byte offset of the block inside the term's doc postings */
+    uint32_t pos_off; /* byte offset of the block's positions inside the term's positions */
+    uint16_t max_tf;  /* score bound inputs: BM25 grows with tf and shrinks with length, so */
+    uint8_t min_norm; /* (max_tf, min_norm) bounds every doc of the block */
+    uint8_t ndocs;    /* docs in the block minus one */
+    /* Tighter: the block's competitive impacts (Lucene's term of art): the pareto frontier of
+     * (tf, norm) pairs, merged down to KILN__IMPACTS pairs; each doc of the block is dominated
+     * by one of them, so the block's score bound is the best score among them. */
+    uint16_t imp_tf[KILN__IMPACTS];
+    uint8_t imp_norm[KILN__IMPACTS];
+    uint8_t nimp;
+} kiln__skip;
+
+typedef struct kiln__sterm {
+    uint32_t text_off, text_len; /* into the field's term text */
+    uint32_t df;
+    uint32_t nblocks;
+    uint64_t ttf;
+    uint64_t post_off; /* into segment post */
+    uint64_t pos_off;  /* into segment pos */
+    uint32_t skip_idx; /* first skip entry in segment skips */
+    uint16_t max_tf;
+    uint8_t min_norm;
+} kiln__sterm;
+
+typedef struct kiln__sfield {
+    char *path;
+    kiln_field_type type;
+    int indexed;   /* has terms */
+    int has_pos;   /* text: positions */
+    int has_norms; /* text: field lengths */
+    uint32_t nterms;
+    kiln__sterm *terms; /* sorted by bytes */
+    char *text;
+    uint8_t *norms;     /* ndocs bytes, 0 = no value */
+    uint32_t doc_count; /* docs with a value (BM25 N) */
+    uint64_t sum_ttf;   /* sum of lengths (BM25 avgdl) */
+    kiln_dv dv;
+    /* owned arrays behind dv */
+    uint32_t *dv_off, *dv_ord, *dv_str_off;
+    int64_t *dv_i64;
+    double *dv_f64;
+    char *dv_blob;
+} kiln__sfield;
+
+struct kiln_segment {
+    atomic_int refs;
+    uint32_t base, ndocs;
+    uint32_t nfields;
+    kiln__sfield *fields; /* indexed by the sindex's field id; path NULL if absent */
+    uint64_t *present; /* NULL when every local id 0..ndocs-1 was added */
+    uint8_t *post, *pos;
+    kiln__skip *skips;
+    size_t post_len, pos_len, nskips;
+    void *map; /* segment file mapping (segfile.c): arrays point into it, only paths owned */
+    size_t map_len;
+};
+
+/* Segment files and the commit file (segfile.c). */
+int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);
+kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err);
+int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs, size_t n,
+                       kiln_error *err);
+int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t *n,
+                      kiln_error *err);
+
+void kiln__segment_ref(kiln_segment *s);
+void kiln__segment_unref(kiln_segment *s);
+const kiln__sfield *kiln__segment_field(const kiln_segment *s, const char *path);
+/* Term lookup: index into f->terms or -1. */
+int64_t kiln__term_find(const kiln__sfield *f, const char *t, size_t len);
+/* First term >= t (f->nterms if none). */
+uint32_t kiln__term_lower_bound(const kiln__sfield *f, const char *t, size_t len);
+static inline const char *kiln__term_text(const kiln__sfield *f, uint32_t i, size_t *len)
+{
+    *len = f->terms[i].text_len;
+    return f->text + f->terms[i].text_off;
+}
+
+/* ---- write buffer ------------------------------------------------------------------------ */
+
+typedef struct kiln__wterm {
+    uint32_t field;
+    uint32_t hash;
+    uint32_t text_off, text_len;
+    uint32_t df;
+    uint32_t last_doc; /* local */
+    uint64_t ttf;
+    kiln__slice post; /* varint (doc - prev doc), tf */
+    kiln__slice pos;  /* per doc: tf varint position deltas */
+    /* per-doc scratch */
+    uint32_t cur_doc1; /* local doc + 1 while the term is touched by the current doc */
+    uint32_t cur_tf, cur_slot;
+} kiln__wterm;
+
+typedef struct kiln__wfield {
+    char *path;
+    kiln_field_type type;
+    int indexed, has_pos, has_norms;
+    kiln_dv_kind dv_kind;
+    /* per-doc scratch */
+    uint32_t cur_doc1, cur_len, next_pos;
+    /* norms: one byte per local doc */
+    uint8_t *norms;
+    uint32_t norms_cap;
+    uint32_t doc_count;
+    uint64_t sum_ttf;
+    /* doc values: (doc, value) in doc order */
+    uint32_t *dv_doc;
+    union {
+        int64_t *i64;
+        double *f64;
+        uint32_t *u32; /* keyword term ids; text string indexes */
+    } dv_val;
+    uint32_t dv_n, dv_cap;
+    kiln__bytes str_blob; /* text: original strings */
+    uint32_t *str_off;
+    uint32_t str_n, str_cap;
+} kiln__wfield;
+
+typedef struct kiln__tok { /* one token of the current doc */
+    uint32_t term, pos;
+} kiln__tok;
+
+typedef struct kiln__writer {
+    uint32_t base;   /* first docnum of the buffer */
+    uint32_t ndocs;  /* local ids 0..ndocs-1 */
+    uint32_t count;  /* docs added */
+    kiln__wterm *terms;
+    uint32_t nterms, terms_cap;
+    uint64_t *table; /* open addressing: hash << 32 | (term id + 1), 0 empty; the hash is
+                        compared before the term is touched, sparing a cache miss per probe */
+    uint32_t table_mask;
+    kiln__bytes text;
+    kiln__pool pool; /* postings and positions of every term */
+    /* current doc */
+    kiln__tok *toks;
+    uint32_t ntoks, toks_cap;
+    uint32_t *touched;
+    uint32_t ntouched, touched_cap;
+    uint32_t *slots;
+    uint32_t slots_cap;
+    uint32_t *tfields;
+    uint32_t tfields_cap;
+    uint64_t *present; /* docs added (doc numbers may have gaps) */
+    uint32_t present_words;
+} kiln__writer;
+
+/* The fields known to an sindex (ids are stable for its lifetime). */
+typedef struct kiln__fields {
+    kiln__wfield *v;
+    uint32_t n, cap;
+} kiln__fields;
+
+struct kiln_sindex {
+    char *dir;
+    pthread_mutex_t lock; /* guards segs/nsegs and the published reader */
+    kiln_segment **segs;
+    size_t nsegs, segs_cap;
+    kiln_sindex_reader *current; /* the published reader (one ref held by the sindex) */
+    kiln__fields fields;
+    kiln__writer w;
+    uint32_t next_docnum; /* every docnum added so far is below */
+    uint32_t sealed_upto;    /* every docnum below is in a sealed segment */
+    uint32_t committed_upto; /* every docnum below is in a persisted segment */
+    size_t npersisted;       /* segs[0 .. npersisted) have files */
+    /* mapping cache: per mapping field, its sindex field id and multi-fields */
+    kiln_mapping *cached_m;
+    uint32_t *m_fid;      /* mapping field index -> sindex field id */
+    uint32_t *m_multi;    /* flattened multi-field lists */
+    uint32_t *m_multi_at; /* mapping field index -> [start, end) in m_multi */
+    char path[1024];
+};
+
+struct kiln_sindex_reader {
+    atomic_int refs;
+    size_t nsegs;
+    kiln_segment **segs;
+    uint32_t *bases; /* for kiln_reader_find */
+};
+
+void kiln__writer_init(kiln__writer *w);
+void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base);
+void kiln__writer_free(kiln__writer *w);
+/* Seals the write buffer into a segment (NULL when empty). */
+kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs);
+
+#endif

@@ -1,0 +1,301 @@
+/* Segment files: a sealed segment written once, fsync'd, and memory-mapped when read. The
+ * arrays of the in-memory segment are laid out as they are in memory, so opening a segment is
+ * a checksum pass and pointer fix-ups, no decoding.
+ *
+ * File "seg-<base>.ksg", little-endian, every section aligned to 8 bytes:
+ *
+ *   offset  size  field
+ *   0       8     magic "KILNSEG1"
+ *   8       4     u32 format version (1)
+ *   12      4     u32 base (first doc number)
+ *   16      4     u32 ndocs (local ids 0..ndocs-1)
+ *   20      4     u32 nfields
+ *   24      8     u64 post_len   (bytes of doc postings)
+ *   32      8     u64 pos_len    (bytes of positions)
+ *   40      8     u64 nskips     (skip entries of sizeof(kiln__skip) = 32 bytes)
+ *   48      4     u32 has_present (1: a bitset of existing docs follows)
+ *   52      4     u32 sizeof(kiln__skip), u32 sizeof(kiln__sterm) at 56 (layout check)
+ *   64      ...   present bitset (ceil(ndocs/64) u64) if has_present
+ *                 skips, post bytes, pos bytes
+ *                 nfields × field:
+ *                   u32 path_len | u32 type | u32 flags (1 indexed, 2 positions, 4 norms) |
+ *                   u32 dv_kind | u32 nterms | u32 doc_count | u64 sum_ttf | u64 text_len |
+ *                   u64 nvalues | u64 nstr | u64 str_blob_len        (64 bytes)
+ *                   path | terms (nterms × sizeof(kiln__sterm) = 48 bytes) | term text |
+ *                   norms (ndocs bytes, if flag 4) | dv off ((ndocs+1) × u32) |
+ *                   values (nvalues × 8 for i64/f64, × 4 for ordinals/string ids) |
+ *                   string offsets ((nstr+1) × u32) | string bytes     (text fields)
+ *   end-16  8     u64 checksum: xxh3 of every byte before it
+ *   end-8   8     magic "KSEGEND1"
+ *
+ * The commit file "sindex.commit" (replaced atomically) lists the segments:
+ *   "KILNSCM1" | u32 committed_upto | u32 nsegs | nsegs × u32 base | u64 checksum */
+#include "search/searchInt.h"
+
+#include "core/buf.h"
+#include "core/fs.h"
+#include "core/hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KILN__SEG_HEADER 64
+#define KILN__FIELD_HEADER 64
+
+static void kiln__pad8(kiln_buf *b)
+{
+    static const char zero[8] = {0};
+    if (b->len % 8) kiln_buf_append(b, zero, 8 - b->len % 8);
+}
+
+static void kiln__sect(kiln_buf *b, const void *p, size_t n)
+{
+    if (n) kiln_buf_append(b, p, n);
+    kiln__pad8(b);
+}
+
+static size_t kiln__nvalues(const kiln__sfield *f, uint32_t ndocs)
+{
+    return f->dv_off ? f->dv_off[ndocs] : 0;
+}
+
+static size_t kiln__nstr(const kiln__sfield *f, uint32_t ndocs)
+{
+    /* string ids are dense 0..nstr-1 in doc order */
+    return f->dv.kind == KILN_DV_STR ? kiln__nvalues(f, ndocs) : 0;
+}
+
+int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    uint32_t hdr32[14] = {0};
+    kiln_buf_append(&b, "KILNSEG1", 8);
+    hdr32[0] = 1;
+    hdr32[1] = s->base;
+    hdr32[2] = s->ndocs;
+    hdr32[3] = s->nfields;
+    kiln_buf_append(&b, hdr32, 16);
+    uint64_t lens[3] = {s->post_len, s->pos_len, s->nskips};
+    kiln_buf_append(&b, lens, 24);
+    uint32_t tail[4] = {s->present != NULL, (uint32_t)sizeof(kiln__skip),
+                        (uint32_t)sizeof(kiln__sterm), 0};
+    kiln_buf_append(&b, tail, 16);
+    kiln__pad8(&b);
+    if (s->present) kiln__sect(&b, s->present, ((size_t)s->ndocs + 63) / 64 * 8);
+    kiln__sect(&b, s->skips, s->nskips * sizeof(kiln__skip));
+    kiln__sect(&b, s->post, s->post_len);
+    kiln__sect(&b, s->pos, s->pos_len);
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kiln__sfield *f = &s->fields[i];
+        uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
+                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0)),
+                         (uint32_t)f->dv.kind, f->nterms, f->doc_count};
+        size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
+        size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
+        size_t blob = nstr ? f->dv_str_off[nstr] : 0;
+        uint64_t h64[5] = {f->sum_ttf, text_len, nvalues, nstr, blob};
+        kiln_buf_append(&b, h, sizeof h);
+        kiln_buf_append(&b, h64, sizeof h64);
+        kiln__pad8(&b);
+        if (!f->path) continue;
+        kiln__sect(&b, f->path, h[0]);
+        kiln__sect(&b, f->terms, f->nterms * sizeof(kiln__sterm));
+        kiln__sect(&b, f->text, text_len);
+        if (f->norms) kiln__sect(&b, f->norms, s->ndocs);
+        kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
+        if (f->dv_i64) kiln__sect(&b, f->dv_i64, nvalues * 8);
+        if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
+        if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
+        if (nstr) {
+            kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
+            kiln__sect(&b, f->dv_blob, blob);
+        }
+    }
+    uint64_t sum = kiln_checksum(b.data, b.len);
+    kiln_buf_append(&b, &sum, 8);
+    kiln_buf_append(&b, "KSEGEND1", 8);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/seg-%010u.ksg", dir, s->base);
+    int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
+    kiln_buf_free(&b);
+    return rc;
+}
+
+/* Reader over the mapped bytes: each take returns an aligned section or NULL past the end. */
+typedef struct kiln__rd {
+    const uint8_t *p;
+    size_t off, len;
+} kiln__rd;
+
+static const void *kiln__take(kiln__rd *r, size_t n)
+{
+    if (n > r->len - r->off) return NULL;
+    const void *at = r->p + r->off;
+    r->off += (n + 7) & ~(size_t)7;
+    if (r->off > r->len) r->off = r->len;
+    return at;
+}
+
+kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/seg-%010u.ksg", dir, base);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        kiln_fail(err, KILN_E_IO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) || st.st_size < KILN__SEG_HEADER + 16) {
+        close(fd);
+        kiln_fail(err, KILN_E_IO, "%s: truncated segment file", path);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        kiln_fail(err, KILN_E_IO, "%s: mmap: %s", path, strerror(errno));
+        return NULL;
+    }
+    kiln_segment *s = kiln_xcalloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    s->map = map;
+    s->map_len = len;
+    uint64_t sum;
+    memcpy(&sum, map + len - 16, 8);
+    uint32_t h[14];
+    memcpy(h, map + 8, 16);
+    uint64_t lens[3];
+    memcpy(lens, map + 24, 24);
+    uint32_t tail[4];
+    memcpy(tail, map + 48, 16);
+    if (memcmp(map, "KILNSEG1", 8) || memcmp(map + len - 8, "KSEGEND1", 8) || h[0] != 1 ||
+        tail[1] != sizeof(kiln__skip) || tail[2] != sizeof(kiln__sterm) ||
+        kiln_checksum(map, len - 16) != sum)
+        goto corrupt;
+    s->base = h[1];
+    s->ndocs = h[2];
+    s->nfields = h[3];
+    s->post_len = lens[0];
+    s->pos_len = lens[1];
+    s->nskips = lens[2];
+    kiln__rd r = {map, KILN__SEG_HEADER, len - 16};
+    if (tail[0] && !(s->present = (uint64_t *)kiln__take(&r, ((size_t)s->ndocs + 63) / 64 * 8)))
+        goto corrupt;
+    s->skips = (kiln__skip *)kiln__take(&r, s->nskips * sizeof(kiln__skip));
+    s->post = (uint8_t *)kiln__take(&r, s->post_len);
+    s->pos = (uint8_t *)kiln__take(&r, s->pos_len);
+    if ((s->nskips && !s->skips) || (s->post_len && !s->post) || (s->pos_len && !s->pos))
+        goto corrupt;
+    s->fields = kiln_xcalloc(s->nfields ? s->nfields : 1, sizeof *s->fields);
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        kiln__sfield *f = &s->fields[i];
+        const uint8_t *fh = kiln__take(&r, KILN__FIELD_HEADER);
+        if (!fh) goto corrupt;
+        uint32_t f32[6];
+        uint64_t f64[5];
+        memcpy(f32, fh, 24);
+        memcpy(f64, fh + 24, 40);
+        if (!f32[0]) continue; /* a field id unused in this segment */
+        const char *p = kiln__take(&r, f32[0]);
+        if (!p) goto corrupt;
+        f->path = kiln_xstrndup(p, f32[0]); /* owned: the rest points into the map */
+        f->type = (kiln_field_type)f32[1];
+        f->indexed = f32[2] & 1;
+        f->has_pos = !!(f32[2] & 2);
+        f->has_norms = !!(f32[2] & 4);
+        f->dv.kind = (kiln_dv_kind)f32[3];
+        f->nterms = f32[4];
+        f->doc_count = f32[5];
+        f->sum_ttf = f64[0];
+        size_t text_len = f64[1], nvalues = f64[2], nstr = f64[3], blob = f64[4];
+        f->terms = (kiln__sterm *)kiln__take(&r, (size_t)f->nterms * sizeof(kiln__sterm));
+        f->text = (char *)kiln__take(&r, text_len);
+        if (f->has_norms && !(f->norms = (uint8_t *)kiln__take(&r, s->ndocs))) goto corrupt;
+        f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
+        if (!f->dv_off || (f->nterms && (!f->terms || (text_len && !f->text)))) goto corrupt;
+        if (f->dv_off[s->ndocs] != nvalues) goto corrupt;
+        switch (f->dv.kind) {
+        case KILN_DV_I64: f->dv_i64 = (int64_t *)kiln__take(&r, nvalues * 8); break;
+        case KILN_DV_F64: f->dv_f64 = (double *)kiln__take(&r, nvalues * 8); break;
+        case KILN_DV_ORD:
+        case KILN_DV_STR: f->dv_ord = (uint32_t *)kiln__take(&r, nvalues * 4); break;
+        default: break;
+        }
+        if (nstr) {
+            f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
+            f->dv_blob = (char *)kiln__take(&r, blob);
+            if (!f->dv_str_off || (blob && !f->dv_blob)) goto corrupt;
+        }
+        f->dv.type = f->type;
+        f->dv.ndocs = s->ndocs;
+        f->dv.off = f->dv_off;
+        f->dv.i64 = f->dv_i64;
+        f->dv.f64 = f->dv_f64;
+        f->dv.ord = f->dv_ord;
+        f->dv.str_off = f->dv_str_off;
+        f->dv.str_blob = f->dv_blob;
+        f->dv.dict = f;
+    }
+    return s;
+corrupt:
+    kiln_fail(err, KILN_E_IO, "%s: corrupt segment file", path);
+    kiln__segment_unref(s);
+    return NULL;
+}
+
+int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs, size_t n,
+                       kiln_error *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    uint32_t nn = (uint32_t)n;
+    kiln_buf_append(&b, "KILNSCM1", 8);
+    kiln_buf_append(&b, &upto, 4);
+    kiln_buf_append(&b, &nn, 4);
+    for (size_t i = 0; i < n; i++) kiln_buf_append(&b, &segs[i]->base, 4);
+    uint64_t sum = kiln_checksum(b.data, b.len);
+    kiln_buf_append(&b, &sum, 8);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sindex.commit", dir);
+    int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
+    kiln_buf_free(&b);
+    return rc;
+}
+
+/* Reads the commit file; *bases malloc'd. Missing file: 0 segments, upto 0. */
+int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t *n,
+                      kiln_error *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sindex.commit", dir);
+    *upto = 0;
+    *bases = NULL;
+    *n = 0;
+    if (!kiln_fs_exists(path)) return 0;
+    char *data;
+    size_t len;
+    if (kiln_fs_read_all(path, &data, &len, err)) return -1;
+    uint32_t nn;
+    uint64_t sum;
+    if (len < 24 || memcmp(data, "KILNSCM1", 8)) goto corrupt;
+    memcpy(&nn, data + 12, 4);
+    if (len != 16 + (size_t)nn * 4 + 8) goto corrupt;
+    memcpy(&sum, data + len - 8, 8);
+    if (kiln_checksum(data, len - 8) != sum) goto corrupt;
+    memcpy(upto, data + 8, 4);
+    *bases = kiln_xmalloc(((size_t)nn + 1) * 4);
+    memcpy(*bases, data + 16, (size_t)nn * 4);
+    *n = nn;
+    free(data);
+    return 0;
+corrupt:
+    free(data);
+    return kiln_fail(err, KILN_E_IO, "%s: corrupt commit file", path);
+}

@@ -1,0 +1,105 @@
+/* The search index of one shard: derived data keyed by the shard's dense doc numbers.
+ *
+ * Writes (kiln_sindex_add) go to an in-memory buffer, one writer at a time (the shard's write
+ * lock). kiln_sindex_refresh seals the buffer into an immutable segment; readers acquired after
+ * that see it. A reader is a refcounted point-in-time list of segments; searches run over a
+ * reader while writes go on. Liveness is not ours: the shard passes its frozen live-docs bitmap
+ * to every search (see search.h).
+ *
+ * Doc values (columnar, per segment) are exposed through kiln_dv_*: a field handle resolved once
+ * per segment, then values by doc in a few nanoseconds. UDF host functions use them. */
+#ifndef KILN_SINDEX_H
+#define KILN_SINDEX_H
+
+#include "analysis/analysis.h"
+#include "core/error.h"
+#include "index/mapping.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kiln_sindex kiln_sindex;
+typedef struct kiln_sindex_reader kiln_sindex_reader;
+typedef struct kiln_segment kiln_segment;
+
+/* Opens (creating if needed) the search index stored under dir. NULL + err on failure. */
+kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err);
+/* Frees the index; readers still held keep their segments alive until released. */
+void kiln_sindex_close(kiln_sindex *si);
+
+/* Indexes doc (borrowed for the call) under docnum, which must be greater than every docnum
+ * added before. m and ar are borrowed for the call; fields the mapping lacks are skipped. */
+int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
+                    const kiln_analysis_registry *ar, kiln_error *err);
+/* Makes every doc added so far visible to readers acquired afterwards. */
+int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err);
+/* Seals what is buffered and durably persists every segment not yet on disk (segment files
+ * fsync'd, then the commit file replaced atomically; layout in segfile.c). After a restart the
+ * index holds the committed segments (memory-mapped) and the shard re-adds every doc from
+ * committed_upto on. An index opened with dir NULL lives in memory only (commit is a no-op). */
+int kiln_sindex_commit(kiln_sindex *si, kiln_error *err);
+uint32_t kiln_sindex_committed_upto(const kiln_sindex *si);
+/* Docs added but not yet refreshed (for refresh decisions and stats). */
+uint32_t kiln_sindex_pending(const kiln_sindex *si);
+
+/* A point-in-time reader; cheap (one lock + refcount). Release exactly once. */
+kiln_sindex_reader *kiln_sindex_reader_acquire(kiln_sindex *si);
+void kiln_sindex_reader_release(kiln_sindex_reader *r);
+size_t kiln_reader_nsegments(const kiln_sindex_reader *r);
+/* Segment i of the reader, borrowed while the reader is held. */
+const kiln_segment *kiln_reader_segment(const kiln_sindex_reader *r, size_t i);
+/* Segment holding docnum, or NULL; *local receives the doc's id inside the segment. */
+const kiln_segment *kiln_reader_find(const kiln_sindex_reader *r, uint32_t docnum,
+                                     uint32_t *local);
+uint32_t kiln_segment_base(const kiln_segment *s);  /* first docnum of the segment */
+uint32_t kiln_segment_ndocs(const kiln_segment *s); /* local ids are 0 .. ndocs-1 */
+
+/* ---- doc values -------------------------------------------------------------------------- */
+
+typedef enum {
+    KILN_DV_NONE = 0,
+    KILN_DV_I64,  /* long/integer/short/byte, date (epoch ms), boolean (0/1) */
+    KILN_DV_F64,  /* double/float */
+    KILN_DV_ORD,  /* keyword: ordinals into the segment's sorted dictionary */
+    KILN_DV_STR,  /* text: the original string(s) */
+} kiln_dv_kind;
+
+/* A field's doc values in one segment. Plain data: valid while the segment is (reader held).
+ * Values of doc d are [off[d], off[d+1]) in the value array of the kind; numeric and ordinal
+ * values are sorted per doc as in ES; strings keep source order. */
+typedef struct kiln_dv {
+    kiln_dv_kind kind;
+    kiln_field_type type;
+    uint32_t ndocs;
+    const uint32_t *off; /* ndocs + 1 entries */
+    const int64_t *i64;
+    const double *f64;
+    const uint32_t *ord;
+    const uint32_t *str_off; /* KILN_DV_STR: value v is str_blob[str_off[v] .. str_off[v+1]) */
+    const char *str_blob;
+    const void *dict;        /* KILN_DV_ORD: the term dictionary (see kiln_dv_ord_term) */
+} kiln_dv;
+
+/* Resolves field path in segment s; returns 0 and fills dv, or -1 when the segment has no
+ * values for it (dv->kind = KILN_DV_NONE). */
+int kiln_dv_get(const kiln_segment *s, const char *path, kiln_dv *dv);
+
+static inline uint32_t kiln_dv_count(const kiln_dv *dv, uint32_t doc)
+{
+    return dv->kind == KILN_DV_NONE || doc >= dv->ndocs ? 0 : dv->off[doc + 1] - dv->off[doc];
+}
+static inline int64_t kiln_dv_i64(const kiln_dv *dv, uint32_t doc, uint32_t i)
+{
+    return dv->i64[dv->off[doc] + i];
+}
+static inline double kiln_dv_f64(const kiln_dv *dv, uint32_t doc, uint32_t i)
+{
+    return dv->f64[dv->off[doc] + i];
+}
+/* The i-th string of doc: keyword (dictionary term) or text (original value). Borrowed. */
+const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len);
+/* The dictionary term of an ordinal (KILN_DV_ORD). */
+const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len);
+
+#endif
