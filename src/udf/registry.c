@@ -354,6 +354,7 @@ static kiln_udf *kiln__build(const kiln_udf_registry *r, const char *name, const
     json_t *pages = json_object_get(limits, "max_memory_pages");
     kiln_wasm_limits lim = {0};
     lim.cache_dir = r->cache_dir;
+    lim.tier1 = 1; /* callable at once on tier 0; the optimizing build swaps in when ready */
     if (json_is_integer(tmo) && json_integer_value(tmo) > 0)
         u->deadline_ns = (uint64_t)json_integer_value(tmo) * 1000000ull;
     if (json_is_integer(fuel) && json_integer_value(fuel) > 0)

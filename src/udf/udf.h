@@ -99,4 +99,7 @@ void kiln_udf_session_free(kiln_udf_session *s);
 
 const char *kiln_udf_type_name(kiln_udf_type t);
 
+/* Statistics are always on; benchmarks switch them off to measure what they cost. */
+void kiln_udf_stats_enable(int on);
+
 #endif
