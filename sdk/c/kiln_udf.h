@@ -415,13 +415,18 @@ static inline double kiln_log1p(double x) {
  * copies, zeroed arrays). These weak definitions satisfy them inside the module instead of
  * turning into imports the server would reject. Define KILN_NO_LIBC_SHIMS to supply your own. */
 #ifndef KILN_NO_LIBC_SHIMS
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *__restrict d, const void *__restrict s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
 __attribute__((weak)) void *memset(void *d, int c, size_t n) {
   volatile unsigned char *p = (volatile unsigned char *)d; /* volatile: not turned into memset */
   while (n--)
     *p++ = (unsigned char)c;
   return d;
 }
-__attribute__((weak)) void *memcpy(void *restrict d, const void *restrict s, size_t n) {
+__attribute__((weak)) void *memcpy(void *__restrict d, const void *__restrict s, size_t n) {
   volatile unsigned char *p = (volatile unsigned char *)d;
   const unsigned char *q = (const unsigned char *)s;
   while (n--)

@@ -265,6 +265,72 @@ test('every manifest: fields, function export, parameter mapping', async () => {
   }
 });
 
+test('sdk helpers (tests/udf/sdk/sdk_check.c)', async () => {
+  const host = new KilnMock({ doc: { s: 'héllo wörld', i: 42, f: 2.5 }, params: { p: 'héllo', i: 7, f: 0.25, b: true } });
+  const x = (await host.instantiate(loadWasm('sdk/sdk_check.wasm'))).exports;
+  const lastLog = () => host.logs[host.logs.length - 1];
+  // kiln_field_str: full length back, cap - 1 bytes kept, NUL-terminated.
+  assert.equal(x.t_field_str(64), 13);
+  assert.equal(lastLog().msg, 'héllo wörld');
+  assert.equal(x.t_field_str(4), 13);
+  assert.equal(lastLog().msg, 'hé'); // 3 bytes: "h" + 2-byte "é"
+  assert.equal(x.t_field_str(1), 13);
+  assert.equal(lastLog().msg, '');
+  host.doc = {};
+  assert.equal(x.t_field_str(64), -1);
+  assert.equal(lastLog().msg, '');
+  assert.equal(x.t_param_str(64), 6);
+  assert.equal(lastLog().msg, 'héllo');
+  // kiln_log_i64 / kiln_fmt_i64.
+  for (const v of [0n, 7n, -7n, 1234567890123n, -9223372036854775808n, 9223372036854775807n]) {
+    x.t_log_i64(v);
+    assert.deepEqual(lastLog(), { level: 2, msg: `value ${v}` });
+  }
+  // log1p and log against Math, relative error.
+  const rel = (a, b) => (a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), 1e-300));
+  for (const v of [1e-300, 1e-20, 1e-10, 1e-5, 0.1, 0.5, 0.999, 1, 1.5, 2, 10, 1234.5, 1e10, 1e100, 1.7e308, -0.5, -0.999999])
+    assert.ok(rel(x.t_log1p(v), Math.log1p(v)) < 4e-16, `log1p(${v}) = ${x.t_log1p(v)} vs ${Math.log1p(v)}`);
+  for (const v of [5e-324, 1e-310, 1e-300, 0.5, 1, 2, Math.E, 10, 1e300])
+    assert.ok(rel(x.t_log(v), Math.log(v)) < 4e-16 || Math.abs(x.t_log(v) - Math.log(v)) < 1e-15, `log(${v})`);
+  assert.ok(Number.isNaN(x.t_log(-1)) && Number.isNaN(x.t_log1p(-2)) && Number.isNaN(x.t_log(NaN)));
+  assert.equal(x.t_log(0), -Infinity);
+  assert.equal(x.t_log1p(-1), -Infinity);
+  assert.equal(x.t_log(Infinity), Infinity);
+  assert.equal(x.t_log1p(0), 0);
+  // Typed readers and their defaults.
+  host.doc = { i: 42, f: 2.5, s: 'abc' };
+  assert.equal(x.t_field_i64(-1n), 42n);
+  assert.equal(x.t_field_f64(-1), 2.5);
+  assert.equal(x.t_param_i64(-1n), 7n);
+  assert.equal(x.t_param_f64(-1), 0.25);
+  assert.equal(x.t_param_bool(0), 1);
+  host.doc = { f: 'not a number' };
+  host.params = {};
+  assert.equal(x.t_field_i64(-1n), -1n);
+  assert.equal(x.t_field_f64(-1), -1);
+  assert.equal(x.t_param_i64(-1n), -1n);
+  assert.equal(x.t_param_f64(-1), -1);
+  assert.equal(x.t_param_bool(1), 1);
+  // UTF-8 counting and comparisons.
+  host.doc = { s: 'a😀é日' };
+  assert.equal(x.t_utf8_count(), 4);
+  host.doc = { s: 'abc' };
+  host.params = { p: 'abc' };
+  assert.equal(x.t_str_eq(), 101);
+  host.params = { p: 'abb' };
+  assert.equal(x.t_str_eq(), 11);
+  host.params = { p: 'abcd' };
+  assert.equal(x.t_str_eq(), 1);
+  // Cached handle of a missing field: NaN, no trap; resolved once present.
+  host.doc = {};
+  assert.ok(Number.isNaN(x.t_cached()));
+  host.doc = { f: 3.5 };
+  assert.equal(x.t_cached(), 3.5);
+  // Long log lines are cut at KILN_LOG_MAX.
+  x.t_long_log();
+  assert.equal(lastLog().msg.length, 1024);
+});
+
 test('mock: path parsing', () => {
   assert.deepEqual(parsePath('user.address.city'), ['user', 'address', 'city']);
   assert.deepEqual(parsePath('items[0].price'), ['items', 0, 'price']);
