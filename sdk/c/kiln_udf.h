@@ -2,8 +2,9 @@
  *
  * Header-only and freestanding: no libc is needed or available. Build a UDF with
  *
- *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -I sdk/c \
- *         -Wl,--no-entry -Wl,--strip-all -o my_udf.wasm my_udf.c
+ *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -mcpu=mvp -I sdk/c \
+ *         -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections -Wl,--stack-first \
+ *         -o my_udf.wasm my_udf.c
  *
  * (or kiln_add_wasm_guest() from cmake/wasm_guest.cmake). No --allow-undefined is needed:
  * every host function below carries its import module and name, so a link error means a
