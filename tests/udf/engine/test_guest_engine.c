@@ -494,6 +494,11 @@ int main(void) {
     kiln_wasm_val a = {.i64 = 5};
     time_export("fixtures/bad_return.wasm", "ok", &d, NULL); /* no host call */
     time_export("fixtures/filter_ge.wasm", "filter", &d, &a); /* one host call */
+    kv fp[] = {{"price", NULL, 2.5}};
+    stub_doc dp = {.fields = fp, .nfields = 1};
+    kiln_wasm_val n = {.i32 = 100};
+    time_export("fixtures/bench_reads.wasm", "by_name", &dp, &n);   /* 100 reads by name */
+    time_export("fixtures/bench_reads.wasm", "by_handle", &dp, &n); /* 100 reads by handle */
   }
   kiln_wasm_thread_cleanup();
   if (wtest_failures) {

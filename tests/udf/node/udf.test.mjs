@@ -203,6 +203,14 @@ test('fixtures behave as documented', async () => {
   assert.equal(i.exports.filter(0), 0);
   h.doc = { price: 3 };
   assert.equal(i.exports.filter(1), 1, 'resolved on a later call');
+  [h, i] = await fx('bench_reads', { doc: { price: 2.5 } });
+  assert.equal(i.exports.trivial(5), 1);
+  assert.equal(i.exports.by_name(4), 1);
+  assert.equal(h.calls.get_field_float64, 4);
+  assert.equal(new Float64Array(h.memory.buffer, 64, 1)[0], 10);
+  assert.equal(i.exports.by_handle(3), 1);
+  assert.equal(h.calls.get_field_float64_h, 3);
+  assert.equal(new Float64Array(h.memory.buffer, 64, 1)[0], 7.5);
   [h, i] = await fx('memory_grow');
   assert.equal(i.exports.grow(1), 1);
   [h, i] = await fx('bad_return');
