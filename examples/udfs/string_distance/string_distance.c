@@ -7,7 +7,8 @@
  *
  * Export: calculate_distance(i32 max_distance) -> i32 (also exported as string_distance):
  * the only numeric parameter, max_distance, is the argument; field and target are read with
- * get_param_string. Returns 1 on a match, 0 otherwise (also when the field is missing).
+ * get_param_string. Returns 1 on a match, 0 otherwise (also when the field is missing). A
+ * multi-valued field is compared by its first value (use a path like "names[1]" for another).
  *
  * Distances count Unicode code points (see levenshtein.h). Limits: target up to 1024 bytes
  * (an error is logged and nothing matches beyond that), document values up to 16 KiB; a
