@@ -23,18 +23,24 @@ function lev(a, b) {
   return prev[B.length];
 }
 
+const SD = new WebAssembly.Module(loadWasm('string_distance.wasm'));
+
+// One "query": a fresh instance (Kiln restores memory between queries) with these params.
+async function sdQuery(params, doc = {}) {
+  const host = new KilnMock({ doc, params });
+  const inst = await host.instantiate(SD);
+  return { host, f: inst.exports.calculate_distance, inst };
+}
+
 async function stringDistance() {
-  const host = new KilnMock({ params: { field: 'name', target: '' } });
-  const inst = await host.instantiate(loadWasm('string_distance.wasm'));
   // The exact distance: the smallest max_distance that matches.
-  const dist = (a, b) => {
-    host.doc = { name: a };
-    host.params = { field: 'name', target: b, max_distance: 3 };
+  const dist = async (a, b) => {
+    const { f } = await sdQuery({ field: 'name', target: b, max_distance: 3 }, { name: a });
     const limit = Math.max([...a].length, [...b].length) + 1;
-    for (let k = 0; k <= limit; k++) if (inst.exports.calculate_distance(k)) return k;
+    for (let k = 0; k <= limit; k++) if (f(k)) return k;
     return Infinity;
   };
-  return { host, inst, dist };
+  return { dist };
 }
 
 test('string_distance: table of cases', async () => {
@@ -48,7 +54,7 @@ test('string_distance: table of cases', async () => {
     ['x' + 'a'.repeat(64), 'a'.repeat(65), 1], // 65: the dynamic-programming fallback
     ['the quick brown fox jumps over the lazy dog '.repeat(5), 'the quick brown fox jumps over the lazy cat '.repeat(5), 15],
   ];
-  for (const [a, b, d] of cases) assert.equal(dist(a, b), d, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  for (const [a, b, d] of cases) assert.equal(await dist(a, b), d, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
 });
 
 test('string_distance: random strings against a reference implementation', async () => {
@@ -60,49 +66,51 @@ test('string_distance: random strings against a reference implementation', async
     const mk = (max) => Array.from({ length: rnd(max) }, () => alphabet[rnd(1 + (i % alphabet.length))]).join('');
     const long = i % 10 === 0;
     const a = mk(long ? 200 : 24), b = mk(long ? 90 : 24);
-    assert.equal(dist(a, b), lev(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    assert.equal(await dist(a, b), lev(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
   }
 });
 
-test('string_distance: threshold semantics, missing values, cache', async () => {
-  const { host, inst } = await stringDistance();
-  const f = inst.exports.calculate_distance;
-  host.doc = { name: 'kitten', brand: { title: 'Apple' }, n: 42 };
-  host.params = { field: 'name', target: 'sitting' };
+test('string_distance: threshold semantics, missing values, limits', async () => {
+  let { host, f, inst } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten', brand: { title: 'Apple' }, n: 42 });
   assert.equal(f(3), 1);
   assert.equal(f(2), 0);
   assert.equal(f(-1), 0, 'negative max_distance never matches');
   assert.equal(inst.exports.string_distance(3), 1, 'alias export');
-  host.params = { field: 'brand.title', target: 'Apples' }; // target changed: recompiled
+  host.doc = { name: 'sitting' }; // documents change within a query, parameters do not
+  assert.equal(f(0), 1);
+  host.doc = {};
+  assert.equal(f(100), 0, 'a missing field never matches');
+  ({ f } = await sdQuery({ field: 'brand.title', target: 'Apples' }, { brand: { title: 'Apple' } }));
   assert.equal(f(1), 1);
   assert.equal(f(0), 0);
-  host.params = { field: 'n', target: '43' }; // numbers are read as text
+  ({ f } = await sdQuery({ field: 'n', target: '43' }, { n: 42 })); // numbers are read as text
   assert.equal(f(1), 1);
-  host.params = { field: 'missing', target: 'x' };
-  assert.equal(f(100), 0, 'a missing field never matches');
-  host.logs.length = 0;
-  host.params = { field: 'name' };
+  ({ host, f } = await sdQuery({ field: 'name' }, { name: 'x' }));
   assert.equal(f(3), 0, 'missing target');
   assert.equal(host.logs.length, 1);
   assert.equal(host.logs[0].level, 3);
-  host.params = { field: 'name', target: 'x'.repeat(2000) };
+  ({ f } = await sdQuery({ field: 'name', target: 'x'.repeat(2000) }, { name: 'x' }));
   assert.equal(f(5000), 0, 'target over 1024 bytes is refused');
-  host.doc = { name: new Uint8Array([0x6b, 0xff, 0x74]) }; // "k\xfft": invalid UTF-8 byte = 1 unit
-  host.params = { field: 'name', target: 'kit' };
-  assert.equal(f(0), 0);
+  ({ f } = await sdQuery({ field: 'name', target: 'kit' }, { name: new Uint8Array([0x6b, 0xff, 0x74]) }));
+  assert.equal(f(0), 0, 'an invalid UTF-8 byte is one unit');
   assert.equal(f(1), 1);
-  host.doc = { name: 'y'.repeat(20000) }; // longer than the 16 KiB buffer: decided by length
-  host.params = { field: 'name', target: 'y' };
-  assert.equal(f(3), 0);
+  ({ host, f } = await sdQuery({ field: 'name', target: 'y' }, { name: 'y'.repeat(20000) }));
+  assert.equal(f(3), 0, 'longer than the 16 KiB buffer: decided by length');
+  assert.equal(host.logs.length, 0);
+  ({ host, f } = await sdQuery({ field: 'name', target: 'y'.repeat(1000) }, { name: 'y'.repeat(17000) }));
+  assert.equal(f(4000), 0, 'undecidable by length: no match, a warning');
+  assert.equal(host.logs[0].level, 2);
 });
 
-test('string_distance: get_param_string and get_field_string only, two reads of params', async () => {
-  const { host, inst } = await stringDistance();
-  host.doc = { name: 'kitten' };
-  host.params = { field: 'name', target: 'sitting' };
-  host.calls = {};
-  inst.exports.calculate_distance(3);
+test('string_distance: parameters are read once per query, then one field read per document', async () => {
+  const { host, f } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten' });
+  f(3);
   assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 1 });
+  for (const name of ['a', 'bb', 'kitten']) {
+    host.doc = { name };
+    f(3);
+  }
+  assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 4 });
 });
 
 test('popularity_boost: score formula and missing fields', async () => {
