@@ -143,23 +143,32 @@ test('popularity_boost: score formula and missing fields', async () => {
 });
 
 test('tag_match: arrays, counts, case', async () => {
-  const host = new KilnMock({ doc: { tags: ['Wireless', 'bluetooth', 'audio'], cats: ['a', 'b'] } });
-  const inst = await host.instantiate(loadWasm('tag_match.wasm'));
-  const f = (tags, min, field) => {
-    host.params = field ? { tags, field } : { tags };
-    return inst.exports.tag_match(min);
+  const mod = new WebAssembly.Module(loadWasm('tag_match.wasm'));
+  let doc = { tags: ['Wireless', 'bluetooth', 'audio'], cats: ['a', 'b'] };
+  const f = async (tags, min, field) => { // one query each: a fresh instance
+    const host = new KilnMock({ doc, params: field ? { tags, field } : { tags } });
+    return (await host.instantiate(mod)).exports.tag_match(min);
   };
-  assert.equal(f('wireless', 1), 1);
-  assert.equal(f('wireless, bluetooth', 2), 1);
-  assert.equal(f('wireless,bluetooth,usb', 3), 0);
-  assert.equal(f('usb', 1), 0);
-  assert.equal(f('wireless,wireless', 2), 0, 'each wanted tag counts once');
-  assert.equal(f('b', 1, 'cats'), 1);
-  assert.equal(f('audio', 1, 'nope'), 0);
-  assert.equal(f('', 1), 0);
-  assert.equal(f('anything', 0), 1, 'min_matches 0 matches everything');
-  host.doc = { tags: 'single' }; // a scalar is a one-value field
-  assert.equal(f('single', 1), 1);
+  assert.equal(await f('wireless', 1), 1);
+  assert.equal(await f('wireless, bluetooth', 2), 1);
+  assert.equal(await f('wireless,bluetooth,usb', 3), 0);
+  assert.equal(await f('usb', 1), 0);
+  assert.equal(await f('wireless,wireless', 2), 0, 'each wanted tag counts once');
+  assert.equal(await f('b', 1, 'cats'), 1);
+  assert.equal(await f('audio', 1, 'nope'), 0);
+  assert.equal(await f('', 1), 0);
+  assert.equal(await f('anything', 0), 1, 'min_matches 0 matches everything');
+  doc = { tags: 'single' }; // a scalar is a one-value field
+  assert.equal(await f('single', 1), 1);
+  // Within a query: parameters parsed once, documents vary.
+  const host = new KilnMock({ doc: { tags: ['x'] }, params: { tags: 'x,y' } });
+  const t = (await host.instantiate(mod)).exports.tag_match;
+  assert.equal(t(1), 1);
+  host.doc = { tags: ['y', 'x'] };
+  assert.equal(t(2), 1);
+  host.doc = { tags: ['z'] };
+  assert.equal(t(1), 0);
+  assert.equal(host.calls.get_param_string, 2);
 });
 
 test('wat_min_rating', async () => {
