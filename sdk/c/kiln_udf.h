@@ -31,7 +31,8 @@
  *    arguments: read them with kiln_get_param_string() / kiln_param_str().
  *  - A filter returns i32 (non-zero = match); a scorer returns f32 or f64.
  *  - Memory and globals are restored between queries: a static variable set during one query
- *    (e.g. a cached field handle) is back to its initial value at the next query.
+ *    (e.g. a cached field handle) is back to its initial value at the next query. Within a
+ *    query the parameters do not change, so they can be read once, on the first call.
  *
  * Export and import names must match [A-Za-z_][A-Za-z0-9_]*; the server rejects others.
  */
