@@ -365,12 +365,8 @@ static kiln_udf *kiln__build(const kiln_udf_registry *r, const char *name, const
     kiln_wasm_error werr;
     u->module = kiln_wasm_load(wasm, len, &lim, &werr);
     if (!u->module) {
-        char where[96] = "";
-        if (werr.section[0] || werr.func_index >= 0 || werr.offset >= 0)
-            snprintf(where, sizeof where, " (section %s, function %lld, offset %lld)",
-                     werr.section[0] ? werr.section : "-", (long long)werr.func_index,
-                     (long long)werr.offset);
-        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "module rejected: %s%s", werr.msg, where);
+        /* the engine's message already names the section, function and offset */
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "module rejected: %s", werr.msg);
         goto fail;
     }
     u->wasm_len = len;
