@@ -20,6 +20,7 @@ const char kiln_config_usage[] =
     "  --max-body BYTES   largest request body, e.g. 104857600 or 100mb (default 100mb)\n"
     "  --threads N        HTTP worker threads (default max(8, 4 x cores))\n"
     "  --port-file FILE   write the bound port to FILE once listening\n"
+    "  --api-key KEY      require `Authorization: ApiKey KEY` for writes to /_udf\n"
     "  --help, --version\n";
 
 void kiln_config_defaults(kiln_config *c)
@@ -111,6 +112,7 @@ int kiln_config_set(kiln_config *c, const char *key, const char *value, kiln_err
         c->max_body = (size_t)sz;
         return 0;
     }
+    if (!strcmp(k, "api-key")) return kiln__copy(c->api_key, sizeof c->api_key, k, value, err);
 unknown:
     return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "unknown setting [%s]", key);
 }

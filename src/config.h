@@ -16,6 +16,7 @@ typedef struct kiln_config {
     size_t max_body;      /* max-body: bytes, or with a unit: 100mb, 512kb, 1gb */
     int threads;          /* threads; 0 = max(8, 4 x cores) */
     char port_file[4096]; /* port-file: written with the bound port once listening */
+    char api_key[256];    /* api-key: when set, writes to /_udf need it ("" = open) */
 } kiln_config;
 
 typedef enum { KILN_CMD_SERVE, KILN_CMD_HELP, KILN_CMD_VERSION } kiln_command;

@@ -47,6 +47,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     KILN_INFO("main", "kiln %s starting, data [%s]", KILN_VERSION, cfg.data);
+    kiln_api_set_api_key(cfg.api_key);
     if (kiln_api_start(cfg.data, &err) < 0) {
         KILN_ERROR("main", "cannot open data directory [%s]: %s", cfg.data, err.reason);
         return 1;

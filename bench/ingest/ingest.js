@@ -111,6 +111,17 @@ function post(url, agent, p, body) {
   });
 }
 
+/** utime+stime of a process in seconds, from /proc/PID/stat (null when not local). */
+function cpuSeconds(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // clock ticks; USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
 function dirBytes(d) {
   try {
     return Number(execFileSync('du', ['-sb', d], { encoding: 'utf8' }).split(/\s/)[0]);
@@ -140,6 +151,8 @@ async function runOnce(o, set, conns) {
     let next = 0;
     let itemErrors = 0;
     let firstError = null;
+    const cpu0 = pid ? cpuSeconds(pid) : null;
+    const ccpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const worker = async () => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -169,6 +182,9 @@ async function runOnce(o, set, conns) {
     for (let c = 0; c < conns; c++) ws.push(worker());
     await Promise.all(ws);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const serverCpu = cpu0 !== null ? cpuSeconds(pid) - cpu0 : null;
+    const cu = process.cpuUsage(ccpu0);
+    const clientCpu = (cu.user + cu.system) / 1e6;
     await sleep(1000);
     const rssAfter = pid ? readRssKiB(pid) : null;
     let hwm = null;
@@ -181,7 +197,7 @@ async function runOnce(o, set, conns) {
     const disk = srv ? dirBytes(srv.dataDir) : null;
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return { conns, secs, docs: set.docs, bodyBytes: set.bodyBytes, docBytes: set.docBytes, rssIdle, rssAfter, hwm, disk, itemErrors, firstError, p50: q(0.5), p99: q(0.99), requests: lat.length };
+    return { conns, secs, docs: set.docs, bodyBytes: set.bodyBytes, docBytes: set.docBytes, rssIdle, rssAfter, hwm, disk, itemErrors, firstError, serverCpu, clientCpu, p50: q(0.5), p99: q(0.99), requests: lat.length };
   } finally {
     if (srv) await srv.stop();
   }
@@ -211,11 +227,11 @@ async function main() {
   const lines = [];
   lines.push(`Dataset: ${o.dataset}, ${set.docs} docs, ${mb(set.docBytes)} MB of document JSON (${mb(set.bodyBytes)} MB of _bulk bodies), ${o.batch} docs per request, ${o.shards} shard(s). Machine: ${require('node:os').cpus().length} cores, ${cpu}.`);
   lines.push('');
-  lines.push('| connections | seconds | docs/s | MB/s (bulk body) | bulk p50 / p99 ms | item errors | RSS idle | RSS after load | peak RSS | data dir |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| connections | seconds | docs/s | MB/s (bulk body) | bulk p50 / p99 ms | item errors | server CPU s | client CPU s | RSS idle | RSS after load | peak RSS | data dir |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     lines.push(
-      `| ${r.conns} | ${r.secs.toFixed(1)} | ${Math.round(r.docs / r.secs).toLocaleString('en-US')} | ${mb(r.bodyBytes / r.secs)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.itemErrors} | ${mib(r.rssIdle)} | ${mib(r.rssAfter)} | ${mib(r.hwm)} | ${r.disk === null ? 'n/a' : mb(r.disk) + ' MB'} |`
+      `| ${r.conns} | ${r.secs.toFixed(1)} | ${Math.round(r.docs / r.secs).toLocaleString('en-US')} | ${mb(r.bodyBytes / r.secs)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.itemErrors} | ${r.serverCpu === null ? 'n/a' : r.serverCpu.toFixed(1)} | ${r.clientCpu.toFixed(1)} | ${mib(r.rssIdle)} | ${mib(r.rssAfter)} | ${mib(r.hwm)} | ${r.disk === null ? 'n/a' : mb(r.disk) + ' MB'} |`
     );
   }
   if (rows.some((r) => r.firstError)) lines.push('', `First item error: ${rows.find((r) => r.firstError).firstError}`);

@@ -4,8 +4,22 @@
  *  - Built-in analyzers: standard, simple, whitespace, keyword, stop, english.
  *  - Custom analyzers come from index settings ("analysis": {"analyzer": {...}, "filter": {...}}),
  *    built once per index into a kiln_analysis_registry.
- *  - An analyzer is immutable and thread-safe; per-call scratch state lives in the caller's
- *    kiln_token_stream, so analysis allocates nothing per token in the steady state. */
+ *  - An analyzer is immutable and thread-safe; per-call scratch state lives on the stack of
+ *    kiln_analyze, so analysis allocates nothing per token in the steady state.
+ *
+ * Supported (types as in Elasticsearch's settings; see registry.c for parameters):
+ *  - analyzer types: custom, standard, simple, whitespace, keyword, stop, english, snowball;
+ *    index analyzers "default" and "default_search" are honoured by kiln_analyzer_get.
+ *  - tokenizers: standard (UAX#29 as Lucene), whitespace, letter, lowercase, keyword, ngram,
+ *    edge_ngram.
+ *  - token filters: lowercase, uppercase, stop, stemmer (english = Lucene Porter, porter2,
+ *    minimal_english, possessive_english, and every Snowball language of libstemmer),
+ *    porter_stem, kstem (approximated), snowball, asciifolding (preserve_original), trim,
+ *    length, unique, keyword_marker, reverse, truncate, apostrophe, elision, decimal_digit,
+ *    stemmer_override, edge_ngram, ngram, synonym / synonym_graph (single-token rules).
+ *  - char filters: html_strip, mapping. Normalizers: custom, built-in lowercase.
+ *  - Offsets are bytes into the caller's text (kiln_analysis_utf16_offset or
+ *    kiln_analyze_to_json give ES's UTF-16 offsets). */
 #ifndef KILN_ANALYSIS_H
 #define KILN_ANALYSIS_H
 
@@ -62,6 +76,28 @@ uint32_t kiln_analyzer_position_increment_gap(const kiln_analyzer *a);
 /* Converts a byte offset into text to the UTF-16 code-unit offset Elasticsearch reports in
  * _analyze's start_offset/end_offset (invalid bytes count as one unit each). O(offset). */
 uint32_t kiln_analysis_utf16_offset(const char *text, size_t len, uint32_t byte_offset);
+
+/* The normalizer `name` for keyword fields (index settings "analysis.normalizer", or the
+ * built-in "lowercase"): keyword tokenizer + character-level filters, so exactly one token per
+ * value. Run it with kiln_analyze. Borrowed for the registry's lifetime; NULL if unknown. */
+const kiln_analyzer *kiln_normalizer_get(const kiln_analysis_registry *r, const char *name);
+
+/* Elasticsearch's _analyze response body for `text` (a JSON string or an array of strings):
+ * {"tokens": [{"token", "start_offset", "end_offset", "type", "position"}, ...]} with offsets
+ * in UTF-16 code units and, across array values, positions continued after the analyzer's
+ * position_increment_gap and offsets after a gap of 1, exactly as ES computes them.
+ * Returns a new reference, or NULL with err set when text has the wrong shape. */
+json_t *kiln_analyze_to_json(const kiln_analyzer *a, json_t *text, kiln_error *err);
+
+/* A whole _analyze request, as ES handles it: body {"text", and one of "analyzer" |
+ * "tokenizer"/"filter"/"char_filter" | "normalizer" | "field"}; r is the index's registry, or
+ * NULL for /_analyze; field_analyzer is the analyzer the mapping gives body's "field" (NULL if
+ * none: the index's "default" analyzer, else standard). Returns the response body, or NULL
+ * with err: action_request_validation_exception ("Validation Failed: 1: text is missing;"),
+ * illegal_argument_exception ("failed to find analyzer [x]", "failed to find global analyzer
+ * [x]", unknown filters...). "explain": true is rejected for now. */
+json_t *kiln_analyze_request(const kiln_analysis_registry *r, json_t *body,
+                             const char *field_analyzer, kiln_error *err);
 
 /* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
 const char *const *kiln_analysis_builtin_names(void);

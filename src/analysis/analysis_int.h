@@ -25,8 +25,8 @@ enum {
     KILN__WB_MIDLETTER,
     KILN__WB_MIDNUM,
     KILN__WB_MIDNUMLET,
-    KILN__WB_SQ, /* ' */
-    KILN__WB_DQ, /* " */
+    KILN__WB_SQ,     /* ' */
+    KILN__WB_DQ,     /* " */
     KILN__WB_EXTEND, /* Extend and Format: absorbed by the preceding character (WB4) */
     KILN__WB_ZWJ,
     KILN__WB_HAN,
@@ -42,6 +42,15 @@ enum {
 
 /* Class byte of a code point (WB class | flags). Thread-safe; tables built on first use. */
 uint8_t kiln__uclass(int32_t cp);
+
+/* The BMP table behind kiln__uclass, for the tokenizers' hot loops. Valid once
+ * kiln__unicode_init() has run; every way of obtaining an analyzer runs it first. */
+extern uint8_t kiln__uc_bmp[0x10000];
+void kiln__unicode_init(void);
+static inline uint8_t kiln__uclass_fast(int32_t cp)
+{
+    return cp < 0x10000 ? kiln__uc_bmp[cp] : kiln__uclass(cp);
+}
 
 /* Decodes one UTF-8 character at s[0..n) (n >= 1). Invalid or truncated sequences decode as
  * U+FFFD with length 1, so any byte string can be walked without crashing. */
@@ -139,19 +148,39 @@ typedef enum {
     KILN__TK_LETTER,
     KILN__TK_LOWERCASE,
     KILN__TK_KEYWORD,
+    KILN__TK_NGRAM,
+    KILN__TK_EDGE_NGRAM,
 } kiln__tokenizer_kind;
+
+/* token_chars classes of the n-gram tokenizers */
+enum {
+    KILN__TC_LETTER = 1,
+    KILN__TC_DIGIT = 2,
+    KILN__TC_WHITESPACE = 4,
+    KILN__TC_PUNCTUATION = 8,
+    KILN__TC_SYMBOL = 16,
+};
 
 typedef struct kiln__tokenizer {
     kiln__tokenizer_kind kind;
     uint32_t max_token_length; /* in characters */
+    uint32_t min_gram, max_gram;
+    unsigned token_chars; /* KILN__TC_* mask; 0: every character */
 } kiln__tokenizer;
 
 typedef struct kiln__tokenizer_state {
     const char *text;
     size_t len;
     size_t pos;
+    /* n-gram tokenizers: the current word [pos .. word_end), gram start, gram length */
+    size_t word_end, gram_start;
+    uint32_t glen;
+    bool in_word;
     char lower[4 * 256 + 8]; /* lowercase tokenizer output */
 } kiln__tokenizer_state;
+
+/* ngram.c */
+bool kiln__ngram_next(const kiln__tokenizer *t, kiln__tokenizer_state *st, kiln__tok *tok);
 
 /* Produces the next token into tok (text borrowed from the input or from st). Returns false at
  * the end of input. */
@@ -175,7 +204,7 @@ typedef enum {
     KILN__TF_LOWERCASE,
     KILN__TF_UPPERCASE,
     KILN__TF_STOP,
-    KILN__TF_PORTER, /* Lucene's PorterStemmer: stemmer "english", porter_stem */
+    KILN__TF_PORTER,   /* Lucene's PorterStemmer: stemmer "english", porter_stem */
     KILN__TF_SNOWBALL, /* libstemmer */
     KILN__TF_MINIMAL_ENGLISH,
     KILN__TF_POSSESSIVE,
@@ -187,17 +216,32 @@ typedef enum {
     KILN__TF_REVERSE,
     KILN__TF_TRUNCATE,
     KILN__TF_APOSTROPHE,
+    KILN__TF_ELISION,
+    KILN__TF_DECIMAL_DIGIT,
+    KILN__TF_STEMMER_OVERRIDE,
+    KILN__TF_EDGE_NGRAM, /* one token in, several out: run by the pipeline (analyzer.c) */
+    KILN__TF_NGRAM,
+    KILN__TF_SYNONYM,
 } kiln__filter_kind;
 
 typedef struct kiln__stemmer_pool kiln__stemmer_pool;
+
+/* synonyms.c: single-token synonym rules, term -> outputs */
+typedef struct kiln__synonyms kiln__synonyms;
+int kiln__synonyms_build(json_t *rules, const kiln_analyzer *chain, bool expand, bool lenient,
+                         kiln__synonyms **out, const char *what, kiln_error *err);
+size_t kiln__synonyms_lookup(const kiln__synonyms *m, const char *k, size_t n, const char ***outs,
+                             const size_t **olen);
+void kiln__synonyms_free(kiln__synonyms *m);
 
 typedef struct kiln__filter {
     kiln__filter_kind kind;
     kiln__strset *set; /* stop words / keywords; owned */
     bool ignore_case;
-    bool preserve_original; /* asciifolding */
-    uint32_t min, max;      /* length; truncate uses max */
+    bool preserve_original;   /* asciifolding */
+    uint32_t min, max;        /* length; truncate uses max */
     kiln__stemmer_pool *pool; /* snowball; owned */
+    kiln__synonyms *syn;      /* synonym; owned */
 } kiln__filter;
 
 /* Filter results: keep the token, drop it leaving a position gap (stop), or drop it and let
@@ -212,6 +256,14 @@ typedef struct kiln__filter_state {
 int kiln__filter_apply(const kiln__filter *f, kiln__filter_state *fs, kiln__run *run,
                        kiln__tok *tok);
 void kiln__filter_dispose(kiln__filter *f);
+void kiln__asciifold(kiln__run *run, kiln__tok *tok);
+/* Whether f turns one token into several (the pipeline runs it, not kiln__filter_apply). */
+static inline bool kiln__filter_multi(const kiln__filter *f)
+{
+    return f->kind == KILN__TF_EDGE_NGRAM || f->kind == KILN__TF_NGRAM ||
+           f->kind == KILN__TF_SYNONYM ||
+           (f->kind == KILN__TF_ASCIIFOLDING && f->preserve_original);
+}
 /* Per-call state: begin before the first token, end after the last (returns pooled items). */
 void kiln__filter_begin(const kiln__filter *f, kiln__filter_state *fs);
 void kiln__filter_end(const kiln__filter *f, kiln__filter_state *fs);
@@ -230,20 +282,52 @@ void kiln__stem_minimal_english(kiln__run *run, kiln__tok *tok);
  * over code points; returns the new length (<= n). */
 size_t kiln__porter_stem(int32_t *b, size_t n);
 
+/* ---- Character filters (charfilters.c) -------------------------------------------------- */
+
+typedef enum { KILN__CF_HTML_STRIP, KILN__CF_MAPPING } kiln__char_filter_kind;
+
+typedef struct kiln__char_filter {
+    kiln__char_filter_kind kind;
+    kiln__strset *set; /* html_strip escaped_tags (lowercase); owned */
+    char **from, **to; /* mapping rules; owned */
+    size_t *from_len, *to_len;
+    size_t nrules;
+} kiln__char_filter;
+
+/* Filtered text; ms/me give each byte's source span in the original (NULL: identity). */
+typedef struct kiln__cf_text {
+    char *text;
+    size_t len;
+    uint32_t *ms, *me;
+} kiln__cf_text;
+
+/* Runs the chain over text; out->text is text itself when ncf == 0, else owned by out. */
+void kiln__char_filters_run(const kiln__char_filter *cfs, size_t ncf, const char *text, size_t len,
+                            kiln__cf_text *out);
+void kiln__cf_text_dispose(kiln__cf_text *t);
+void kiln__char_filter_dispose(kiln__char_filter *cf);
+
 /* ---- Analyzers (analyzer.c, registry.c) ------------------------------------------------- */
 
 #define KILN__MAX_FILTERS 32
+#define KILN__MAX_CHAR_FILTERS 8
 
 struct kiln_analyzer {
     char *name;
     kiln__tokenizer tokenizer;
     kiln__filter filters[KILN__MAX_FILTERS];
     size_t nfilters;
-    bool html_strip;
+    kiln__char_filter cfilters[KILN__MAX_CHAR_FILTERS];
+    size_t ncf;
     bool needs_state; /* some filter keeps per-call state */
     uint32_t position_increment_gap;
 };
 
 void kiln__analyzer_dispose(kiln_analyzer *a);
+
+/* kiln_analyze, also reporting the position increments of dropped tokens after the last one
+ * (what Lucene's TokenStream.end() reports; _analyze adds it between values). */
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len,
+                     uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,58 +41,203 @@ static void run_dispose(kiln__run *run)
         if (run->buf[b] != run->inl[b]) free(run->buf[b]);
 }
 
+/* One analysis call: where tokens go and the position bookkeeping. */
+typedef struct {
+    const kiln_analyzer *a;
+    kiln__filter_state *fs;
+    kiln__run *run;
+    int64_t pos;      /* signed: the first token's increment of 1 lands on the base */
+    uint32_t pending; /* increments of dropped tokens, added to the next kept one */
+    kiln_token_fn fn;
+    void *ctx;
+    const kiln__cf_text *cf; /* char-filtered text, for mapping offsets back; NULL if none */
+    size_t orig_len;         /* length of the caller's text */
+} pipe_t;
+
+static int emit(pipe_t *p, const kiln__tok *t)
+{
+    p->pos += t->posinc + p->pending;
+    p->pending = 0;
+    kiln_token out = {
+        .text = t->text,
+        .len = t->len,
+        .position = (uint32_t)p->pos,
+        .start = t->start,
+        .end = t->end,
+        .type = t->type,
+    };
+    const kiln__cf_text *cf = p->cf;
+    if (cf && cf->ms) {
+        /* offsets into the caller's text, corrected as Lucene's BaseCharFilter does: an
+         * offset maps to where the input of the filtered byte at that offset begins, so an end
+         * offset moves past text removed right after the token ("<b>x</b>" -> 3..8), and the
+         * end of the filtered text maps to the end of the input */
+        uint32_t s = t->start, e = t->end;
+        out.start = s < cf->len ? cf->ms[s] : (uint32_t)p->orig_len;
+        out.end = e < cf->len ? cf->ms[e] : (uint32_t)p->orig_len;
+        if (out.end < out.start) out.end = out.start;
+    }
+    return p->fn(&out, p->ctx);
+}
+
+static int push(pipe_t *p, size_t f, kiln__tok *t);
+
+/* Byte length of the first `chars` characters of s[0..n) (all of it if shorter). */
+static size_t prefix_bytes(const char *s, size_t n, size_t chars)
+{
+    size_t i = 0;
+    while (i < n && chars) {
+        size_t l;
+        kiln__utf8_decode((const unsigned char *)s + i, n - i, &l);
+        i += l;
+        chars--;
+    }
+    return i;
+}
+
+/* Filters that turn one token into several. The source text is copied into this frame first:
+ * the outputs go through later filters, whose scratch writes would otherwise clobber it. */
+static int push_multi(pipe_t *p, size_t f, kiln__tok *t)
+{
+    const kiln__filter *flt = &p->a->filters[f];
+    char local[256];
+    char *copy = t->len <= sizeof local ? local : kiln_xmalloc(t->len);
+    memcpy(copy, t->text, t->len);
+    kiln__tok src = *t;
+    src.text = copy;
+    int rc = 0;
+    if (flt->kind == KILN__TF_SYNONYM) {
+        /* the rule's outputs replace the token at its position; the first keeps its
+         * increment, the others stack on it */
+        const char **outs;
+        const size_t *olen;
+        size_t n = kiln__synonyms_lookup(flt->syn, src.text, src.len, &outs, &olen);
+        if (!n) {
+            rc = push(p, f + 1, &src);
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                kiln__tok o = src;
+                o.text = outs[i];
+                o.len = olen[i];
+                o.type = "SYNONYM";
+                o.posinc = i ? 0 : src.posinc;
+                rc = push(p, f + 1, &o);
+            }
+        }
+    } else if (flt->kind == KILN__TF_ASCIIFOLDING) {
+        /* preserve_original: the folded token, then the original at the same position */
+        kiln__tok folded = src;
+        kiln__asciifold(p->run, &folded);
+        bool same = folded.len == src.len && !memcmp(folded.text, src.text, src.len);
+        rc = push(p, f + 1, same ? &src : &folded);
+        if (!rc && !same) {
+            kiln__tok o = src;
+            o.posinc = 0;
+            rc = push(p, f + 1, &o);
+        }
+    } else {
+        /* edge_ngram: prefixes; ngram: every substring, by start then length. All grams keep
+         * the token's offsets and position, as Lucene's n-gram token filters do. */
+        size_t chars = 0;
+        for (size_t i = 0; i < src.len; i++)
+            chars += ((unsigned char)src.text[i] & 0xc0) != 0x80;
+        bool any = false;
+        size_t startb = 0;
+        size_t last_start = flt->kind == KILN__TF_EDGE_NGRAM ? 0 : chars;
+        for (size_t sc = 0; sc <= last_start && sc < chars && !rc; sc++) {
+            size_t left = chars - sc;
+            for (size_t g = flt->min; g <= flt->max && g <= left && !rc; g++) {
+                kiln__tok gram = src;
+                gram.text = src.text + startb;
+                gram.len = prefix_bytes(gram.text, src.len - startb, g);
+                gram.posinc = any ? 0 : src.posinc;
+                any = true;
+                rc = push(p, f + 1, &gram);
+            }
+            startb += prefix_bytes(src.text + startb, src.len - startb, 1);
+        }
+        if (!any && !rc) {
+            if (flt->preserve_original)
+                rc = push(p, f + 1, &src);
+            else
+                p->pending += src.posinc; /* too short: dropped, leaving a gap */
+        } else if (!rc && flt->preserve_original && (chars < flt->min || chars > flt->max)) {
+            kiln__tok o = src;
+            o.posinc = 0;
+            rc = push(p, f + 1, &o);
+        }
+    }
+    if (copy != local) free(copy);
+    return rc;
+}
+
+/* Runs t through filters [f, n) and hands it to the callback. */
+static int push(pipe_t *p, size_t f, kiln__tok *t)
+{
+    for (; f < p->a->nfilters; f++) {
+        const kiln__filter *flt = &p->a->filters[f];
+        if (kiln__filter_multi(flt)) return push_multi(p, f, t);
+        int v = kiln__filter_apply(flt, &p->fs[f], p->run, t);
+        if (v == KILN__DROP) {
+            p->pending += t->posinc;
+            return 0;
+        }
+        if (v == KILN__DROP_NOGAP) return 0;
+    }
+    return emit(p, t);
+}
+
 int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                  kiln_token_fn fn, void *ctx)
 {
-    if (!text) len = 0;
+    return kiln__analyze_ex(a, text, len, position_base, fn, ctx, NULL);
+}
+
+int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                     kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
+    if (!text) {
+        text = "";
+        len = 0;
+    }
+    if (len > UINT32_MAX - 1) len = UINT32_MAX - 1; /* offsets are 32-bit */
+    kiln__cf_text cf = {(char *)text, len, NULL, NULL};
+    if (a->ncf) kiln__char_filters_run(a->cfilters, a->ncf, text, len, &cf);
     kiln__tokenizer_state st;
-    st.text = text ? text : "";
-    st.len = len;
+    memset(&st, 0, offsetof(kiln__tokenizer_state, lower));
+    st.text = cf.text ? cf.text : "";
+    st.len = cf.len;
     st.pos = 0;
     kiln__run run;
     run_init(&run);
     kiln__filter_state fs[KILN__MAX_FILTERS];
     if (a->needs_state) {
-        for (size_t f = 0; f < a->nfilters; f++) kiln__filter_begin(&a->filters[f], &fs[f]);
+        for (size_t f = 0; f < a->nfilters; f++)
+            kiln__filter_begin(&a->filters[f], &fs[f]);
     }
-    /* position as a signed 64-bit value: the first token's increment of 1 lands on the base */
-    int64_t pos = (int64_t)position_base - 1;
-    uint32_t pending = 0; /* increments of dropped tokens, added to the next kept one */
+    pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL, len};
     int rc = 0;
     kiln__tok t;
-    while (kiln__tokenizer_next(&a->tokenizer, &st, &t)) {
-        int verdict = KILN__KEEP;
-        for (size_t f = 0; f < a->nfilters && verdict == KILN__KEEP; f++)
-            verdict = kiln__filter_apply(&a->filters[f], &fs[f], &run, &t);
-        if (verdict == KILN__DROP) {
-            pending += t.posinc;
-            continue;
-        }
-        if (verdict == KILN__DROP_NOGAP) continue;
-        pos += t.posinc + pending;
-        pending = 0;
-        kiln_token out = {
-            .text = t.text,
-            .len = t.len,
-            .position = (uint32_t)pos,
-            .start = t.start,
-            .end = t.end,
-            .type = t.type,
-        };
-        rc = fn(&out, ctx);
-        if (rc) break;
-    }
+    while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
+        rc = push(&p, 0, &t);
     if (a->needs_state) {
-        for (size_t f = 0; f < a->nfilters; f++) kiln__filter_end(&a->filters[f], &fs[f]);
+        for (size_t f = 0; f < a->nfilters; f++)
+            kiln__filter_end(&a->filters[f], &fs[f]);
     }
+    if (trailing) *trailing = p.pending; /* Lucene's end() increment: trailing stop words */
     run_dispose(&run);
+    if (a->ncf) kiln__cf_text_dispose(&cf);
     return rc;
 }
 
 void kiln__analyzer_dispose(kiln_analyzer *a)
 {
-    for (size_t f = 0; f < a->nfilters; f++) kiln__filter_dispose(&a->filters[f]);
+    for (size_t f = 0; f < a->nfilters; f++)
+        kiln__filter_dispose(&a->filters[f]);
     a->nfilters = 0;
+    for (size_t f = 0; f < a->ncf; f++)
+        kiln__char_filter_dispose(&a->cfilters[f]);
+    a->ncf = 0;
     free(a->name);
     a->name = NULL;
 }

@@ -15,7 +15,11 @@ typedef struct {
 static bool cons(const porter *z, int i)
 {
     switch (z->b[i]) {
-    case 'a': case 'e': case 'i': case 'o': case 'u':
+    case 'a':
+    case 'e':
+    case 'i':
+    case 'o':
+    case 'u':
         return false;
     case 'y':
         return i == z->k0 ? true : !cons(z, i - 1);
@@ -72,9 +76,8 @@ static bool cvc(const porter *z, int i)
     return !(ch == 'w' || ch == 'x' || ch == 'y');
 }
 
-static bool ends(porter *z, const char *s)
+static bool ends_n(porter *z, const char *s, int l)
 {
-    int l = (int)strlen(s);
     int o = z->k - l + 1;
     if (o < z->k0) return false;
     for (int i = 0; i < l; i++)
@@ -83,18 +86,21 @@ static bool ends(porter *z, const char *s)
     return true;
 }
 
-static void setto(porter *z, const char *s)
+static void setto_n(porter *z, const char *s, int l)
 {
-    int l = (int)strlen(s);
     int o = z->j + 1;
-    for (int i = 0; i < l; i++) z->b[o + i] = (unsigned char)s[i];
+    for (int i = 0; i < l; i++)
+        z->b[o + i] = (unsigned char)s[i];
     z->k = z->j + l;
 }
 
-static void r(porter *z, const char *s)
-{
-    if (m(z) > 0) setto(z, s);
-}
+/* suffix literals: their lengths are compile-time constants */
+#define ends(z, s) ends_n(z, s, (int)sizeof(s) - 1)
+#define setto(z, s) setto_n(z, s, (int)sizeof(s) - 1)
+#define r(z, s)                                                                                    \
+    do {                                                                                           \
+        if (m(z) > 0) setto(z, s);                                                                 \
+    } while (0)
 
 /* plurals and -ed / -ing */
 static void step1(porter *z)
@@ -138,41 +144,104 @@ static void step3(porter *z)
     if (z->k == z->k0) return;
     switch (z->b[z->k - 1]) {
     case 'a':
-        if (ends(z, "ational")) { r(z, "ate"); break; }
-        if (ends(z, "tional")) { r(z, "tion"); break; }
+        if (ends(z, "ational")) {
+            r(z, "ate");
+            break;
+        }
+        if (ends(z, "tional")) {
+            r(z, "tion");
+            break;
+        }
         break;
     case 'c':
-        if (ends(z, "enci")) { r(z, "ence"); break; }
-        if (ends(z, "anci")) { r(z, "ance"); break; }
+        if (ends(z, "enci")) {
+            r(z, "ence");
+            break;
+        }
+        if (ends(z, "anci")) {
+            r(z, "ance");
+            break;
+        }
         break;
     case 'e':
-        if (ends(z, "izer")) { r(z, "ize"); break; }
+        if (ends(z, "izer")) {
+            r(z, "ize");
+            break;
+        }
         break;
     case 'l':
-        if (ends(z, "bli")) { r(z, "ble"); break; }
-        if (ends(z, "alli")) { r(z, "al"); break; }
-        if (ends(z, "entli")) { r(z, "ent"); break; }
-        if (ends(z, "eli")) { r(z, "e"); break; }
-        if (ends(z, "ousli")) { r(z, "ous"); break; }
+        if (ends(z, "bli")) {
+            r(z, "ble");
+            break;
+        }
+        if (ends(z, "alli")) {
+            r(z, "al");
+            break;
+        }
+        if (ends(z, "entli")) {
+            r(z, "ent");
+            break;
+        }
+        if (ends(z, "eli")) {
+            r(z, "e");
+            break;
+        }
+        if (ends(z, "ousli")) {
+            r(z, "ous");
+            break;
+        }
         break;
     case 'o':
-        if (ends(z, "ization")) { r(z, "ize"); break; }
-        if (ends(z, "ation")) { r(z, "ate"); break; }
-        if (ends(z, "ator")) { r(z, "ate"); break; }
+        if (ends(z, "ization")) {
+            r(z, "ize");
+            break;
+        }
+        if (ends(z, "ation")) {
+            r(z, "ate");
+            break;
+        }
+        if (ends(z, "ator")) {
+            r(z, "ate");
+            break;
+        }
         break;
     case 's':
-        if (ends(z, "alism")) { r(z, "al"); break; }
-        if (ends(z, "iveness")) { r(z, "ive"); break; }
-        if (ends(z, "fulness")) { r(z, "ful"); break; }
-        if (ends(z, "ousness")) { r(z, "ous"); break; }
+        if (ends(z, "alism")) {
+            r(z, "al");
+            break;
+        }
+        if (ends(z, "iveness")) {
+            r(z, "ive");
+            break;
+        }
+        if (ends(z, "fulness")) {
+            r(z, "ful");
+            break;
+        }
+        if (ends(z, "ousness")) {
+            r(z, "ous");
+            break;
+        }
         break;
     case 't':
-        if (ends(z, "aliti")) { r(z, "al"); break; }
-        if (ends(z, "iviti")) { r(z, "ive"); break; }
-        if (ends(z, "biliti")) { r(z, "ble"); break; }
+        if (ends(z, "aliti")) {
+            r(z, "al");
+            break;
+        }
+        if (ends(z, "iviti")) {
+            r(z, "ive");
+            break;
+        }
+        if (ends(z, "biliti")) {
+            r(z, "ble");
+            break;
+        }
         break;
     case 'g':
-        if (ends(z, "logi")) { r(z, "log"); break; }
+        if (ends(z, "logi")) {
+            r(z, "log");
+            break;
+        }
         break;
     default:
         break;
@@ -184,19 +253,40 @@ static void step4(porter *z)
 {
     switch (z->b[z->k]) {
     case 'e':
-        if (ends(z, "icate")) { r(z, "ic"); break; }
-        if (ends(z, "ative")) { r(z, ""); break; }
-        if (ends(z, "alize")) { r(z, "al"); break; }
+        if (ends(z, "icate")) {
+            r(z, "ic");
+            break;
+        }
+        if (ends(z, "ative")) {
+            r(z, "");
+            break;
+        }
+        if (ends(z, "alize")) {
+            r(z, "al");
+            break;
+        }
         break;
     case 'i':
-        if (ends(z, "iciti")) { r(z, "ic"); break; }
+        if (ends(z, "iciti")) {
+            r(z, "ic");
+            break;
+        }
         break;
     case 'l':
-        if (ends(z, "ical")) { r(z, "ic"); break; }
-        if (ends(z, "ful")) { r(z, ""); break; }
+        if (ends(z, "ical")) {
+            r(z, "ic");
+            break;
+        }
+        if (ends(z, "ful")) {
+            r(z, "");
+            break;
+        }
         break;
     case 's':
-        if (ends(z, "ness")) { r(z, ""); break; }
+        if (ends(z, "ness")) {
+            r(z, "");
+            break;
+        }
         break;
     default:
         break;

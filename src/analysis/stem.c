@@ -33,7 +33,8 @@ kiln__stemmer_pool *kiln__stemmer_pool_new(const char *algorithm)
 void kiln__stemmer_pool_free(kiln__stemmer_pool *p)
 {
     if (!p) return;
-    for (int i = 0; i < p->nfree; i++) sb_stemmer_delete(p->free[i]);
+    for (int i = 0; i < p->nfree; i++)
+        sb_stemmer_delete(p->free[i]);
     pthread_mutex_destroy(&p->lock);
     free(p->algorithm);
     free(p);
@@ -94,14 +95,16 @@ static void stem_cp(kiln__run *run, kiln__tok *tok, size_t (*fn)(int32_t *, size
         if (same < m) {
             char *out = kiln__scratch(run, tok, m + 1);
             memcpy(out, tok->text, same);
-            for (size_t i = same; i < m; i++) out[i] = (char)cp[i];
+            for (size_t i = same; i < m; i++)
+                out[i] = (char)cp[i];
             tok->text = out;
         }
         tok->len = m;
     } else {
         char *out = kiln__scratch(run, tok, m * 4 + 1);
         size_t o = 0;
-        for (size_t i = 0; i < m; i++) o += kiln__utf8_encode(cp[i], out + o);
+        for (size_t i = 0; i < m; i++)
+            o += kiln__utf8_encode(cp[i], out + o);
         tok->text = out;
         tok->len = o;
     }
@@ -111,6 +114,9 @@ static void stem_cp(kiln__run *run, kiln__tok *tok, size_t (*fn)(int32_t *, size
 void kiln__stem_porter(kiln__run *run, kiln__tok *tok)
 {
     if (tok->len < 3) return; /* Lucene leaves words of one or two chars alone */
+    /* Porter's cons() recurses along runs of 'y' and m() rescans the word: a keyword-tokenized
+     * megabyte would overflow the stack or take minutes. No real word is this long. */
+    if (tok->len > 1024) return;
     stem_cp(run, tok, kiln__porter_stem);
 }
 

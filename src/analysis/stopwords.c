@@ -9,10 +9,9 @@
 
 /* Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (ES `_english_`). */
 static const char *const english[] = {
-    "a",    "an",   "and",  "are",   "as",    "at",    "be",   "but",  "by",
-    "for",  "if",   "in",   "into",  "is",    "it",    "no",   "not",  "of",
-    "on",   "or",   "such", "that",  "the",   "their", "then", "there", "these",
-    "they", "this", "to",   "was",   "will",  "with",  NULL,
+    "a",    "an",    "and",   "are",  "as",   "at", "be",  "but",  "by",   "for",  "if",  "in",
+    "into", "is",    "it",    "no",   "not",  "of", "on",  "or",   "such", "that", "the", "their",
+    "then", "there", "these", "they", "this", "to", "was", "will", "with", NULL,
 };
 
 static const char *const none[] = {NULL};
@@ -42,7 +41,8 @@ struct kiln__strset {
 static uint32_t fnv(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h | 1; /* 0 marks an empty slot */
 }
 

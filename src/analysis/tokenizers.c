@@ -27,10 +27,10 @@ static inline uint8_t cls_at(const char *s, size_t n, size_t i, size_t *clen, in
         cp = kiln__utf8_decode(u, n - i, clen);
     }
     if (cpo) *cpo = cp;
-    return kiln__uclass(cp);
+    return kiln__uclass_fast(cp);
 }
 
-#define WB(c) ((c) & KILN__UC_WB_MASK)
+#define WB(c) ((c)&KILN__UC_WB_MASK)
 
 static inline bool is_ah(int c)
 {
@@ -60,27 +60,55 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
                         const char **type)
 {
     uint32_t nchars = 1;
-    size_t i = skip_extend(s, n, pos + l0, &nchars, max);
+    size_t i = pos + l0;
     int prev = c0;
     bool letters = is_ah(c0) || c0 == KILN__WB_KATAKANA, digits = c0 == KILN__WB_NUMERIC;
     bool all_hangul = c0 == KILN__WB_HANGUL, all_kata = c0 == KILN__WB_KATAKANA;
     bool other = !all_hangul && !all_kata; /* anything that makes the type <ALPHANUM> */
     while (i < n && nchars < max) {
         size_t l;
-        int c = WB(cls_at(s, n, i, &l, NULL));
+        int c;
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x80) {
+            c = WB(kiln__uc_bmp[b]);
+            l = 1;
+            /* hot path: a run of ASCII letters and digits after a letter or digit (WB5, 8-10) */
+            if ((c == KILN__WB_ALETTER || c == KILN__WB_NUMERIC) &&
+                (is_ah(prev) || prev == KILN__WB_NUMERIC)) {
+                other = true;
+                all_hangul = all_kata = false;
+                do {
+                    if (c == KILN__WB_ALETTER)
+                        letters = true;
+                    else
+                        digits = true;
+                    prev = c;
+                    i++;
+                    nchars++;
+                    if (i >= n || nchars >= max || (unsigned char)s[i] >= 0x80) break;
+                    c = WB(kiln__uc_bmp[(unsigned char)s[i]]);
+                } while (c == KILN__WB_ALETTER || c == KILN__WB_NUMERIC);
+                continue;
+            }
+        } else {
+            c = WB(cls_at(s, n, i, &l, NULL));
+        }
+        if (is_extend(c)) { /* WB4: marks and format characters belong to what precedes */
+            i += l;
+            nchars++;
+            continue;
+        }
         bool join = false;
         if ((is_ah(prev) && (is_ah(c) || c == KILN__WB_NUMERIC)) ||
             (prev == KILN__WB_NUMERIC && (is_ah(c) || c == KILN__WB_NUMERIC)) ||
             (prev == KILN__WB_KATAKANA && c == KILN__WB_KATAKANA) ||
             (c == KILN__WB_ENL && (is_ah(prev) || prev == KILN__WB_NUMERIC ||
                                    prev == KILN__WB_KATAKANA || prev == KILN__WB_ENL)) ||
-            (prev == KILN__WB_ENL &&
-             (is_ah(c) || c == KILN__WB_NUMERIC || c == KILN__WB_KATAKANA)))
+            (prev == KILN__WB_ENL && (is_ah(c) || c == KILN__WB_NUMERIC || c == KILN__WB_KATAKANA)))
             join = true; /* WB5, WB8-10, WB13, WB13a, WB13b */
         if (join) {
             i += l;
             nchars++;
-            i = skip_extend(s, n, i, &nchars, max);
             if (c == KILN__WB_HANGUL) {
                 if (!all_hangul) other = true;
             } else if (c == KILN__WB_KATAKANA) {
@@ -97,8 +125,8 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
         }
         /* WB6/7 (letters around MidLetter), WB11/12 (digits around MidNum), WB7b/c (Hebrew
          * around "): look past the middle character and its extenders. */
-        bool mid_l = is_ah(prev) && (c == KILN__WB_MIDLETTER || c == KILN__WB_MIDNUMLET ||
-                                     c == KILN__WB_SQ);
+        bool mid_l =
+            is_ah(prev) && (c == KILN__WB_MIDLETTER || c == KILN__WB_MIDNUMLET || c == KILN__WB_SQ);
         bool mid_n = prev == KILN__WB_NUMERIC &&
                      (c == KILN__WB_MIDNUM || c == KILN__WB_MIDNUMLET || c == KILN__WB_SQ);
         bool mid_h = prev == KILN__WB_HEBREW && c == KILN__WB_DQ;
@@ -112,7 +140,6 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
                     (mid_h && c2 == KILN__WB_HEBREW)) {
                     i = j + l2;
                     nchars = k + 1;
-                    i = skip_extend(s, n, i, &nchars, max);
                     other = true;
                     all_hangul = all_kata = false;
                     prev = c2;
@@ -123,7 +150,6 @@ static size_t scan_word(const char *s, size_t n, size_t pos, int c0, size_t l0, 
         if (prev == KILN__WB_HEBREW && c == KILN__WB_SQ) { /* WB7a: Hebrew_Letter × ' */
             i += l;
             nchars++;
-            i = skip_extend(s, n, i, &nchars, max);
             other = true;
             all_hangul = all_kata = false;
             prev = KILN__WB_OTHER;
@@ -273,7 +299,15 @@ static bool next_chars(const kiln__tokenizer *t, kiln__tokenizer_state *st, kiln
     while (i < n) {
         size_t l;
         int32_t cp;
-        uint8_t c = cls_at(s, n, i, &l, &cp);
+        uint8_t c;
+        unsigned char b = (unsigned char)s[i];
+        if (b < 0x80) { /* ASCII: one table load */
+            l = 1;
+            cp = b;
+            c = kiln__uc_bmp[b];
+        } else {
+            c = cls_at(s, n, i, &l, &cp);
+        }
         bool tc = ws ? !(c & KILN__UC_SPACE) : (c & KILN__UC_LETTER) != 0;
         if (!tc) {
             if (in_tok) break;
@@ -284,7 +318,12 @@ static bool next_chars(const kiln__tokenizer *t, kiln__tokenizer_state *st, kiln
             in_tok = true;
             start = i;
         }
-        if (lower) out += kiln__utf8_encode(utf8proc_tolower(cp), st->lower + out);
+        if (lower) {
+            if (b < 0x80)
+                st->lower[out++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+            else
+                out += kiln__utf8_encode(utf8proc_tolower(cp), st->lower + out);
+        }
         i += l;
         if (++k >= t->max_token_length || (lower && k >= 256)) break;
     }
@@ -309,6 +348,9 @@ bool kiln__tokenizer_next(const kiln__tokenizer *t, kiln__tokenizer_state *st, k
     case KILN__TK_LETTER:
     case KILN__TK_LOWERCASE:
         return next_chars(t, st, tok);
+    case KILN__TK_NGRAM:
+    case KILN__TK_EDGE_NGRAM:
+        return kiln__ngram_next(t, st, tok);
     case KILN__TK_KEYWORD:
         /* Lucene's KeywordTokenizer emits the whole input once, even when it is empty. */
         if (st->pos > st->len || st->pos == SIZE_MAX) return false;

@@ -5,7 +5,7 @@
 
 #include <utf8proc.h>
 
-static uint8_t kiln__bmp[0x10000];
+uint8_t kiln__uc_bmp[0x10000];
 static pthread_once_t kiln__bmp_once = PTHREAD_ONCE_INIT;
 
 static bool in(int32_t cp, int32_t lo, int32_t hi)
@@ -63,14 +63,39 @@ static uint8_t wb_class(int32_t cp, const utf8proc_property_t *p)
         return KILN__WB_SQ;
     case 0x22:
         return KILN__WB_DQ;
-    case 0x3a: case 0xb7: case 0x387: case 0x55f: case 0x5f4: case 0x2027: case 0xfe13:
-    case 0xfe55: case 0xff1a:
+    case 0x3a:
+    case 0xb7:
+    case 0x387:
+    case 0x55f:
+    case 0x5f4:
+    case 0x2027:
+    case 0xfe13:
+    case 0xfe55:
+    case 0xff1a:
         return KILN__WB_MIDLETTER;
-    case 0x2c: case 0x3b: case 0x37e: case 0x589: case 0x60c: case 0x60d: case 0x66c:
-    case 0x7f8: case 0x2044: case 0xfe10: case 0xfe14: case 0xfe50: case 0xfe54: case 0xff0c:
+    case 0x2c:
+    case 0x3b:
+    case 0x37e:
+    case 0x589:
+    case 0x60c:
+    case 0x60d:
+    case 0x66c:
+    case 0x7f8:
+    case 0x2044:
+    case 0xfe10:
+    case 0xfe14:
+    case 0xfe50:
+    case 0xfe54:
+    case 0xff0c:
     case 0xff1b:
         return KILN__WB_MIDNUM;
-    case 0x2e: case 0x2018: case 0x2019: case 0x2024: case 0xfe52: case 0xff07: case 0xff0e:
+    case 0x2e:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0xfe52:
+    case 0xff07:
+    case 0xff0e:
         return KILN__WB_MIDNUMLET;
     case 0x200d:
         return KILN__WB_ZWJ;
@@ -80,16 +105,16 @@ static uint8_t wb_class(int32_t cp, const utf8proc_property_t *p)
         return KILN__WB_ENL;
     case 0x5f3: /* Hebrew geresh */
         return KILN__WB_ALETTER;
-    case 0xff9e: case 0xff9f:
+    case 0xff9e:
+    case 0xff9f:
         return KILN__WB_EXTEND;
     default:
         break;
     }
     int cat = p->category;
     if (p->boundclass == UTF8PROC_BOUNDCLASS_REGIONAL_INDICATOR) return KILN__WB_RI;
-    if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME ||
-        cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_CF ||
-        p->boundclass == UTF8PROC_BOUNDCLASS_EXTEND ||
+    if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_ME || cat == UTF8PROC_CATEGORY_MC ||
+        cat == UTF8PROC_CATEGORY_CF || p->boundclass == UTF8PROC_BOUNDCLASS_EXTEND ||
         p->boundclass == UTF8PROC_BOUNDCLASS_E_MODIFIER) {
         /* marks of the complex-context scripts stay inside their runs */
         if (is_sa_block(cp) && cat != UTF8PROC_CATEGORY_CF) return KILN__WB_SA;
@@ -137,14 +162,20 @@ static uint8_t compute(int32_t cp)
 
 static void build_bmp(void)
 {
-    for (int32_t cp = 0; cp < 0x10000; cp++) kiln__bmp[cp] = compute(cp);
+    for (int32_t cp = 0; cp < 0x10000; cp++)
+        kiln__uc_bmp[cp] = compute(cp);
+}
+
+void kiln__unicode_init(void)
+{
+    pthread_once(&kiln__bmp_once, build_bmp);
 }
 
 uint8_t kiln__uclass(int32_t cp)
 {
     if (cp < 0x10000) {
         pthread_once(&kiln__bmp_once, build_bmp);
-        return kiln__bmp[cp];
+        return kiln__uc_bmp[cp];
     }
     if (cp > 0x10ffff) return KILN__WB_OTHER;
     return compute(cp);

@@ -2,6 +2,7 @@
 #include "api/api_int.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "udf/udf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ static const kiln__routes_fn kiln__families[] = {
     kiln__routes_indices,
     kiln__routes_doc,
     kiln__routes_bulk,
+    kiln__routes_analyze,
+    kiln__routes_udf,
     kiln__routes_search,
 };
 
@@ -25,6 +28,14 @@ int kiln_api_start(const char *data_dir, kiln_error *err)
 {
     kiln__node = kiln_node_open(data_dir, err);
     if (!kiln__node) return -1;
+    char udf_dir[4200];
+    snprintf(udf_dir, sizeof udf_dir, "%s/udfs", data_dir);
+    kiln__udfs = kiln_udf_registry_open(udf_dir, err);
+    if (!kiln__udfs) {
+        kiln_node_close(kiln__node);
+        kiln__node = NULL;
+        return -1;
+    }
     kiln__table_len = 0;
     for (size_t f = 0; f < sizeof kiln__families / sizeof *kiln__families; f++) {
         size_t n;
@@ -44,6 +55,8 @@ const kiln_route *kiln_api_routes(size_t *n)
 
 void kiln_api_stop(void)
 {
+    kiln_udf_registry_close(kiln__udfs);
+    kiln__udfs = NULL;
     kiln_node_close(kiln__node);
     kiln__node = NULL;
     free(kiln__table);

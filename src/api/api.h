@@ -11,6 +11,8 @@
 int kiln_api_start(const char *data_dir, kiln_error *err);
 /* The route table; static, valid until kiln_api_stop. */
 const kiln_route *kiln_api_routes(size_t *n);
+/* Protects writes to /_udf with an API key ("" or NULL: open). Call before kiln_api_start. */
+void kiln_api_set_api_key(const char *key);
 /* Makes everything acknowledged durable and closes the storage. */
 void kiln_api_stop(void);
 

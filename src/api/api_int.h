@@ -11,6 +11,8 @@
 #include <jansson.h>
 
 extern kiln_node *kiln__node;
+struct kiln_udf_registry;
+extern struct kiln_udf_registry *kiln__udfs;
 
 /* Parses the request body as JSON. Empty body: NULL with *ok = 1 (callers that need a body
  * check). Malformed: answers 400 with line and column, returns NULL with *ok = 0. */
@@ -45,6 +47,8 @@ const kiln_route *kiln__routes_root(size_t *n);
 const kiln_route *kiln__routes_indices(size_t *n);
 const kiln_route *kiln__routes_doc(size_t *n);
 const kiln_route *kiln__routes_bulk(size_t *n);
+const kiln_route *kiln__routes_analyze(size_t *n);
+const kiln_route *kiln__routes_udf(size_t *n);
 const kiln_route *kiln__routes_search(size_t *n);
 
 #endif

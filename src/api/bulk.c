@@ -97,6 +97,10 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
         lineno++;
         json_error_t jerr;
         action = json_loadb(line, len, 0, &jerr);
+        if (json_is_object(action) && json_object_size(action) == 0) {
+            rc = kiln__bad_action(resp, lineno, "expected FIELD_NAME but found [END_OBJECT]");
+            goto done;
+        }
         if (!json_is_object(action) || json_object_size(action) != 1) {
             char why[256];
             snprintf(why, sizeof why, "expected a JSON object with one key (index, create, "
@@ -164,7 +168,7 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
         kiln_index *idx = w.op == KILN_OP_DELETE ? kiln_node_get(kiln__node, index, &err)
                                                  : kiln_node_get_or_create(kiln__node, index, &err);
         if (!idx || kiln_index_write(idx, &w, &err)) {
-            if (!w.id && w.op == KILN_OP_INDEX) w.idlen = 0;
+            if (!w.id) w.idlen = 0;
             kiln__item_error(&items, op, index, w.id, w.idlen, &err);
             errors = 1;
         } else {
@@ -172,12 +176,16 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
             kiln_buf_printf(&items, "{\"%s\":{", op);
             kiln__write_result(&items, idx, &w);
             kiln_buf_printf(&items, ",\"status\":%d}}", w.status);
-            if (w.status >= 300) errors = 1;
         }
         json_decref(w.get_source);
         kiln_index_unref(idx);
         json_decref(action);
         action = NULL;
+    }
+    if (nitems == 0) {
+        rc = kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
+                            "Validation Failed: 1: no requests added;");
+        goto done;
     }
     /* Nothing is acknowledged until every touched shard's log is on disk. */
     for (size_t i = 0; i < touched.n; i++) {

@@ -16,6 +16,16 @@ static int kiln__create_index(kiln_req *req, kiln_resp *resp)
     kiln_index *idx = kiln_node_create(kiln__node, name, body, &err);
     json_decref(body);
     if (!idx) return kiln__reply(resp, &err);
+    const char *soft = kiln_index_setting(idx, "index.soft_deletes.enabled");
+    if (soft && !strcmp(soft, "false")) {
+        char warn[512];
+        snprintf(warn, sizeof warn,
+                 "299 Kiln \"Creating indices with soft-deletes disabled is deprecated and will be "
+                 "removed in future OpenSearch versions. Please do not specify value for setting "
+                 "[index.soft_deletes.enabled] of index [%s].\"",
+                 name);
+        kiln_req_add_reply_header(req, "Warning", warn);
+    }
     kiln_index_unref(idx);
     return kiln__reply_json(resp, 200,
                             json_pack("{s:b,s:b,s:s}", "acknowledged", 1, "shards_acknowledged",

@@ -2,6 +2,7 @@
 #include "api/api_int.h"
 #include "core/buf.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ static int kiln__cluster_health(kiln_req *req, kiln_resp *resp)
     int timed_out = want && kiln__health_rank(status) > kiln__health_rank(want);
     long total = c.primaries + c.replicas_unassigned;
     json_t *j = json_pack(
-        "{s:s,s:s,s:b,s:i,s:i,s:b,s:b,s:I,s:I,s:i,s:i,s:I,s:i,s:i,s:i,s:i,s:i,s:f}",
+        "{s:s,s:s,s:b,s:i,s:i,s:b,s:b,s:I,s:I,s:i,s:i,s:I,s:i,s:i,s:i,s:i,s:f}",
         "cluster_name", KILN_CLUSTER_NAME, "status", status, "timed_out", timed_out,
         "number_of_nodes", 1, "number_of_data_nodes", 1, "discovered_master", 1,
         "discovered_cluster_manager", 1, "active_primary_shards", (json_int_t)c.primaries,
@@ -118,14 +119,18 @@ static int kiln__cat_render(kiln_req *req, kiln_resp *resp, const kiln__cat_col 
         char *copy = kiln_xstrdup(h);
         for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && nsel < KILN_CAT_MAX_COLS;
              t = strtok_r(NULL, ",", &save)) {
-            size_t c = 0;
-            while (c < ncols && strcmp(cols[c].name, t) && strcmp(cols[c].alias, t)) c++;
-            if (c == ncols) {
-                free(copy);
-                return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
-                                      "header [%s] is not a column of this _cat API", t);
+            int matched = 0;
+            for (size_t c = 0; c < ncols && nsel < KILN_CAT_MAX_COLS; c++) {
+                if (fnmatch(t, cols[c].name, 0) && strcmp(cols[c].alias, t)) continue;
+                sel[nsel++] = (int)c;
+                matched = 1;
             }
-            sel[nsel++] = (int)c;
+            if (!matched) {
+                kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
+                               "header [%s] is not a column of this _cat API", t);
+                free(copy);
+                return 0;
+            }
         }
         free(copy);
     } else {
@@ -143,6 +148,23 @@ static int kiln__cat_render(kiln_req *req, kiln_resp *resp, const kiln__cat_col 
         }
         return kiln__reply_json(resp, 200, arr);
     }
+    if (fmt && !strcmp(fmt, "yaml")) {
+        kiln_buf y = KILN_BUF_INIT;
+        kiln_buf_puts(&y, nrows ? "---\n" : "--- []\n");
+        for (size_t r = 0; r < nrows; r++)
+            for (size_t k = 0; k < nsel; k++) {
+                kiln_buf_printf(&y, "%s\"%s\": ", k ? "  " : "- ", cols[sel[k]].name);
+                kiln_buf_json_cstr(&y, rows[r][sel[k]]); /* a JSON string is a YAML string */
+                kiln_buf_putc(&y, '\n');
+            }
+        kiln_resp_text(resp, 200, y.data);
+        resp->content_type = "application/yaml";
+        kiln_buf_free(&y);
+        return 0;
+    }
+    if (fmt && strcmp(fmt, "json") && strcmp(fmt, "txt") && strcmp(fmt, "text"))
+        return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
+                              "Unsupported format [%s]: use txt, json or yaml", fmt);
     int verbose = kiln_req_query_bool(req, "v", 0) == 1;
     size_t width[KILN_CAT_MAX_COLS] = {0};
     for (size_t k = 0; k < nsel; k++) {

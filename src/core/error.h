@@ -46,7 +46,8 @@ typedef struct kiln_error {
 /* Fills err (may be NULL) and returns -code, so callers can `return kiln_fail(...)`. */
 int kiln_fail(kiln_error *err, kiln_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int kiln_failv(kiln_error *err, kiln_code code, const char *fmt, va_list ap);
+int kiln_failv(kiln_error *err, kiln_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void kiln_error_clear(kiln_error *err);
 void kiln_error_set_index(kiln_error *err, const char *index);
 

@@ -64,6 +64,15 @@ static void kiln__list_free(kiln_query_list *l)
     free(l->v);
 }
 
+static void kiln__udf_ref_free(kiln_query_udf *u)
+{
+    free(u->name);
+    free(u->version);
+    json_decref(u->params);
+    if (u->bound && u->bound_free) u->bound_free(u->bound);
+    memset(u, 0, sizeof *u);
+}
+
 void kiln_query_free(kiln_query *q)
 {
     if (!q) return;
@@ -121,7 +130,11 @@ void kiln_query_free(kiln_query *q)
         kiln_query_free(q->u.boosting.negative);
         break;
     case KILN_Q_WASM_UDF:
-        json_decref(q->u.udf.body);
+        kiln__udf_ref_free(&q->u.udf);
+        break;
+    case KILN_Q_SCRIPT_SCORE:
+        kiln_query_free(q->u.script_score.query);
+        kiln__udf_ref_free(&q->u.script_score.udf);
         break;
     default:
         break;
@@ -132,7 +145,7 @@ void kiln_query_free(kiln_query *q)
 static const char *const kiln__kind_names[] = {
     "match_all", "match_none", "match",  "match_phrase", "multi_match",    "term",
     "terms",     "range",      "exists", "prefix",       "wildcard",       "ids",
-    "bool",      "constant_score", "dis_max", "boosting", "wasm_udf",
+    "bool",      "constant_score", "dis_max", "boosting", "wasm_udf", "script_score",
 };
 
 const char *kiln_query_kind_name(kiln_query_kind k)
@@ -766,6 +779,222 @@ static kiln_query *kiln__parse_one_child(kiln__dsl *d, const char *qn, const cha
     return q;
 }
 
+/* ---- UDF queries ---------------------------------------------------------------------------
+ * wasm_udf: {"name", "version"?, "params"|"parameters"?, "on_error"?: "fail"|"exclude", "boost"?}
+ * script:   {"script": {"lang": "wasm", "id": "name" | "name@1.2.0", "params"?}}  (a filter)
+ * script_score: {"query", "script", "min_score"?}; function_score: {"query", "script_score":
+ * {"script"}} or one function in "functions", with boost_mode multiply (default), replace, sum. */
+
+static int kiln__udf_on_error(kiln__dsl *d, const char *qn, json_t *v, kiln_query_udf *u)
+{
+    if (json_is_string(v) && !strcmp(json_string_value(v), "exclude"))
+        u->on_error_exclude = 1;
+    else if (!json_is_string(v) || strcmp(json_string_value(v), "fail"))
+        return kiln__perr(d, "[%s] [on_error] must be \"fail\" or \"exclude\"", qn);
+    return 0;
+}
+
+static int kiln__udf_params(kiln__dsl *d, const char *qn, json_t *v, kiln_query_udf *u)
+{
+    if (!json_is_object(v)) return kiln__perr(d, "[%s] [params] must be an object", qn);
+    json_decref(u->params);
+    u->params = json_incref(v);
+    return 0;
+}
+
+static kiln_query *kiln__parse_wasm_udf(kiln__dsl *d, json_t *body)
+{
+    kiln_query *q = kiln__q_new(KILN_Q_WASM_UDF);
+    const char *key;
+    json_t *v;
+    if (!json_is_object(body)) {
+        kiln__perr(d, "[wasm_udf] query malformed, no start_object after query name");
+        goto fail;
+    }
+    json_object_foreach(body, key, v)
+    {
+        int handled;
+        if (kiln__common(d, q, key, v, &handled)) goto fail;
+        if (handled) continue;
+        if (!strcmp(key, "name") || !strcmp(key, "version")) {
+            if (!json_is_string(v)) {
+                kiln__perr(d, "[wasm_udf] [%s] must be a string", key);
+                goto fail;
+            }
+            char **dst = key[0] == 'n' ? &q->u.udf.name : &q->u.udf.version;
+            free(*dst);
+            *dst = kiln_xstrdup(json_string_value(v));
+        } else if (!strcmp(key, "params") || !strcmp(key, "parameters")) {
+            if (kiln__udf_params(d, "wasm_udf", v, &q->u.udf)) goto fail;
+        } else if (!strcmp(key, "on_error")) {
+            if (kiln__udf_on_error(d, "wasm_udf", v, &q->u.udf)) goto fail;
+        } else {
+            kiln__perr(d, "[wasm_udf] query does not support [%s]", key);
+            goto fail;
+        }
+    }
+    if (!q->u.udf.name) {
+        kiln__perr(d, "[wasm_udf] requires [name]: the registered UDF to call");
+        goto fail;
+    }
+    return q;
+fail:
+    kiln_query_free(q);
+    return NULL;
+}
+
+/* A script object naming a UDF: {"lang": "wasm", "id": "name[@version]", "params": {...}}. */
+static int kiln__parse_udf_script(kiln__dsl *d, const char *qn, json_t *script, kiln_query_udf *u)
+{
+    if (!json_is_object(script))
+        return kiln__perr(d, "[%s] [script] must be an object naming a UDF: {\"lang\": \"wasm\", "
+                             "\"id\": \"name\"}", qn);
+    json_t *lang = json_object_get(script, "lang"), *id = json_object_get(script, "id");
+    if (json_object_get(script, "source") || (lang && (!json_is_string(lang) ||
+                                                        strcmp(json_string_value(lang), "wasm"))))
+        return kiln__perr(d, "[%s] only scripts with \"lang\": \"wasm\" are supported: register "
+                             "the logic as a UDF (PUT /_udf/{name}/{version}) and refer to it by "
+                             "\"id\"", qn);
+    if (!json_is_string(id))
+        return kiln__perr(d, "[%s] [script] requires [id]: the name of a registered UDF", qn);
+    const char *full = json_string_value(id), *at = strchr(full, '@');
+    u->name = at ? kiln_xstrndup(full, (size_t)(at - full)) : kiln_xstrdup(full);
+    json_t *ver = json_object_get(script, "version");
+    if (at)
+        u->version = kiln_xstrdup(at + 1);
+    else if (json_is_string(ver))
+        u->version = kiln_xstrdup(json_string_value(ver));
+    json_t *params = json_object_get(script, "params");
+    if (params && kiln__udf_params(d, qn, params, u)) return -1;
+    json_t *oe = json_object_get(script, "on_error");
+    if (oe && kiln__udf_on_error(d, qn, oe, u)) return -1;
+    return 0;
+}
+
+static kiln_query *kiln__parse_script_query(kiln__dsl *d, json_t *body)
+{
+    kiln_query *q = kiln__q_new(KILN_Q_WASM_UDF);
+    const char *key;
+    json_t *v;
+    if (!json_is_object(body)) {
+        kiln__perr(d, "[script] query malformed, no start_object after query name");
+        goto fail;
+    }
+    json_object_foreach(body, key, v)
+    {
+        int handled;
+        if (kiln__common(d, q, key, v, &handled)) goto fail;
+        if (handled) continue;
+        if (!strcmp(key, "script")) {
+            if (kiln__parse_udf_script(d, "script", v, &q->u.udf)) goto fail;
+        } else {
+            kiln__perr(d, "[script] query does not support [%s]", key);
+            goto fail;
+        }
+    }
+    if (!q->u.udf.name) {
+        kiln__perr(d, "[script] query requires [script]");
+        goto fail;
+    }
+    return q;
+fail:
+    kiln_query_free(q);
+    return NULL;
+}
+
+static kiln_query *kiln__parse_script_score(kiln__dsl *d, json_t *body, const char *qn)
+{
+    kiln_query *q = kiln__q_new(KILN_Q_SCRIPT_SCORE);
+    int fs = !strcmp(qn, "function_score");
+    q->u.script_score.mode = fs ? KILN_SCORE_MULTIPLY : KILN_SCORE_REPLACE;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(body)) {
+        kiln__perr(d, "[%s] query malformed, no start_object after query name", qn);
+        goto fail;
+    }
+    json_object_foreach(body, key, v)
+    {
+        int handled;
+        if (kiln__common(d, q, key, v, &handled)) goto fail;
+        if (handled) continue;
+        if (!strcmp(key, "query")) {
+            if (!(q->u.script_score.query = kiln__parse_one_child(d, qn, key, v))) goto fail;
+        } else if (!fs && !strcmp(key, "script")) {
+            if (kiln__parse_udf_script(d, qn, v, &q->u.script_score.udf)) goto fail;
+        } else if (!strcmp(key, "min_score")) {
+            if (kiln__get_float(d, qn, key, v, &q->u.script_score.min_score)) goto fail;
+            q->u.script_score.has_min_score = 1;
+        } else if (fs && (!strcmp(key, "script_score") || !strcmp(key, "functions"))) {
+            json_t *ss = v;
+            if (!strcmp(key, "functions")) {
+                if (!json_is_array(v) || json_array_size(v) != 1 ||
+                    !json_object_get(json_array_get(v, 0), "script_score")) {
+                    kiln__perr(d, "[function_score] supports one function, a [script_score] naming "
+                                  "a UDF");
+                    goto fail;
+                }
+                ss = json_object_get(json_array_get(v, 0), "script_score");
+            }
+            if (kiln__parse_udf_script(d, qn, json_object_get(ss, "script"),
+                                       &q->u.script_score.udf))
+                goto fail;
+        } else if (fs && !strcmp(key, "boost_mode")) {
+            const char *m = json_is_string(v) ? json_string_value(v) : "";
+            if (!strcmp(m, "multiply"))
+                q->u.script_score.mode = KILN_SCORE_MULTIPLY;
+            else if (!strcmp(m, "replace"))
+                q->u.script_score.mode = KILN_SCORE_REPLACE;
+            else if (!strcmp(m, "sum"))
+                q->u.script_score.mode = KILN_SCORE_SUM;
+            else {
+                kiln__perr(d, "[function_score] illegal boost_mode [%s]", m);
+                goto fail;
+            }
+        } else {
+            kiln__perr(d, "[%s] query does not support [%s]", qn, key);
+            goto fail;
+        }
+    }
+    if (!q->u.script_score.udf.name) {
+        kiln__perr(d, "[%s] requires a [script] naming a UDF", qn);
+        goto fail;
+    }
+    if (!q->u.script_score.query) q->u.script_score.query = kiln__q_new(KILN_Q_MATCH_ALL);
+    return q;
+fail:
+    kiln_query_free(q);
+    return NULL;
+}
+
+int kiln_query_walk(kiln_query *q, int (*fn)(kiln_query *q, void *ctx), void *ctx)
+{
+    if (!q) return 0;
+    int rc = fn(q, ctx);
+    if (rc) return rc;
+    kiln_query_list lists[4] = {{0}};
+    kiln_query *kids[2] = {NULL, NULL};
+    switch (q->kind) {
+    case KILN_Q_BOOL:
+        lists[0] = q->u.boolq.must, lists[1] = q->u.boolq.filter;
+        lists[2] = q->u.boolq.should, lists[3] = q->u.boolq.must_not;
+        break;
+    case KILN_Q_DIS_MAX: lists[0] = q->u.dismax.queries; break;
+    case KILN_Q_CONSTANT_SCORE: kids[0] = q->u.constant.filter; break;
+    case KILN_Q_BOOSTING:
+        kids[0] = q->u.boosting.positive, kids[1] = q->u.boosting.negative;
+        break;
+    case KILN_Q_SCRIPT_SCORE: kids[0] = q->u.script_score.query; break;
+    default: break;
+    }
+    for (int l = 0; l < 4; l++)
+        for (size_t i = 0; i < lists[l].n; i++)
+            if ((rc = kiln_query_walk(lists[l].v[i], fn, ctx))) return rc;
+    for (int k = 0; k < 2; k++)
+        if ((rc = kiln_query_walk(kids[k], fn, ctx))) return rc;
+    return 0;
+}
+
 static kiln_query *kiln__parse_constant(kiln__dsl *d, json_t *body)
 {
     kiln_query *q = kiln__q_new(KILN_Q_CONSTANT_SCORE);
@@ -964,15 +1193,15 @@ static kiln_query *kiln__parse(kiln__dsl *d, json_t *v)
         q = kiln__parse_dismax(d, body);
     else if (!strcmp(name, "boosting"))
         q = kiln__parse_boosting(d, body);
-    else if (!strcmp(name, "wasm_udf")) {
-        /* interpreted by the UDF module (a later issue); kept whole for it */
-        if (!json_is_object(body))
-            kiln__perr(d, "[wasm_udf] query malformed, no start_object after query name");
-        else {
-            q = kiln__q_new(KILN_Q_WASM_UDF);
-            q->u.udf.body = json_incref(body);
-        }
-    } else
+    else if (!strcmp(name, "wasm_udf"))
+        q = kiln__parse_wasm_udf(d, body);
+    else if (!strcmp(name, "script"))
+        q = kiln__parse_script_query(d, body);
+    else if (!strcmp(name, "script_score"))
+        q = kiln__parse_script_score(d, body, "script_score");
+    else if (!strcmp(name, "function_score"))
+        q = kiln__parse_script_score(d, body, "function_score");
+    else
         kiln__perr(d, "unknown query [%s]", name);
     d->depth--;
     if (q) kiln__path_pop(d, old);

@@ -31,10 +31,25 @@ typedef enum {
     KILN_Q_CONSTANT_SCORE,
     KILN_Q_DIS_MAX,
     KILN_Q_BOOSTING,
-    /* Reserved for the UDF issue: a costly, non-scoring per-document filter. The planner runs
-     * it last, on candidates that survived every cheaper clause (see search/plan.c). */
+    /* A WebAssembly UDF as a costly, non-scoring per-document filter (wasm_udf, or a script
+     * query with lang "wasm"). The planner runs it last, on candidates that survived every
+     * cheaper clause (see search/plan.c). */
     KILN_Q_WASM_UDF,
+    /* script_score / function_score whose script is a UDF: the UDF computes the score. */
+    KILN_Q_SCRIPT_SCORE,
 } kiln_query_kind;
+
+typedef enum { KILN_SCORE_REPLACE, KILN_SCORE_MULTIPLY, KILN_SCORE_SUM } kiln_score_mode;
+
+/* A UDF reference bound by the search module before planning (kiln_udf_query_bind). */
+typedef struct kiln_query_udf {
+    char *name;
+    char *version;  /* NULL: the latest */
+    json_t *params; /* NULL: none */
+    int on_error_exclude;
+    void *bound;    /* set by the binder; freed with bound_free */
+    void (*bound_free)(void *);
+} kiln_query_udf;
 
 typedef enum { KILN_OP_OR, KILN_OP_AND } kiln_operator;
 typedef enum { KILN_MM_BEST_FIELDS, KILN_MM_MOST_FIELDS, KILN_MM_PHRASE } kiln_mm_type;
@@ -116,9 +131,14 @@ struct kiln_query {
             kiln_query *positive, *negative;
             float negative_boost;
         } boosting;
+        kiln_query_udf udf;
         struct {
-            json_t *body; /* the whole wasm_udf object, for the UDF module to interpret */
-        } udf;
+            kiln_query *query;
+            kiln_query_udf udf;
+            kiln_score_mode mode;
+            float min_score;
+            int has_min_score;
+        } script_score;
     } u;
 };
 
@@ -135,6 +155,8 @@ typedef struct kiln_dsl_error {
  * Returns the tree (caller frees) or NULL with derr filled. */
 kiln_query *kiln_dsl_parse(json_t *q, const char *path_prefix, kiln_dsl_error *derr);
 void kiln_query_free(kiln_query *q);
+/* Calls fn on q and every query below it, depth first; stops at the first non-zero return. */
+int kiln_query_walk(kiln_query *q, int (*fn)(kiln_query *q, void *ctx), void *ctx);
 const char *kiln_query_kind_name(kiln_query_kind k);
 
 /* Date math as ES range queries use it: "now-1d/d", "2024-01-01||+1M/M", epoch millis, and

@@ -99,19 +99,19 @@ static int kiln__matches(const kiln__croute *cr, const kiln__req_ctx *ctx)
 const kiln_route *kiln__router_match(const kiln__router *r, kiln_method method, kiln__req_ctx *ctx,
                                      kiln_req *req, unsigned *allowed)
 {
-    /* The most literal pattern that matches the path shadows the others (as in ES, where
-     * GET /_bulk is a 405, not a GET of an index named "_bulk"). */
-    unsigned long min_shape = ~0ul;
-    for (size_t i = 0; i < r->n; i++)
-        if (kiln__matches(&r->routes[i], ctx) && kiln__shape(&r->routes[i]) < min_shape)
-            min_shape = kiln__shape(&r->routes[i]);
     const kiln__croute *best = NULL;
+    unsigned long best_shape = 0;
     *allowed = 0;
     for (size_t i = 0; i < r->n; i++) {
         const kiln__croute *cr = &r->routes[i];
-        if (!kiln__matches(cr, ctx) || kiln__shape(cr) != min_shape) continue;
+        if (!kiln__matches(cr, ctx)) continue;
         *allowed |= cr->route->methods;
-        if (!best && (cr->route->methods & (unsigned)method)) best = cr;
+        if (!(cr->route->methods & (unsigned)method)) continue;
+        unsigned long shape = kiln__shape(cr);
+        if (!best || shape < best_shape) {
+            best = cr;
+            best_shape = shape;
+        }
     }
     if (!best) return NULL;
     req->nparams = 0;
@@ -183,15 +183,18 @@ static void kiln__no_route(kiln_resp *resp, kiln__req_ctx *ctx, const char *meth
 }
 
 /* The body types handlers can read: JSON, NDJSON and vendor "+json" types, as ES accepts
- * them (it answers 406 otherwise). A missing Content-Type is tolerated, unlike ES, so raw
- * clients that omit it still work. */
+ * them (it answers 406 otherwise), plus application/wasm (and octet-stream) for raw UDF
+ * modules. A missing Content-Type is tolerated, unlike ES, so raw clients that omit it still
+ * work. */
 static int kiln__media_type_ok(const char *ct)
 {
     while (*ct == ' ')
         ct++;
     size_t n = strcspn(ct, "; ");
     if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-        (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0))
+        (n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0) ||
+        (n == 16 && strncasecmp(ct, "application/wasm", 16) == 0) ||
+        (n == 24 && strncasecmp(ct, "application/octet-stream", 24) == 0))
         return 1;
     return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
            strncasecmp(ct + n - 5, "+json", 5) == 0;

@@ -185,6 +185,33 @@ static int kiln__open_shards(kiln_index *idx, kiln_error *err)
     return 0;
 }
 
+/* Builds the analysis registry from the "index.analysis.*" settings. */
+static int kiln__build_analysis(kiln_index *idx, kiln_error *err)
+{
+    json_t *nested = kiln__nest(idx->settings);
+    json_t *analysis = json_object_get(json_object_get(nested, "index"), "analysis");
+    idx->analysis = kiln_analysis_registry_new(analysis, err);
+    json_decref(nested);
+    return idx->analysis ? 0 : -1;
+}
+
+/* Every analyzer a mapping names must exist, as ES checks when the mapping is parsed. */
+static int kiln__check_analyzers(const kiln_index *idx, const kiln_mapping *m, kiln_error *err)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const kiln_field *f = &m->fields[i];
+        if (f->type != KILN_FT_TEXT) continue;
+        const char *names[2] = {f->analyzer, f->search_analyzer};
+        for (int k = 0; k < 2; k++)
+            if (!kiln_analyzer_get(idx->analysis, names[k]))
+                return kiln_fail(err, KILN_E_MAPPER_PARSING,
+                                 "Failed to parse mapping: analyzer [%s] has not been configured "
+                                 "in mappings",
+                                 names[k]);
+    }
+    return 0;
+}
+
 static kiln_index *kiln__alloc(void)
 {
     kiln_index *idx = kiln_xcalloc(1, sizeof *idx);
@@ -198,6 +225,7 @@ static void kiln__free(kiln_index *idx)
     for (unsigned i = 0; idx->shards && i < idx->nshards; i++) kiln_shard_close(idx->shards[i]);
     free(idx->shards);
     kiln_mapping_unref(atomic_load(&idx->mapping));
+    if (idx->analysis) kiln_analysis_registry_free(idx->analysis);
     json_decref(idx->settings);
     pthread_mutex_destroy(&idx->mapping_lock);
     free(idx);
@@ -244,9 +272,11 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
     snprintf(buf, sizeof buf, "%" PRId64, idx->creation_date);
     json_object_set_new(idx->settings, "index.creation_date", json_string(buf));
     json_object_set_new(idx->settings, "index.version.created", json_string("136327827"));
+    if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(json_object_get(body, "mappings"), err);
     if (!m) goto fail;
     atomic_store(&idx->mapping, m);
+    if (kiln__check_analyzers(idx, m, err)) goto fail;
     snprintf(idx->dir, sizeof idx->dir, "%s/indices/%s", data_dir, idx->uuid);
     if (kiln_fs_mkdirs(idx->dir, err) || kiln__open_shards(idx, err) ||
         kiln__save_meta(idx, m, err))
@@ -288,6 +318,7 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     idx->creation_date = created;
     idx->settings = json_incref(settings);
     idx->nshards = (unsigned)atoi(kiln_index_setting(idx, "index.number_of_shards") ?: "1");
+    if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
     if (!m) goto fail;
     atomic_store(&idx->mapping, m);
@@ -340,6 +371,10 @@ int kiln_index_put_mapping(kiln_index *idx, json_t *body, kiln_error *err)
 {
     pthread_mutex_lock(&idx->mapping_lock);
     kiln_mapping *m = kiln_mapping_merge(atomic_load(&idx->mapping), body, err);
+    if (m && kiln__check_analyzers(idx, m, err)) {
+        kiln_mapping_unref(m);
+        m = NULL;
+    }
     int rc = m ? kiln__publish_mapping(idx, m, err) : -1;
     pthread_mutex_unlock(&idx->mapping_lock);
     return rc;
@@ -449,7 +484,10 @@ static int kiln__update_fn(const char *old_src, size_t old_len, kiln_buf *new_sr
 static int kiln__check_id(const kiln_write *w, kiln_error *err)
 {
     if (w->idlen == 0)
-        return kiln_fail(err, KILN_E_ACTION_VALIDATION, "Validation Failed: 1: id is missing;");
+        return w->id ? kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                                 "if _id is specified it must not be empty")
+                     : kiln_fail(err, KILN_E_ACTION_VALIDATION,
+                                 "Validation Failed: 1: id is missing;");
     if (w->idlen > 512)
         return kiln_fail(err, KILN_E_ACTION_VALIDATION,
                          "Validation Failed: 1: id [%.*s...] is too long, must be no longer than "
@@ -462,12 +500,11 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
 {
     int rc = -1;
     json_t *doc = NULL;
-    if (!w->id && w->op == KILN_OP_INDEX) {
+    if (!w->id && (w->op == KILN_OP_INDEX || w->op == KILN_OP_CREATE)) {
         kiln_index_gen_id(w->gen_id);
         w->id = w->gen_id;
         w->idlen = strlen(w->gen_id);
     }
-    if (!w->id) w->idlen = 0;
     if (kiln__check_id(w, err)) goto out;
     w->shard = kiln_index_route(idx, w->id, w->idlen, w->routing);
     kiln_shard *s = idx->shards[w->shard];

@@ -3,6 +3,7 @@
 #ifndef KILN_INDEX_H
 #define KILN_INDEX_H
 
+#include "analysis/analysis.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "index/mapping.h"
@@ -23,6 +24,7 @@ typedef struct kiln_index {
     kiln_shard **shards;
     pthread_mutex_t mapping_lock; /* serialises mapping updates and their persistence */
     kiln_mapping *_Atomic mapping;
+    kiln_analysis_registry *analysis; /* built-in + custom analyzers from the settings */
     atomic_int deleted;          /* files removed when the last reference goes */
 } kiln_index;
 

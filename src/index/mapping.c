@@ -117,11 +117,6 @@ static int kiln__add_field(kiln__fields *fs, kiln_buf *path, json_t *def, kiln_d
     return 0;
 }
 
-static int kiln__valid_field_name(const char *name)
-{
-    return name[0] && !strchr(name, '.') ? 1 : name[0] != 0;
-}
-
 static int kiln__add_props(kiln__fields *fs, kiln_buf *path, json_t *props, kiln_dynamic dyn,
                            int multi, kiln_error *err)
 {
@@ -133,8 +128,10 @@ static int kiln__add_props(kiln__fields *fs, kiln_buf *path, json_t *props, kiln
     size_t base = path->len;
     json_object_foreach(props, key, def)
     {
-        if (!kiln__valid_field_name(key) || strlen(key) > 255)
-            return kiln_fail(err, KILN_E_MAPPER_PARSING, "field name cannot be empty");
+        if (!key[0])
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "field name cannot be an empty string");
+        if (strlen(key) > 255)
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "field name [%.40s...] is too long", key);
         if (base) kiln_buf_putc(path, '.');
         kiln_buf_puts(path, key);
         int rc = kiln__add_field(fs, path, def, dyn, multi, err);
@@ -207,12 +204,14 @@ kiln_mapping *kiln_mapping_new(json_t *mappings, kiln_error *err)
         return NULL;
     }
     json_t *json = mappings ? json_deep_copy(mappings) : json_object();
-    /* Accept the typed form {"_doc": {"properties": ...}} that older clients send. */
+    /* Types are gone since 7.0: {"_doc": {"properties": ...}} is refused as ES refuses it. */
     json_t *typed = json_object_get(json, "_doc");
     if (typed && json_is_object(typed) && json_object_size(json) == 1) {
-        json_t *inner = json_incref(typed);
         json_decref(json);
-        json = inner;
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                  "The mapping definition cannot be nested under a type [_doc] unless "
+                  "include_type_name is set to true.");
+        return NULL;
     }
     return kiln__build(json, err);
 }

@@ -1,6 +1,7 @@
 /* Statistics (dfs) and per-segment iterator construction from the plan; BM25 as Lucene's
  * BM25Similarity computes it (k1 1.2, b 0.75, float math, 1-byte norms). */
 #include "search/plan.h"
+#include "search/udf_iter.h"
 
 #include "core/buf.h"
 
@@ -392,6 +393,12 @@ kiln__it *kiln__plan_iter(const kiln_plan *p, const kiln__pnode *n, const kiln_s
         return s->ndocs ? kiln__it_all(s->ndocs, s->present, cscore) : NULL;
     case KILN__P_NONE:
         return NULL;
+    case KILN__P_UDF:
+        return kiln__it_udf(s, o->udf_rt, n->udf_slot, n->udf_exclude, cscore);
+    case KILN__P_SCRIPT:
+        return kiln__it_script(kiln__plan_iter(p, n->must.v[0], st, s, o), s, o->udf_rt,
+                               n->udf_slot, n->udf_exclude, n->score_mode,
+                               n->scoring ? n->boost : 1.0f, n->has_min_score, n->min_score);
     case KILN__P_TERM: {
         if (!f || !f->indexed) return NULL;
         int64_t k = kiln__term_find(f, n->terms[0], n->tlens[0]);
@@ -488,8 +495,6 @@ kiln__it *kiln__plan_iter(const kiln_plan *p, const kiln__pnode *n, const kiln_s
         kiln__it *neg = kiln__plan_iter(p, n->must_not.v[0], st, s, o);
         return neg ? kiln__it_boosting(pos, neg, n->negative_boost) : pos;
     }
-    case KILN__P_UDF:
-        return NULL;
     }
     return NULL;
 }

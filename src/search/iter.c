@@ -31,6 +31,7 @@ static void kiln__it_init(kiln__it *it)
     it->min_comp = -1;
     it->free = kiln__free_plain;
     it->cost_class = 0;
+    it->matches = NULL;
 }
 
 /* ---- term ------------------------------------------------------------------------------- */
@@ -362,6 +363,13 @@ static uint32_t kiln__and_align(kiln__multi_it *m, uint32_t d)
 restart:
     if (d == KILN__END) return m->base.doc = KILN__END;
     for (size_t k = 1; k < m->n; k++) {
+        if (m->kids[k]->matches) { /* costly filter: check the candidate, never scan for one */
+            if (!m->kids[k]->matches(m->kids[k], d)) {
+                d = kiln__it_next(lead);
+                goto restart;
+            }
+            continue;
+        }
         uint32_t dk = kiln__it_advance(m->kids[k], d);
         if (dk > d) {
             d = kiln__it_advance(lead, dk);
@@ -594,7 +602,9 @@ static uint32_t kiln__not_skip(kiln__pair_it *p, uint32_t d)
         if (d == KILN__END) return p->base.doc = KILN__END;
         size_t k;
         for (k = 0; k < p->nb; k++)
-            if (kiln__it_advance(p->b[k], d) == d) break;
+            if (p->b[k]->matches ? p->b[k]->matches(p->b[k], d)
+                                 : kiln__it_advance(p->b[k], d) == d)
+                break;
         if (k == p->nb) return p->base.doc = d;
         d = kiln__it_next(p->a);
     }
@@ -659,7 +669,9 @@ static float kiln__reqopt_score(kiln__it *it)
 {
     kiln__pair_it *p = (kiln__pair_it *)it;
     double s = p->a->score(p->a);
-    if (kiln__it_advance(p->b[0], it->doc) == it->doc) s += p->b[0]->score(p->b[0]);
+    if (p->b[0]->matches ? p->b[0]->matches(p->b[0], it->doc)
+                         : kiln__it_advance(p->b[0], it->doc) == it->doc)
+        s += p->b[0]->score(p->b[0]);
     return (float)s;
 }
 

@@ -33,6 +33,10 @@ struct kiln__it {
      * the top k, so an iterator may skip them (phrases skip position checks, disjunctions
      * stop leading with clauses that cannot reach it alone: MaxScore). < 0: no hint. */
     float min_comp;
+    /* Two-phase check for costly filters: does doc match? Conjunctions and exclusions call it
+     * on their candidates instead of advance(), so a UDF never runs on a doc the cheaper
+     * clauses already ruled out. NULL for ordinary iterators. */
+    int (*matches)(kiln__it *it, uint32_t doc);
 };
 
 static inline uint32_t kiln__it_next(kiln__it *it)

@@ -71,6 +71,7 @@ void kiln_plan_free(kiln_plan *p)
 {
     if (!p) return;
     kiln__pnode_free(p->root);
+    free(p->udfs);
     for (size_t i = 0; i < p->nterms; i++) free(p->terms[i].field);
     for (size_t i = 0; i < p->nfields; i++) free(p->fields[i].field);
     free(p->terms);
@@ -654,8 +655,32 @@ static kiln__pnode *kiln__compile(kiln__pctx *c, const kiln_query *q, float boos
         }
         return n;
     case KILN_Q_WASM_UDF:
-        kiln_fail(c->err, KILN_E_QUERY_SHARD, "[wasm_udf] queries are not available yet");
-        return NULL;
+    case KILN_Q_SCRIPT_SCORE: {
+        const kiln_query_udf *u = q->kind == KILN_Q_WASM_UDF ? &q->u.udf : &q->u.script_score.udf;
+        if (!u->bound) {
+            kiln_fail(c->err, KILN_E_INTERNAL, "UDF [%s] was not resolved before planning",
+                      u->name);
+            return NULL;
+        }
+        n = kiln__pnode_new(q->kind == KILN_Q_WASM_UDF ? KILN__P_UDF : KILN__P_SCRIPT, boost,
+                            scoring);
+        n->udf_slot = c->p->nudfs;
+        n->udf_exclude = u->on_error_exclude;
+        c->p->udfs = kiln_xrealloc(c->p->udfs, (c->p->nudfs + 1) * sizeof *c->p->udfs);
+        c->p->udfs[c->p->nudfs++] = u->bound;
+        if (q->kind == KILN_Q_SCRIPT_SCORE) {
+            n->score_mode = (int)q->u.script_score.mode;
+            n->min_score = q->u.script_score.min_score;
+            n->has_min_score = q->u.script_score.has_min_score;
+            if (kiln__compile_list(c, &(kiln_query_list){&((kiln_query *)q)->u.script_score.query, 1},
+                                   &n->must, 1.0f, 1)) {
+                kiln__pnode_free(n);
+                return NULL;
+            }
+            if (scoring) c->p->needs_scores = 1;
+        }
+        return n;
+    }
     }
     kiln_fail(c->err, KILN_E_QUERY_SHARD, "unsupported query");
     return NULL;

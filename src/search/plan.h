@@ -25,7 +25,8 @@ typedef enum {
     KILN__P_DISMAX,
     KILN__P_CONST,
     KILN__P_BOOSTING,
-    KILN__P_UDF, /* reserved: costly per-doc filter, cost class 4, run last */
+    KILN__P_UDF,    /* WebAssembly UDF filter: costly per-doc check, cost class 4, run last */
+    KILN__P_SCRIPT, /* score computed by a UDF over must.v[0] (script_score/function_score) */
 } kiln__pkind;
 
 typedef struct kiln__pnode kiln__pnode;
@@ -65,6 +66,12 @@ struct kiln__pnode {
     int msm;
     float tie;
     float negative_boost;
+    /* UDF (P_UDF, P_SCRIPT): slot in the plan's UDF list, error policy, score combination */
+    size_t udf_slot;
+    int udf_exclude;
+    int score_mode; /* kiln_score_mode */
+    float min_score;
+    int has_min_score;
 };
 
 typedef struct kiln__termstat {
@@ -87,6 +94,8 @@ struct kiln_plan {
     kiln__fieldstat *fields;
     size_t nfields, fields_cap;
     int needs_scores;
+    void **udfs; /* kiln_udf_bound * by slot (borrowed from the query tree) */
+    size_t nudfs;
 };
 
 struct kiln_search_stats {

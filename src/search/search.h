@@ -26,6 +26,12 @@ typedef struct kiln_search_stats kiln_search_stats;
 
 /* Compiles q against the mapping (borrowed for the plan's life) and analyzers (query text is
  * analyzed here, once). now_ms anchors date math. NULL + err (query_shard_exception, ...). */
+struct kiln_udf_registry;
+/* Resolves every UDF the query names (wasm_udf, script, script_score, function_score) in the
+ * registry and binds its parameters, checked against their declared types: unknown UDFs,
+ * missing required parameters and wrong types are 400 errors naming them. */
+int kiln_search_bind_udfs(kiln_query *q, struct kiln_udf_registry *r, kiln_error *err);
+
 kiln_plan *kiln_plan_build(const kiln_query *q, const kiln_mapping *m,
                            const kiln_analysis_registry *ar, int64_t now_ms, kiln_error *err);
 void kiln_plan_free(kiln_plan *p);
@@ -86,6 +92,8 @@ typedef struct kiln_search_opts {
     kiln_id_lookup_fn id_lookup;
     void *id_ctx;
     int64_t deadline_ns;            /* CLOCK_MONOTONIC; 0 = none */
+    int capture_udf_logs;           /* keep UDF log lines for the response ("udf_log": true) */
+    void *udf_rt;                   /* internal: UDF sessions of one execution (udf_iter.c) */
 } kiln_search_opts;
 
 typedef struct kiln_search_result {
@@ -96,6 +104,7 @@ typedef struct kiln_search_result {
     int total_is_lower_bound; /* hits.total.relation "gte" */
     float max_score;          /* NaN if no hits or not scored */
     int timed_out;
+    json_t *udf_logs;         /* UDF log lines when capture_udf_logs (owned), else NULL */
 } kiln_search_result;
 
 /* The query phase over one shard's reader. live (frozen at the reader's refresh) says which

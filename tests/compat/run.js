@@ -16,6 +16,9 @@
 //   --md FILE         also write per-file counts as a markdown table
 //   --json FILE       also write every result as JSON
 //   --filter STR      run only tests whose name contains STR
+//   --rest-schema     also validate REST YAML test responses against the OpenAPI spec
+//   --check-skips     run skip-listed tests too (still counted as skipped) and list the skip
+//                     entries whose tests pass now, so they can be removed
 // Last line: "N passed, N failed, N skipped". Exit 1 when a non-skipped test failed.
 // WARNING: like upstream's runners it deletes every index between tests: never point it at a
 // server holding data you need.
@@ -48,6 +51,8 @@ function parseArgs(argv) {
     else if (a === '--md') o.md = next();
     else if (a === '--json') o.json = next();
     else if (a === '--filter') o.filter = next();
+    else if (a === '--check-skips') o.checkSkips = true;
+    else if (a === '--rest-schema') o.restSchema = true;
     else if (a === '--shared') o.shared = next();
     else if (a === '-h' || a === '--help') o.help = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -112,7 +117,7 @@ function skipper(skips, key) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 22).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return 0;
   }
   const shared = o.shared || process.env.KILN_SHARED || path.resolve(REPO, '..', 'shared');
@@ -147,12 +152,22 @@ async function main() {
   }
 
   let validator = null;
+  const specDirFor = (suite) =>
+    suite && suite.kind === 'story' ? path.join(suite.root, 'spec') : path.join(shared, 'opensearch-api-spec', 'spec');
+  const getValidator = (suite) => {
+    if (!validator) {
+      const { SpecValidator } = require('./lib/schema');
+      validator = new SpecValidator(specDirFor(suite));
+    }
+    return validator;
+  };
   const ctx = {
     url: o.url,
     version,
     verbose: o.verbose,
+    restSchema: o.restSchema,
     log,
-    validator: () => validator,
+    validator: () => getValidator(null),
   };
 
   const files = [];
@@ -165,11 +180,13 @@ async function main() {
   const perFile = [];
   const allResults = [];
   const apiTables = new Map();
+  const stale = [];
   const t0 = Date.now();
   for (const file of files) {
     const suite = suiteOf(file);
     const key = keyOf(file, suite);
-    const skipFor = skipper(skips, key);
+    const listedSkip = skipper(skips, key);
+    const skipFor = o.checkSkips ? () => null : listedSkip;
     let kind = suite && suite.kind;
     let results;
     const fileSkip = skipFor(null);
@@ -181,11 +198,7 @@ async function main() {
       // do not even parse steps: count the tests so the totals stay honest
       results = countTests(file, kind).map((n) => ({ name: n, status: 'skip', reason: fileSkip }));
     } else if (kind === 'story') {
-      if (!validator) {
-        const specDir = suite ? path.join(suite.root, 'spec') : path.join(shared, 'opensearch-api-spec', 'spec');
-        const { SpecValidator } = require('./lib/schema');
-        validator = new SpecValidator(specDir);
-      }
+      getValidator(suite);
       results = await new StoryRunner(ctx).runFile(file, skipFor);
     } else {
       const apiDir = suite ? path.join(suite.root, 'api') : path.join(shared, 'opensearch-rest-tests', 'api');
@@ -193,6 +206,14 @@ async function main() {
       results = await new RestYamlRunner({ ...ctx, apis: apiTables.get(apiDir) }).runFile(file, skipFor);
     }
     if (o.filter) results = results.filter((r) => r.name.includes(o.filter));
+    if (o.checkSkips) {
+      results = results.map((r) => {
+        const why = listedSkip(null) || listedSkip(r.name) || listedSkip(r.name.replace(/ \[[A-Z]+\]$/, ''));
+        if (!why) return r;
+        if (r.status === 'pass') stale.push(`${key}: "${r.name}" (listed: ${why})`);
+        return { ...r, status: 'skip', reason: why + (r.status === 'pass' ? ' [passes now]' : '') };
+      });
+    }
     const c = { pass: 0, fail: 0, skip: 0 };
     for (const r of results) c[r.status]++;
     totals.pass += c.pass;
@@ -231,6 +252,10 @@ async function main() {
     if (totals.fail) log(`--- kiln log (tail) ---\n${server.tail(40)}`);
     await server.stop();
   }
+  if (o.checkSkips) {
+    log(stale.length ? `skip-listed tests that pass now (${stale.length}):` : 'no skip-listed test passes now');
+    for (const x of stale) log(`  ${x}`);
+  }
   log(`(${files.length} files in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skip} skipped`);
   return totals.fail ? 1 : 0;
@@ -241,7 +266,10 @@ function countTests(file, kind) {
     if (kind === 'story') {
       const s = YAML.parse(fs.readFileSync(file, 'utf8'));
       const names = [];
-      for (const ch of s.chapters || []) for (const m of [].concat(ch.method)) names.push(`${ch.synopsis} [${m}]`);
+      for (const ch of s.chapters || []) {
+        const ms = [].concat(ch.method);
+        for (const m of ms) names.push(ms.length > 1 ? `${ch.synopsis} [${m}]` : ch.synopsis);
+      }
       return names;
     }
     const names = [];

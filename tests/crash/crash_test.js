@@ -9,20 +9,24 @@
 // the kill may hold either its acknowledged or its in-flight version.
 //
 //   node tests/crash/crash_test.js [--bin build/kiln] [--seconds 75] [--writers 2] [--seed 1]
-//                                  [--shards 2] [--keep-data]
+//                                  [--single-writers 1] [--shards 2] [--keep-data]
+// Bulk writers send _bulk requests of 1–2000 index/delete ops; single-document writers send
+// PUT /{index}/_doc/{id} and DELETE. 7% (bulk) / 30% (single) of the writes overwrite or delete
+// an acknowledged document; no two unanswered requests ever touch the same id.
 // Exit 0 and "N passed, 0 failed" when all cycles verify; exit 1 with the missing ids otherwise.
 
 const http = require('node:http');
 const { KilnServer, request, sleep } = require('../integration/lib/server');
 
 function args() {
-  const o = { seconds: 75, writers: 2, seed: Number(process.env.KILN_CRASH_SEED) || Date.now() % 100000, shards: 2, minCycles: 8 };
+  const o = { seconds: 75, writers: 2, singles: 1, seed: Number(process.env.KILN_CRASH_SEED) || Date.now() % 100000, shards: 2, minCycles: 8 };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     const k = a[i];
     if (k === '--bin') o.bin = a[++i];
     else if (k === '--seconds') o.seconds = Number(a[++i]);
     else if (k === '--writers') o.writers = Number(a[++i]);
+    else if (k === '--single-writers') o.singles = Number(a[++i]);
     else if (k === '--seed') o.seed = Number(a[++i]);
     else if (k === '--shards') o.shards = Number(a[++i]);
     else if (k === '--min-cycles') o.minCycles = Number(a[++i]);
@@ -63,7 +67,7 @@ function makeDoc(rnd, id, version) {
     ok: rnd() < 0.5,
     none: null,
     tags: words.slice(0, 3),
-    nested: { a: { b: { c: pick(), d: [1, 2.5, -3e-7, 'x'] } } },
+    nested: { a: { b: { c: pick(), d: [1.5, 2.5, -3e-7, rnd() * 1e6] } } },
   };
   const r = rnd();
   if (r < 0.02) doc.big = 'x'.repeat(20000 + Math.floor(rnd() * 50000)); // crosses buffers
@@ -110,19 +114,29 @@ async function main() {
   const o = args();
   const rnd = prng(o.seed);
   const INDEX = 'crash';
-  const acked = new Map(); // id → source text of the last acknowledged write
+  const acked = new Map(); // id → source text of the last acknowledged write, null once deleted
   const ackedIds = []; // distinct acknowledged ids, in first-ack order
   const dirty = new Set(); // ids acknowledged since the last verification
   const inflightAtKill = new Map(); // id → Set of source texts sent but not acknowledged
-  const stats = { cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
+  const stats = { singles: 0, recoveryKills: 0, deletes: 0, cycles: 0, bulks: 0, ackedWrites: 0, itemErrors: 0, itemErrorSamples: [], connErrors: 0, restartMs: [], verifyMs: [], verified: 0, overwrites: 0 };
   const failures = [];
 
   const srv = new KilnServer({ bin: o.bin, dataDir: o.data, keepData: o.keepData });
   await srv.start();
   const log = (s) => process.stdout.write(s + '\n');
-  log(`crash test: seed ${o.seed}, ${o.writers} writer(s), ${o.seconds} s budget, kiln pid ${srv.pid} at ${srv.url}, data ${srv.dataDir}`);
+  log(`crash test: seed ${o.seed}, ${o.writers} bulk writer(s) + ${o.singles} single-document writer(s), ${o.seconds} s budget, kiln pid ${srv.pid} at ${srv.url}, data ${srv.dataDir}`);
 
-  let r = await request(srv.url, 'PUT', `/${INDEX}`, { settings: { number_of_shards: o.shards } });
+  // Explicit numeric types, so no document depends on dynamic-mapping order or coercion.
+  const mappings = {
+    properties: {
+      count: { type: 'long' },
+      neg: { type: 'long' },
+      version: { type: 'long' },
+      price: { type: 'double' },
+      nested: { properties: { a: { properties: { b: { properties: { d: { type: 'double' } } } } } } },
+    },
+  };
+  let r = await request(srv.url, 'PUT', `/${INDEX}`, { settings: { number_of_shards: o.shards }, mappings });
   if (r.status !== 200) {
     log(`  (PUT /${INDEX} with ${o.shards} shards answered ${r.status}; trying without settings)`);
     r = await request(srv.url, 'PUT', `/${INDEX}`);
@@ -136,10 +150,59 @@ async function main() {
   while (Date.now() < deadline || stats.cycles < o.minCycles) {
     stats.cycles++;
     const cycle = stats.cycles;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: o.writers });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: o.writers + o.singles });
     let stop = false;
     const inflight = new Map(); // request no → [[id, src], ...]
     let reqNo = 0;
+    // ids in some unanswered request: two concurrent writes of one id would make "the last
+    // acknowledged version" ambiguous (acks can arrive in another order than the server applied)
+    const busy = new Set();
+
+    const ack = (id, src) => {
+      if (!acked.has(id)) ackedIds.push(id);
+      acked.set(id, src);
+      dirty.add(id);
+      stats.ackedWrites++;
+      inflightAtKill.delete(id);
+    };
+
+    // single-document writer: PUT /{index}/_doc/{id} and DELETE, one request per write
+    const singleWriter = async (w) => {
+      while (!stop) {
+        let id;
+        let src;
+        const r = rnd();
+        if (acked.size > 0 && r < 0.3) {
+          id = ackedIds[Math.floor(rnd() * ackedIds.length)];
+          if (busy.has(id)) continue;
+          src = r < 0.1 && acked.get(id) !== null ? null : makeDoc(rnd, id, cycle);
+        } else {
+          id = `c${cycle}s${w}n${seq++}`;
+          src = makeDoc(rnd, id, cycle);
+        }
+        busy.add(id);
+        const my = reqNo++;
+        inflight.set(my, [[id, src]]);
+        const p = `/${INDEX}/_doc/${encodeURIComponent(id)}`;
+        let res;
+        try {
+          res = src === null ? await request(srv.url, 'DELETE', p, null, {}, { agent }) : await request(srv.url, 'PUT', p, src, {}, { agent });
+        } catch {
+          stats.connErrors++;
+          return; // unknown outcome: stays in flight
+        }
+        if (res.status >= 500 || !res.body) return;
+        stats.singles++;
+        const ok = src === null ? res.status === 200 && res.body.result === 'deleted' : res.status === 200 || res.status === 201;
+        if (ok && res.body._id === id) ack(id, src);
+        else {
+          stats.itemErrors++;
+          if (stats.itemErrorSamples.length < 5) stats.itemErrorSamples.push(`${src === null ? 'DELETE' : 'PUT'} ${p} → ${res.status} ${res.text.slice(0, 200)}`);
+        }
+        inflight.delete(my);
+        busy.delete(id);
+      }
+    };
 
     const writer = async (w) => {
       while (!stop) {
@@ -148,12 +211,21 @@ async function main() {
         const ops = [];
         for (let i = 0; i < n; i++) {
           let id;
-          if (acked.size > 0 && rnd() < 0.05) {
-            // overwrite an acknowledged document with a new version
+          const r = rnd();
+          if (acked.size > 0 && r < 0.07) {
+            // overwrite (or re-create) an acknowledged document, or delete a live one
             id = ackedIds[Math.floor(rnd() * ackedIds.length)];
+            if (busy.has(id)) continue;
+            if (r < 0.02 && acked.get(id) !== null) {
+              busy.add(id);
+              lines.push(JSON.stringify({ delete: { _id: id } }));
+              ops.push([id, null]);
+              stats.deletes++;
+              continue;
+            }
             stats.overwrites++;
           } else id = `c${cycle}w${w}n${seq++}`;
-          if (ops.some(([x]) => x === id)) continue;
+          busy.add(id);
           const src = makeDoc(rnd, id, cycle);
           lines.push(JSON.stringify({ index: { _id: id } }), src);
           ops.push([id, src]);
@@ -175,25 +247,23 @@ async function main() {
         const items = res.body.items;
         if (items.length !== ops.length) throw new Error(`bulk answered ${items.length} items for ${ops.length} ops`);
         for (let i = 0; i < ops.length; i++) {
-          const it = items[i].index || items[i].create || Object.values(items[i])[0];
           const [id, src] = ops[i];
-          if (it && !it.error && it.status >= 200 && it.status < 300 && it._id === id) {
-            if (!acked.has(id)) ackedIds.push(id);
-            acked.set(id, src);
-            dirty.add(id);
-            stats.ackedWrites++;
-            inflightAtKill.delete(id);
+          const it = src === null ? items[i].delete : items[i].index;
+          if (it && !it.error && it.status >= 200 && it.status < 300 && it._id === id && (src !== null || it.result === 'deleted')) {
+            ack(id, src);
           } else {
             stats.itemErrors++;
             if (stats.itemErrorSamples.length < 5) stats.itemErrorSamples.push(JSON.stringify(items[i]).slice(0, 300));
           }
         }
         inflight.delete(my);
+        for (const [id] of ops) busy.delete(id);
       }
     };
 
     const writers = [];
     for (let w = 0; w < o.writers; w++) writers.push(writer(w));
+    for (let w = 0; w < o.singles; w++) writers.push(singleWriter(w));
     const killAfter = Math.floor(rnd() < 0.15 ? rnd() * 30 : rnd() * 1500);
     await sleep(killAfter);
     stop = true;
@@ -208,6 +278,19 @@ async function main() {
       }
     }
 
+    // Sometimes kill it again while it recovers (before or around "ready"): recovery itself must
+    // be crash-safe (torn tails truncated, commit points written atomically).
+    if (rnd() < 0.25) {
+      const early = Math.floor(rnd() * 150);
+      const p = srv.restart({ signal: 'SIGKILL' }).then(
+        () => 'ready',
+        () => 'died'
+      );
+      await sleep(early);
+      await srv.kill();
+      await p;
+      stats.recoveryKills++;
+    }
     const t0 = Date.now();
     await srv.restart({ signal: 'SIGKILL' });
     stats.restartMs.push(Date.now() - t0);
@@ -243,7 +326,8 @@ async function main() {
 
   const pct = (a, p) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] : 0);
   log('');
-  log(`summary: ${stats.cycles} SIGKILL cycles, ${stats.bulks} acknowledged bulk requests, ${stats.ackedWrites} acknowledged writes (${stats.overwrites} overwrites), ${acked.size} distinct docs`);
+  log(`summary: ${stats.cycles} SIGKILL cycles, ${stats.bulks} acknowledged bulk requests, ${stats.singles} single-document requests, ${stats.ackedWrites} acknowledged writes (${stats.overwrites} overwrites, ${stats.deletes} deletes), ${acked.size} distinct ids`);
+  log(`         ${stats.recoveryKills} extra SIGKILLs during recovery`);
   log(`         restart-to-ready p50 ${pct(stats.restartMs, 0.5)} ms, max ${Math.max(0, ...stats.restartMs)} ms; verify p50 ${pct(stats.verifyMs, 0.5)} ms (${useMget ? '_mget' : 'GET per doc'})`);
   log(`         connection errors at kills ${stats.connErrors}; item errors ${stats.itemErrors}${stats.itemErrorSamples.length ? ': ' + stats.itemErrorSamples.join(' | ') : ''}`);
   if (failures.length) {
@@ -254,6 +338,13 @@ async function main() {
     log(`\n--- kiln log (tail) ---\n${srv.tail(60)}`);
     await srv.stop({ removeData: !o.keepData });
     log(`0 passed, 1 failed`);
+    return 1;
+  }
+  if (stats.itemErrors > 0) {
+    log(`FAILED: ${stats.itemErrors} bulk item(s) were refused though every document is valid`);
+    log(`--- kiln log (tail) ---\n${srv.tail(40)}`);
+    await srv.stop({ removeData: !o.keepData });
+    log('0 passed, 1 failed');
     return 1;
   }
   if (stats.ackedWrites === 0) {
@@ -284,17 +375,19 @@ function sourceText(obj) {
 /** → list of "id: problem" strings. */
 async function verify(url, index, ids, acked, inflightAtKill, useMget) {
   const bad = [];
+  // acceptable states: the acknowledged one, or any write in flight at the kill (null = deleted)
   const check = (id, found, src) => {
     const want = acked.get(id);
-    const alts = inflightAtKill.get(id);
+    const ok = [want, ...(inflightAtKill.get(id) || [])];
     if (!found) {
+      if (ok.includes(null)) return void acked.set(id, null);
       bad.push(`${id}: missing`);
       return;
     }
     const got = sourceText(src);
-    if (got === sourceText(JSON.parse(want))) return;
-    if (alts) for (const a of alts) if (got === sourceText(JSON.parse(a))) return (acked.set(id, a), undefined);
-    bad.push(`${id}: _source differs: got ${got.slice(0, 160)} want ${want.slice(0, 160)}`);
+    for (const v of ok) if (v !== null && got === sourceText(JSON.parse(v))) return void acked.set(id, v);
+    if (want === null) bad.push(`${id}: deleted (acknowledged) but present again: ${got.slice(0, 160)}`);
+    else bad.push(`${id}: _source differs: got ${got.slice(0, 160)} want ${want.slice(0, 160)}`);
   };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   try {

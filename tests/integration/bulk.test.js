@@ -1,10 +1,10 @@
 'use strict';
 // _bulk through the real OpenSearch JS client, and its error cases over raw HTTP (issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer } = require('./lib/fixture');
 
 const k = useServer({ args: ['--max-body', '1mb'] });
+const test = k.test;
 
 test('bulk index/create/update/delete: one result per item, in order', async () => {
   const r = await k.client.bulk({
@@ -97,7 +97,10 @@ test('malformed NDJSON is a 400 for the whole request', async () => {
 
 test('a body over the configured limit is 413 and stores nothing', async () => {
   const lines = [];
-  for (let i = 0; lines.join('\n').length < 1.5e6; i++) lines.push(JSON.stringify({ index: { _index: 'bulk6', _id: String(i) } }), JSON.stringify({ pad: 'p'.repeat(1000) }));
+  for (let i = 0, len = 0; len < 1.5e6; i++) {
+    lines.push(JSON.stringify({ index: { _index: 'bulk6', _id: String(i) } }), JSON.stringify({ pad: 'p'.repeat(1000) }));
+    len += lines[lines.length - 2].length + lines[lines.length - 1].length + 2;
+  }
   const r = await k.raw('POST', '/_bulk', lines.join('\n') + '\n', { 'Content-Type': 'application/x-ndjson' });
   assert.equal(r.status, 413, r.text.slice(0, 300));
   assert.equal((await k.client.indices.exists({ index: 'bulk6' })).body, false);

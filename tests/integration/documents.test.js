@@ -1,10 +1,10 @@
 'use strict';
 // Document APIs through the real OpenSearch JS client (Elasticsearch semantics, issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer, expectError } = require('./lib/fixture');
 
 const k = useServer();
+const test = k.test;
 
 test('index, overwrite, get, delete a document', async () => {
   const c = await k.client.index({ index: 'docs', id: '1', body: { title: 'first', n: 1 } });
@@ -144,7 +144,8 @@ test('ids: unicode works, over 512 bytes is 400', async () => {
   assert.deepEqual(g.body._source, { a: 1 });
   const e = await expectError(() => k.client.index({ index: 'ids', id: 'x'.repeat(513), body: { a: 1 } }));
   assert.equal(e.statusCode, 400);
-  assert.equal(e.body.error.type, 'illegal_argument_exception');
+  // Elasticsearch's IndexRequest.validate(): "Validation Failed: 1: id [...] is too long, ..."
+  assert.equal(e.body.error.type, 'action_request_validation_exception');
   const ok = await k.client.index({ index: 'ids', id: 'y'.repeat(512), body: { a: 1 } });
   assert.equal(ok.statusCode, 201);
 });
@@ -162,4 +163,23 @@ test('documents survive a clean restart and a SIGKILL restart', async () => {
   g = await k.client.get({ index: 'durable', id: 'before-term' });
   assert.deepEqual(g.body._source, { v: 'term', w: 1 });
   assert.equal(g.body._version, 2);
+});
+
+test('_mget: docs and ids forms, missing documents and missing indices', async () => {
+  await k.client.index({ index: 'mg', id: '1', body: { a: 1 } });
+  await k.client.index({ index: 'mg', id: '2', body: { a: 2 } });
+  const r = await k.client.mget({
+    body: { docs: [{ _index: 'mg', _id: '1' }, { _index: 'mg', _id: 'nope' }, { _index: 'mg-missing', _id: '1' }] },
+  });
+  const d = r.body.docs;
+  assert.equal(d.length, 3);
+  assert.equal(d[0].found, true);
+  assert.deepEqual(d[0]._source, { a: 1 });
+  assert.equal(d[0]._version, 1);
+  assert.equal(d[1].found, false);
+  assert.equal(d[1]._id, 'nope');
+  assert.equal(d[2]._index, 'mg-missing');
+  assert.equal(d[2].error && d[2].error.type, 'index_not_found_exception', JSON.stringify(d[2]));
+  const ids = await k.client.mget({ index: 'mg', body: { ids: ['2', '1'] } });
+  assert.deepEqual(ids.body.docs.map((x) => x._source), [{ a: 2 }, { a: 1 }]);
 });

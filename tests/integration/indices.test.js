@@ -1,10 +1,10 @@
 'use strict';
 // Index APIs through the real OpenSearch JS client (Elasticsearch semantics, issue 2).
-const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useServer, expectError } = require('./lib/fixture');
 
 const k = useServer();
+const test = k.test;
 
 test('create index with settings and mappings, read it back', async () => {
   const r = await k.client.indices.create({
@@ -58,7 +58,9 @@ test('creating an existing index is 400 resource_already_exists_exception', asyn
 });
 
 test('invalid index names are 400 invalid_index_name_exception', async () => {
-  for (const name of ['UpperCase', '_leading', '-leading', 'has space', 'a*b', 'a?b', 'a"b', '.', '..', 'x'.repeat(256)]) {
+  // '.' and '..' cannot be sent as a path segment (HTTP stacks normalise them away); the unit
+  // test of kiln_index_name_check covers them.
+  for (const name of ['UpperCase', '_leading', '-leading', 'has space', 'a*b', 'a?b', 'a"b', 'x'.repeat(256)]) {
     const r = await k.raw('PUT', '/' + encodeURIComponent(name), {});
     assert.equal(r.status, 400, `PUT /${name} → ${r.status} ${r.text}`);
     assert.equal(r.body && r.body.error && r.body.error.type, 'invalid_index_name_exception', `PUT /${name}: ${r.text}`);

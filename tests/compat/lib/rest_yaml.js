@@ -382,6 +382,10 @@ class RestYamlRunner {
     }
     void allowedWarnings;
 
+    if (this.ctx.restSchema && !isHead && r.text.length && r.body !== null) {
+      const v = this.ctx.validator().check(call.method, call.template, call.path, r.status, C.mimeOf(r.headers), r.body);
+      if (!v.ok) throw new Error(`${api} ${call.method} ${call.path}: response violates the spec schema (${v.where}):\n${v.errors.join('\n')}`);
+    }
     const isError = r.status >= 400;
     if (catchSpec !== undefined && catchSpec !== null) {
       if (C.isRegexString(catchSpec)) {

@@ -3,6 +3,7 @@
 //
 //   const { useServer } = require('./lib/fixture');
 //   const k = useServer();                 // registers before()/after() hooks
+//   const test = k.test;                   // node:test's test(), failures show the server log
 //   test('x', async () => { await k.client.indices.create({ index: 'a' }); k.raw('GET', '/a'); });
 //
 // The server log is written to $TMPDIR/kiln-<file>-<pid>.log when the file ends, and its path
@@ -11,7 +12,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { before, after } = require('node:test');
+const { before, after, test } = require('node:test');
 const { Client } = require('@opensearch-project/opensearch');
 const { KilnServer, request } = require('./server');
 
@@ -22,6 +23,27 @@ function useServer(opts = {}) {
     url: null,
     raw: (method, p, body, headers) => request(k.url, method, p, body, headers),
     newClient: () => new Client({ node: k.url, maxRetries: 0, requestTimeout: 30000 }),
+    /**
+     * node:test's test(), but a failure message ends with the tail of the server's log.
+     * Same signature: test(name, [options], fn); options such as { todo: 'reason' } pass through.
+     */
+    test: (name, opts, fn) => {
+      if (typeof opts === 'function') [opts, fn] = [{}, opts];
+      return test(name, opts, async (t) => {
+        try {
+          await fn(t);
+        } catch (e) {
+          if (k.srv && e && typeof e === 'object') {
+            try {
+              e.message = `${e.message}\n--- kiln log (tail) ---\n${k.srv.tail(25)}`;
+            } catch {
+              /* read-only message */
+            }
+          }
+          throw e;
+        }
+      });
+    },
     /** Restart the server on the same data dir (SIGTERM or SIGKILL) with a fresh client. */
     restart: async (signal = 'SIGTERM') => {
       await k.client.close();

@@ -1,0 +1,5 @@
+#!/bin/sh
+# Runs the wasm engine benchmarks: sh bench/wasm/run.sh [BUILD_DIR] [--quick]
+set -e
+B=${1:-build}
+exec "$B/bench/wasm/bench_wasm" "$B/bench/wasm/lev.wasm" "$B/bench/wasm/lev.js" $2

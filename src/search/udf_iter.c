@@ -1,0 +1,421 @@
+/* WebAssembly UDFs inside searches: the filter iterator (wasm_udf, script query), the scoring
+ * wrapper (script_score, function_score), and the document a UDF reads — columnar doc values
+ * of the current segment, never _source.
+ *
+ * A UDF filter is a two-phase iterator: conjunctions and exclusions ask matches(doc) on the
+ * candidates that survived every cheaper clause, so the UDF runs once per candidate. Alone, it
+ * scans the segment. Each execution owns one session per UDF (an instance from this thread's
+ * pool); errors stop the search unless the query said on_error: exclude. */
+#include "search/udf_iter.h"
+#include "core/buf.h"
+#include "index/shard.h"
+#include "udf/udf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the document: doc values of one segment ------------------------------------------------ */
+
+typedef struct {
+    kiln_dv dv;
+    int index; /* -1: the first value; a path's [i] picks the i-th value of the leaf */
+} kiln__dv_handle;
+
+typedef struct {
+    const kiln_segment *s;
+    uint32_t local;
+    uint32_t docnum;
+    kiln_shard *shard;
+    kiln_buf id;
+    int id_loaded;
+} kiln__dvdoc;
+
+/* "a.b[2]" → dv of "a.b", index 2. Doc values are flattened per leaf path, so an index in the
+ * middle ("items[1].price") selects the leaf's i-th value. */
+static int kiln__dv_resolve(const kiln_udf_doc *doc, const char *p, size_t n, void **handle)
+{
+    const kiln__dvdoc *d = doc->impl;
+    char path[512];
+    size_t o = 0;
+    int index = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '[') {
+            size_t j = i + 1;
+            long v = 0;
+            while (j < n && p[j] >= '0' && p[j] <= '9' && v < 1000000) v = v * 10 + (p[j++] - '0');
+            if (j == i + 1 || j >= n || p[j] != ']') return -1;
+            if (index < 0) index = (int)v;
+            i = j;
+            continue;
+        }
+        if (o + 1 >= sizeof path) return -1;
+        path[o++] = p[i];
+    }
+    path[o] = 0;
+    if (!o || path[0] == '.' || path[o - 1] == '.') return -1;
+    kiln__dv_handle *h = kiln_xcalloc(1, sizeof *h);
+    h->index = index;
+    if (kiln_dv_get(d->s, path, &h->dv)) h->dv.kind = KILN_DV_NONE;
+    *handle = h;
+    return 0;
+}
+
+static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value *out)
+{
+    const kiln__dvdoc *d = doc->impl;
+    const kiln__dv_handle *h = handle;
+    uint32_t count = kiln_dv_count(&h->dv, d->local);
+    uint32_t i = h->index < 0 ? 0 : (uint32_t)h->index;
+    memset(out, 0, sizeof *out);
+    if (i >= count) return;
+    switch (h->dv.kind) {
+    case KILN_DV_I64:
+        out->i = kiln_dv_i64(&h->dv, d->local, i);
+        out->f = (double)out->i;
+        out->kind = h->dv.type == KILN_FT_BOOLEAN ? KILN_UDF_V_BOOL : KILN_UDF_V_INT;
+        break;
+    case KILN_DV_F64:
+        out->f = kiln_dv_f64(&h->dv, d->local, i);
+        out->i = (int64_t)out->f;
+        out->kind = KILN_UDF_V_FLOAT;
+        break;
+    case KILN_DV_ORD:
+    case KILN_DV_STR:
+        out->str = kiln_dv_str(&h->dv, d->local, i, &out->len);
+        out->kind = out->str ? KILN_UDF_V_STRING : KILN_UDF_V_MISSING;
+        break;
+    default: break;
+    }
+}
+
+static int kiln__dv_count(const kiln_udf_doc *doc, void *handle)
+{
+    const kiln__dvdoc *d = doc->impl;
+    const kiln__dv_handle *h = handle;
+    uint32_t count = kiln_dv_count(&h->dv, d->local);
+    if (h->index >= 0) return (uint32_t)h->index < count;
+    return (int)count;
+}
+
+static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
+{
+    kiln__dvdoc *d = doc->impl;
+    if (!d->id_loaded) {
+        kiln_doc_meta meta;
+        kiln_buf_reset(&d->id);
+        if (!d->shard || kiln_shard_doc_at(d->shard, d->docnum, &meta, &d->id, NULL))
+            kiln_buf_puts(&d->id, "");
+        d->id_loaded = 1;
+    }
+    *len = d->id.len;
+    return d->id.data ? d->id.data : "";
+}
+
+static const kiln_udf_doc_ops kiln__dv_ops = {kiln__dv_resolve, kiln__dv_value, kiln__dv_count,
+                                              free, kiln__dv_doc_id};
+
+/* ---- one execution's sessions ------------------------------------------------------------------ */
+
+struct kiln__udf_rt {
+    const kiln_plan *plan;
+    kiln_udf_session **sessions; /* by slot, created on first use */
+    const roaring_bitmap_t *live;
+    kiln_shard *shard;
+    int64_t deadline_ns;
+    int capture;
+    uint64_t evals;
+    int failed, timed_out;
+    kiln_error err;
+};
+
+kiln__udf_rt *kiln__udf_rt_new(const kiln_plan *p, const roaring_bitmap_t *live, void *shard,
+                               int64_t deadline_ns, int capture_logs)
+{
+    if (!p->nudfs) return NULL;
+    kiln__udf_rt *rt = kiln_xcalloc(1, sizeof *rt);
+    rt->plan = p;
+    rt->sessions = kiln_xcalloc(p->nudfs, sizeof *rt->sessions);
+    rt->live = live;
+    rt->shard = shard;
+    rt->deadline_ns = deadline_ns;
+    rt->capture = capture_logs;
+    return rt;
+}
+
+int kiln__udf_rt_finish(kiln__udf_rt *rt, int *timed_out, kiln_error *err, json_t **logs)
+{
+    if (!rt) return 0;
+    int rc = 0;
+    if (rt->failed) {
+        if (err) *err = rt->err;
+        rc = -1;
+    }
+    if (rt->timed_out && timed_out) *timed_out = 1;
+    for (size_t i = 0; i < rt->plan->nudfs; i++) {
+        json_t *lines = rt->sessions[i] && logs ? kiln_udf_session_logs(rt->sessions[i]) : NULL;
+        if (lines) {
+            const kiln_udf *u = kiln_udf_bound_udf(rt->plan->udfs[i]);
+            if (!*logs) *logs = json_array();
+            size_t k;
+            json_t *line;
+            json_array_foreach(lines, k, line)
+            {
+                json_t *l = json_copy(line);
+                json_object_set_new(l, "udf", json_string(kiln_udf_name(u)));
+                json_object_set_new(l, "version", json_string(kiln_udf_version(u)));
+                json_array_append_new(*logs, l);
+            }
+            json_decref(lines);
+        }
+        kiln_udf_session_free(rt->sessions[i]);
+    }
+    free(rt->sessions);
+    free(rt);
+    return rc;
+}
+
+static int64_t kiln__mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Calls UDF `slot` on a segment doc. 1: result in *r; 0: no result (excluded error, deleted
+ * doc, stopped); the search stops (END) once rt->failed or rt->timed_out is set. */
+static int kiln__udf_eval(kiln__udf_rt *rt, size_t slot, int exclude, kiln__dvdoc *d,
+                          uint32_t local, double score, kiln_udf_result *r)
+{
+    if (rt->failed || rt->timed_out) return 0;
+    d->local = local;
+    d->docnum = d->s->base + local;
+    if (rt->live && !roaring_bitmap_contains(rt->live, d->docnum)) return 0;
+    if (rt->deadline_ns && (++rt->evals & 63) == 0 && kiln__mono_ns() > rt->deadline_ns) {
+        rt->timed_out = 1; /* the search's timeout bounds UDF time: partial results */
+        return 0;
+    }
+    kiln_error err;
+    if (!rt->sessions[slot]) {
+        rt->sessions[slot] = kiln_udf_session_new(rt->plan->udfs[slot], 0, rt->capture, &err);
+        if (!rt->sessions[slot]) {
+            rt->failed = 1;
+            rt->err = err;
+            return 0;
+        }
+    }
+    d->id_loaded = 0;
+    kiln_udf_doc doc = {&kiln__dv_ops, d->s, NULL, 0, d};
+    if (kiln_udf_call(rt->sessions[slot], &doc, score, r, &err) == 0) return 1;
+    if (!exclude) {
+        rt->failed = 1;
+        rt->err = err;
+    }
+    return 0;
+}
+
+/* ---- the filter ---------------------------------------------------------------------------- */
+
+typedef struct {
+    kiln__it base;
+    kiln__udf_rt *rt;
+    size_t slot;
+    int exclude;
+    uint32_t ndocs;
+    const uint64_t *present;
+    float cscore;
+    kiln__dvdoc doc;
+} kiln__udf_it;
+
+static int kiln__udf_matches(kiln__it *it, uint32_t d)
+{
+    kiln__udf_it *u = (kiln__udf_it *)it;
+    kiln_udf_result r;
+    return kiln__udf_eval(u->rt, u->slot, u->exclude, &u->doc, d, 0, &r) && r.matched;
+}
+
+static uint32_t kiln__udf_adv(kiln__it *it, uint32_t target)
+{
+    kiln__udf_it *u = (kiln__udf_it *)it;
+    for (uint32_t d = target; d < u->ndocs; d++) {
+        if (u->rt->failed || u->rt->timed_out) break;
+        if (u->present && !(u->present[d >> 6] >> (d & 63) & 1)) continue;
+        if (kiln__udf_matches(it, d)) return it->doc = d;
+    }
+    return it->doc = KILN__END;
+}
+
+static uint32_t kiln__udf_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__udf_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+
+static float kiln__udf_score(kiln__it *it)
+{
+    return ((kiln__udf_it *)it)->cscore;
+}
+
+static void kiln__udf_free(kiln__it *it)
+{
+    kiln_buf_free(&((kiln__udf_it *)it)->doc.id);
+    free(it);
+}
+
+kiln__it *kiln__it_udf(const kiln_segment *s, kiln__udf_rt *rt, size_t slot, int exclude,
+                       float score)
+{
+    if (!rt || !kiln_segment_ndocs(s)) return NULL;
+    kiln__udf_it *u = kiln_xcalloc(1, sizeof *u);
+    u->base.doc = KILN__UNSTARTED;
+    u->base.next = kiln__udf_next;
+    u->base.advance = kiln__udf_adv;
+    u->base.score = kiln__udf_score;
+    u->base.free = kiln__udf_free;
+    u->base.matches = kiln__udf_matches;
+    u->base.cost = kiln_segment_ndocs(s);
+    u->base.cost_class = 4;
+    u->base.max_score = score;
+    u->rt = rt;
+    u->slot = slot;
+    u->exclude = exclude;
+    u->ndocs = kiln_segment_ndocs(s);
+    u->present = s->present;
+    u->cscore = score;
+    u->doc.s = s;
+    u->doc.shard = rt->shard;
+    return &u->base;
+}
+
+/* ---- the scorer ------------------------------------------------------------------------------ */
+
+typedef struct {
+    kiln__it base;
+    kiln__it *kid;
+    kiln__udf_rt *rt;
+    size_t slot;
+    int exclude, mode, has_min;
+    float min_score, boost, score;
+    kiln__dvdoc doc;
+} kiln__script_it;
+
+/* Scores kid's current doc; 0 when the doc is dropped (error excluded, below min_score). */
+static int kiln__script_eval(kiln__script_it *s, uint32_t d)
+{
+    kiln_udf_result r;
+    double inner = s->kid->score(s->kid);
+    if (!kiln__udf_eval(s->rt, s->slot, s->exclude, &s->doc, d, inner, &r)) return 0;
+    double v = r.score;
+    if (s->mode == KILN_SCORE_MULTIPLY)
+        v *= inner;
+    else if (s->mode == KILN_SCORE_SUM)
+        v += inner;
+    if (v < 0) v = 0; /* as in ES, scores are never negative */
+    s->score = (float)(v * s->boost);
+    return !s->has_min || s->score >= s->min_score;
+}
+
+static uint32_t kiln__script_settle(kiln__script_it *s, uint32_t d)
+{
+    while (d != KILN__END) {
+        if (s->rt->failed || s->rt->timed_out) return s->base.doc = KILN__END;
+        if (kiln__script_eval(s, d)) return s->base.doc = d;
+        d = kiln__it_next(s->kid);
+    }
+    return s->base.doc = KILN__END;
+}
+
+static uint32_t kiln__script_next(kiln__it *it)
+{
+    kiln__script_it *s = (kiln__script_it *)it;
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__script_settle(s, kiln__it_next(s->kid));
+}
+
+static uint32_t kiln__script_adv(kiln__it *it, uint32_t target)
+{
+    kiln__script_it *s = (kiln__script_it *)it;
+    return kiln__script_settle(s, kiln__it_advance(s->kid, target));
+}
+
+static float kiln__script_score(kiln__it *it)
+{
+    return ((kiln__script_it *)it)->score;
+}
+
+static void kiln__script_free(kiln__it *it)
+{
+    kiln__script_it *s = (kiln__script_it *)it;
+    kiln__it_free(s->kid);
+    kiln_buf_free(&s->doc.id);
+    free(s);
+}
+
+kiln__it *kiln__it_script(kiln__it *kid, const kiln_segment *s, kiln__udf_rt *rt, size_t slot,
+                          int exclude, int mode, float boost, int has_min, float min_score)
+{
+    if (!kid) return NULL;
+    if (!rt) {
+        kiln__it_free(kid);
+        return NULL;
+    }
+    kiln__script_it *it = kiln_xcalloc(1, sizeof *it);
+    it->base.doc = KILN__UNSTARTED;
+    it->base.next = kiln__script_next;
+    it->base.advance = kiln__script_adv;
+    it->base.score = kiln__script_score;
+    it->base.free = kiln__script_free;
+    it->base.cost = kid->cost;
+    it->base.cost_class = kid->cost_class;
+    it->base.max_score = INFINITY; /* a UDF's score has no known bound: no pruning below it */
+    it->kid = kid;
+    it->rt = rt;
+    it->slot = slot;
+    it->exclude = exclude;
+    it->mode = mode;
+    it->boost = boost;
+    it->has_min = has_min;
+    it->min_score = min_score;
+    it->doc.s = s;
+    it->doc.shard = rt->shard;
+    return &it->base;
+}
+
+/* ---- binding ----------------------------------------------------------------------------- */
+
+typedef struct {
+    kiln_udf_registry *r;
+    kiln_error *err;
+} kiln__bind_ctx;
+
+static void kiln__bound_free(void *b)
+{
+    kiln_udf_bound_free(b);
+}
+
+static int kiln__bind_one(kiln_query *q, void *arg)
+{
+    kiln__bind_ctx *c = arg;
+    kiln_query_udf *u = q->kind == KILN_Q_WASM_UDF       ? &q->u.udf
+                        : q->kind == KILN_Q_SCRIPT_SCORE ? &q->u.script_score.udf
+                                                         : NULL;
+    if (!u || u->bound) return 0;
+    kiln_error nf;
+    kiln_udf *udf = kiln_udf_get(c->r, u->name, u->version, &nf);
+    if (!udf) {
+        /* an unknown UDF is a bad request, not a missing resource of the search */
+        return kiln_fail(c->err, KILN_E_ILLEGAL_ARGUMENT, "%s", nf.reason);
+    }
+    u->bound = kiln_udf_bind(udf, u->params, c->err);
+    kiln_udf_unref(udf);
+    if (!u->bound) return -1;
+    u->bound_free = kiln__bound_free;
+    return 0;
+}
+
+int kiln_search_bind_udfs(kiln_query *q, kiln_udf_registry *r, kiln_error *err)
+{
+    kiln__bind_ctx c = {r, err};
+    return kiln_query_walk(q, kiln__bind_one, &c);
+}
