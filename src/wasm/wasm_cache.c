@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 extern const char kiln__abi_text[];
+extern const char kiln__codegen_id[];
 
 static void tool_identity(const char *name, char *out, size_t cap) {
   const char *path = getenv("PATH");
@@ -36,12 +37,12 @@ static void tool_identity(const char *name, char *out, size_t cap) {
 
 int kiln__cache_path(const char *cache_dir, const char *hash, const kiln__gen_opts *o, char *out, size_t cap) {
   static char key[65];
-  char ids[3 * 4200 + 64];
+  char ids[3 * 4200 + 512];
   char w[4200], c[4200];
   tool_identity("wasm2c", w, sizeof w);
   const char *cc = getenv("KILN_CC");
   tool_identity(cc && *cc ? cc : "cc", c, sizeof c);
-  int n = snprintf(ids, sizeof ids, "%s|%s|eb=%d|nf=%d|", w, c, o->explicit_bounds, o->no_fuel);
+  int n = snprintf(ids, sizeof ids, "%s|%s|%s|eb=%d|nf=%d|", w, c, kiln__codegen_id, o->explicit_bounds, o->no_fuel);
   size_t al = strlen(kiln__abi_text);
   char *all = malloc((size_t)n + al + 1);
   if (!all)

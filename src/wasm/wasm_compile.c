@@ -485,7 +485,7 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok) 
          "static const kiln__module_desc kiln__desc = {KILN__ABI_VERSION, sizeof(Z_kiln_instance_t), kiln__inst, "
          "kiln__free, kiln__mem, %u, kiln__tramps, kiln__exidx, kiln__xptr};\n",
          nfx);
-  sb_str(s, "const kiln__module_desc* kiln__entry(const kiln__rt_api* rt, void (*const* hf)(void), uint32_t n) {\n"
+  sb_str(s, "__attribute__((visibility(\"default\"))) const kiln__module_desc* kiln__entry(const kiln__rt_api* rt, void (*const* hf)(void), uint32_t n) {\n"
             "  if (rt->abi_version != KILN__ABI_VERSION) return 0;\n  kiln__rt = rt;\n");
   sb_fmt(s, "  for (uint32_t k = 0; k < n && k < %u; k++) kiln__hf[k] = hf[k];\n", mi->nimports ? mi->nimports : 1);
   sb_str(s, "  Z_kiln_init_module();\n  return &kiln__desc;\n}\n");
@@ -664,6 +664,11 @@ fail:
   return err ? err->code : KILN_WASM_ECOMPILE;
 }
 
+/* Part of the cache key: bump when the instrumentation/glue generator or the
+ * compiler flags below change. */
+const char kiln__codegen_id[] = "codegen 2; tier1: cc -O2 -fPIC -shared -fno-optimize-sibling-calls -frounding-math "
+                                "-fsignaling-nans -fno-strict-aliasing -fvisibility=hidden -Wl,-Bsymbolic";
+
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err) {
   char why[256];
   const char *mem = o->explicit_bounds ? "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0" : "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1";
@@ -677,7 +682,7 @@ int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_
   } else {
     const char *cc = getenv("KILN_CC");
     char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-O2", "-fPIC", "-shared", "-fno-optimize-sibling-calls",
-                    "-frounding-math", "-fsignaling-nans", "-fno-strict-aliasing", "-w", "-DNDEBUG",
+                    "-frounding-math", "-fsignaling-nans", "-fno-strict-aliasing", "-fvisibility=hidden", "-w", "-DNDEBUG",
                     "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", (char *)mem, "-I.", "-Wl,-Bsymbolic", "-o", "t1.so", "k.c",
                     "-lm", NULL};
     rc = run_child(argv, dir, &lim, why, sizeof why);

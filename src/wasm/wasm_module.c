@@ -60,6 +60,49 @@ static kiln__gen_opts gen_opts(const kiln_wasm_module *m) {
   return o;
 }
 
+/* Work dirs of tier-1 builds in flight: removed at exit if the process ends
+ * before a build does (the build's child then fails on its own). */
+typedef struct wd_node {
+  struct wd_node *next;
+  char path[];
+} wd_node;
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static wd_node *wd_list;
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+
+static void wd_atexit(void) {
+  pthread_mutex_lock(&wd_mu);
+  for (wd_node *n = wd_list; n; n = n->next)
+    kiln__rmtree(n->path);
+  pthread_mutex_unlock(&wd_mu);
+}
+static void wd_init(void) { atexit(wd_atexit); }
+
+static void wd_add(const char *path) {
+  pthread_once(&wd_once, wd_init);
+  size_t l = strlen(path) + 1;
+  wd_node *n = malloc(sizeof *n + l);
+  if (!n)
+    return;
+  memcpy(n->path, path, l);
+  pthread_mutex_lock(&wd_mu);
+  n->next = wd_list;
+  wd_list = n;
+  pthread_mutex_unlock(&wd_mu);
+}
+
+static void wd_remove(const char *path) {
+  pthread_mutex_lock(&wd_mu);
+  for (wd_node **pp = &wd_list; *pp; pp = &(*pp)->next)
+    if (!strcmp((*pp)->path, path)) {
+      wd_node *n = *pp;
+      *pp = n->next;
+      free(n);
+      break;
+    }
+  pthread_mutex_unlock(&wd_mu);
+}
+
 /* Background tier-1 build: compile, dlopen, swap every export's trampoline. */
 static void *tier1_main(void *arg) {
   kiln_wasm_module *m = arg;
@@ -91,6 +134,7 @@ static void *tier1_main(void *arg) {
       kiln__cache_store(so, path);
   }
   kiln__rmtree(m->workdir);
+  wd_remove(m->workdir);
   pthread_mutex_lock(&m->mu);
   m->t1_done = true;
   pthread_cond_broadcast(&m->cv);
@@ -179,9 +223,11 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
   } else if (m->lim.tier1 != 0) {
     atomic_fetch_add(&m->refs, 1);
     m->t1_started = true;
+    wd_add(m->workdir);
     if (pthread_create(&m->t1_thread, NULL, tier1_main, m) != 0) {
       m->t1_started = false;
       m->t1_done = true;
+      wd_remove(m->workdir);
       atomic_fetch_sub(&m->refs, 1);
     } else {
       pthread_detach(m->t1_thread);
@@ -253,11 +299,19 @@ void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg) {
 }
 
 /* ---- instances ---- */
-static void budget_start(kiln_wasm_instance *in) {
-  uint64_t f = in->fuel ? in->fuel : UINT64_MAX;
-  uint64_t slice = f < KILN__FUEL_SLICE ? f : KILN__FUEL_SLICE;
-  in->tick.fuel = (int64_t)slice;
-  in->fuel_left = f - slice;
+/* Splits the per-call fuel into the first slice and the rest, once per budget
+ * change rather than per call. */
+static void budget_set(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadline_ns) {
+  in->fuel = fuel;
+  in->deadline_ns = deadline_ns;
+  uint64_t f = fuel ? fuel : UINT64_MAX;
+  in->slice0 = f < KILN__FUEL_SLICE ? f : KILN__FUEL_SLICE;
+  in->left0 = f - in->slice0;
+}
+
+static inline void budget_start(kiln_wasm_instance *in) {
+  in->tick.fuel = (int64_t)in->slice0;
+  in->fuel_left = in->left0;
   in->deadline_at = 0;
   /* Guest frames may use at most KILN__GUEST_STACK below the entry point (and
    * never the thread's last 256 KiB): deep recursion traps quickly. */
@@ -305,8 +359,7 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
   in->ctx.resolver = m->resolver;
   in->max_pages = m->lim.max_pages;
   in->explicit_bounds = m->lim.explicit_bounds != 0;
-  in->fuel = m->lim.fuel;
-  in->deadline_ns = m->lim.deadline_ns;
+  budget_set(in, m->lim.fuel, m->lim.deadline_ns);
   atomic_fetch_add(&m->refs, 1);
   void *w = KILN__W2C(in);
   kiln__jmpbuf jb;
@@ -351,8 +404,7 @@ void kiln__instance_destroy(kiln_wasm_instance *in) {
 void kiln_wasm_set_user(kiln_wasm_instance *in, void *user) { in->ctx.user = user; }
 
 void kiln_wasm_set_budget(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadline_ns) {
-  in->fuel = fuel ? fuel : in->m->lim.fuel;
-  in->deadline_ns = deadline_ns ? deadline_ns : in->m->lim.deadline_ns;
+  budget_set(in, fuel ? fuel : in->m->lim.fuel, deadline_ns ? deadline_ns : in->m->lim.deadline_ns);
 }
 
 int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
@@ -520,8 +572,8 @@ static bool reset(kiln_wasm_instance *in) {
   memcpy(KILN__W2C(in), in->snap_struct, in->code->desc->instance_size);
   in->dirty = false;
   in->ctx.user = NULL;
-  in->fuel = in->m->lim.fuel;
-  in->deadline_ns = in->m->lim.deadline_ns;
+  if (in->fuel != in->m->lim.fuel || in->deadline_ns != in->m->lim.deadline_ns)
+    budget_set(in, in->m->lim.fuel, in->m->lim.deadline_ns);
   return true;
 }
 

@@ -78,6 +78,7 @@ struct kiln_wasm_instance {
   uint32_t max_pages;
   bool explicit_bounds, trapped, dirty;
   uint64_t fuel, deadline_ns; /* per-call budget (fuel 0 = unlimited) */
+  uint64_t slice0, left0;      /* fuel split into the first slice and the rest */
   uint64_t fuel_left, deadline_at;
   struct kiln_wasm_instance *next; /* pool free list */
   _Alignas(16) kiln__tick tick;    /* last: the wasm2c instance follows it */

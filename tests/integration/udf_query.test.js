@@ -1,0 +1,158 @@
+'use strict';
+// UDFs inside searches (issue 5), through the OpenSearch JS client: the original design's
+// workflow verbatim (string_distance registered from its udf.json manifest, a bool query with a
+// term clause and a wasm_udf filter, then _stats), scoring with script_score, the planner running
+// UDFs last, error policies. The example modules are built by CMake into <build>/udfs/.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { useServer } = require('./lib/fixture');
+
+const k = useServer();
+const UDFS = path.join(path.dirname(path.resolve(process.env.KILN_BIN || 'build/kiln')), 'udfs');
+
+/** Registers a UDF from its manifest: the metadata of udf.json plus the module it names. */
+async function registerManifest(dir) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'udf.json'), 'utf8'));
+  const wasm = fs.readFileSync(path.join(dir, manifest.wasm));
+  const { name, version, ...meta } = manifest;
+  meta.wasm = wasm.toString('base64');
+  const r = await k.raw('PUT', `/_udf/${name}/${version}`, JSON.stringify(meta), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 201, r.text);
+  return manifest;
+}
+
+function wat(name, src) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-udfq-'));
+  fs.writeFileSync(path.join(tmp, `${name}.wat`), src);
+  execFileSync('wat2wasm', [path.join(tmp, `${name}.wat`), '-o', path.join(tmp, `${name}.wasm`)]);
+  return fs.readFileSync(path.join(tmp, `${name}.wasm`));
+}
+
+const PRODUCTS = [
+  { id: '1', product_name: 'iPhone 15', category: 'electronics', price: 999, rating: 4.7, stock: 120 },
+  { id: '2', product_name: 'iPhone 14', category: 'electronics', price: 799, rating: 4.5, stock: 300 },
+  { id: '3', product_name: 'iPhone 15 Pro Max', category: 'electronics', price: 1299, rating: 4.8, stock: 40 },
+  { id: '4', product_name: 'Galaxy S24', category: 'electronics', price: 899, rating: 4.4, stock: 200 },
+  { id: '5', product_name: 'iPhone 15', category: 'refurbished', price: 699, rating: 4.1, stock: 15 },
+  { id: '6', product_name: 'Pixel 8', category: 'electronics', price: 699, rating: 4.3, stock: 0 },
+  { id: '7', product_name: 'iPhone 13', category: 'electronics', price: 599, rating: 4.2, stock: 80 },
+];
+
+test('the original workflow: register string_distance, index products, bool + wasm_udf, _stats', async () => {
+  await registerManifest(path.join(UDFS, 'string_distance'));
+  await k.client.indices.create({
+    index: 'products',
+    body: { mappings: { properties: { product_name: { type: 'text' }, category: { type: 'keyword' }, price: { type: 'double' } } } },
+  });
+  const body = PRODUCTS.flatMap(({ id, ...doc }) => [{ index: { _index: 'products', _id: id } }, doc]);
+  const b = await k.client.bulk({ body, refresh: true });
+  assert.equal(b.body.errors, false);
+
+  const r = await k.client.search({
+    index: 'products',
+    body: {
+      query: {
+        bool: {
+          must: [{ term: { category: 'electronics' } }],
+          filter: [{ wasm_udf: { name: 'string_distance', version: '1.0.0',
+            params: { field: 'product_name', target: 'iPhone 15', max_distance: 3 } } }],
+        },
+      },
+    },
+  });
+  // distances to "iPhone 15": iPhone 15 → 0, iPhone 14 → 1, iPhone 13 → 1, iPhone 15 Pro Max → 8,
+  // Galaxy S24 and Pixel 8 → far; doc 5 is refurbished (not a term match)
+  const ids = r.body.hits.hits.map((h) => h._id).sort();
+  assert.deepEqual(ids, ['1', '2', '7']);
+  assert.equal(r.body.hits.total.value, 3);
+
+  // The planner runs the UDF last: it was called once per term match, never on doc 5.
+  const s = (await k.raw('GET', '/_udf/string_distance/1.0.0/_stats')).body;
+  assert.equal(s.calls, PRODUCTS.filter((p) => p.category === 'electronics').length);
+  assert.equal(s.errors, 0);
+
+  // Without a version the latest is used; default max_distance (3) applies.
+  const r2 = await k.client.search({ index: 'products', body: { query: { wasm_udf: { name: 'string_distance',
+    params: { field: 'product_name', target: 'iphone 15' } } } } });
+  assert.deepEqual(r2.body.hits.hits.map((h) => h._id).sort(), ['1', '2', '5', '7']); // case counts: 'i'≠'I'
+});
+
+test('UDF clauses work in every bool clause and at depth', async () => {
+  const sd = (target, max) => ({ wasm_udf: { name: 'string_distance', params: { field: 'product_name', target, max_distance: max } } });
+  const q = async (query) => (await k.client.search({ index: 'products', body: { query, size: 20 } })).body.hits.hits.map((h) => h._id).sort();
+  assert.deepEqual(await q({ bool: { must_not: [sd('iPhone 15', 1)] } }), ['3', '4', '6']);
+  assert.deepEqual(await q({ bool: { should: [sd('Pixel 8', 0), sd('Galaxy S24', 0)] } }), ['4', '6']);
+  assert.deepEqual(await q({ bool: { filter: [{ bool: { must: [sd('iPhone 15', 0)], filter: [{ range: { price: { gte: 900 } } }] } }] } }), ['1']);
+  assert.deepEqual(await q({ constant_score: { filter: sd('iPhone 14', 0) } }), ['2']);
+  // the script query form, as ES users know it
+  assert.deepEqual(await q({ script: { script: { lang: 'wasm', id: 'string_distance@1.0.0', params: { field: 'product_name', target: 'Pixel 8', max_distance: 0 } } } }), ['6']);
+  assert.equal((await k.client.count({ index: 'products', body: { query: sd('iPhone 15', 1) } })).body.count, 4);
+});
+
+test('script_score and function_score with a scoring UDF', async () => {
+  await registerManifest(path.join(UDFS, 'popularity_boost'));
+  const r = await k.client.search({ index: 'products', body: { query: { script_score: {
+    query: { match: { product_name: 'iphone' } },
+    script: { lang: 'wasm', id: 'popularity_boost', params: { weight: 1.0 } } } } } });
+  const hits = r.body.hits.hits;
+  assert.equal(hits.length, 5);
+  for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1]._score >= hits[i]._score);
+  assert.ok(hits.every((h) => h._score > 0));
+  const f = await k.client.search({ index: 'products', body: { query: { function_score: {
+    query: { term: { category: 'electronics' } },
+    functions: [{ script_score: { script: { lang: 'wasm', id: 'popularity_boost' } } }], boost_mode: 'replace' } } } });
+  assert.equal(f.body.hits.total.value, 6);
+});
+
+test('bad UDF references are 400s that say which', async () => {
+  const bad = async (query, re) => {
+    const r = await k.raw('POST', '/products/_search', JSON.stringify({ query }), { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.error.reason, re);
+  };
+  await bad({ wasm_udf: { name: 'no_such_udf' } }, /UDF \[no_such_udf\] is not registered/);
+  await bad({ wasm_udf: { name: 'string_distance', version: '9.9.9' } }, /string_distance@9\.9\.9/);
+  await bad({ wasm_udf: { name: 'string_distance', params: { field: 'product_name' } } }, /requires parameter \[target\]/);
+  await bad({ wasm_udf: { name: 'string_distance', params: { field: 'x', target: 'y', max_distance: 'far' } } }, /\[max_distance\].*\[i32\]/);
+  await bad({ wasm_udf: { params: {} } }, /requires \[name\]/);
+  await bad({ script: { script: { source: 'doc.x.value > 1' } } }, /lang.*wasm/);
+});
+
+test('a trapping UDF fails the search with a structured error, or excludes the doc on request', async () => {
+  const bytes = wat('trap_on_pixel', `(module
+    (import "kiln" "get_field_string" (func $gs (param i32 i32 i32 i32) (result i32)))
+    (import "kiln" "log" (func $log (param i32 i32 i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "product_name")
+    (data (i32.const 32) "about to look")
+    (func (export "kiln_abi_version") (result i32) (i32.const 1))
+    (func (export "f") (result i32)
+      (call $log (i32.const 1) (i32.const 32) (i32.const 13))
+      (drop (call $gs (i32.const 0) (i32.const 12) (i32.const 100) (i32.const 50)))
+      ;; "Pixel 8" starts with 'P': trap there
+      (if (i32.eq (i32.load8_u (i32.const 100)) (i32.const 80)) (then unreachable))
+      (i32.const 1)))`);
+  const put = await k.raw('PUT', '/_udf/trap_on_pixel/1.0.0?function_name=f', bytes, { 'Content-Type': 'application/wasm' });
+  assert.equal(put.status, 201, put.text);
+  const r = await k.raw('POST', '/products/_search', JSON.stringify({ query: { wasm_udf: { name: 'trap_on_pixel' } } }), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.error.reason, /UDF \[trap_on_pixel@1\.0\.0\] failed on document \[6\]: unreachable/);
+  assert.match(r.body.error.reason, /about to look/); // the UDF's last log lines
+  const ex = await k.client.search({ index: 'products', body: { size: 20, query: { wasm_udf: { name: 'trap_on_pixel', on_error: 'exclude' } } } });
+  assert.deepEqual(ex.body.hits.hits.map((h) => h._id).sort(), ['1', '2', '3', '4', '5', '7']);
+  const s = (await k.raw('GET', '/_udf/trap_on_pixel/1.0.0/_stats')).body;
+  assert.equal(s.errors, 2);
+  assert.equal(s.last_error.doc_id, '6');
+});
+
+test('deleted and updated documents are seen as they are now', async () => {
+  await k.client.delete({ index: 'products', id: '2', refresh: true });
+  await k.client.update({ index: 'products', id: '7', body: { doc: { product_name: 'iPhone 15' } }, refresh: true });
+  const r = await k.client.search({ index: 'products', body: { query: { wasm_udf: { name: 'string_distance',
+    params: { field: 'product_name', target: 'iPhone 15', max_distance: 0 } } } } });
+  assert.deepEqual(r.body.hits.hits.map((h) => h._id).sort(), ['1', '5', '7']);
+});
