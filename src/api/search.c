@@ -52,6 +52,7 @@ typedef struct kiln__sreq {
     char *after_strs[16];
     int stored_fields_set, stored_source; /* stored_fields given; it names _source */
     json_t *dv_fields; /* docvalue_fields: [{"field", "format"}] (owned) */
+    int udf_log;       /* "udf_log": true or "profile": true: UDF log lines in the response */
 } kiln__sreq;
 
 static int64_t kiln__mono_ns(void)
@@ -432,8 +433,12 @@ static int kiln__parse_body(kiln__sreq *r, int count, kiln_error *err)
                 else
                     return kiln_fail(err, KILN_E_PARSING, "[docvalue_fields] bad entry");
             }
+        } else if (!strcmp(key, "udf_log") || !strcmp(key, "profile")) {
+            if (!json_is_boolean(v))
+                return kiln_fail(err, KILN_E_PARSING, "[%s] must be true or false", key);
+            r->udf_log |= json_is_true(v);
         } else if (!strcmp(key, "explain") || !strcmp(key, "highlight") ||
-                   !strcmp(key, "profile") || !strcmp(key, "fields") ||
+                   !strcmp(key, "fields") ||
                    !strcmp(key, "terminate_after") || !strcmp(key, "indices_boost") ||
                    !strcmp(key, "stats") || !strcmp(key, "ext")) {
             /* accepted, not honoured yet */
@@ -823,6 +828,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
         .min_score = r.min_score,
         .id_lookup = kiln__id_lookup,
         .deadline_ns = r.timeout_ms >= 0 ? t0 + r.timeout_ms * 1000000LL : 0,
+        .capture_udf_logs = r.udf_log,
     };
     per = kiln_xcalloc(nshards + 1, sizeof *per);
     for (size_t i = 0; i < nt; i++) {
@@ -921,7 +927,13 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     json_decref(owned);
     kiln_buf_free(&idb);
     kiln_buf_free(&src);
-    kiln_buf_puts(&b, "]}}");
+    kiln_buf_puts(&b, "]}");
+    if (r.udf_log) { /* capped per UDF session; the server log has them too (rate-limited) */
+        char *logs = merged.udf_logs ? json_dumps(merged.udf_logs, JSON_COMPACT) : NULL;
+        kiln_buf_printf(&b, ",\"udf_logs\":%s", logs ? logs : "[]");
+        free(logs);
+    }
+    kiln_buf_putc(&b, '}');
     kiln_resp_json(resp, 200, b.data);
     kiln_buf_free(&b);
     goto out;

@@ -16,6 +16,7 @@ void kiln_search_result_free(kiln_search_result *res)
     if (!res) return;
     for (size_t i = 0; i < res->nhits; i++) free(res->hits[i].sort);
     free(res->hits);
+    json_decref(res->udf_logs);
     memset(res, 0, sizeof *res);
 }
 
@@ -231,7 +232,8 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
     memset(res, 0, sizeof *res);
     /* UDF sessions live for this execution on this thread; iterators reach them through o. */
     kiln_search_opts with_udfs = *o;
-    with_udfs.udf_rt = kiln__udf_rt_new(p, live, o->id_ctx, o->deadline_ns);
+    with_udfs.udf_rt =
+        kiln__udf_rt_new(p, live, o->id_ctx, o->deadline_ns, o->capture_udf_logs);
     o = &with_udfs;
     size_t nk = o->nsort;
     int need_scores = !nk || o->track_scores || o->has_min_score;
@@ -240,7 +242,7 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         if (o->sort[k].by == KILN_SORT_FIELD) {
             const kiln_field *f = kiln_mapping_field(p->m, o->sort[k].field);
             if (f && f->type == KILN_FT_TEXT) {
-                kiln__udf_rt_finish(o->udf_rt, NULL, NULL);
+                kiln__udf_rt_finish(o->udf_rt, NULL, NULL, NULL);
                 return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                                  "Text fields are not optimised for operations that require "
                                  "per-document field data like aggregations and sorting, so these "
@@ -348,7 +350,7 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
     free(pool);
     free(cand_sort);
     free(skeys);
-    if (kiln__udf_rt_finish(o->udf_rt, &res->timed_out, err)) {
+    if (kiln__udf_rt_finish(o->udf_rt, &res->timed_out, err, &res->udf_logs)) {
         kiln_search_result_free(res);
         return -1;
     }
@@ -369,6 +371,10 @@ void kiln_search_merge(kiln_search_result *shards, size_t n, const kiln_search_o
         out->total += shards[i].total;
         out->total_is_lower_bound |= shards[i].total_is_lower_bound;
         out->timed_out |= shards[i].timed_out;
+        if (shards[i].udf_logs) {
+            if (!out->udf_logs) out->udf_logs = json_array();
+            json_array_extend(out->udf_logs, shards[i].udf_logs);
+        }
         if (!isnan(shards[i].max_score) &&
             (isnan(out->max_score) || shards[i].max_score > out->max_score))
             out->max_score = shards[i].max_score;

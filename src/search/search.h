@@ -92,6 +92,7 @@ typedef struct kiln_search_opts {
     kiln_id_lookup_fn id_lookup;
     void *id_ctx;
     int64_t deadline_ns;            /* CLOCK_MONOTONIC; 0 = none */
+    int capture_udf_logs;           /* keep UDF log lines for the response ("udf_log": true) */
     void *udf_rt;                   /* internal: UDF sessions of one execution (udf_iter.c) */
 } kiln_search_opts;
 
@@ -103,6 +104,7 @@ typedef struct kiln_search_result {
     int total_is_lower_bound; /* hits.total.relation "gte" */
     float max_score;          /* NaN if no hits or not scored */
     int timed_out;
+    json_t *udf_logs;         /* UDF log lines when capture_udf_logs (owned), else NULL */
 } kiln_search_result;
 
 /* The query phase over one shard's reader. live (frozen at the reader's refresh) says which

@@ -124,13 +124,14 @@ struct kiln__udf_rt {
     const roaring_bitmap_t *live;
     kiln_shard *shard;
     int64_t deadline_ns;
+    int capture;
     uint64_t evals;
     int failed, timed_out;
     kiln_error err;
 };
 
 kiln__udf_rt *kiln__udf_rt_new(const kiln_plan *p, const roaring_bitmap_t *live, void *shard,
-                               int64_t deadline_ns)
+                               int64_t deadline_ns, int capture_logs)
 {
     if (!p->nudfs) return NULL;
     kiln__udf_rt *rt = kiln_xcalloc(1, sizeof *rt);
@@ -139,10 +140,11 @@ kiln__udf_rt *kiln__udf_rt_new(const kiln_plan *p, const roaring_bitmap_t *live,
     rt->live = live;
     rt->shard = shard;
     rt->deadline_ns = deadline_ns;
+    rt->capture = capture_logs;
     return rt;
 }
 
-int kiln__udf_rt_finish(kiln__udf_rt *rt, int *timed_out, kiln_error *err)
+int kiln__udf_rt_finish(kiln__udf_rt *rt, int *timed_out, kiln_error *err, json_t **logs)
 {
     if (!rt) return 0;
     int rc = 0;
@@ -151,7 +153,24 @@ int kiln__udf_rt_finish(kiln__udf_rt *rt, int *timed_out, kiln_error *err)
         rc = -1;
     }
     if (rt->timed_out && timed_out) *timed_out = 1;
-    for (size_t i = 0; i < rt->plan->nudfs; i++) kiln_udf_session_free(rt->sessions[i]);
+    for (size_t i = 0; i < rt->plan->nudfs; i++) {
+        json_t *lines = rt->sessions[i] && logs ? kiln_udf_session_logs(rt->sessions[i]) : NULL;
+        if (lines) {
+            const kiln_udf *u = kiln_udf_bound_udf(rt->plan->udfs[i]);
+            if (!*logs) *logs = json_array();
+            size_t k;
+            json_t *line;
+            json_array_foreach(lines, k, line)
+            {
+                json_t *l = json_copy(line);
+                json_object_set_new(l, "udf", json_string(kiln_udf_name(u)));
+                json_object_set_new(l, "version", json_string(kiln_udf_version(u)));
+                json_array_append_new(*logs, l);
+            }
+            json_decref(lines);
+        }
+        kiln_udf_session_free(rt->sessions[i]);
+    }
     free(rt->sessions);
     free(rt);
     return rc;
@@ -179,7 +198,7 @@ static int kiln__udf_eval(kiln__udf_rt *rt, size_t slot, int exclude, kiln__dvdo
     }
     kiln_error err;
     if (!rt->sessions[slot]) {
-        rt->sessions[slot] = kiln_udf_session_new(rt->plan->udfs[slot], 0, 0, &err);
+        rt->sessions[slot] = kiln_udf_session_new(rt->plan->udfs[slot], 0, rt->capture, &err);
         if (!rt->sessions[slot]) {
             rt->failed = 1;
             rt->err = err;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KILN__SAMPLE_MASK 15u /* time one call in 16 (and every failing one) */
+#define KILN__SAMPLE_MASK 15u /* time one call in 16; every call and error is counted */
 #define KILN__LOG_CAPTURE_MAX 100
 
 kiln_udf_bound *kiln_udf_bind(kiln_udf *u, json_t *params, kiln_error *err)
@@ -184,8 +184,8 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
         out->matched = out->score != 0;
     }
     if (rc != 0 || why) {
-        uint64_t ns = kiln__udf_now_ns() - (t0 ? t0 : kiln__udf_now_ns());
-        kiln__udf_stats_record(u->stats_id, ns, 1, 1);
+        /* a failed call is always recorded; its duration only when it was timed */
+        kiln__udf_stats_record(u->stats_id, t0 ? kiln__udf_now_ns() - t0 : 0, t0 != 0, 1);
         char logs[600];
         kiln__tail_text(s, logs, sizeof logs);
         const char *kind = why ? why : kiln__trap_id(trap.kind);

@@ -91,6 +91,7 @@ void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error)
     if (ns < KILN__LOAD(s->min_ns)) KILN__STORE(s->min_ns, ns);
     if (ns > KILN__LOAD(s->max_ns)) KILN__STORE(s->max_ns, ns);
     unsigned b = ns ? 64 - (unsigned)__builtin_clzll(ns) : 0;
+    if (b > 63) b = 63;
     KILN__STORE(s->hist[b], KILN__LOAD(s->hist[b]) + 1);
     KILN__STORE(s->last_called_ms, (uint64_t)kiln__udf_now_ms());
 }

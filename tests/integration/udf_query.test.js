@@ -156,3 +156,16 @@ test('deleted and updated documents are seen as they are now', async () => {
     params: { field: 'product_name', target: 'iPhone 15', max_distance: 0 } } } } });
   assert.deepEqual(r.body.hits.hits.map((h) => h._id).sort(), ['1', '5', '7']);
 });
+
+test('"udf_log": true returns the UDF log lines with the response', async () => {
+  const r = await k.raw('POST', '/products/_search', JSON.stringify({ udf_log: true,
+    query: { bool: { filter: [{ term: { category: 'electronics' } }, { wasm_udf: { name: 'trap_on_pixel', on_error: 'exclude' } }] } } }),
+  { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.body.udf_logs.length >= 1);
+  assert.deepEqual(Object.keys(r.body.udf_logs[0]).sort(), ['doc_id', 'level', 'message', 'udf', 'version']);
+  assert.equal(r.body.udf_logs[0].message, 'about to look');
+  assert.equal(r.body.udf_logs[0].udf, 'trap_on_pixel');
+  const plain = await k.raw('POST', '/products/_search', JSON.stringify({ query: { match_all: {} } }), { 'Content-Type': 'application/json' });
+  assert.equal(plain.body.udf_logs, undefined);
+});
