@@ -612,6 +612,11 @@ int kiln_udf_returns_score(const kiln_udf *u)
     return u->result_type == KILN_WASM_F32 || u->result_type == KILN_WASM_F64;
 }
 
+int kiln_udf_wait_optimized(kiln_udf *u)
+{
+    return kiln_wasm_module_wait_tier1(u->module);
+}
+
 json_t *kiln_udf_describe(const kiln_udf *u)
 {
     json_t *d = json_deep_copy(u->meta);
