@@ -116,10 +116,15 @@ int kiln__cache_store(const char *src, const char *path)
     fclose(out);
     out = NULL;
     if (file_sha(tmp, hex) || rename(tmp, path)) goto done;
-    FILE *s = fopen(sum_path, "we");
+    /* The checksum is renamed into place too: concurrent processes (several build
+     * dirs share a cache) never read a half-written one. */
+    char sum_tmp[4300];
+    snprintf(sum_tmp, sizeof sum_tmp, "%s.tmp%d", sum_path, (int)getpid());
+    FILE *s = fopen(sum_tmp, "we");
     if (!s) goto done;
-    fwrite(hex, 1, 64, s);
-    rc = fclose(s);
+    size_t w = fwrite(hex, 1, 64, s);
+    if (fclose(s) == 0 && w == 64 && rename(sum_tmp, sum_path) == 0) rc = 0;
+    unlink(sum_tmp);
 done:
     if (in) fclose(in);
     if (out) fclose(out);
