@@ -199,8 +199,8 @@ int main(int argc, char **argv)
     snprintf(common, sizeof common, "%.*s", (int)tv[0].len, tv[0].t);
     snprintf(common2, sizeof common2, "%.*s", (int)tv[1].len, tv[1].t);
     snprintf(medium, sizeof medium, "%.*s", (int)tv[200].len, tv[200].t);
-    uint32_t i_rare = 0;
-    while (i_rare < desc->nterms && tv[i_rare].df > 100) i_rare++;
+    uint32_t i_rare = 0; /* the first term at or below df 100, else the rarest */
+    while (i_rare + 1 < desc->nterms && tv[i_rare].df > 100) i_rare++;
     snprintf(rare, sizeof rare, "%.*s", (int)tv[i_rare].len, tv[i_rare].t);
     printf("terms: common [%s] df %u, second [%s] df %u, medium [%s] df %u, rare [%s] df %u\n\n",
            common, tv[0].df, common2, tv[1].df, medium, tv[200].df, rare, tv[i_rare].df);

@@ -297,6 +297,7 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                     upto = end;
                     have_upto = 1;
                 }
+                it->min_comp = h.v[0].score;
                 d = kiln__it_advance(it, target);
             } else
                 d = kiln__it_next(it);

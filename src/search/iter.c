@@ -28,6 +28,7 @@ static void kiln__it_init(kiln__it *it)
     it->doc = KILN__UNSTARTED;
     it->score = kiln__score_zero;
     it->bound = NULL;
+    it->min_comp = -1;
     it->free = kiln__free_plain;
     it->cost_class = 0;
     it->matches = NULL;
@@ -467,13 +468,26 @@ kiln__it *kiln__it_and(kiln__it **kids, size_t n)
 
 /* ---- or ----------------------------------------------------------------------------------- */
 
+/* MaxScore: with kids ordered by max_score, the longest prefix whose max scores add up to at
+ * most min_comp is non-essential: a doc matching only those cannot compete. */
+static size_t kiln__or_nonessential(kiln__multi_it *m)
+{
+    if (m->base.min_comp < 0 || m->dismax || m->msm > 1) return 0;
+    double s = 0;
+    size_t k = 0;
+    while (k < m->n && s + m->kids[k]->max_score <= m->base.min_comp) s += m->kids[k++]->max_score;
+    return k < m->n ? k : 0;
+}
+
 static uint32_t kiln__or_find(kiln__multi_it *m)
 {
     for (;;) {
         uint32_t min = KILN__END;
-        for (size_t k = 0; k < m->n; k++)
+        size_t ne = kiln__or_nonessential(m);
+        for (size_t k = ne; k < m->n; k++)
             if (m->kids[k]->doc < min) min = m->kids[k]->doc;
         if (min == KILN__END) return m->base.doc = KILN__END;
+        for (size_t k = 0; k < ne; k++) kiln__it_advance(m->kids[k], min);
         if (m->msm <= 1) return m->base.doc = min;
         int cnt = 0;
         for (size_t k = 0; k < m->n; k++) cnt += m->kids[k]->doc == min;
@@ -515,10 +529,19 @@ static float kiln__or_score(kiln__it *it)
     return (float)s;
 }
 
+static int kiln__cmp_max_score(const void *a, const void *b)
+{
+    const kiln__it *x = *(kiln__it *const *)a, *y = *(kiln__it *const *)b;
+    return (x->max_score > y->max_score) - (x->max_score < y->max_score);
+}
+
 kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie)
 {
-    if (n == 1 && msm <= 1 && (!dismax || tie == 0 || 1)) return kids[0];
+    if (n == 1 && msm <= 1) return kids[0];
     kiln__multi_it *m = kiln__multi_new(kids, n);
+    /* lowest max score first (MaxScore's order); scores are summed in this order too */
+    qsort(m->kids, n, sizeof *m->kids, kiln__cmp_max_score);
+    kids = m->kids;
     m->msm = msm;
     m->dismax = dismax;
     m->tie = tie;

@@ -29,6 +29,10 @@ struct kiln__it {
     uint64_t cost;
     float max_score;
     int cost_class; /* 0 postings, 1 doc-value scans, 4 costly per-doc filters (UDF) */
+    /* Set by the collector on the root while pruning: docs scoring <= min_comp cannot enter
+     * the top k, so an iterator may skip them (phrases skip position checks, disjunctions
+     * stop leading with clauses that cannot reach it alone: MaxScore). < 0: no hint. */
+    float min_comp;
     /* Two-phase check for costly filters: does doc match? Conjunctions and exclusions call it
      * on their candidates instead of advance(), so a UDF never runs on a doc the cheaper
      * clauses already ruled out. NULL for ordinary iterators. */

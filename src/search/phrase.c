@@ -90,9 +90,27 @@ static float kiln__phrase_freq(kiln__phrase_it *p)
     return freq;
 }
 
+/* The doc's score bound from its terms' frequencies (see kiln__phrase_bound). */
+static int kiln__phrase_cannot_compete(kiln__phrase_it *p, uint32_t d)
+{
+    if (p->base.min_comp < 0 || !p->bm.cache) return 0;
+    uint32_t tf = kiln__it_term_freq(p->terms[0]);
+    for (size_t i = 1; p->slop == 0 && i < p->n; i++) {
+        uint32_t x = kiln__it_term_freq(p->terms[i]);
+        if (x < tf) tf = x;
+    }
+    uint8_t nb = p->norms ? p->norms[d] : 1;
+    float w = p->bm.weight;
+    return w - w / (1.0f + (float)tf * p->bm.cache[nb]) <= p->base.min_comp;
+}
+
 static uint32_t kiln__phrase_match(kiln__phrase_it *p, uint32_t d)
 {
     while (d != KILN__END) {
+        if (kiln__phrase_cannot_compete(p, d)) {
+            d = kiln__it_next(p->conj);
+            continue;
+        }
         p->freq = kiln__phrase_freq(p);
         if (p->freq > 0) return p->base.doc = d;
         d = kiln__it_next(p->conj);
@@ -122,12 +140,24 @@ static float kiln__phrase_score(kiln__it *it)
     return w - w / (1.0f + p->freq * p->bm.cache[nb]);
 }
 
-/* A phrase occurs at most tf times in a doc for each of its terms (term 0 for sloppy phrases,
- * whose frequency adds at most 1 per occurrence of term 0), so term 0's impacts bound it. */
+/* An exact phrase occurs at most min(tf) times in a doc (a sloppy one at most tf of term 0,
+ * adding at most 1 per occurrence of it), and BM25 grows with the frequency: so the smallest
+ * of the terms' impact bounds, computed with the phrase weight, bounds the phrase. */
 static float kiln__phrase_bound(kiln__it *it, uint32_t target, uint32_t *end)
 {
     kiln__phrase_it *p = (kiln__phrase_it *)it;
-    return kiln__it_term_bound_bm(p->terms[0], target, end, p->bm);
+    float b = kiln__it_term_bound_bm(p->terms[0], target, end, p->bm);
+    for (size_t i = 1; p->slop == 0 && i < p->n && *end != KILN__END; i++) {
+        uint32_t e;
+        float bi = kiln__it_term_bound_bm(p->terms[i], target, &e, p->bm);
+        if (e == KILN__END) {
+            *end = KILN__END;
+            return 0;
+        }
+        if (bi < b) b = bi;
+        if (e < *end) *end = e;
+    }
+    return b;
 }
 
 static void kiln__phrase_free(kiln__it *it)
@@ -148,6 +178,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
 {
     kiln__phrase_it *p = kiln_xcalloc(1, sizeof *p);
     p->base.doc = KILN__UNSTARTED;
+    p->base.min_comp = -1;
     p->base.next = kiln__phrase_next;
     p->base.advance = kiln__phrase_adv;
     p->base.score = kiln__phrase_score;

@@ -196,6 +196,7 @@ struct kiln_segment {
     size_t post_len, pos_len, nskips;
     void *map; /* segment file mapping (segfile.c): arrays point into it, only paths owned */
     size_t map_len;
+    int persisted; /* has a file listed (or to be listed) in the commit */
 };
 
 /* Segment files and the commit file (segfile.c). */
@@ -305,7 +306,8 @@ struct kiln_sindex {
     uint32_t next_docnum; /* every docnum added so far is below */
     uint32_t sealed_upto;    /* every docnum below is in a sealed segment */
     uint32_t committed_upto; /* every docnum below is in a persisted segment */
-    size_t npersisted;       /* segs[0 .. npersisted) have files */
+    uint32_t *obsolete;      /* bases of merged-away segment files, removed after a commit */
+    size_t nobsolete;
     /* mapping cache: per mapping field, its sindex field id and multi-fields */
     kiln_mapping *cached_m;
     uint32_t *m_fid;      /* mapping field index -> sindex field id */
@@ -324,6 +326,10 @@ struct kiln_sindex_reader {
 void kiln__writer_init(kiln__writer *w);
 void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base);
 void kiln__writer_free(kiln__writer *w);
+/* The id of (field, term) in the buffer, added if new. */
+uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_t len);
+/* Merges consecutive segments (docnum order) into one new segment (merge.c). */
+kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n);
 /* Seals the write buffer into a segment (NULL when empty). */
 kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs);
 

@@ -5,8 +5,10 @@
 #include "core/buf.h"
 #include "core/fs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static kiln_sindex_reader *kiln__reader_new(kiln_segment **segs, size_t n)
 {
@@ -49,10 +51,10 @@ kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err)
                 free(bases);
                 goto fail;
             }
+            s->persisted = 1;
             kiln__push_segment(si, s);
         }
         free(bases);
-        si->npersisted = si->nsegs;
         si->next_docnum = si->sealed_upto = si->committed_upto = upto;
     }
     si->current = kiln__reader_new(si->segs, si->nsegs);
@@ -69,6 +71,7 @@ void kiln_sindex_close(kiln_sindex *si)
     kiln_sindex_reader_release(si->current);
     for (size_t i = 0; i < si->nsegs; i++) kiln__segment_unref(si->segs[i]);
     free(si->segs);
+    free(si->obsolete);
     kiln__writer_reset(&si->w, &si->fields, 0);
     kiln__writer_free(&si->w);
     for (uint32_t i = 0; i < si->fields.n; i++) {
@@ -90,6 +93,53 @@ void kiln_sindex_close(kiln_sindex *si)
     free(si);
 }
 
+static void kiln__publish(kiln_sindex *si)
+{
+    pthread_mutex_lock(&si->lock);
+    kiln_sindex_reader *old = si->current;
+    si->current = kiln__reader_new(si->segs, si->nsegs);
+    pthread_mutex_unlock(&si->lock);
+    kiln_sindex_reader_release(old);
+}
+
+/* Merge policy (a simple tiered one): keep at most KILN__MAX_SEGS segments by merging the
+ * KILN__MERGE_WIDTH adjacent segments holding the fewest docs, so small segments merge often
+ * and large ones rarely. Runs in the writer (refresh), synchronously for now. */
+#define KILN__MAX_SEGS 8
+#define KILN__MERGE_WIDTH 4
+
+static void kiln__maybe_merge(kiln_sindex *si)
+{
+    while (si->nsegs > KILN__MAX_SEGS) {
+        size_t best = 0;
+        uint64_t best_docs = UINT64_MAX;
+        for (size_t i = 0; i + KILN__MERGE_WIDTH <= si->nsegs; i++) {
+            uint64_t docs = 0;
+            for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++) docs += si->segs[k]->ndocs;
+            if (docs < best_docs) {
+                best_docs = docs;
+                best = i;
+            }
+        }
+        kiln_segment *m = kiln__merge(si->segs + best, KILN__MERGE_WIDTH);
+        if (!m) return;
+        pthread_mutex_lock(&si->lock);
+        for (size_t k = best; k < best + KILN__MERGE_WIDTH; k++) {
+            kiln_segment *old = si->segs[k];
+            if (old->persisted) {
+                si->obsolete = kiln_xrealloc(si->obsolete, (si->nobsolete + 1) * sizeof *si->obsolete);
+                si->obsolete[si->nobsolete++] = old->base;
+            }
+            kiln__segment_unref(old);
+        }
+        si->segs[best] = m;
+        memmove(si->segs + best + 1, si->segs + best + KILN__MERGE_WIDTH,
+                (si->nsegs - best - KILN__MERGE_WIDTH) * sizeof *si->segs);
+        si->nsegs -= KILN__MERGE_WIDTH - 1;
+        pthread_mutex_unlock(&si->lock);
+    }
+}
+
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)
 {
     kiln_segment *s = kiln__seal(&si->w, &si->fields);
@@ -98,10 +148,9 @@ int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)
     si->sealed_upto = si->next_docnum;
     pthread_mutex_lock(&si->lock);
     kiln__push_segment(si, s);
-    kiln_sindex_reader *old = si->current;
-    si->current = kiln__reader_new(si->segs, si->nsegs);
     pthread_mutex_unlock(&si->lock);
-    kiln_sindex_reader_release(old);
+    kiln__maybe_merge(si);
+    kiln__publish(si);
     return 0;
 }
 
@@ -109,13 +158,29 @@ int kiln_sindex_commit(kiln_sindex *si, kiln_error *err)
 {
     if (!si->dir) return 0;
     if (kiln_sindex_refresh(si, err)) return -1; /* seal what is buffered */
-    if (si->npersisted == si->nsegs && si->committed_upto == si->sealed_upto) return 0;
-    /* segments are immutable and only this writer appends, so no lock while writing files */
-    for (size_t i = si->npersisted; i < si->nsegs; i++)
+    int dirty = si->committed_upto != si->sealed_upto || si->nobsolete;
+    /* segments are immutable and only this writer changes the list: no lock while writing */
+    for (size_t i = 0; i < si->nsegs; i++) {
+        if (si->segs[i]->persisted) continue;
         if (kiln__segment_write(si->segs[i], si->dir, err)) return -1;
+        si->segs[i]->persisted = 1;
+        dirty = 1;
+    }
+    if (!dirty) return 0;
     if (kiln__commit_write(si->dir, si->sealed_upto, si->segs, si->nsegs, err)) return -1;
-    si->npersisted = si->nsegs;
     si->committed_upto = si->sealed_upto;
+    /* files of merged-away segments are garbage once the new commit is durable; a file that
+     * a merge result reuses the name of (same base) was just rewritten: keep it */
+    for (size_t i = 0; i < si->nobsolete; i++) {
+        size_t k;
+        for (k = 0; k < si->nsegs && si->segs[k]->base != si->obsolete[i]; k++)
+            ;
+        if (k < si->nsegs) continue;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/seg-%010u.ksg", si->dir, si->obsolete[i]);
+        unlink(path);
+    }
+    si->nobsolete = 0;
     return 0;
 }
 

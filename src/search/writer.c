@@ -183,6 +183,12 @@ static void kiln__table_grow(kiln__writer *w)
     w->table_mask = mask;
 }
 
+static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len);
+uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_t len)
+{
+    return kiln__term_id(w, field, s, len);
+}
+
 static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len)
 {
     uint32_t h = (uint32_t)XXH3_64bits_withSeed(s, len, field);

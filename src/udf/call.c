@@ -166,7 +166,7 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     if (kiln__instance(s, err)) return -1;
     s->doc = doc;
     s->score = score;
-    int sampled = (s->call_no++ & KILN__SAMPLE_MASK) == 0;
+    int sampled = kiln__stats_on && (s->call_no++ & KILN__SAMPLE_MASK) == 0;
     uint64_t t0 = sampled ? kiln__udf_now_ns() : 0;
     kiln_wasm_val res;
     kiln_wasm_trap trap;

@@ -80,8 +80,16 @@ static kiln__slot *kiln__slot_for(unsigned id)
 #define KILN__LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define KILN__STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
+int kiln__stats_on = 1;
+
+void kiln_udf_stats_enable(int on)
+{
+    kiln__stats_on = on;
+}
+
 void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error)
 {
+    if (!kiln__stats_on) return;
     kiln__slot *s = kiln__slot_for(id);
     KILN__STORE(s->calls, KILN__LOAD(s->calls) + 1);
     if (error) KILN__STORE(s->errors, KILN__LOAD(s->errors) + 1);

@@ -76,7 +76,8 @@ kiln__udf_path *kiln__udf_path_get(kiln_udf_session *s, const char *p, size_t n)
 void kiln__udf_paths_clear(kiln_udf_session *s);
 void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len);
 
-/* Statistics (stats.c). */
+/* Statistics (stats.c); off only while benchmarking their cost. */
+extern int kiln__stats_on;
 unsigned kiln__udf_stats_new_id(void);
 void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error);
 void kiln__udf_stats_read(unsigned id, kiln__udf_stats_snapshot *out);

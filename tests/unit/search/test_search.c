@@ -566,6 +566,93 @@ static void test_persist(void)
     kiln_mapping_unref(m);
 }
 
+/* Many refreshes: merges keep the segment count bounded and change no result or score. */
+static void test_merge(void)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/kiln-test-merge-XXXXXX");
+    if (!mkdtemp(dir)) return;
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"},"
+                              "\"n\":{\"type\":\"long\"},\"d\":{\"type\":\"double\"}}}");
+    kiln_error err;
+    kiln_sindex *one = kiln_sindex_open(NULL, &err), *many = kiln_sindex_open(dir, &err);
+    char buf[512];
+    static const char *w[] = {"alpha", "beta", "gamma", "delta", "eps"};
+    uint32_t docnum = 0;
+    for (int seg = 0; seg < 30; seg++) {
+        for (int i = 0; i < 40; i++, docnum++) {
+            if (docnum % 17 == 5) docnum++; /* gaps in the doc numbers */
+            snprintf(buf, sizeof buf,
+                     "{\"t\":\"%s %s %s\",\"k\":[\"k%u\",\"z\"],\"n\":%u,\"d\":%u.5}",
+                     w[docnum % 5], w[(docnum / 5) % 5], w[(docnum * 7) % 5], docnum % 9, docnum,
+                     docnum % 4);
+            add(one, docnum, buf, m);
+            add(many, docnum, buf, m);
+        }
+        kiln_sindex_refresh(many, &err);
+        if (seg % 7 == 3) CHECK_INT(kiln_sindex_commit(many, &err), 0);
+    }
+    kiln_sindex_refresh(one, &err);
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(many);
+    CHECK(kiln_reader_nsegments(rd) <= 8);
+    kiln_sindex_reader_release(rd);
+    const char *qs[] = {
+        "{\"match\":{\"t\":\"alpha\"}}",
+        "{\"match\":{\"t\":\"beta gamma\"}}",
+        "{\"match_phrase\":{\"t\":\"alpha beta\"}}",
+        "{\"term\":{\"k\":\"k3\"}}",
+        "{\"bool\":{\"must\":{\"match\":{\"t\":\"delta\"}},\"filter\":{\"range\":{\"n\":{\"gte\":600}}}}}",
+        "{\"prefix\":{\"k\":\"k1\"}}",
+        "{\"match_all\":{}}",
+    };
+    kiln_sort_key keys[2] = {{.by = KILN_SORT_FIELD, .field = "d", .desc = 1},
+                             {.by = KILN_SORT_FIELD, .field = "k"}};
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
+        for (int sorted = 0; sorted < 2; sorted++) {
+            kiln_search_opts o = {.k = 25, .track_total_hits = -1, .sort = sorted ? keys : NULL,
+                                  .nsort = sorted ? 2 : 0};
+            run a = search_full(one, m, qs[i], NULL, &o);
+            run b = search_full(many, m, qs[i], NULL, &o);
+            char da[512];
+            snprintf(da, sizeof da, "%s", docs_of(&a));
+            if (strcmp(da, docs_of(&b))) fprintf(stderr, "merge differs for %s\n", qs[i]);
+            CHECK_STR(docs_of(&b), da);
+            CHECK_INT(b.res.total, a.res.total);
+            for (size_t k = 0; !sorted && k < a.res.nhits && k < b.res.nhits; k++)
+                CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+            kiln_search_result_free(&a.res);
+            kiln_search_result_free(&b.res);
+        }
+    }
+    CHECK_INT(kiln_sindex_commit(many, &err), 0);
+    kiln_sindex_close(many);
+    many = kiln_sindex_open(dir, &err);
+    CHECK(many != NULL);
+    run a = search(one, m, "{\"match\":{\"t\":\"eps alpha\"}}");
+    run b = search(many, m, "{\"match\":{\"t\":\"eps alpha\"}}");
+    char da[512];
+    snprintf(da, sizeof da, "%s", docs_of(&a));
+    CHECK_STR(docs_of(&b), da);
+    kiln_search_result_free(&a.res);
+    kiln_search_result_free(&b.res);
+    /* only the committed segments' files remain */
+    rd = kiln_sindex_reader_acquire(many);
+    size_t nfiles = 0, nsegs = kiln_reader_nsegments(rd);
+    kiln_sindex_reader_release(rd);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c ksg", dir);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (fscanf(p, "%zu", &nfiles) != 1) nfiles = 0;
+        pclose(p);
+    }
+    CHECK_INT(nfiles, nsegs);
+    kiln_sindex_close(many);
+    kiln_sindex_close(one);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(m);
+}
+
 int main(void)
 {
     test_norms();
@@ -579,5 +666,6 @@ int main(void)
     test_large();
     test_pruning();
     test_persist();
+    test_merge();
     TEST_DONE();
 }

@@ -1,0 +1,152 @@
+/* Segment merges: consecutive segments are replayed, in docnum order, into a private write
+ * buffer (postings shifted by each segment's offset, norms, doc values, present docs) which is
+ * then sealed like a refresh. Terms arrive per segment in increasing docnum order, which is all
+ * the buffer needs. The policy (which segments, when) lives in sindex.c. */
+#include "search/iter.h"
+
+#include "core/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t kiln__mfield(kiln__fields *fs, const kiln__sfield *sf)
+{
+    for (uint32_t i = 0; i < fs->n; i++)
+        if (!strcmp(fs->v[i].path, sf->path)) return i;
+    if (fs->n == fs->cap) {
+        fs->cap = fs->cap ? fs->cap * 2 : 16;
+        fs->v = kiln_xrealloc(fs->v, fs->cap * sizeof *fs->v);
+    }
+    kiln__wfield *f = &fs->v[fs->n];
+    memset(f, 0, sizeof *f);
+    f->path = kiln_xstrdup(sf->path);
+    f->type = sf->type;
+    f->indexed = sf->indexed;
+    f->has_pos = sf->has_pos;
+    f->has_norms = sf->has_norms;
+    f->dv_kind = sf->dv.kind;
+    return fs->n++;
+}
+
+static void kiln__mdv_push(kiln__wfield *f, uint32_t doc)
+{
+    if (f->dv_n + 1 > f->dv_cap) {
+        uint32_t cap = f->dv_cap ? f->dv_cap * 2 : 1024;
+        f->dv_doc = kiln_xrealloc(f->dv_doc, (size_t)cap * sizeof *f->dv_doc);
+        f->dv_val.i64 = kiln_xrealloc(f->dv_val.i64, (size_t)cap * sizeof(int64_t));
+        f->dv_cap = cap;
+    }
+    f->dv_doc[f->dv_n] = doc;
+}
+
+static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segment *s,
+                              const kiln__sfield *sf, uint32_t offset, uint32_t total_docs)
+{
+    uint32_t fid = kiln__mfield(fs, sf);
+    kiln__wfield *f = &fs->v[fid];
+    uint32_t *tid = kiln_xmalloc(((size_t)sf->nterms + 1) * sizeof *tid);
+    uint32_t *pos = NULL, pcap = 0;
+    for (uint32_t i = 0; i < sf->nterms; i++) {
+        size_t len;
+        const char *text = kiln__term_text(sf, i, &len);
+        tid[i] = kiln__writer_term(w, fid, text, len);
+        kiln__wterm *t = &w->terms[tid[i]];
+        kiln__it *it = kiln__it_term(s, sf, i, (kiln__bm25){0, NULL});
+        for (uint32_t d = kiln__it_next(it); d != KILN__END; d = kiln__it_next(it)) {
+            uint32_t local = offset + d, tf = kiln__it_term_freq(it);
+            kiln__slice_vu32(&w->pool, &t->post, local - t->last_doc);
+            kiln__slice_vu32(&w->pool, &t->post, tf);
+            t->last_doc = local;
+            t->df++;
+            t->ttf += tf;
+            if (sf->has_pos) {
+                if (tf > pcap) {
+                    pcap = tf;
+                    pos = kiln_xrealloc(pos, pcap * sizeof *pos);
+                }
+                uint32_t n = kiln__it_term_positions(it, pos, pcap), prev = 0;
+                for (uint32_t k = 0; k < n; k++) {
+                    kiln__slice_vu32(&w->pool, &t->pos, pos[k] - prev);
+                    prev = pos[k];
+                }
+            }
+        }
+        kiln__it_free(it);
+    }
+    free(pos);
+    f->doc_count += sf->doc_count;
+    f->sum_ttf += sf->sum_ttf;
+    if (sf->has_norms && sf->norms) {
+        if (total_docs > f->norms_cap) {
+            f->norms = kiln_xrealloc(f->norms, total_docs);
+            memset(f->norms + f->norms_cap, 0, total_docs - f->norms_cap);
+            f->norms_cap = total_docs;
+        }
+        memcpy(f->norms + offset, sf->norms, s->ndocs);
+    }
+    const kiln_dv *dv = &sf->dv;
+    for (uint32_t d = 0; d < s->ndocs && dv->kind != KILN_DV_NONE; d++) {
+        for (uint32_t v = dv->off[d]; v < dv->off[d + 1]; v++) {
+            kiln__mdv_push(f, offset + d);
+            switch (dv->kind) {
+            case KILN_DV_I64: f->dv_val.i64[f->dv_n++] = dv->i64[v]; break;
+            case KILN_DV_F64: f->dv_val.f64[f->dv_n++] = dv->f64[v]; break;
+            case KILN_DV_ORD: f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]]; break;
+            case KILN_DV_STR: {
+                uint32_t a = dv->str_off[dv->ord[v]], b = dv->str_off[dv->ord[v] + 1];
+                if (f->str_n + 2 > f->str_cap) {
+                    f->str_cap = f->str_cap ? f->str_cap * 2 : 1024;
+                    f->str_off = kiln_xrealloc(f->str_off, (size_t)f->str_cap * 4);
+                }
+                if (f->str_n == 0) f->str_off[0] = 0;
+                if (f->str_blob.len + (b - a) > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, b - a);
+                memcpy(f->str_blob.p + f->str_blob.len, dv->str_blob + a, b - a);
+                f->str_blob.len += b - a;
+                f->dv_val.u32[f->dv_n++] = f->str_n;
+                f->str_off[++f->str_n] = f->str_blob.len;
+                break;
+            }
+            default: break;
+            }
+        }
+    }
+    free(tid);
+}
+
+kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n)
+{
+    if (!n) return NULL;
+    uint32_t base = segs[0]->base;
+    uint32_t total = segs[n - 1]->base + segs[n - 1]->ndocs - base;
+    kiln__writer w;
+    kiln__writer_init(&w);
+    kiln__fields fs = {0};
+    w.base = base;
+    w.ndocs = total;
+    w.present_words = (total + 63) / 64 + 1;
+    w.present = kiln_xcalloc(w.present_words, 8);
+    for (size_t i = 0; i < n; i++) {
+        const kiln_segment *s = segs[i];
+        uint32_t offset = s->base - base;
+        for (uint32_t d = 0; d < s->ndocs; d++)
+            if (!s->present || (s->present[d >> 6] >> (d & 63) & 1)) {
+                w.present[(offset + d) >> 6] |= 1ULL << ((offset + d) & 63);
+                w.count++;
+            }
+        for (uint32_t k = 0; k < s->nfields; k++)
+            if (s->fields[k].path) kiln__merge_field(&w, &fs, s, &s->fields[k], offset, total);
+    }
+    kiln_segment *out = kiln__seal(&w, &fs);
+    kiln__writer_free(&w);
+    for (uint32_t i = 0; i < fs.n; i++) {
+        kiln__wfield *f = &fs.v[i];
+        free(f->path);
+        free(f->norms);
+        free(f->dv_doc);
+        free(f->dv_val.i64);
+        free(f->str_blob.p);
+        free(f->str_off);
+    }
+    free(fs.v);
+    return out;
+}
