@@ -29,7 +29,9 @@ set(KILN_WASM_CFLAGS --target=wasm32 -O2 -nostdlib -ffreestanding -fno-builtin
     -mcpu=mvp -mno-bulk-memory -mno-sign-ext -mno-simd128 -mno-nontrapping-fptoint
     -mno-multivalue -mno-reference-types -mno-mutable-globals
     -Wall -Wextra -Wno-unused-parameter)
-set(KILN_WASM_LDFLAGS -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections)
+# --stack-first: the C stack sits below the static data, so an overflow runs off the bottom of
+# memory and traps instead of silently overwriting globals.
+set(KILN_WASM_LDFLAGS -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections -Wl,--stack-first)
 
 set(KILN_WASM_GUEST_FOUND OFF)
 if(KILN_WASM_CLANG AND KILN_WASM_LD)

@@ -103,6 +103,9 @@ function post(url, agent, p, body) {
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('connection closed before the response was complete'));
+        });
       }
     );
     req.on('error', reject);

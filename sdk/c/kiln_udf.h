@@ -2,8 +2,9 @@
  *
  * Header-only and freestanding: no libc is needed or available. Build a UDF with
  *
- *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -I sdk/c \
- *         -Wl,--no-entry -Wl,--strip-all -o my_udf.wasm my_udf.c
+ *   clang --target=wasm32 -O2 -nostdlib -ffreestanding -mcpu=mvp -I sdk/c \
+ *         -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections -Wl,--stack-first \
+ *         -o my_udf.wasm my_udf.c
  *
  * (or kiln_add_wasm_guest() from cmake/wasm_guest.cmake). No --allow-undefined is needed:
  * every host function below carries its import module and name, so a link error means a
@@ -30,7 +31,8 @@
  *    arguments: read them with kiln_get_param_string() / kiln_param_str().
  *  - A filter returns i32 (non-zero = match); a scorer returns f32 or f64.
  *  - Memory and globals are restored between queries: a static variable set during one query
- *    (e.g. a cached field handle) is back to its initial value at the next query.
+ *    (e.g. a cached field handle) is back to its initial value at the next query. Within a
+ *    query the parameters do not change, so they can be read once, on the first call.
  *
  * Export and import names must match [A-Za-z_][A-Za-z0-9_]*; the server rejects others.
  */
@@ -415,13 +417,18 @@ static inline double kiln_log1p(double x) {
  * copies, zeroed arrays). These weak definitions satisfy them inside the module instead of
  * turning into imports the server would reject. Define KILN_NO_LIBC_SHIMS to supply your own. */
 #ifndef KILN_NO_LIBC_SHIMS
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *__restrict d, const void *__restrict s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
 __attribute__((weak)) void *memset(void *d, int c, size_t n) {
   volatile unsigned char *p = (volatile unsigned char *)d; /* volatile: not turned into memset */
   while (n--)
     *p++ = (unsigned char)c;
   return d;
 }
-__attribute__((weak)) void *memcpy(void *restrict d, const void *restrict s, size_t n) {
+__attribute__((weak)) void *memcpy(void *__restrict d, const void *__restrict s, size_t n) {
   volatile unsigned char *p = (volatile unsigned char *)d;
   const unsigned char *q = (const unsigned char *)s;
   while (n--)

@@ -148,15 +148,21 @@ static int kiln__udf_versions(kiln_req *req, kiln_resp *resp)
     return kiln__reply_json(resp, 200, out);
 }
 
-static int kiln__udf_get(kiln_req *req, kiln_resp *resp)
+/* Answers with view(the UDF named by the path's {name} and {version}). */
+static int kiln__udf_show(kiln_req *req, kiln_resp *resp, json_t *(*view)(const kiln_udf *))
 {
     kiln_error err;
     kiln_udf *u = kiln_udf_get(kiln__udfs, kiln_req_param(req, "name"),
                                kiln_req_param(req, "version"), &err);
     if (!u) return kiln__reply(resp, &err);
-    json_t *d = kiln_udf_describe(u);
+    json_t *out = view(u);
     kiln_udf_unref(u);
-    return kiln__reply_json(resp, 200, d);
+    return kiln__reply_json(resp, 200, out);
+}
+
+static int kiln__udf_get(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__udf_show(req, resp, kiln_udf_describe);
 }
 
 static int kiln__udf_delete(kiln_req *req, kiln_resp *resp)
@@ -171,13 +177,7 @@ static int kiln__udf_delete(kiln_req *req, kiln_resp *resp)
 
 static int kiln__udf_stats(kiln_req *req, kiln_resp *resp)
 {
-    kiln_error err;
-    kiln_udf *u = kiln_udf_get(kiln__udfs, kiln_req_param(req, "name"),
-                               kiln_req_param(req, "version"), &err);
-    if (!u) return kiln__reply(resp, &err);
-    json_t *s = kiln_udf_stats_json(u);
-    kiln_udf_unref(u);
-    return kiln__reply_json(resp, 200, s);
+    return kiln__udf_show(req, resp, kiln_udf_stats_json);
 }
 
 static int kiln__udf_all_stats(kiln_req *req, kiln_resp *resp)

@@ -37,7 +37,8 @@
  * The UDF itself is an exported function named in its metadata ("function_name"). Its
  * parameters are the declared UDF parameters in order, for numeric types (i32, i64, f32, f64,
  * bool as i32); string parameters are not passed as arguments (read them with
- * get_param_string). It returns i32 (a filter: non-zero matches) or f32/f64 (a score). */
+ * get_param_string). It returns i32 or i64 (a filter: non-zero matches) or f32/f64 (a score;
+ * NaN and infinities are errors). */
 #ifndef KILN_UDF_ABI_H
 #define KILN_UDF_ABI_H
 

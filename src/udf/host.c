@@ -228,7 +228,7 @@ static double kiln__get_score(kiln_wasm_ctx *ctx)
 
 static void kiln__log(kiln_wasm_ctx *ctx, int32_t level, int32_t p, int32_t n)
 {
-    if (n > 4096) n = 4096; /* a log line is capped, not an error */
+    if (n > KILN__MAX_PATH) n = KILN__MAX_PATH; /* a long log line is cut, not an error */
     const char *msg = kiln__in(ctx, p, n < 0 ? -1 : n, "log");
     if (msg) kiln__udf_log(kiln__sess(ctx), level, msg, (size_t)n);
 }

@@ -354,6 +354,7 @@ static kiln_udf *kiln__build(const kiln_udf_registry *r, const char *name, const
     json_t *pages = json_object_get(limits, "max_memory_pages");
     kiln_wasm_limits lim = {0};
     lim.cache_dir = r->cache_dir;
+    lim.tier1 = 1; /* callable at once on tier 0; the optimizing build swaps in when ready */
     if (json_is_integer(tmo) && json_integer_value(tmo) > 0)
         u->deadline_ns = (uint64_t)json_integer_value(tmo) * 1000000ull;
     if (json_is_integer(fuel) && json_integer_value(fuel) > 0)
@@ -364,12 +365,8 @@ static kiln_udf *kiln__build(const kiln_udf_registry *r, const char *name, const
     kiln_wasm_error werr;
     u->module = kiln_wasm_load(wasm, len, &lim, &werr);
     if (!u->module) {
-        char where[96] = "";
-        if (werr.section[0] || werr.func_index >= 0 || werr.offset >= 0)
-            snprintf(where, sizeof where, " (section %s, function %lld, offset %lld)",
-                     werr.section[0] ? werr.section : "-", (long long)werr.func_index,
-                     (long long)werr.offset);
-        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "module rejected: %s%s", werr.msg, where);
+        /* the engine's message already names the section, function and offset */
+        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "module rejected: %s", werr.msg);
         goto fail;
     }
     u->wasm_len = len;
@@ -613,6 +610,11 @@ const char *kiln_udf_version(const kiln_udf *u)
 int kiln_udf_returns_score(const kiln_udf *u)
 {
     return u->result_type == KILN_WASM_F32 || u->result_type == KILN_WASM_F64;
+}
+
+int kiln_udf_wait_optimized(kiln_udf *u)
+{
+    return kiln_wasm_module_wait_tier1(u->module);
 }
 
 json_t *kiln_udf_describe(const kiln_udf *u)

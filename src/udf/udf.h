@@ -64,6 +64,8 @@ json_t *kiln_udf_list(kiln_udf_registry *r, const char *name_prefix, const char 
 const char *kiln_udf_name(const kiln_udf *u);
 const char *kiln_udf_version(const kiln_udf *u);
 int kiln_udf_returns_score(const kiln_udf *u); /* f32/f64 result */
+/* Blocks until the optimizing tier is in use (or failed to build); returns the tier. */
+int kiln_udf_wait_optimized(kiln_udf *u);
 
 /* ---- calling ------------------------------------------------------------------------------ */
 
@@ -98,5 +100,8 @@ json_t *kiln_udf_session_logs(const kiln_udf_session *s);
 void kiln_udf_session_free(kiln_udf_session *s);
 
 const char *kiln_udf_type_name(kiln_udf_type t);
+
+/* Statistics are always on; benchmarks switch them off to measure what they cost. */
+void kiln_udf_stats_enable(int on);
 
 #endif

@@ -19,6 +19,7 @@
 //   --rest-schema     also validate REST YAML test responses against the OpenAPI spec
 //   --check-skips     run skip-listed tests too (still counted as skipped) and list the skip
 //                     entries whose tests pass now, so they can be removed
+// New failures → skip entries: --json FILE, then `node tests/compat/gen_skips.js FILE`.
 // Last line: "N passed, N failed, N skipped". Exit 1 when a non-skipped test failed.
 // WARNING: like upstream's runners it deletes every index between tests: never point it at a
 // server holding data you need.
@@ -117,7 +118,7 @@ function skipper(skips, key) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 26).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     return 0;
   }
   const shared = o.shared || process.env.KILN_SHARED || path.resolve(REPO, '..', 'shared');

@@ -102,6 +102,9 @@ function bulkPost(baseUrl, agent, indexName, lines) {
           resolve({ status: res.statusCode, body: parsed, text });
         });
         res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('connection closed before the response was complete'));
+        });
       }
     );
     req.on('error', reject);

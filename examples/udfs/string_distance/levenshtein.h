@@ -128,17 +128,19 @@ static inline uint64_t lev_peq(const lev_pattern *P, uint32_t c) {
  * > k as soon as the distance is known to exceed k (k >= 0). */
 static inline int32_t lev_distance(lev_pattern *P, const unsigned char *t, int32_t n, int32_t k) {
   int32_t m = P->m;
-  int32_t tn = lev_count_cp(t, n);
-  int32_t diff = tn > m ? tn - m : m - tn;
-  if (diff > k)
-    return diff; /* the distance is at least the length difference */
+  /* The distance is at least the difference of the lengths in code points. The text has
+   * between ceil(n/4) and n code points: bound with bytes first, count only when needed. */
+  if (m - n > k)
+    return m - n;
+  if ((n + 3) / 4 - m > k)
+    return (n + 3) / 4 - m;
   if (m == 0)
-    return tn;
+    return lev_count_cp(t, n);
   if (m <= 64) {
     /* Myers/Hyyrö: column-wise deltas of the DP matrix as bit vectors. Pv/Mv: vertical
      * +1/-1 deltas; score tracks the last row, D[m][j]. */
     uint64_t Pv = ~(uint64_t)0, Mv = 0, last = (uint64_t)1 << (m - 1);
-    int32_t score = m, left = tn, i = 0;
+    int32_t score = m, i = 0;
     while (i < n) {
       uint32_t c = t[i] < 0x80 ? t[i++] : lev_next_cp(t, n, &i);
       uint64_t Eq = lev_peq(P, c);
@@ -151,9 +153,10 @@ static inline int32_t lev_distance(lev_pattern *P, const unsigned char *t, int32
       Mh <<= 1;
       Pv = Mh | ~(Xv | Ph);
       Mv = Ph & Xv;
-      left--;
-      if (score - left > k) /* each remaining column lowers the score by at most 1 */
-        return score - left;
+      /* Each remaining column lowers the score by at most 1, and at most n - i columns (one
+       * per remaining byte, an upper bound on the code points) remain. */
+      if (score - (n - i) > k)
+        return score - (n - i);
     }
     return score;
   }

@@ -7,15 +7,16 @@
  *
  * Export: calculate_distance(i32 max_distance) -> i32 (also exported as string_distance):
  * the only numeric parameter, max_distance, is the argument; field and target are read with
- * get_param_string. Returns 1 on a match, 0 otherwise (also when the field is missing).
+ * get_param_string. Returns 1 on a match, 0 otherwise (also when the field is missing). A
+ * multi-valued field is compared by its first value (use a path like "names[1]" for another).
  *
  * Distances count Unicode code points (see levenshtein.h). Limits: target up to 1024 bytes
- * (an error is logged and nothing matches beyond that), document values up to 16 KiB; a
- * longer value matches only when its length alone proves it cannot (it never does), and a
- * warning is logged when the answer could not be decided.
+ * (an error is logged and nothing matches beyond that), document values up to 16 KiB: a
+ * longer value never matches, with a warning logged unless its length alone rules it out.
  *
- * The target is compiled into bit masks once and reused while it does not change, so a
- * query pays for it once, not per document. */
+ * Parameters are constant during a query and module memory is restored between queries
+ * (docs/udf-abi.md, "Instance state"), so the first call of a query reads field and target and
+ * compiles the target into bit masks; every later call costs one host call, the field read. */
 #include "kiln_udf.h"
 #include "levenshtein.h"
 
@@ -27,34 +28,37 @@ KILN_UDF_ABI();
 
 static unsigned char value[FIELD_CAP];
 static char path[PATH_CAP];
+static int32_t path_len;
 static unsigned char target[TARGET_CAP];
-static unsigned char compiled_target[TARGET_CAP];
-static int32_t compiled_len = -1; /* -1: nothing compiled yet */
 static lev_pattern pattern;
+static int32_t loaded; /* 1 once this query's parameters are read: back to 0 at the next query */
 
-static int32_t match(int32_t max_distance) {
-  if (max_distance < 0)
-    return 0;
+/* Reads and compiles the parameters; 0 (and an error logged) if they are unusable. */
+static int load_params(void) {
   int32_t tn = kiln_get_param_string("target", 6, (char *)target, TARGET_CAP);
   if (tn < 0 || tn > TARGET_CAP) {
     kiln_error(tn < 0 ? "string_distance: parameter target is missing"
                       : "string_distance: target is longer than 1024 bytes");
     return 0;
   }
-  if (tn != compiled_len || !kiln_memeq(target, compiled_target, tn)) {
-    if (lev_compile(&pattern, target, tn) < 0)
-      return 0; /* unreachable: 1024 bytes hold at most 1024 code points */
-    for (int32_t i = 0; i < tn; i++)
-      compiled_target[i] = target[i];
-    compiled_len = tn;
-  }
-  int32_t pn = kiln_get_param_string("field", 5, path, PATH_CAP);
-  if (pn < 0 || pn > PATH_CAP) {
-    kiln_error(pn < 0 ? "string_distance: parameter field is missing"
-                      : "string_distance: field path is longer than 512 bytes");
+  if (lev_compile(&pattern, target, tn) < 0)
+    return 0; /* unreachable: 1024 bytes hold at most 1024 code points */
+  path_len = kiln_get_param_string("field", 5, path, PATH_CAP);
+  if (path_len < 0 || path_len > PATH_CAP) {
+    kiln_error(path_len < 0 ? "string_distance: parameter field is missing"
+                            : "string_distance: field path is longer than 512 bytes");
     return 0;
   }
-  int32_t n = kiln_get_field_string(path, pn, (char *)value, FIELD_CAP);
+  loaded = 1;
+  return 1;
+}
+
+static int32_t match(int32_t max_distance) {
+  if (max_distance < 0)
+    return 0;
+  if (!loaded && !load_params())
+    return 0;
+  int32_t n = kiln_get_field_string(path, path_len, (char *)value, FIELD_CAP);
   if (n < 0)
     return 0; /* missing field: no match */
   if (n > FIELD_CAP) {

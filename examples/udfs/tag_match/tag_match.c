@@ -9,7 +9,8 @@
  *
  * Tags compare byte for byte after trimming spaces around the wanted ones; ASCII letters
  * compare case-insensitively. Reads each element with the path "<field>[i]" for
- * i < get_field_count(field). At most 32 wanted tags of up to 128 bytes each. */
+ * i < get_field_count(field). At most 32 wanted tags of up to 128 bytes each. The parameters
+ * are parsed on the first call of a query and kept (module memory is reset between queries). */
 #include "kiln_udf.h"
 
 KILN_UDF_ABI();
@@ -32,16 +33,17 @@ static int same(const char *a, int32_t an, const char *b, int32_t bn) {
   return 1;
 }
 
-KILN_EXPORT(tag_match) int32_t tag_match(int32_t min_matches) {
-  if (min_matches <= 0)
-    return 1;
+static int32_t start[MAX_WANTED], len[MAX_WANTED], nw, fl;
+static int32_t loaded; /* 1 once this query's parameters are parsed (memory resets per query) */
+
+/* Parses the parameters once per query; 0 if unusable (an error is logged). */
+static int load_params(void) {
   /* Split the wanted list into (start, len) pairs. */
   int32_t n = kiln_param_str("tags", wanted_buf, (int32_t)sizeof wanted_buf);
   if (n < 0 || KILN_TRUNCATED(n, (int32_t)sizeof wanted_buf)) {
     kiln_error(n < 0 ? "tag_match: parameter tags is missing" : "tag_match: tags list too long");
     return 0;
   }
-  int32_t start[MAX_WANTED], len[MAX_WANTED], nw = 0;
   for (int32_t i = 0; i <= n;) {
     int32_t j = i;
     while (j < n && wanted_buf[j] != ',')
@@ -60,11 +62,8 @@ KILN_EXPORT(tag_match) int32_t tag_match(int32_t min_matches) {
     }
     i = j + 1;
   }
-  if (nw == 0)
-    return 0;
-
-  /* "<field>[" prefix, then the index and "]" per element. */
-  int32_t fl = kiln_param_str("field", field, 256);
+  /* "<field>[" prefix; the index and "]" are appended per element. */
+  fl = kiln_param_str("field", field, 256);
   if (fl < 0) {
     const char *d = "tags";
     for (fl = 0; d[fl]; fl++)
@@ -73,6 +72,17 @@ KILN_EXPORT(tag_match) int32_t tag_match(int32_t min_matches) {
     kiln_error("tag_match: field path too long");
     return 0;
   }
+  loaded = 1;
+  return 1;
+}
+
+KILN_EXPORT(tag_match) int32_t tag_match(int32_t min_matches) {
+  if (min_matches <= 0)
+    return 1;
+  if (!loaded && !load_params())
+    return 0;
+  if (nw == 0)
+    return 0;
   int32_t count = kiln_get_field_count(field, fl);
   uint32_t found = 0; /* bit i: wanted tag i seen */
   int32_t matches = 0;
@@ -89,5 +99,6 @@ KILN_EXPORT(tag_match) int32_t tag_match(int32_t min_matches) {
         matches++;
       }
   }
+  field[fl] = 0;
   return matches >= min_matches;
 }

@@ -258,6 +258,9 @@ function httpRequest(baseUrl, method, pathAndQuery, bodyBuf, headers = {}, timeo
           resolve({ status: res.statusCode, headers: res.headers, text, body });
         });
         res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('connection closed before the response was complete'));
+        });
       }
     );
     req.on('error', reject);

@@ -91,6 +91,9 @@ function request(baseUrl, method, p, body, headers = {}, opts = {}) {
           resolve({ status: res.statusCode, headers: res.headers, text, body: parsed });
         });
         res.on('error', reject);
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('connection closed before the response was complete'));
+        });
       }
     );
     req.on('error', reject);

@@ -4,6 +4,8 @@
 //
 //   const host = new KilnMock({ doc: { name: "kitten", tags: ["a", "b"] }, params: { target: "x" } });
 //   const udf = await host.instantiate(bytes);   // checks kiln_abi_version() === 1
+// One instance stands for one query on one thread: Kiln restores module memory between
+// queries, so use a new instance whenever the parameters change.
 //   udf.exports.calculate_distance(3);
 //   host.logs  // [{ level, msg }]
 import fs from 'node:fs';
@@ -151,8 +153,11 @@ export class KilnMock {
     return this.handles[h];
   }
 
+  // bytes: a module's bytes or a compiled WebAssembly.Module (cheap to instantiate again).
   async instantiate(bytes) {
-    const { instance } = await WebAssembly.instantiate(bytes, this.imports());
+    const instance = bytes instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(bytes, this.imports())
+      : (await WebAssembly.instantiate(bytes, this.imports())).instance;
     this.memory = instance.exports.memory;
     this.instance = instance;
     if (typeof instance.exports.kiln_abi_version !== 'function' || instance.exports.kiln_abi_version() !== 1)

@@ -23,18 +23,24 @@ function lev(a, b) {
   return prev[B.length];
 }
 
+const SD = new WebAssembly.Module(loadWasm('string_distance.wasm'));
+
+// One "query": a fresh instance (Kiln restores memory between queries) with these params.
+async function sdQuery(params, doc = {}) {
+  const host = new KilnMock({ doc, params });
+  const inst = await host.instantiate(SD);
+  return { host, f: inst.exports.calculate_distance, inst };
+}
+
 async function stringDistance() {
-  const host = new KilnMock({ params: { field: 'name', target: '' } });
-  const inst = await host.instantiate(loadWasm('string_distance.wasm'));
   // The exact distance: the smallest max_distance that matches.
-  const dist = (a, b) => {
-    host.doc = { name: a };
-    host.params = { field: 'name', target: b, max_distance: 3 };
+  const dist = async (a, b) => {
+    const { f } = await sdQuery({ field: 'name', target: b, max_distance: 3 }, { name: a });
     const limit = Math.max([...a].length, [...b].length) + 1;
-    for (let k = 0; k <= limit; k++) if (inst.exports.calculate_distance(k)) return k;
+    for (let k = 0; k <= limit; k++) if (f(k)) return k;
     return Infinity;
   };
-  return { host, inst, dist };
+  return { dist };
 }
 
 test('string_distance: table of cases', async () => {
@@ -48,7 +54,7 @@ test('string_distance: table of cases', async () => {
     ['x' + 'a'.repeat(64), 'a'.repeat(65), 1], // 65: the dynamic-programming fallback
     ['the quick brown fox jumps over the lazy dog '.repeat(5), 'the quick brown fox jumps over the lazy cat '.repeat(5), 15],
   ];
-  for (const [a, b, d] of cases) assert.equal(dist(a, b), d, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  for (const [a, b, d] of cases) assert.equal(await dist(a, b), d, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
 });
 
 test('string_distance: random strings against a reference implementation', async () => {
@@ -60,49 +66,51 @@ test('string_distance: random strings against a reference implementation', async
     const mk = (max) => Array.from({ length: rnd(max) }, () => alphabet[rnd(1 + (i % alphabet.length))]).join('');
     const long = i % 10 === 0;
     const a = mk(long ? 200 : 24), b = mk(long ? 90 : 24);
-    assert.equal(dist(a, b), lev(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    assert.equal(await dist(a, b), lev(a, b), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
   }
 });
 
-test('string_distance: threshold semantics, missing values, cache', async () => {
-  const { host, inst } = await stringDistance();
-  const f = inst.exports.calculate_distance;
-  host.doc = { name: 'kitten', brand: { title: 'Apple' }, n: 42 };
-  host.params = { field: 'name', target: 'sitting' };
+test('string_distance: threshold semantics, missing values, limits', async () => {
+  let { host, f, inst } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten', brand: { title: 'Apple' }, n: 42 });
   assert.equal(f(3), 1);
   assert.equal(f(2), 0);
   assert.equal(f(-1), 0, 'negative max_distance never matches');
   assert.equal(inst.exports.string_distance(3), 1, 'alias export');
-  host.params = { field: 'brand.title', target: 'Apples' }; // target changed: recompiled
+  host.doc = { name: 'sitting' }; // documents change within a query, parameters do not
+  assert.equal(f(0), 1);
+  host.doc = {};
+  assert.equal(f(100), 0, 'a missing field never matches');
+  ({ f } = await sdQuery({ field: 'brand.title', target: 'Apples' }, { brand: { title: 'Apple' } }));
   assert.equal(f(1), 1);
   assert.equal(f(0), 0);
-  host.params = { field: 'n', target: '43' }; // numbers are read as text
+  ({ f } = await sdQuery({ field: 'n', target: '43' }, { n: 42 })); // numbers are read as text
   assert.equal(f(1), 1);
-  host.params = { field: 'missing', target: 'x' };
-  assert.equal(f(100), 0, 'a missing field never matches');
-  host.logs.length = 0;
-  host.params = { field: 'name' };
+  ({ host, f } = await sdQuery({ field: 'name' }, { name: 'x' }));
   assert.equal(f(3), 0, 'missing target');
   assert.equal(host.logs.length, 1);
   assert.equal(host.logs[0].level, 3);
-  host.params = { field: 'name', target: 'x'.repeat(2000) };
+  ({ f } = await sdQuery({ field: 'name', target: 'x'.repeat(2000) }, { name: 'x' }));
   assert.equal(f(5000), 0, 'target over 1024 bytes is refused');
-  host.doc = { name: new Uint8Array([0x6b, 0xff, 0x74]) }; // "k\xfft": invalid UTF-8 byte = 1 unit
-  host.params = { field: 'name', target: 'kit' };
-  assert.equal(f(0), 0);
+  ({ f } = await sdQuery({ field: 'name', target: 'kit' }, { name: new Uint8Array([0x6b, 0xff, 0x74]) }));
+  assert.equal(f(0), 0, 'an invalid UTF-8 byte is one unit');
   assert.equal(f(1), 1);
-  host.doc = { name: 'y'.repeat(20000) }; // longer than the 16 KiB buffer: decided by length
-  host.params = { field: 'name', target: 'y' };
-  assert.equal(f(3), 0);
+  ({ host, f } = await sdQuery({ field: 'name', target: 'y' }, { name: 'y'.repeat(20000) }));
+  assert.equal(f(3), 0, 'longer than the 16 KiB buffer: decided by length');
+  assert.equal(host.logs.length, 0);
+  ({ host, f } = await sdQuery({ field: 'name', target: 'y'.repeat(1000) }, { name: 'y'.repeat(17000) }));
+  assert.equal(f(4000), 0, 'undecidable by length: no match, a warning');
+  assert.equal(host.logs[0].level, 2);
 });
 
-test('string_distance: get_param_string and get_field_string only, two reads of params', async () => {
-  const { host, inst } = await stringDistance();
-  host.doc = { name: 'kitten' };
-  host.params = { field: 'name', target: 'sitting' };
-  host.calls = {};
-  inst.exports.calculate_distance(3);
+test('string_distance: parameters are read once per query, then one field read per document', async () => {
+  const { host, f } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten' });
+  f(3);
   assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 1 });
+  for (const name of ['a', 'bb', 'kitten']) {
+    host.doc = { name };
+    f(3);
+  }
+  assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 4 });
 });
 
 test('popularity_boost: score formula and missing fields', async () => {
@@ -135,23 +143,32 @@ test('popularity_boost: score formula and missing fields', async () => {
 });
 
 test('tag_match: arrays, counts, case', async () => {
-  const host = new KilnMock({ doc: { tags: ['Wireless', 'bluetooth', 'audio'], cats: ['a', 'b'] } });
-  const inst = await host.instantiate(loadWasm('tag_match.wasm'));
-  const f = (tags, min, field) => {
-    host.params = field ? { tags, field } : { tags };
-    return inst.exports.tag_match(min);
+  const mod = new WebAssembly.Module(loadWasm('tag_match.wasm'));
+  let doc = { tags: ['Wireless', 'bluetooth', 'audio'], cats: ['a', 'b'] };
+  const f = async (tags, min, field) => { // one query each: a fresh instance
+    const host = new KilnMock({ doc, params: field ? { tags, field } : { tags } });
+    return (await host.instantiate(mod)).exports.tag_match(min);
   };
-  assert.equal(f('wireless', 1), 1);
-  assert.equal(f('wireless, bluetooth', 2), 1);
-  assert.equal(f('wireless,bluetooth,usb', 3), 0);
-  assert.equal(f('usb', 1), 0);
-  assert.equal(f('wireless,wireless', 2), 0, 'each wanted tag counts once');
-  assert.equal(f('b', 1, 'cats'), 1);
-  assert.equal(f('audio', 1, 'nope'), 0);
-  assert.equal(f('', 1), 0);
-  assert.equal(f('anything', 0), 1, 'min_matches 0 matches everything');
-  host.doc = { tags: 'single' }; // a scalar is a one-value field
-  assert.equal(f('single', 1), 1);
+  assert.equal(await f('wireless', 1), 1);
+  assert.equal(await f('wireless, bluetooth', 2), 1);
+  assert.equal(await f('wireless,bluetooth,usb', 3), 0);
+  assert.equal(await f('usb', 1), 0);
+  assert.equal(await f('wireless,wireless', 2), 0, 'each wanted tag counts once');
+  assert.equal(await f('b', 1, 'cats'), 1);
+  assert.equal(await f('audio', 1, 'nope'), 0);
+  assert.equal(await f('', 1), 0);
+  assert.equal(await f('anything', 0), 1, 'min_matches 0 matches everything');
+  doc = { tags: 'single' }; // a scalar is a one-value field
+  assert.equal(await f('single', 1), 1);
+  // Within a query: parameters parsed once, documents vary.
+  const host = new KilnMock({ doc: { tags: ['x'] }, params: { tags: 'x,y' } });
+  const t = (await host.instantiate(mod)).exports.tag_match;
+  assert.equal(t(1), 1);
+  host.doc = { tags: ['y', 'x'] };
+  assert.equal(t(2), 1);
+  host.doc = { tags: ['z'] };
+  assert.equal(t(1), 0);
+  assert.equal(host.calls.get_param_string, 2);
 });
 
 test('wat_min_rating', async () => {
@@ -203,6 +220,14 @@ test('fixtures behave as documented', async () => {
   assert.equal(i.exports.filter(0), 0);
   h.doc = { price: 3 };
   assert.equal(i.exports.filter(1), 1, 'resolved on a later call');
+  [h, i] = await fx('bench_reads', { doc: { price: 2.5 } });
+  assert.equal(i.exports.trivial(5), 1);
+  assert.equal(i.exports.by_name(4), 1);
+  assert.equal(h.calls.get_field_float64, 4);
+  assert.equal(new Float64Array(h.memory.buffer, 64, 1)[0], 10);
+  assert.equal(i.exports.by_handle(3), 1);
+  assert.equal(h.calls.get_field_float64_h, 3);
+  assert.equal(new Float64Array(h.memory.buffer, 64, 1)[0], 7.5);
   [h, i] = await fx('memory_grow');
   assert.equal(i.exports.grow(1), 1);
   [h, i] = await fx('bad_return');
@@ -263,6 +288,72 @@ test('every manifest: fields, function export, parameter mapping', async () => {
     }
     await new KilnMock().instantiate(fs.readFileSync(path.join(path.dirname(mf), m.wasm)));
   }
+});
+
+test('sdk helpers (tests/udf/sdk/sdk_check.c)', async () => {
+  const host = new KilnMock({ doc: { s: 'héllo wörld', i: 42, f: 2.5 }, params: { p: 'héllo', i: 7, f: 0.25, b: true } });
+  const x = (await host.instantiate(loadWasm('sdk/sdk_check.wasm'))).exports;
+  const lastLog = () => host.logs[host.logs.length - 1];
+  // kiln_field_str: full length back, cap - 1 bytes kept, NUL-terminated.
+  assert.equal(x.t_field_str(64), 13);
+  assert.equal(lastLog().msg, 'héllo wörld');
+  assert.equal(x.t_field_str(4), 13);
+  assert.equal(lastLog().msg, 'hé'); // 3 bytes: "h" + 2-byte "é"
+  assert.equal(x.t_field_str(1), 13);
+  assert.equal(lastLog().msg, '');
+  host.doc = {};
+  assert.equal(x.t_field_str(64), -1);
+  assert.equal(lastLog().msg, '');
+  assert.equal(x.t_param_str(64), 6);
+  assert.equal(lastLog().msg, 'héllo');
+  // kiln_log_i64 / kiln_fmt_i64.
+  for (const v of [0n, 7n, -7n, 1234567890123n, -9223372036854775808n, 9223372036854775807n]) {
+    x.t_log_i64(v);
+    assert.deepEqual(lastLog(), { level: 2, msg: `value ${v}` });
+  }
+  // log1p and log against Math, relative error.
+  const rel = (a, b) => (a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(b), 1e-300));
+  for (const v of [1e-300, 1e-20, 1e-10, 1e-5, 0.1, 0.5, 0.999, 1, 1.5, 2, 10, 1234.5, 1e10, 1e100, 1.7e308, -0.5, -0.999999])
+    assert.ok(rel(x.t_log1p(v), Math.log1p(v)) < 4e-16, `log1p(${v}) = ${x.t_log1p(v)} vs ${Math.log1p(v)}`);
+  for (const v of [5e-324, 1e-310, 1e-300, 0.5, 1, 2, Math.E, 10, 1e300])
+    assert.ok(rel(x.t_log(v), Math.log(v)) < 4e-16 || Math.abs(x.t_log(v) - Math.log(v)) < 1e-15, `log(${v})`);
+  assert.ok(Number.isNaN(x.t_log(-1)) && Number.isNaN(x.t_log1p(-2)) && Number.isNaN(x.t_log(NaN)));
+  assert.equal(x.t_log(0), -Infinity);
+  assert.equal(x.t_log1p(-1), -Infinity);
+  assert.equal(x.t_log(Infinity), Infinity);
+  assert.equal(x.t_log1p(0), 0);
+  // Typed readers and their defaults.
+  host.doc = { i: 42, f: 2.5, s: 'abc' };
+  assert.equal(x.t_field_i64(-1n), 42n);
+  assert.equal(x.t_field_f64(-1), 2.5);
+  assert.equal(x.t_param_i64(-1n), 7n);
+  assert.equal(x.t_param_f64(-1), 0.25);
+  assert.equal(x.t_param_bool(0), 1);
+  host.doc = { f: 'not a number' };
+  host.params = {};
+  assert.equal(x.t_field_i64(-1n), -1n);
+  assert.equal(x.t_field_f64(-1), -1);
+  assert.equal(x.t_param_i64(-1n), -1n);
+  assert.equal(x.t_param_f64(-1), -1);
+  assert.equal(x.t_param_bool(1), 1);
+  // UTF-8 counting and comparisons.
+  host.doc = { s: 'a😀é日' };
+  assert.equal(x.t_utf8_count(), 4);
+  host.doc = { s: 'abc' };
+  host.params = { p: 'abc' };
+  assert.equal(x.t_str_eq(), 101);
+  host.params = { p: 'abb' };
+  assert.equal(x.t_str_eq(), 11);
+  host.params = { p: 'abcd' };
+  assert.equal(x.t_str_eq(), 1);
+  // Cached handle of a missing field: NaN, no trap; resolved once present.
+  host.doc = {};
+  assert.ok(Number.isNaN(x.t_cached()));
+  host.doc = { f: 3.5 };
+  assert.equal(x.t_cached(), 3.5);
+  // Long log lines are cut at KILN_LOG_MAX.
+  x.t_long_log();
+  assert.equal(lastLog().msg.length, 1024);
 });
 
 test('mock: path parsing', () => {
