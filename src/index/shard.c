@@ -533,7 +533,7 @@ static int kiln__refresh_locked(kiln_shard *s, kiln_error *err)
     pthread_mutex_lock(&s->searcher_lock);
     kiln_shard_searcher *old = s->searcher;
     s->searcher = sr;
-    s->last_refresh_ms = kiln__now_ms();
+    __atomic_store_n(&s->last_refresh_ms, kiln__now_ms(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->searcher_lock);
     if (old) kiln_shard_searcher_release(old);
     return 0;
@@ -572,7 +572,7 @@ kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_
     int stale = !s->searcher || s->searcher->gen != kiln_sindex_generation(s->si);
     pthread_mutex_unlock(&s->searcher_lock);
     if (refresh_after_ms >= 0 && (stale || kiln_sindex_pending(s->si)) &&
-        kiln__now_ms() - s->last_refresh_ms >= refresh_after_ms) {
+        kiln__now_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= refresh_after_ms) {
         kiln_error err;
         pthread_rwlock_wrlock(&s->lock);
         if (kiln__refresh_locked(s, &err))

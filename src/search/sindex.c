@@ -197,7 +197,7 @@ uint32_t kiln_sindex_committed_upto(const kiln_sindex *si)
 
 uint32_t kiln_sindex_pending(const kiln_sindex *si)
 {
-    return si->w.count;
+    return __atomic_load_n(&si->w.count, __ATOMIC_RELAXED); /* any thread */
 }
 
 kiln_sindex_reader *kiln_sindex_reader_acquire(kiln_sindex *si)

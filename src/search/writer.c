@@ -151,7 +151,7 @@ void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base)
     w->base = base;
     if (w->present) memset(w->present, 0, (size_t)w->present_words * 8);
     w->ndocs = 0;
-    w->count = 0;
+    __atomic_store_n(&w->count, 0, __ATOMIC_RELAXED); /* read by searchers (pending) */
     for (uint32_t i = 0; i < fs->n; i++) kiln__wfield_clear(&fs->v[i], 0);
 }
 
@@ -632,7 +632,7 @@ int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_ma
     int rc = kiln__walk_object(&c, doc, 0);
     kiln__finish_doc(&c); /* also on failure: keeps the per-term state consistent */
     w->ndocs = c.local + 1;
-    w->count++;
+    __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED); /* single writer */
     if ((c.local >> 6) >= w->present_words) {
         uint32_t nw = w->present_words ? w->present_words : 64;
         while (nw <= (c.local >> 6)) nw *= 2;

@@ -23,6 +23,9 @@
 #include "search/searchInt.h"
 #include "core/fs.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 static kiln_mapping *mapping(const char *js)
 {
     json_error_t je;
@@ -741,6 +744,67 @@ static void test_fuzz(void)
     kiln_mapping_unref(m);
 }
 
+/* Searches on point-in-time readers while one writer adds, refreshes (and so merges): every
+ * search sees a consistent prefix of the docs, counts never go down. */
+typedef struct conc {
+    kiln_sindex *si;
+    kiln_mapping *m;
+    atomic_int done;
+    int bad;
+} conc;
+
+static void *conc_writer(void *arg)
+{
+    conc *c = arg;
+    char buf[128];
+    for (uint32_t i = 0; i < 3000; i++) {
+        snprintf(buf, sizeof buf, "{\"t\":\"w%u common\",\"n\":%u}", i % 10, i);
+        json_t *j = json_loads(buf, 0, NULL);
+        kiln_error err;
+        kiln_sindex_add(c->si, i, j, c->m, NULL, &err);
+        json_decref(j);
+        if (i % 97 == 0) kiln_sindex_refresh(c->si, &err);
+    }
+    kiln_error err;
+    kiln_sindex_refresh(c->si, &err);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void *conc_reader(void *arg)
+{
+    conc *c = arg;
+    uint64_t last = 0;
+    while (!atomic_load(&c->done)) {
+        kiln_search_opts o = {.k = 5, .track_total_hits = -1};
+        run r = search_full(c->si, c->m, "{\"match\":{\"t\":\"common\"}}", NULL, &o);
+        if (r.rc || r.res.total < last) c->bad = 1;
+        last = r.res.total;
+        kiln_search_result_free(&r.res);
+    }
+    return NULL;
+}
+
+static void test_concurrency(void)
+{
+    conc c = {.si = kiln_sindex_open(NULL, NULL),
+              .m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"n\":{\"type\":\"long\"}}}")};
+    atomic_init(&c.done, 0);
+    pthread_t w, r1, r2;
+    pthread_create(&w, NULL, conc_writer, &c);
+    pthread_create(&r1, NULL, conc_reader, &c);
+    pthread_create(&r2, NULL, conc_reader, &c);
+    pthread_join(w, NULL);
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    CHECK(!c.bad);
+    run r = search(c.si, c.m, "{\"match\":{\"t\":\"common\"}}");
+    CHECK_INT(r.res.total, 3000);
+    kiln_search_result_free(&r.res);
+    kiln_sindex_close(c.si);
+    kiln_mapping_unref(c.m);
+}
+
 int main(void)
 {
     test_norms();
@@ -756,5 +820,6 @@ int main(void)
     test_persist();
     test_merge();
     test_fuzz();
+    test_concurrency();
     TEST_DONE();
 }
