@@ -219,6 +219,24 @@ int main(int argc, char **argv)
     e.rd = kiln_sindex_reader_acquire(e.si);
     printf("indexed %u documents in %.2f s\n\n", n, now_s() - t0);
 
+    /* Deterministic cost of statistics: BENCH_UDF_STATS=on|off runs only the trivial-UDF query,
+     * to be compared under `valgrind --tool=callgrind` (instruction counts, immune to load). */
+    const char *only = getenv("BENCH_UDF_STATS");
+    if (only) {
+        kiln_udf *t = register_wat(e.reg, "trivial",
+                                   "(module (func (export \"kiln_abi_version\") (result i32) (i32.const 1))"
+                                   " (func (export \"f\") (result i32) (i32.const 1)))",
+                                   "{\"function_name\": \"f\"}");
+        kiln_udf_wait_optimized(t);
+        kiln_udf_stats_enable(strcmp(only, "off") != 0);
+        query_arg qt = {&e, "{\"wasm_udf\": {\"name\": \"trivial\"}}", 0};
+        double tt = best_of(repeats, query_once, &qt);
+        printf("statistics %s: %.2f ns per call, %llu matches\n", only, tt * 1e9 / n,
+               (unsigned long long)qt.hits);
+        kiln_udf_unref(t);
+        return 0;
+    }
+
     /* 1. Levenshtein filter: UDF end to end vs native over the same doc values. */
     kiln_udf *sd = register_file(e.reg, udfs, "string_distance");
     kiln_udf_wait_optimized(sd); /* measure the optimizing tier, as queries get it shortly */

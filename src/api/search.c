@@ -802,7 +802,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
                 kiln_error_set_index(&err, t->idx->name);
                 goto fail;
             }
-        t->plan = kiln_plan_build(q, t->m, NULL, now, &err);
+        t->plan = kiln_plan_build(q, t->m, t->idx->analysis, now, &err);
         if (!t->plan) {
             kiln_error_set_index(&err, t->idx->name);
             goto fail;

@@ -177,9 +177,8 @@ static int kiln__open_shards(kiln_index *idx, kiln_error *err)
         snprintf(dir, sizeof dir, "%s/%u", idx->dir, i);
         idx->shards[i] = kiln_shard_open(dir, i, KILN_DEFAULT_FLUSH_BYTES, err);
         if (!idx->shards[i]) return -1;
-        /* built-in analyzers only until index settings carry "analysis" (custom analyzers) */
-        if (kiln_shard_search_attach(idx->shards[i], kiln__mapping_of,
-                                     idx, NULL, err))
+        /* the registry (built-in + custom analyzers) is built before the shards open */
+        if (kiln_shard_search_attach(idx->shards[i], kiln__mapping_of, idx, idx->analysis, err))
             return -1;
     }
     return 0;

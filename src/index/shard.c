@@ -524,6 +524,7 @@ static int kiln__refresh_locked(kiln_shard *s, kiln_error *err)
     if (kiln_sindex_refresh(s->si, err)) return -1;
     kiln_shard_searcher *sr = kiln_xcalloc(1, sizeof *sr);
     atomic_init(&sr->refs, 1);
+    sr->gen = kiln_sindex_generation(s->si);
     sr->reader = kiln_sindex_reader_acquire(s->si);
     uint32_t next = kiln_docstore_next(s->ds); /* from_range(0, 0) is NULL in CRoaring 0.2 */
     sr->live = next ? roaring_bitmap_from_range(0, next, 1) : roaring_bitmap_create();
@@ -566,11 +567,15 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
 kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms)
 {
     if (!s->si) return NULL;
-    if (refresh_after_ms >= 0 && kiln_sindex_pending(s->si) &&
+    /* stale: docs pending, or sealed by a flush (commit) since the searcher was built */
+    pthread_mutex_lock(&s->searcher_lock);
+    int stale = !s->searcher || s->searcher->gen != kiln_sindex_generation(s->si);
+    pthread_mutex_unlock(&s->searcher_lock);
+    if (refresh_after_ms >= 0 && (stale || kiln_sindex_pending(s->si)) &&
         kiln__now_ms() - s->last_refresh_ms >= refresh_after_ms) {
         kiln_error err;
         pthread_rwlock_wrlock(&s->lock);
-        if (kiln_sindex_pending(s->si) && kiln__refresh_locked(s, &err))
+        if (kiln__refresh_locked(s, &err))
             KILN_WARN("shard", "%s: refresh failed: %s", s->dir, err.reason);
         pthread_rwlock_unlock(&s->lock);
     }

@@ -96,6 +96,7 @@ typedef struct kiln_shard_searcher {
     atomic_int refs;
     struct kiln_sindex_reader *reader;
     roaring_bitmap_t *live;
+    uint64_t gen; /* the search index's generation it was built at */
 } kiln_shard_searcher;
 /* Returns a reference to the index's current mapping (the caller unrefs). */
 typedef kiln_mapping *(*kiln_shard_mapping_fn)(void *ctx);

@@ -20,6 +20,7 @@ typedef struct kiln__phrase_it {
     float freq;
     uint32_t **pos;
     uint32_t *npos, *cap;
+    uint32_t *cur; /* merge-walk cursors, one per term */
 } kiln__phrase_it;
 
 static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
@@ -30,19 +31,6 @@ static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
         p->pos[i] = kiln_xrealloc(p->pos[i], tf * sizeof(uint32_t));
     }
     return p->npos[i] = kiln__it_term_positions(p->terms[i], p->pos[i], p->cap[i]);
-}
-
-static int kiln__has(const uint32_t *v, uint32_t n, uint32_t x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x;
 }
 
 /* Nearest value to x in sorted v (n > 0). */
@@ -66,17 +54,28 @@ static float kiln__phrase_freq(kiln__phrase_it *p)
     for (size_t i = 0; i < p->n; i++)
         if (!kiln__load_pos(p, i)) return 0;
     float freq = 0;
+    if (p->slop == 0) { /* merge walk: the wanted positions only grow with term 0's */
+        uint32_t *cur = p->cur;
+        size_t n = p->n;
+        memset(cur, 0, n * sizeof *cur);
+        for (uint32_t a = 0; a < p->npos[0]; a++) {
+            int64_t start = (int64_t)p->pos[0][a] - p->offsets[0];
+            size_t i;
+            for (i = 1; i < n; i++) {
+                int64_t want = start + p->offsets[i];
+                const uint32_t *v = p->pos[i];
+                uint32_t c = cur[i], m = p->npos[i];
+                while (c < m && (int64_t)v[c] < want) c++;
+                cur[i] = c;
+                if (c == m) return freq; /* no later match for this term */
+                if ((int64_t)v[c] != want) break;
+            }
+            if (i == n) freq += 1;
+        }
+        return freq;
+    }
     for (uint32_t a = 0; a < p->npos[0]; a++) {
         int64_t start = (int64_t)p->pos[0][a] - p->offsets[0];
-        if (p->slop == 0) {
-            size_t i;
-            for (i = 1; i < p->n; i++) {
-                int64_t want = start + p->offsets[i];
-                if (want < 0 || !kiln__has(p->pos[i], p->npos[i], (uint32_t)want)) break;
-            }
-            if (i == p->n) freq += 1;
-            continue;
-        }
         int64_t lo = start, hi = start;
         for (size_t i = 1; i < p->n; i++) {
             uint32_t q = kiln__nearest(p->pos[i], p->npos[i], start + p->offsets[i]);
@@ -168,6 +167,7 @@ static void kiln__phrase_free(kiln__it *it)
     free(p->pos);
     free(p->npos);
     free(p->cap);
+    free(p->cur);
     free(p->terms);
     free(p->offsets);
     free(p);
@@ -195,6 +195,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->pos = kiln_xcalloc(n, sizeof *p->pos);
     p->npos = kiln_xcalloc(n, sizeof *p->npos);
     p->cap = kiln_xcalloc(n, sizeof *p->cap);
+    p->cur = kiln_xcalloc(n, sizeof *p->cur);
     p->conj = kiln__it_and(terms, n); /* owns the term iterators */
     p->base.cost = p->conj->cost;
     p->base.max_score = bm.cache ? bm.weight : 0; /* w * freq/(freq + K) < w */

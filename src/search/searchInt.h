@@ -301,6 +301,7 @@ struct kiln_sindex {
     kiln_segment **segs;
     size_t nsegs, segs_cap;
     kiln_sindex_reader *current; /* the published reader (one ref held by the sindex) */
+    _Atomic uint64_t gen;        /* publications so far */
     kiln__fields fields;
     kiln__writer w;
     uint32_t next_docnum; /* every docnum added so far is below */

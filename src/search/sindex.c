@@ -98,8 +98,14 @@ static void kiln__publish(kiln_sindex *si)
     pthread_mutex_lock(&si->lock);
     kiln_sindex_reader *old = si->current;
     si->current = kiln__reader_new(si->segs, si->nsegs);
+    atomic_fetch_add(&si->gen, 1);
     pthread_mutex_unlock(&si->lock);
     kiln_sindex_reader_release(old);
+}
+
+uint64_t kiln_sindex_generation(const kiln_sindex *si)
+{
+    return atomic_load(&((kiln_sindex *)si)->gen);
 }
 
 /* Merge policy (a simple tiered one): keep at most KILN__MAX_SEGS segments by merging the

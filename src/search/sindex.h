@@ -42,6 +42,9 @@ int kiln_sindex_commit(kiln_sindex *si, kiln_error *err);
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si);
 /* Docs added but not yet refreshed (for refresh decisions and stats). */
 uint32_t kiln_sindex_pending(const kiln_sindex *si);
+/* Bumped whenever the published segment set changes (refresh, commit's seal, merge): a
+ * searcher built at an older generation misses sealed docs. */
+uint64_t kiln_sindex_generation(const kiln_sindex *si);
 
 /* A point-in-time reader; cheap (one lock + refcount). Release exactly once. */
 kiln_sindex_reader *kiln_sindex_reader_acquire(kiln_sindex *si);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KILN__SAMPLE_MASK 15u /* time one call in 16; every call and error is counted */
+#define KILN__SAMPLE_MASK 63u   /* time one call in 64; every call and error is counted */
+#define KILN__FLUSH_CALLS 4096u /* a long query's counts reach _stats while it runs */
 #define KILN__LOG_CAPTURE_MAX 100
 
 kiln_udf_bound *kiln_udf_bind(kiln_udf *u, json_t *params, kiln_error *err)
@@ -184,8 +185,11 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
         out->matched = out->score != 0;
     }
     if (rc != 0 || why) {
-        /* a failed call is always recorded; its duration only when it was timed */
-        kiln__udf_stats_record(u->stats_id, t0 ? kiln__udf_now_ns() - t0 : 0, t0 != 0, 1);
+        /* a failed call is always counted (at once: errors are rare and read soon after);
+         * its duration only when it was timed */
+        if (t0) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
+        kiln__udf_stats_add(u->stats_id, s->pend_calls + 1, s->pend_errors + 1);
+        s->pend_calls = s->pend_errors = 0;
         char logs[600];
         kiln__tail_text(s, logs, sizeof logs);
         const char *kind = why ? why : kiln__trap_id(trap.kind);
@@ -204,7 +208,11 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
         }
         return -1;
     }
-    kiln__udf_stats_record(u->stats_id, sampled ? kiln__udf_now_ns() - t0 : 0, sampled, 0);
+    if (sampled) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
+    if (++s->pend_calls >= KILN__FLUSH_CALLS) {
+        kiln__udf_stats_add(u->stats_id, s->pend_calls, s->pend_errors);
+        s->pend_calls = s->pend_errors = 0;
+    }
     return 0;
 }
 
@@ -244,6 +252,7 @@ json_t *kiln_udf_session_logs(const kiln_udf_session *s)
 void kiln_udf_session_free(kiln_udf_session *s)
 {
     if (!s) return;
+    kiln__udf_stats_add(s->b->u->stats_id, s->pend_calls, s->pend_errors);
     if (s->in) kiln_wasm_release(s->in);
     kiln__udf_paths_clear(s);
     free(s->paths);

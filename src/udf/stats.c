@@ -1,7 +1,8 @@
-/* Always-on per-UDF statistics at the cost of a few plain stores per call: each thread owns
- * its counters (no atomics read-modify-write, no shared cache lines); a reader sums every
- * thread's slots. Durations are sampled (one call in KILN__UDF_SAMPLE is timed, every error is),
- * so a trivial UDF does not pay two clock reads per call. */
+/* Always-on per-UDF statistics at the cost of one increment per call: a session counts its
+ * calls and errors and adds them to its thread's counters when it ends (and every 4096 calls);
+ * each thread owns its counters (no atomic read-modify-write, no shared cache lines) and a
+ * reader sums every thread's. Durations are sampled (one call in 64 is timed), so a trivial
+ * UDF does not pay two clock reads per call. */
 #include "udf/udf_int.h"
 #include "core/buf.h"
 
@@ -87,13 +88,19 @@ void kiln_udf_stats_enable(int on)
     kiln__stats_on = on;
 }
 
-void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error)
+void kiln__udf_stats_add(unsigned id, uint64_t calls, uint64_t errors)
+{
+    if (!kiln__stats_on || (!calls && !errors)) return;
+    kiln__slot *s = kiln__slot_for(id);
+    KILN__STORE(s->calls, KILN__LOAD(s->calls) + calls);
+    KILN__STORE(s->errors, KILN__LOAD(s->errors) + errors);
+    KILN__STORE(s->last_called_ms, (uint64_t)kiln__udf_now_ms());
+}
+
+void kiln__udf_stats_sample(unsigned id, uint64_t ns)
 {
     if (!kiln__stats_on) return;
     kiln__slot *s = kiln__slot_for(id);
-    KILN__STORE(s->calls, KILN__LOAD(s->calls) + 1);
-    if (error) KILN__STORE(s->errors, KILN__LOAD(s->errors) + 1);
-    if (!sampled) return;
     KILN__STORE(s->sampled, KILN__LOAD(s->sampled) + 1);
     KILN__STORE(s->total_ns, KILN__LOAD(s->total_ns) + ns);
     if (ns < KILN__LOAD(s->min_ns)) KILN__STORE(s->min_ns, ns);
@@ -101,7 +108,6 @@ void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error)
     unsigned b = ns ? 64 - (unsigned)__builtin_clzll(ns) : 0;
     if (b > 63) b = 63;
     KILN__STORE(s->hist[b], KILN__LOAD(s->hist[b]) + 1);
-    KILN__STORE(s->last_called_ms, (uint64_t)kiln__udf_now_ms());
 }
 
 void kiln__udf_stats_read(unsigned id, kiln__udf_stats_snapshot *out)

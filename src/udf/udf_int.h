@@ -67,6 +67,7 @@ struct kiln_udf_session {
     char tail[KILN__UDF_LOG_TAIL][200];
     unsigned ntail;
     unsigned call_no;
+    uint64_t pend_calls, pend_errors; /* not yet added to the thread's counters */
 };
 
 /* Host functions (host.c). */
@@ -79,7 +80,10 @@ void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len);
 /* Statistics (stats.c); off only while benchmarking their cost. */
 extern int kiln__stats_on;
 unsigned kiln__udf_stats_new_id(void);
-void kiln__udf_stats_record(unsigned id, uint64_t ns, int sampled, int error);
+/* Adds a session's pending call and error counts to this thread's counters. */
+void kiln__udf_stats_add(unsigned id, uint64_t calls, uint64_t errors);
+/* Records one timed call. */
+void kiln__udf_stats_sample(unsigned id, uint64_t ns);
 void kiln__udf_stats_read(unsigned id, kiln__udf_stats_snapshot *out);
 
 /* Coerces a JSON value to a parameter type (numeric strings, "true"); NULL if impossible. */

@@ -22,8 +22,8 @@
 /* Lives immediately before the wasm2c instance struct; the instrumented code reaches
  * it at a fixed negative offset from its `instance` pointer. */
 typedef struct kiln__tick {
-  int64_t fuel;          /* ticks left in the current slice */
-  uintptr_t stack_limit; /* lowest frame address allowed for guest code */
+    int64_t fuel;          /* ticks left in the current slice */
+    uintptr_t stack_limit; /* lowest frame address allowed for guest code */
 } kiln__tick;
 
 #define KILN__TICK(inst) ((kiln__tick *)((char *)(inst) - sizeof(kiln__tick)))
@@ -33,58 +33,61 @@ typedef struct kiln__tick {
  * holding it (calls through a table), so the context starts with a pointer to
  * itself and thunks always dereference once. */
 typedef struct kiln__ctx_head {
-  void *self;
-  int failed; /* set by kiln_wasm_ctx_fail(), tested after each host call */
+    void *self;
+    int failed; /* set by kiln_wasm_ctx_fail(), tested after each host call */
 } kiln__ctx_head;
 
 typedef union {
-  int32_t i32;
-  int64_t i64;
-  float f32;
-  double f64;
-  uint64_t bits;
+    int32_t i32;
+    int64_t i64;
+    float f32;
+    double f64;
+    uint64_t bits;
 } kiln__val;
 
 typedef void (*kiln__tramp)(void *inst, const kiln__val *args, kiln__val *results);
 
 /* Runtime services the module calls (all wasm_rt_* of wasm-rt.h route here). */
 typedef struct kiln__rt_api {
-  uint32_t abi_version;
-  void (*trap)(int code) __attribute__((noreturn));
-  uint32_t (*register_func_type)(uint32_t nparams, uint32_t nresults, const int *types);
-  void (*allocate_memory)(wasm_rt_memory_t *m, uint32_t initial, uint32_t max);
-  uint32_t (*grow_memory)(wasm_rt_memory_t *m, uint32_t delta);
-  void (*free_memory)(wasm_rt_memory_t *m);
-  void (*allocate_funcref_table)(wasm_rt_funcref_table_t *t, uint32_t n, uint32_t max);
-  void (*free_funcref_table)(wasm_rt_funcref_table_t *t);
-  uint32_t (*grow_funcref_table)(wasm_rt_funcref_table_t *t, uint32_t delta, wasm_rt_funcref_t init);
-  void (*allocate_externref_table)(wasm_rt_externref_table_t *t, uint32_t n, uint32_t max);
-  void (*free_externref_table)(wasm_rt_externref_table_t *t);
-  uint32_t (*grow_externref_table)(wasm_rt_externref_table_t *t, uint32_t delta, wasm_rt_externref_t init);
-  void (*fuel_slow)(void *instance);
-  /* Imports without a typed host function: generic call through the runtime. */
-  void (*generic_import)(void *env, uint32_t import_index, const kiln__val *args, kiln__val *results);
-  /* Non-function imports (memory, table, global): a pointer from the embedder. */
-  void *(*import_ptr)(void *env, uint32_t import_index);
-  /* Called by host-function thunks after the host function returned. */
-  void (*host_check)(void *env);
+    uint32_t abi_version;
+    void (*trap)(int code) __attribute__((noreturn));
+    uint32_t (*register_func_type)(uint32_t nparams, uint32_t nresults, const int *types);
+    void (*allocate_memory)(wasm_rt_memory_t *m, uint32_t initial, uint32_t max);
+    uint32_t (*grow_memory)(wasm_rt_memory_t *m, uint32_t delta);
+    void (*free_memory)(wasm_rt_memory_t *m);
+    void (*allocate_funcref_table)(wasm_rt_funcref_table_t *t, uint32_t n, uint32_t max);
+    void (*free_funcref_table)(wasm_rt_funcref_table_t *t);
+    uint32_t (*grow_funcref_table)(wasm_rt_funcref_table_t *t, uint32_t delta,
+                                   wasm_rt_funcref_t init);
+    void (*allocate_externref_table)(wasm_rt_externref_table_t *t, uint32_t n, uint32_t max);
+    void (*free_externref_table)(wasm_rt_externref_table_t *t);
+    uint32_t (*grow_externref_table)(wasm_rt_externref_table_t *t, uint32_t delta,
+                                     wasm_rt_externref_t init);
+    void (*fuel_slow)(void *instance);
+    /* Imports without a typed host function: generic call through the runtime. */
+    void (*generic_import)(void *env, uint32_t import_index, const kiln__val *args,
+                           kiln__val *results);
+    /* Non-function imports (memory, table, global): a pointer from the embedder. */
+    void *(*import_ptr)(void *env, uint32_t import_index);
+    /* Called by host-function thunks after the host function returned. */
+    void (*host_check)(void *env);
 } kiln__rt_api;
 
 /* What a compiled module hands back from kiln__entry(). */
 typedef struct kiln__module_desc {
-  uint32_t abi_version;
-  size_t instance_size;
-  void (*instantiate)(void *inst, void *env);
-  void (*free)(void *inst);
-  wasm_rt_memory_t *(*memory)(void *inst); /* NULL if the module has no memory */
-  uint32_t nexports;                       /* function exports, in export-section order */
-  const kiln__tramp *tramps;               /* [nexports] */
-  const uint32_t *export_index;             /* [nexports] index in the export section */
-  /* Address of a memory/table/global export (by export-section index), or NULL. */
-  void *(*export_ptr)(void *inst, uint32_t export_index);
+    uint32_t abi_version;
+    size_t instance_size;
+    void (*instantiate)(void *inst, void *env);
+    void (*free)(void *inst);
+    wasm_rt_memory_t *(*memory)(void *inst); /* NULL if the module has no memory */
+    uint32_t nexports;                       /* function exports, in export-section order */
+    const kiln__tramp *tramps;               /* [nexports] */
+    const uint32_t *export_index;            /* [nexports] index in the export section */
+    /* Address of a memory/table/global export (by export-section index), or NULL. */
+    void *(*export_ptr)(void *inst, uint32_t export_index);
 } kiln__module_desc;
 
-typedef const kiln__module_desc *(*kiln__entry_fn)(const kiln__rt_api *rt, void (*const *hostfns)(void),
-                                                   uint32_t nimports);
+typedef const kiln__module_desc *(*kiln__entry_fn)(const kiln__rt_api *rt,
+                                                   void (*const *hostfns)(void), uint32_t nimports);
 
 #endif

@@ -31,68 +31,73 @@ extern "C" {
 #endif
 
 /* Value types, as in the binary format's order of appearance in our tables. */
-typedef enum { KILN_WASM_I32 = 0, KILN_WASM_I64 = 1, KILN_WASM_F32 = 2, KILN_WASM_F64 = 3 } kiln_wasm_type;
+typedef enum {
+    KILN_WASM_I32 = 0,
+    KILN_WASM_I64 = 1,
+    KILN_WASM_F32 = 2,
+    KILN_WASM_F64 = 3
+} kiln_wasm_type;
 
 typedef union {
-  int32_t i32;
-  int64_t i64;
-  float f32;
-  double f64;
-  uint64_t bits; /* raw storage; f32/f64 bit patterns are preserved exactly */
+    int32_t i32;
+    int64_t i64;
+    float f32;
+    double f64;
+    uint64_t bits; /* raw storage; f32/f64 bit patterns are preserved exactly */
 } kiln_wasm_val;
 
 #define KILN_WASM_MAX_PARAMS 128
 #define KILN_WASM_MAX_RESULTS 64
 
 typedef struct {
-  uint8_t nparams, nresults;
-  uint8_t params[KILN_WASM_MAX_PARAMS];   /* kiln_wasm_type */
-  uint8_t results[KILN_WASM_MAX_RESULTS]; /* kiln_wasm_type */
+    uint8_t nparams, nresults;
+    uint8_t params[KILN_WASM_MAX_PARAMS];   /* kiln_wasm_type */
+    uint8_t results[KILN_WASM_MAX_RESULTS]; /* kiln_wasm_type */
 } kiln_wasm_sig;
 
 /* Status codes (negative). */
 enum {
-  KILN_WASM_OK = 0,
-  KILN_WASM_EINVAL = -1,   /* bad argument from the caller */
-  KILN_WASM_EREJECT = -2,  /* module rejected by Kiln's checks */
-  KILN_WASM_ECOMPILE = -3, /* translation or compilation failed (child crashed, timeout...) */
-  KILN_WASM_ENOMEM = -4,
-  KILN_WASM_ETRAP = -5, /* the guest trapped; see kiln_wasm_trap */
-  KILN_WASM_ELINK = -6, /* import not provided / signature mismatch */
-  KILN_WASM_EIO = -7,
+    KILN_WASM_OK = 0,
+    KILN_WASM_EINVAL = -1,   /* bad argument from the caller */
+    KILN_WASM_EREJECT = -2,  /* module rejected by Kiln's checks */
+    KILN_WASM_ECOMPILE = -3, /* translation or compilation failed (child crashed, timeout...) */
+    KILN_WASM_ENOMEM = -4,
+    KILN_WASM_ETRAP = -5, /* the guest trapped; see kiln_wasm_trap */
+    KILN_WASM_ELINK = -6, /* import not provided / signature mismatch */
+    KILN_WASM_EIO = -7,
 };
 
 typedef struct {
-  int code;           /* one of the negative codes above */
-  char section[24];   /* binary section involved ("code", "import"...), or "" */
-  int64_t func_index; /* function index involved, or -1 */
-  int64_t offset;     /* byte offset in the module, or -1 */
-  char msg[256];
+    int code;           /* one of the negative codes above */
+    char section[24];   /* binary section involved ("code", "import"...), or "" */
+    int64_t func_index; /* function index involved, or -1 */
+    int64_t offset;     /* byte offset in the module, or -1 */
+    char msg[256];
 } kiln_wasm_error;
 
 /* Trap kinds reported by calls. */
 typedef enum {
-  KILN_TRAP_NONE = 0,
-  KILN_TRAP_UNREACHABLE,
-  KILN_TRAP_OOB_MEMORY,
-  KILN_TRAP_OOB_TABLE,
-  KILN_TRAP_DIV_BY_ZERO,
-  KILN_TRAP_INT_OVERFLOW,
-  KILN_TRAP_INVALID_CONVERSION,
-  KILN_TRAP_INDIRECT_CALL_MISMATCH,
-  KILN_TRAP_UNINITIALIZED_ELEMENT,
-  KILN_TRAP_STACK_EXHAUSTED,
-  KILN_TRAP_FUEL_EXHAUSTED,
-  KILN_TRAP_DEADLINE,
-  KILN_TRAP_MEMORY_LIMIT,
-  KILN_TRAP_HOST, /* a host function asked to abort the call */
+    KILN_TRAP_NONE = 0,
+    KILN_TRAP_UNREACHABLE,
+    KILN_TRAP_OOB_MEMORY,
+    KILN_TRAP_OOB_TABLE,
+    KILN_TRAP_DIV_BY_ZERO,
+    KILN_TRAP_INT_OVERFLOW,
+    KILN_TRAP_INVALID_CONVERSION,
+    KILN_TRAP_INDIRECT_CALL_MISMATCH,
+    KILN_TRAP_UNINITIALIZED_ELEMENT,
+    KILN_TRAP_STACK_EXHAUSTED,
+    KILN_TRAP_FUEL_EXHAUSTED,
+    KILN_TRAP_DEADLINE,
+    KILN_TRAP_MEMORY_LIMIT,
+    KILN_TRAP_HOST, /* a host function asked to abort the call */
 } kiln_wasm_trap_kind;
 
 typedef struct {
-  kiln_wasm_trap_kind kind;
-  const char *export_name; /* borrowed from the module, valid while it lives */
-  const char *func_name;   /* name-section name of the export's function, or NULL */
-  char msg[160];
+    kiln_wasm_trap_kind kind;
+    const char *export_name; /* borrowed from the module, valid while it lives */
+    const char *func_name;   /* name-section name of the export's function, or NULL */
+    char msg[160];
 } kiln_wasm_trap;
 
 const char *kiln_wasm_trap_kind_str(kiln_wasm_trap_kind kind);
@@ -104,10 +109,10 @@ const char *kiln_wasm_trap_kind_str(kiln_wasm_trap_kind kind);
 typedef struct kiln_wasm_ctx kiln_wasm_ctx;
 
 typedef struct {
-  const char *module; /* "env" or "kiln" */
-  const char *field;  /* [A-Za-z_][A-Za-z0-9_]* */
-  const char *sig;    /* e.g. "ii:i", "iI:", "fd:F": i=i32 I=i64 f=f32 F=f64 */
-  void (*fn)(void);   /* cast from the typed function */
+    const char *module; /* "env" or "kiln" */
+    const char *field;  /* [A-Za-z_][A-Za-z0-9_]* */
+    const char *sig;    /* e.g. "ii:i", "iI:", "fd:F": i=i32 I=i64 f=f32 F=f64 */
+    void (*fn)(void);   /* cast from the typed function */
 } kiln_wasm_host_fn;
 
 /* Registers the host-import table (copied). Call once before any load; a second call
@@ -126,14 +131,14 @@ void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg);
 
 /* ---- Modules -------------------------------------------------------------------- */
 typedef struct {
-  size_t max_bytes;     /* module size cap; 0 = 16 MiB */
-  uint32_t max_pages;   /* linear memory cap in 64 KiB pages; 0 = 256 (16 MiB) */
-  uint64_t fuel;        /* fuel units per call (function entries + loop iterations); 0 = unlimited */
-  uint64_t deadline_ns; /* wall-clock limit per call; 0 = 100 ms */
-  int tier1;            /* 1: build tier 1 in the background (default), 0: never, 2: wait for it */
-  int explicit_bounds;  /* 1: bounds checks in code instead of guard pages (benchmarking) */
-  int no_fuel;          /* 1: no fuel/deadline instrumentation at all (benchmarking) */
-  const char *cache_dir; /* compiled-artifact cache; NULL = $KILN_WASM_CACHE or no cache */
+    size_t max_bytes;   /* module size cap; 0 = 16 MiB */
+    uint32_t max_pages; /* linear memory cap in 64 KiB pages; 0 = 256 (16 MiB) */
+    uint64_t fuel; /* fuel units per call (function entries + loop iterations); 0 = unlimited */
+    uint64_t deadline_ns; /* wall-clock limit per call; 0 = 100 ms */
+    int tier1;           /* 1: build tier 1 in the background (default), 0: never, 2: wait for it */
+    int explicit_bounds; /* 1: bounds checks in code instead of guard pages (benchmarking) */
+    int no_fuel;         /* 1: no fuel/deadline instrumentation at all (benchmarking) */
+    const char *cache_dir; /* compiled-artifact cache; NULL = $KILN_WASM_CACHE or no cache */
 } kiln_wasm_limits;
 
 typedef struct kiln_wasm_module kiln_wasm_module;
@@ -179,8 +184,9 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
  * call i reads args[i * nparams ...] and writes results[i * nresults ...]. The
  * fuel/deadline budget covers the whole batch. Stops at the first trap; *done (if
  * not NULL) is the number of calls that completed. Returns 0 or KILN_WASM_ETRAP. */
-int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
-                        kiln_wasm_val *results, size_t n, size_t *done, kiln_wasm_trap *trap);
+int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
+                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
+                        kiln_wasm_trap *trap);
 
 /* Frees every pooled instance of the calling thread (worker shutdown). Instances
  * pools of exited threads are also freed by a thread-exit destructor. */

@@ -46,6 +46,8 @@ static void add(kiln_sindex *si, uint32_t docnum, const char *js, kiln_mapping *
     json_decref(j);
 }
 
+static int quiet; /* the fuzz test expects failures */
+
 typedef struct run {
     kiln_search_result res;
     int rc;
@@ -63,7 +65,7 @@ static run search_full(kiln_sindex *si, kiln_mapping *m, const char *qjs, const 
     kiln_query *q = kiln_dsl_parse(j, "query", &de);
     json_decref(j);
     if (!q) {
-        fprintf(stderr, "parse: %s at %s\n", de.err.reason, de.path);
+        if (!quiet) fprintf(stderr, "parse: %s at %s\n", de.err.reason, de.path);
         r.rc = -1;
         r.err = de.err;
         return r;
@@ -653,6 +655,92 @@ static void test_merge(void)
     kiln_mapping_unref(m);
 }
 
+/* Robustness: seed queries with values swapped for random JSON of every type, keys dropped or
+ * renamed, must parse-or-fail and plan-or-fail and run without crashing (ASan build). */
+static uint64_t fz_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t fz_rand(void)
+{
+    fz_state ^= fz_state << 13, fz_state ^= fz_state >> 7, fz_state ^= fz_state << 17;
+    return (uint32_t)fz_state;
+}
+
+static json_t *fz_value(int depth)
+{
+    switch (fz_rand() % 9) {
+    case 0: return json_null();
+    case 1: return json_true();
+    case 2: return json_integer((json_int_t)(fz_rand() % 5) - 2);
+    case 3: return json_real(-1.5);
+    case 4: return json_string(fz_rand() % 2 ? "now-1d/d" : "*b?");
+    case 5: return json_string("");
+    case 6: return depth > 2 ? json_array() : json_pack("[o]", fz_value(depth + 1));
+    case 7: return depth > 2 ? json_object() : json_pack("{s:o}", "match_all", json_object());
+    default: return json_string("fox");
+    }
+}
+
+static void fz_mutate(json_t *j, int depth)
+{
+    if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(j, tmp, key, v)
+        {
+            uint32_t r = fz_rand() % 10;
+            if (r == 0)
+                json_object_del(j, key);
+            else if (r == 1)
+                json_object_set_new(j, key, fz_value(depth));
+            else
+                fz_mutate(v, depth + 1);
+        }
+        if (fz_rand() % 12 == 0) json_object_set_new(j, "boost", fz_value(depth));
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (fz_rand() % 8 == 0)
+                json_array_set_new(j, i, fz_value(depth));
+            else
+                fz_mutate(json_array_get(j, i), depth + 1);
+        }
+    }
+}
+
+static void test_fuzz(void)
+{
+    kiln_mapping *m;
+    kiln_sindex *si = corpus(&m);
+    kiln_sindex_refresh(si, NULL);
+    static const char *seeds[] = {
+        "{\"bool\":{\"must\":[{\"match\":{\"body\":{\"query\":\"quick fox\",\"operator\":\"and\",\"minimum_should_match\":\"50%\"}}}],\"filter\":[{\"range\":{\"when\":{\"gte\":\"2024-01-01\",\"lt\":\"now\",\"format\":\"yyyy-MM-dd\"}}},{\"terms\":{\"tag\":[\"a\",1,true]}}],\"should\":[{\"prefix\":{\"name.raw\":\"A\"}},{\"wildcard\":{\"tag\":{\"value\":\"*b\"}}}],\"must_not\":{\"exists\":{\"field\":\"ok\"}},\"minimum_should_match\":1}}",
+        "{\"dis_max\":{\"queries\":[{\"match_phrase\":{\"body\":{\"query\":\"quick fox\",\"slop\":2}}},{\"multi_match\":{\"query\":\"beta\",\"fields\":[\"name^2\",\"body\",\"*\"],\"type\":\"most_fields\"}}],\"tie_breaker\":0.5}}",
+        "{\"boosting\":{\"positive\":{\"term\":{\"price\":10.5}},\"negative\":{\"range\":{\"qty\":{\"gt\":1,\"lte\":\"9\"}}},\"negative_boost\":0.2}}",
+        "{\"constant_score\":{\"filter\":{\"ids\":{\"values\":[\"x\",2]}},\"boost\":2}}",
+        "{\"range\":{\"tag\":{\"gt\":\"a\",\"lt\":\"c\"}}}",
+    };
+    kiln_sort_key keys[2] = {{.by = KILN_SORT_FIELD, .field = "qty", .mode = KILN_SMODE_AVG},
+                             {.by = KILN_SORT_SCORE}};
+    int ran = 0;
+    quiet = 1;
+    for (int i = 0; i < 3000; i++) {
+        json_t *q = json_loads(seeds[i % 5], 0, NULL);
+        fz_mutate(q, 0);
+        char *text = json_dumps(q, JSON_COMPACT);
+        kiln_search_opts o = {.k = (size_t)(fz_rand() % 4), .track_total_hits = (int64_t)(fz_rand() % 3) - 1,
+                              .sort = fz_rand() % 2 ? keys : NULL, .id_lookup = lookup_id};
+        o.nsort = o.sort ? 2 : 0;
+        run r = search_full(si, m, text, NULL, &o);
+        if (r.rc == 0) ran++;
+        kiln_search_result_free(&r.res);
+        free(text);
+        json_decref(q);
+    }
+    quiet = 0;
+    CHECK(ran > 100); /* many mutants stay valid and run */
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
 int main(void)
 {
     test_norms();
@@ -667,5 +755,6 @@ int main(void)
     test_pruning();
     test_persist();
     test_merge();
+    test_fuzz();
     TEST_DONE();
 }
