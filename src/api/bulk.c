@@ -145,6 +145,12 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
         w.routing = json_is_string(jr) ? json_string_value(jr) : def_routing;
         if (json_is_integer(js)) w.opts.if_seq_no = json_integer_value(js);
         if (json_is_integer(jt)) w.opts.if_primary_term = json_integer_value(jt);
+        json_t *jop = json_object_get(meta, "op_type");
+        if (w.op == KILN_OP_INDEX && json_is_string(jop) && !strcmp(json_string_value(jop), "create"))
+        {
+            w.op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES reports */
+            op = "create";
+        }
         if (w.op != KILN_OP_DELETE) {
             if (!kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
                 rc = kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
