@@ -7,6 +7,7 @@
 #include "udf/udf_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,11 +351,22 @@ static const kiln_wasm_host_fn kiln__host_table[] = {
     KILN__HOST(has_field_h, "i:i"),
 };
 
+static pthread_once_t kiln__host_once = PTHREAD_ONCE_INIT;
+static kiln_wasm_error kiln__host_err;
+static int kiln__host_rc;
+
+static void kiln__host_register_once(void)
+{
+    kiln__host_rc = kiln_wasm_host_register(
+        kiln__host_table, sizeof kiln__host_table / sizeof *kiln__host_table, &kiln__host_err);
+}
+
 int kiln__udf_host_register(kiln_error *err)
 {
-    kiln_wasm_error werr;
-    if (kiln_wasm_host_register(kiln__host_table, sizeof kiln__host_table / sizeof *kiln__host_table,
-                                &werr))
-        return kiln_fail(err, KILN_E_INTERNAL, "cannot register UDF host functions: %s", werr.msg);
+    /* Once per process: the engine keeps the table for every module loaded with it. */
+    pthread_once(&kiln__host_once, kiln__host_register_once);
+    if (kiln__host_rc)
+        return kiln_fail(err, KILN_E_INTERNAL, "cannot register UDF host functions: %s",
+                         kiln__host_err.msg);
     return 0;
 }

@@ -38,7 +38,7 @@ static void tool_identity(const char *name, char *out, size_t cap)
 int kiln__cache_path(const char *cache_dir, const char *hash, const kiln__gen_opts *o, char *out,
                      size_t cap)
 {
-    static char key[65];
+    char key[65]; /* per call: loads and tier-1 threads compute paths concurrently */
     char ids[3 * 4200 + 512];
     char w[4200], c[4200];
     tool_identity("wasm2c", w, sizeof w);

@@ -29,6 +29,7 @@ KILN_UDF_ABI();
 static unsigned char value[FIELD_CAP];
 static char path[PATH_CAP];
 static int32_t path_len;
+static int32_t field; /* the field's handle: resolved once per query (the fast path) */
 static unsigned char target[TARGET_CAP];
 static lev_pattern pattern;
 static int32_t loaded; /* 1 once this query's parameters are read: back to 0 at the next query */
@@ -49,6 +50,7 @@ static int load_params(void) {
                             : "string_distance: field path is longer than 512 bytes");
     return 0;
   }
+  field = kiln_field_handle(path, path_len); /* -1: a malformed path, read as missing */
   loaded = 1;
   return 1;
 }
@@ -58,7 +60,7 @@ static int32_t match(int32_t max_distance) {
     return 0;
   if (!loaded && !load_params())
     return 0;
-  int32_t n = kiln_get_field_string(path, path_len, (char *)value, FIELD_CAP);
+  int32_t n = kiln_str_hv(field, (char *)value, FIELD_CAP);
   if (n < 0)
     return 0; /* missing field: no match */
   if (n > FIELD_CAP) {

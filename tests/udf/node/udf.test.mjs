@@ -102,15 +102,15 @@ test('string_distance: threshold semantics, missing values, limits', async () =>
   assert.equal(host.logs[0].level, 2);
 });
 
-test('string_distance: parameters are read once per query, then one field read per document', async () => {
+test('string_distance: parameters and the field handle once per query, then one read per document', async () => {
   const { host, f } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten' });
   f(3);
-  assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 1 });
+  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, get_field_string_h: 1 });
   for (const name of ['a', 'bb', 'kitten']) {
     host.doc = { name };
     f(3);
   }
-  assert.deepEqual(host.calls, { get_param_string: 2, get_field_string: 4 });
+  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, get_field_string_h: 4 });
 });
 
 test('popularity_boost: score formula and missing fields', async () => {

@@ -1,0 +1,184 @@
+/* The UDF layer without the server: registration checks, binding, calls on JSON documents,
+ * statistics across threads, unregistering while other threads call (run under TSan too). */
+#include "core/fs.h"
+#include "test.h"
+#include "udf/udf.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+static const char *WAT_DIR;
+
+/* Compiles a WAT source with wat2wasm into a malloc'd buffer. */
+static uint8_t *wat(const char *name, const char *src, size_t *len)
+{
+    char in[256], out[256], cmd[600];
+    snprintf(in, sizeof in, "%s/%s.wat", WAT_DIR, name);
+    snprintf(out, sizeof out, "%s/%s.wasm", WAT_DIR, name);
+    FILE *f = fopen(in, "w");
+    fputs(src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "wat2wasm %s -o %s", in, out);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "wat2wasm failed for %s\n", name);
+        exit(2);
+    }
+    char *data;
+    if (kiln_fs_read_all(out, &data, len, NULL)) exit(2);
+    return (uint8_t *)data;
+}
+
+static json_t *J(const char *s)
+{
+    json_error_t e;
+    return json_loads(s, 0, &e);
+}
+
+static const char *PRICE_LE =
+    "(module (import \"kiln\" \"get_field_int64\" (func $gi (param i32 i32) (result i64)))\n"
+    " (memory (export \"memory\") 1) (data (i32.const 0) \"price\")\n"
+    " (func (export \"kiln_abi_version\") (result i32) (i32.const 1))\n"
+    " (func (export \"le\") (param $max i64) (result i32)\n"
+    "  (i64.le_s (call $gi (i32.const 0) (i32.const 5)) (local.get $max))))";
+
+static kiln_udf_registry *open_registry(char *dir, size_t cap)
+{
+    kiln_test_tmpdir(dir, cap, "udf");
+    kiln_error err;
+    kiln_udf_registry *r = kiln_udf_registry_open(dir, &err);
+    if (!r) fprintf(stderr, "registry: %s\n", err.reason);
+    return r;
+}
+
+static kiln_udf *reg(kiln_udf_registry *r, const char *version)
+{
+    size_t len;
+    uint8_t *w = wat("price_le", PRICE_LE, &len);
+    json_t *meta = J("{\"function_name\": \"le\", \"parameters\": [{\"name\": \"max\", \"type\": "
+                     "\"i64\", \"default\": 100}]}");
+    kiln_error err;
+    kiln_udf *u = kiln_udf_register(r, "price_le", version, meta, w, len, &err);
+    if (!u) fprintf(stderr, "register: %s\n", err.reason);
+    json_decref(meta);
+    free(w);
+    return u;
+}
+
+static int call_on(kiln_udf_session *s, const char *doc_json, kiln_udf_result *res)
+{
+    json_t *doc = J(doc_json);
+    kiln_udf_doc d;
+    kiln_udf_doc_json_init(&d, doc, "d");
+    kiln_error err;
+    int rc = kiln_udf_call(s, &d, 0, res, &err);
+    json_decref(doc);
+    return rc;
+}
+
+static void test_bind_and_call(void)
+{
+    char dir[256];
+    kiln_udf_registry *r = open_registry(dir, sizeof dir);
+    kiln_udf *u = reg(r, "1.0.0");
+    CHECK(u != NULL);
+    kiln_error err;
+    json_t *p = J("{\"max\": \"50\"}");
+    kiln_udf_bound *b = kiln_udf_bind(u, p, &err); /* numeric strings coerce */
+    CHECK(b != NULL);
+    kiln_udf_session *s = kiln_udf_session_new(b, 0, 0, &err);
+    kiln_udf_result res;
+    CHECK_INT(call_on(s, "{\"price\": 40}", &res), 0);
+    CHECK_INT(res.matched, 1);
+    CHECK_INT(call_on(s, "{\"price\": 60}", &res), 0);
+    CHECK_INT(res.matched, 0);
+    CHECK_INT(call_on(s, "{}", &res), 0); /* missing reads as 0 */
+    CHECK_INT(res.matched, 1);
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    json_decref(p);
+    p = J("{\"max\": 1.5}");
+    CHECK(kiln_udf_bind(u, p, &err) == NULL);
+    CHECK(strstr(err.reason, "must be of type [i64]") != NULL);
+    json_decref(p);
+    json_t *stats = kiln_udf_stats_json(u);
+    CHECK_INT(json_integer_value(json_object_get(stats, "calls")), 3);
+    json_decref(stats);
+    kiln_udf_unref(u);
+    kiln_udf_registry_close(r);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
+typedef struct {
+    kiln_udf_registry *r;
+    int calls, failures;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *a = p;
+    kiln_error err;
+    for (int round = 0; round < 20; round++) {
+        kiln_udf *u = kiln_udf_get(a->r, "price_le", NULL, &err);
+        if (!u) continue; /* between an unregister and the next register */
+        kiln_udf_bound *b = kiln_udf_bind(u, NULL, &err);
+        kiln_udf_unref(u); /* the bound UDF keeps its own reference */
+        kiln_udf_session *s = kiln_udf_session_new(b, 0, 0, &err);
+        for (int i = 0; i < 50; i++) {
+            kiln_udf_result res;
+            if (call_on(s, "{\"price\": 7}", &res) || !res.matched) a->failures++;
+            a->calls++;
+        }
+        kiln_udf_session_free(s);
+        kiln_udf_bound_free(b);
+    }
+    return NULL;
+}
+
+/* Threads call the latest version while versions come and go: no crash, no failed call, and
+ * statistics add up across threads. */
+static void test_threads_and_unregister(void)
+{
+    char dir[256];
+    kiln_udf_registry *r = open_registry(dir, sizeof dir);
+    kiln_udf *first = reg(r, "1.0.0");
+    pthread_t t[3];
+    worker_arg a[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = (worker_arg){r, 0, 0};
+        pthread_create(&t[i], NULL, worker, &a[i]);
+    }
+    kiln_error err;
+    kiln_udf *second = reg(r, "1.1.0");
+    CHECK_INT(kiln_udf_unregister(r, "price_le", "1.0.0", &err), 0);
+    CHECK_INT(kiln_udf_unregister(r, "price_le", "1.1.0", &err), 0);
+    kiln_udf *third = reg(r, "2.0.0");
+    int calls = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(a[i].failures, 0);
+        calls += a[i].calls;
+    }
+    CHECK(calls > 0);
+    long counted = 0;
+    kiln_udf *all[3] = {first, second, third};
+    for (int i = 0; i < 3; i++) {
+        json_t *s = kiln_udf_stats_json(all[i]);
+        counted += (long)json_integer_value(json_object_get(s, "calls"));
+        json_decref(s);
+        kiln_udf_unref(all[i]);
+    }
+    CHECK_INT(counted, calls);
+    kiln_udf_registry_close(r);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
+int main(void)
+{
+    char tmp[] = "/tmp/kiln-test-wat-XXXXXX";
+    WAT_DIR = mkdtemp(tmp);
+    static const kiln_test_case cases[] = {KT_CASE(test_bind_and_call),
+                                           KT_CASE(test_threads_and_unregister)};
+    int rc = kiln_test_run(cases, sizeof cases / sizeof cases[0]);
+    kiln_fs_remove_tree(tmp, NULL);
+    return rc;
+}
