@@ -265,6 +265,10 @@ typedef struct kiln__tok { /* one token of the current doc */
     uint32_t term, pos;
 } kiln__tok;
 
+typedef struct kiln__pend { /* a token of the value being analyzed, before its term lookup */
+    uint32_t hash, off, len, pos, cand;
+} kiln__pend;
+
 typedef struct kiln__writer {
     uint32_t base;   /* first docnum of the buffer */
     uint32_t ndocs;  /* local ids 0..ndocs-1 */
@@ -287,6 +291,11 @@ typedef struct kiln__writer {
     uint32_t tfields_cap;
     uint64_t *present; /* docs added (doc numbers may have gaps) */
     uint32_t present_words;
+    /* the value's tokens, resolved in a batch so the memory loads of the term table and term
+     * records overlap instead of stalling one token at a time */
+    kiln__pend *pend;
+    uint32_t npend, pend_cap;
+    kiln__bytes pend_text;
 } kiln__writer;
 
 /* The fields known to an sindex (ids are stable for its lifetime). */

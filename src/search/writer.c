@@ -166,6 +166,8 @@ void kiln__writer_free(kiln__writer *w)
     free(w->slots);
     free(w->tfields);
     free(w->present);
+    free(w->pend);
+    free(w->pend_text.p);
     memset(w, 0, sizeof *w);
 }
 
@@ -183,15 +185,26 @@ static void kiln__table_grow(kiln__writer *w)
     w->table_mask = mask;
 }
 
-static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len);
+static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, size_t len,
+                                uint32_t h);
+static inline uint32_t kiln__hash(uint32_t field, const char *s, size_t len)
+{
+    return (uint32_t)XXH3_64bits_withSeed(s, len, field);
+}
+
+static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len)
+{
+    return kiln__term_id_h(w, field, s, len, kiln__hash(field, s, len));
+}
+
 uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_t len)
 {
     return kiln__term_id(w, field, s, len);
 }
 
-static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len)
+static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, size_t len,
+                                uint32_t h)
 {
-    uint32_t h = (uint32_t)XXH3_64bits_withSeed(s, len, field);
     uint32_t j = h & w->table_mask;
     for (;;) {
         uint64_t e = w->table[j];
@@ -249,24 +262,62 @@ static kiln__wfield *kiln__touch_field(kiln__addctx *c, uint32_t fid)
     return f;
 }
 
-static void kiln__add_token(kiln__addctx *c, uint32_t fid, const char *s, size_t len, uint32_t pos)
-{
-    kiln__writer *w = c->w;
-    uint32_t id = kiln__term_id(w, fid, s, len);
-    KILN__GROW(w->toks, w->ntoks, w->toks_cap, w->ntoks + 1);
-    w->toks[w->ntoks].term = id;
-    w->toks[w->ntoks].pos = pos;
-    w->ntoks++;
-}
-
 static int kiln__on_token(const kiln_token *tok, void *ctx)
 {
     kiln__addctx *c = ctx;
+    kiln__writer *w = c->w;
     uint32_t pos = c->pos_base + tok->position;
-    kiln__add_token(c, c->fid, tok->text, tok->len, pos);
+    /* queue it: hash now and prefetch its table slot; kiln__resolve looks it up */
+    KILN__GROW(w->pend, w->npend, w->pend_cap, w->npend + 1);
+    kiln__pend *p = &w->pend[w->npend++];
+    p->hash = kiln__hash(c->fid, tok->text, tok->len);
+    p->off = w->pend_text.len;
+    p->len = (uint32_t)tok->len;
+    p->pos = pos;
+    __builtin_prefetch(&w->table[p->hash & w->table_mask]);
+    if (w->pend_text.len + tok->len > w->pend_text.cap) kiln__bytes_grow(&w->pend_text, (uint32_t)tok->len);
+    memcpy(w->pend_text.p + w->pend_text.len, tok->text, tok->len);
+    w->pend_text.len += (uint32_t)tok->len;
     c->last_pos = pos;
     c->ntok++;
     return 0;
+}
+
+/* Looks the queued tokens up in three passes: table slots (prefetched when queued), candidate
+ * term records (prefetched here), then verification, falling back to the full lookup (which
+ * also inserts) when a candidate is missing or differs. */
+static void kiln__resolve(kiln__addctx *c)
+{
+    kiln__writer *w = c->w;
+    uint32_t fid = c->fid;
+    for (uint32_t i = 0; i < w->npend; i++) {
+        kiln__pend *p = &w->pend[i];
+        uint32_t j = p->hash & w->table_mask;
+        p->cand = 0;
+        for (uint64_t e; (e = w->table[j]); j = (j + 1) & w->table_mask)
+            if ((uint32_t)(e >> 32) == p->hash) {
+                p->cand = (uint32_t)e;
+                __builtin_prefetch(&w->terms[p->cand - 1]);
+                break;
+            }
+    }
+    for (uint32_t i = 0; i < w->npend; i++) {
+        kiln__pend *p = &w->pend[i];
+        const char *s = (const char *)w->pend_text.p + p->off;
+        uint32_t id;
+        const kiln__wterm *t = p->cand ? &w->terms[p->cand - 1] : NULL;
+        if (t && t->field == fid && t->text_len == p->len &&
+            !memcmp(w->text.p + t->text_off, s, p->len))
+            id = p->cand - 1;
+        else
+            id = kiln__term_id_h(w, fid, s, p->len, p->hash);
+        KILN__GROW(w->toks, w->ntoks, w->toks_cap, w->ntoks + 1);
+        w->toks[w->ntoks].term = id;
+        w->toks[w->ntoks].pos = p->pos;
+        w->ntoks++;
+    }
+    w->npend = 0;
+    w->pend_text.len = 0;
 }
 
 static void kiln__dv_push(kiln__wfield *f, uint32_t doc)
@@ -403,6 +454,7 @@ static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
         c->ntok = 0;
         c->last_pos = f->next_pos;
         kiln_analyze(a, s, len, f->next_pos, kiln__on_token, c);
+        kiln__resolve(c);
         f->cur_len += c->ntok;
         if (c->ntok) f->next_pos = c->last_pos + 1 + KILN__POS_GAP;
         return 0;
