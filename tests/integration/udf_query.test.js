@@ -169,3 +169,23 @@ test('"udf_log": true returns the UDF log lines with the response', async () => 
   const plain = await k.raw('POST', '/products/_search', JSON.stringify({ query: { match_all: {} } }), { 'Content-Type': 'application/json' });
   assert.equal(plain.body.udf_logs, undefined);
 });
+
+test('the search timeout bounds UDF time: timed_out with partial results', async () => {
+  // ~1-3 ms per call: 2,000,000 loop iterations
+  const bytes = wat('slow', `(module
+    (func (export "kiln_abi_version") (result i32) (i32.const 1))
+    (func (export "f") (result i32) (local $i i32)
+      (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000))))
+      (i32.const 1)))`);
+  assert.equal((await k.raw('PUT', '/_udf/slow/1.0.0?function_name=f', bytes, { 'Content-Type': 'application/wasm' })).status, 201);
+  const body = [];
+  for (let i = 0; i < 400; i++) body.push({ index: { _index: 'slowdocs', _id: String(i) } }, { n: i });
+  await k.client.bulk({ body, refresh: true });
+  const t0 = Date.now();
+  const r = await k.raw('POST', '/slowdocs/_search', JSON.stringify({ timeout: '50ms', track_total_hits: true, query: { wasm_udf: { name: 'slow' } } }), { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.timed_out, true);
+  assert.ok(r.body.hits.total.value < 400, `partial: ${r.body.hits.total.value}`);
+  assert.ok(Date.now() - t0 < 5000);
+});
