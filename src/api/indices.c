@@ -58,21 +58,53 @@ static int kiln__index_exists(kiln_req *req, kiln_resp *resp)
     return 0;
 }
 
-static int kiln__get_index(kiln_req *req, kiln_resp *resp)
+/* Answers {"<index>": section(index), ...} over the indices {index} names. */
+static int kiln__per_index(kiln_req *req, kiln_resp *resp, json_t *(*section)(kiln_index *))
 {
     kiln_index **list;
     size_t n;
     if (kiln__resolve(req, resp, &list, &n)) return 0;
     json_t *out = json_object();
-    for (size_t i = 0; i < n; i++) {
-        kiln_mapping *m = kiln_index_mapping(list[i]);
-        json_object_set_new(out, list[i]->name,
-                            json_pack("{s:{},s:O,s:o}", "aliases", "mappings", m->json,
-                                      "settings", kiln_index_settings_json(list[i])));
-        kiln_mapping_unref(m);
-    }
+    for (size_t i = 0; i < n; i++) json_object_set_new(out, list[i]->name, section(list[i]));
     kiln_node_release(list, n);
     return kiln__reply_json(resp, 200, out);
+}
+
+static json_t *kiln__index_section(kiln_index *idx)
+{
+    kiln_mapping *m = kiln_index_mapping(idx);
+    json_t *j = json_pack("{s:{},s:O,s:o}", "aliases", "mappings", m->json, "settings",
+                          kiln_index_settings_json(idx));
+    kiln_mapping_unref(m);
+    return j;
+}
+
+static json_t *kiln__mapping_section(kiln_index *idx)
+{
+    kiln_mapping *m = kiln_index_mapping(idx);
+    json_t *j = json_pack("{s:O}", "mappings", m->json);
+    kiln_mapping_unref(m);
+    return j;
+}
+
+static json_t *kiln__settings_section(kiln_index *idx)
+{
+    return json_pack("{s:o}", "settings", kiln_index_settings_json(idx));
+}
+
+static int kiln__get_index(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__per_index(req, resp, kiln__index_section);
+}
+
+static int kiln__get_mapping(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__per_index(req, resp, kiln__mapping_section);
+}
+
+static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__per_index(req, resp, kiln__settings_section);
 }
 
 static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
@@ -89,20 +121,6 @@ static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
     return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
-static int kiln__get_mapping(kiln_req *req, kiln_resp *resp)
-{
-    kiln_index **list;
-    size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
-    json_t *out = json_object();
-    for (size_t i = 0; i < n; i++) {
-        kiln_mapping *m = kiln_index_mapping(list[i]);
-        json_object_set_new(out, list[i]->name, json_pack("{s:O}", "mappings", m->json));
-        kiln_mapping_unref(m);
-    }
-    kiln_node_release(list, n);
-    return kiln__reply_json(resp, 200, out);
-}
 
 static int kiln__put_mapping(kiln_req *req, kiln_resp *resp)
 {
@@ -127,18 +145,6 @@ static int kiln__put_mapping(kiln_req *req, kiln_resp *resp)
     return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
-static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
-{
-    kiln_index **list;
-    size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
-    json_t *out = json_object();
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(out, list[i]->name,
-                            json_pack("{s:o}", "settings", kiln_index_settings_json(list[i])));
-    kiln_node_release(list, n);
-    return kiln__reply_json(resp, 200, out);
-}
 
 /* {"_shards": {...}} for refresh and flush. */
 static int kiln__shards_op(kiln_req *req, kiln_resp *resp, int (*op)(kiln_index *, kiln_error *))

@@ -32,7 +32,6 @@ struct kiln_shard {
     int64_t primary_term;
     uint64_t live_docs;
     uint64_t commit_gen;
-    int recovering; /* replaying the log: records are applied, not appended */
     /* search side (see kiln_shard_search_attach) */
     kiln_sindex *si;
     kiln_shard_mapping_fn mapping_fn;
@@ -249,9 +248,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
         s->live_docs++;
     }
     snprintf(sub, sizeof sub, "%s/translog", dir);
-    s->recovering = 1;
     s->wal = kiln_wal_open(sub, c.wal_gen, kiln__replay, s, err);
-    s->recovering = 0;
     if (!s->wal) goto fail;
     return s;
 fail_nocommit:

@@ -183,11 +183,31 @@ static int64_t kiln__mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Calls UDF `slot` on a segment doc. 1: result in *r; 0: no result (excluded error, deleted
- * doc, stopped); the search stops (END) once rt->failed or rt->timed_out is set. */
-static int kiln__udf_eval(kiln__udf_rt *rt, size_t slot, int exclude, kiln__dvdoc *d,
-                          uint32_t local, double score, kiln_udf_result *r)
+/* What both UDF iterators call: the UDF of a plan slot, its error policy, the document. */
+typedef struct {
+    kiln__udf_rt *rt;
+    size_t slot;
+    int exclude;
+    kiln__dvdoc doc;
+} kiln__udf_ref;
+
+static void kiln__udf_ref_init(kiln__udf_ref *u, const kiln_segment *s, kiln__udf_rt *rt,
+                               size_t slot, int exclude)
 {
+    u->rt = rt;
+    u->slot = slot;
+    u->exclude = exclude;
+    u->doc.s = s;
+    u->doc.shard = rt->shard;
+}
+
+/* Calls the UDF on a segment doc. 1: result in *r; 0: no result (excluded error, deleted doc,
+ * stopped); the search stops (END) once rt->failed or rt->timed_out is set. */
+static int kiln__udf_eval(kiln__udf_ref *u, uint32_t local, double score, kiln_udf_result *r)
+{
+    kiln__udf_rt *rt = u->rt;
+    size_t slot = u->slot;
+    kiln__dvdoc *d = &u->doc;
     if (rt->failed || rt->timed_out) return 0;
     d->local = local;
     d->docnum = d->s->base + local;
@@ -208,7 +228,7 @@ static int kiln__udf_eval(kiln__udf_rt *rt, size_t slot, int exclude, kiln__dvdo
     d->id_loaded = 0;
     kiln_udf_doc doc = {&kiln__dv_ops, d->s, NULL, 0, d};
     if (kiln_udf_call(rt->sessions[slot], &doc, score, r, &err) == 0) return 1;
-    if (!exclude) {
+    if (!u->exclude) {
         rt->failed = 1;
         rt->err = err;
     }
@@ -219,27 +239,24 @@ static int kiln__udf_eval(kiln__udf_rt *rt, size_t slot, int exclude, kiln__dvdo
 
 typedef struct {
     kiln__it base;
-    kiln__udf_rt *rt;
-    size_t slot;
-    int exclude;
+    kiln__udf_ref ref;
     uint32_t ndocs;
     const uint64_t *present;
     float cscore;
-    kiln__dvdoc doc;
 } kiln__udf_it;
 
 static int kiln__udf_matches(kiln__it *it, uint32_t d)
 {
     kiln__udf_it *u = (kiln__udf_it *)it;
     kiln_udf_result r;
-    return kiln__udf_eval(u->rt, u->slot, u->exclude, &u->doc, d, 0, &r) && r.matched;
+    return kiln__udf_eval(&u->ref, d, 0, &r) && r.matched;
 }
 
 static uint32_t kiln__udf_adv(kiln__it *it, uint32_t target)
 {
     kiln__udf_it *u = (kiln__udf_it *)it;
     for (uint32_t d = target; d < u->ndocs; d++) {
-        if (u->rt->failed || u->rt->timed_out) break;
+        if (u->ref.rt->failed || u->ref.rt->timed_out) break;
         if (u->present && !(u->present[d >> 6] >> (d & 63) & 1)) continue;
         if (kiln__udf_matches(it, d)) return it->doc = d;
     }
@@ -259,7 +276,7 @@ static float kiln__udf_score(kiln__it *it)
 
 static void kiln__udf_free(kiln__it *it)
 {
-    kiln_buf_free(&((kiln__udf_it *)it)->doc.id);
+    kiln_buf_free(&((kiln__udf_it *)it)->ref.doc.id);
     free(it);
 }
 
@@ -277,14 +294,10 @@ kiln__it *kiln__it_udf(const kiln_segment *s, kiln__udf_rt *rt, size_t slot, int
     u->base.cost = kiln_segment_ndocs(s);
     u->base.cost_class = 4;
     u->base.max_score = score;
-    u->rt = rt;
-    u->slot = slot;
-    u->exclude = exclude;
+    kiln__udf_ref_init(&u->ref, s, rt, slot, exclude);
     u->ndocs = kiln_segment_ndocs(s);
     u->present = s->present;
     u->cscore = score;
-    u->doc.s = s;
-    u->doc.shard = rt->shard;
     return &u->base;
 }
 
@@ -293,11 +306,9 @@ kiln__it *kiln__it_udf(const kiln_segment *s, kiln__udf_rt *rt, size_t slot, int
 typedef struct {
     kiln__it base;
     kiln__it *kid;
-    kiln__udf_rt *rt;
-    size_t slot;
-    int exclude, mode, has_min;
+    kiln__udf_ref ref;
+    int mode, has_min;
     float min_score, boost, score;
-    kiln__dvdoc doc;
 } kiln__script_it;
 
 /* Scores kid's current doc; 0 when the doc is dropped (error excluded, below min_score). */
@@ -305,7 +316,7 @@ static int kiln__script_eval(kiln__script_it *s, uint32_t d)
 {
     kiln_udf_result r;
     double inner = s->kid->score(s->kid);
-    if (!kiln__udf_eval(s->rt, s->slot, s->exclude, &s->doc, d, inner, &r)) return 0;
+    if (!kiln__udf_eval(&s->ref, d, inner, &r)) return 0;
     double v = r.score;
     if (s->mode == KILN_SCORE_MULTIPLY)
         v *= inner;
@@ -319,7 +330,7 @@ static int kiln__script_eval(kiln__script_it *s, uint32_t d)
 static uint32_t kiln__script_settle(kiln__script_it *s, uint32_t d)
 {
     while (d != KILN__END) {
-        if (s->rt->failed || s->rt->timed_out) return s->base.doc = KILN__END;
+        if (s->ref.rt->failed || s->ref.rt->timed_out) return s->base.doc = KILN__END;
         if (kiln__script_eval(s, d)) return s->base.doc = d;
         d = kiln__it_next(s->kid);
     }
@@ -348,7 +359,7 @@ static void kiln__script_free(kiln__it *it)
 {
     kiln__script_it *s = (kiln__script_it *)it;
     kiln__it_free(s->kid);
-    kiln_buf_free(&s->doc.id);
+    kiln_buf_free(&s->ref.doc.id);
     free(s);
 }
 
@@ -370,15 +381,11 @@ kiln__it *kiln__it_script(kiln__it *kid, const kiln_segment *s, kiln__udf_rt *rt
     it->base.cost_class = kid->cost_class;
     it->base.max_score = INFINITY; /* a UDF's score has no known bound: no pruning below it */
     it->kid = kid;
-    it->rt = rt;
-    it->slot = slot;
-    it->exclude = exclude;
+    kiln__udf_ref_init(&it->ref, s, rt, slot, exclude);
     it->mode = mode;
     it->boost = boost;
     it->has_min = has_min;
     it->min_score = min_score;
-    it->doc.s = s;
-    it->doc.shard = rt->shard;
     return &it->base;
 }
 

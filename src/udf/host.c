@@ -141,13 +141,19 @@ static const char *kiln__as_text(const kiln_udf_value *v, char *buf, size_t cap,
     }
 }
 
+/* A NUL-terminated copy of a string value (numbers in strings are short). */
+static void kiln__cstr(const kiln_udf_value *v, char *buf, size_t cap)
+{
+    size_t n = v->len < cap - 1 ? v->len : cap - 1;
+    memcpy(buf, v->str, n);
+    buf[n] = 0;
+}
+
 static int64_t kiln__as_i64(const kiln_udf_value *v)
 {
     if (v->kind == KILN_UDF_V_STRING) {
         char buf[32];
-        size_t n = v->len < 31 ? v->len : 31;
-        memcpy(buf, v->str, n);
-        buf[n] = 0;
+        kiln__cstr(v, buf, sizeof buf);
         return strtoll(buf, NULL, 10);
     }
     return v->kind == KILN_UDF_V_MISSING ? 0 : v->i;
@@ -157,9 +163,7 @@ static double kiln__as_f64(const kiln_udf_value *v)
 {
     if (v->kind == KILN_UDF_V_STRING) {
         char buf[64];
-        size_t n = v->len < 63 ? v->len : 63;
-        memcpy(buf, v->str, n);
-        buf[n] = 0;
+        kiln__cstr(v, buf, sizeof buf);
         char *end;
         double d = strtod(buf, &end);
         return end == buf ? NAN : d;
@@ -167,15 +171,22 @@ static double kiln__as_f64(const kiln_udf_value *v)
     return v->kind == KILN_UDF_V_MISSING ? NAN : v->f;
 }
 
+/* Copies a field value as text to the guest (get_field_string and its handle variant). */
+static int32_t kiln__text_out(kiln_wasm_ctx *ctx, const kiln_udf_value *v, int32_t out,
+                              int32_t cap, const char *fn)
+{
+    char buf[40];
+    size_t len;
+    const char *t = kiln__as_text(v, buf, sizeof buf, &len);
+    return t ? kiln__out(ctx, out, cap, t, len, fn) : -1;
+}
+
 static int32_t kiln__get_field_string(kiln_wasm_ctx *ctx, int32_t p, int32_t n, int32_t out,
                                       int32_t cap)
 {
     kiln_udf_value v;
     if (kiln__field(ctx, p, n, "get_field_string", &v)) return -1;
-    char buf[40];
-    size_t len;
-    const char *t = kiln__as_text(&v, buf, sizeof buf, &len);
-    return t ? kiln__out(ctx, out, cap, t, len, "get_field_string") : -1;
+    return kiln__text_out(ctx, &v, out, cap, "get_field_string");
 }
 
 static int64_t kiln__get_field_int64(kiln_wasm_ctx *ctx, int32_t p, int32_t n)
@@ -303,10 +314,7 @@ static int32_t kiln__get_field_string_h(kiln_wasm_ctx *ctx, int32_t h, int32_t o
 {
     kiln_udf_value v;
     if (kiln__field_h(ctx, h, &v)) return -1;
-    char buf[40];
-    size_t len;
-    const char *t = kiln__as_text(&v, buf, sizeof buf, &len);
-    return t ? kiln__out(ctx, out, cap, t, len, "get_field_string_h") : -1;
+    return kiln__text_out(ctx, &v, out, cap, "get_field_string_h");
 }
 
 static int64_t kiln__get_field_int64_h(kiln_wasm_ctx *ctx, int32_t h)

@@ -77,40 +77,8 @@ function makeDoc(rnd, id, version) {
 
 function bulkPost(baseUrl, agent, indexName, lines) {
   const body = Buffer.from(lines.join('\n') + '\n');
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method: 'POST',
-        path: `/${indexName}/_bulk`,
-        agent,
-        headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': body.length },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed = null;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* incomplete */
-          }
-          resolve({ status: res.statusCode, body: parsed, text });
-        });
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(new Error('connection closed before the response was complete'));
-        });
-      }
-    );
-    req.on('error', reject);
-    req.setTimeout(30000, () => req.destroy(new Error('bulk timeout')));
-    req.end(body);
-  });
+  return request(baseUrl, 'POST', `/${indexName}/_bulk`, body,
+    { 'Content-Type': 'application/x-ndjson' }, { agent, timeoutMs: 30000 });
 }
 
 async function main() {

@@ -8,6 +8,7 @@
  * assert_malformed/assert_invalid modules are counted as "n/a": they test a wat
  * parser, and Kiln only accepts binaries. */
 #include "wasm_rt_int.h"
+#include "wtest.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -184,22 +185,6 @@ static int link_wasm(const kiln__import *im, const kiln__modinfo *mi, inst_rec *
 }
 
 /* ---- modules ---- */
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
 
 /* 0 ok, 1 rejected at load, 2 unlinkable, 3 instantiation trapped. */
 static int load_module(const char *file, const char *name, int *out_idx, char *why, size_t cap)
@@ -207,7 +192,7 @@ static int load_module(const char *file, const char *name, int *out_idx, char *w
     char path[1024];
     size_t len;
     snprintf(path, sizeof path, "%s/%s", workdir, file ? file : "");
-    uint8_t *b = read_all(path, &len);
+    uint8_t *b = wtest_read(path, &len);
     if (!b) {
         snprintf(why, cap, "cannot read %.400s", path);
         return 1;

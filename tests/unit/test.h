@@ -49,6 +49,21 @@ static int kiln_test_checks;
             KT_FAIL("%s == %s: \"%.*s\" != \"%s\"", #a, #b, (int)kt_l, (const char *)(a), (b));    \
     } while (0)
 
+/* Floats equal to the last bit (score parity with Lucene's float math). */
+#define CHECK_FLOAT(a, b)                                                                          \
+    do {                                                                                           \
+        float kt_fa = (float)(a), kt_fb = (float)(b);                                              \
+        kiln_test_checks++;                                                                        \
+        if (kt_fa != kt_fb) KT_FAIL("%s == %s: %.9g != %.9g", #a, #b, (double)kt_fa, (double)kt_fb); \
+    } while (0)
+
+/* For test programs with their own main: print the counts, exit non-zero on any failure. */
+#define TEST_DONE()                                                                                \
+    do {                                                                                           \
+        printf("%d checks, %d failures\n", kiln_test_checks, kiln_test_failures);                  \
+        return kiln_test_failures ? 1 : 0;                                                         \
+    } while (0)
+
 typedef void (*kiln_test_fn)(void);
 typedef struct {
     const char *name;

@@ -1,7 +1,7 @@
 /* Analysis unit tests. Expected token lists are Elasticsearch's own: the examples of its
  * reference documentation (cited per case) and, for edge cases, what Lucene's grammar yields. */
 #include "analysis/analysis.h"
-#include "test.h"
+#include "../test.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -644,7 +644,7 @@ static void test_malformed_settings(void)
         json_t *s = json_loads(bad[i], JSON_DECODE_ANY, NULL);
         if (!s) {
             fprintf(stderr, "bad test json: %s\n", bad[i]);
-            test_failures++;
+            kiln_test_failures++;
             continue;
         }
         kiln_error err;
@@ -654,7 +654,7 @@ static void test_malformed_settings(void)
             errors++;
             if (err.code != KILN_E_ILLEGAL_ARGUMENT || !err.reason[0]) {
                 fprintf(stderr, "case %zu: error without reason\n", i);
-                test_failures++;
+                kiln_test_failures++;
             }
         } else {
             run(kiln_analyzer_get(r, "a"), "some text to analyze", false);
@@ -1033,6 +1033,6 @@ int main(void)
     test_analyze_json();
     test_analyze_request();
     test_threads();
-    printf("analysis: %d checks, %d failed\n", test_checks, test_failures);
-    return test_failures ? 1 : 0;
+    printf("analysis: %d checks, %d failed\n", kiln_test_checks, kiln_test_failures);
+    return kiln_test_failures ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /* Config: defaults, `key: value` file, flags over the file, sizes, bad input. */
 #include "config.h"
-#include "test.h"
+#include "../test.h"
 
 #include <stdio.h>
 #include <stdlib.h>

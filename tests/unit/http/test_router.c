@@ -1,7 +1,7 @@
 /* Router, query parsing, reply bodies and ?pretty, driven through kiln__dispatch without a
  * socket. */
 #include "http/http_int.h"
-#include "test.h"
+#include "../test.h"
 
 #include <stdlib.h>
 

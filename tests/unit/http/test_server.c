@@ -2,7 +2,7 @@
  * Content-Length and from a chunked body), percent-encoded captures, headers, concurrent
  * clients, and a stop that lets an in-flight request finish. */
 #include "http/http.h"
-#include "test.h"
+#include "../test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -3,21 +3,6 @@
  * formula (tests/unit/search/bm25_reference.py). */
 #include "../test.h"
 
-#ifndef CHECK_FLOAT
-/* Floats equal to the last bit (score parity with Lucene's float math). */
-#define CHECK_FLOAT(a, b)                                                                          \
-    do {                                                                                           \
-        float kt_fa = (float)(a), kt_fb = (float)(b);                                              \
-        kiln_test_checks++;                                                                        \
-        if (kt_fa != kt_fb) KT_FAIL("%s == %s: %.9g != %.9g", #a, #b, (double)kt_fa, (double)kt_fb); \
-    } while (0)
-#endif
-#define TEST_DONE()                                                                                \
-    do {                                                                                           \
-        printf("%d checks, %d failures\n", kiln_test_checks, kiln_test_failures);                  \
-        return kiln_test_failures ? 1 : 0;                                                         \
-    } while (0)
-
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
