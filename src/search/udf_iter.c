@@ -66,28 +66,36 @@ static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value
 {
     const kiln__dvdoc *d = doc->impl;
     const kiln__dv_handle *h = handle;
-    uint32_t count = kiln_dv_count(&h->dv, d->local);
+    const kiln_dv *dv = &h->dv;
     uint32_t i = h->index < 0 ? 0 : (uint32_t)h->index;
-    memset(out, 0, sizeof *out);
-    if (i >= count) return;
-    switch (h->dv.kind) {
+    out->kind = KILN_UDF_V_MISSING;
+    if (i >= kiln_dv_count(dv, d->local)) return;
+    switch (dv->kind) {
     case KILN_DV_I64:
-        out->i = kiln_dv_i64(&h->dv, d->local, i);
+        out->i = kiln_dv_i64(dv, d->local, i);
         out->f = (double)out->i;
-        out->kind = h->dv.type == KILN_FT_BOOLEAN ? KILN_UDF_V_BOOL : KILN_UDF_V_INT;
+        out->kind = dv->type == KILN_FT_BOOLEAN ? KILN_UDF_V_BOOL : KILN_UDF_V_INT;
         break;
     case KILN_DV_F64:
-        out->f = kiln_dv_f64(&h->dv, d->local, i);
+        out->f = kiln_dv_f64(dv, d->local, i);
         out->i = (int64_t)out->f;
         out->kind = KILN_UDF_V_FLOAT;
         break;
     case KILN_DV_ORD:
     case KILN_DV_STR:
-        out->str = kiln_dv_str(&h->dv, d->local, i, &out->len);
-        out->kind = out->str ? KILN_UDF_V_STRING : KILN_UDF_V_MISSING;
+        out->str = kiln_dv_str(dv, d->local, i, &out->len);
+        if (out->str) out->kind = KILN_UDF_V_STRING;
         break;
     default: break;
     }
+}
+
+static const char *kiln__dv_str(const kiln_udf_doc *doc, void *handle, size_t *len)
+{
+    const kiln__dvdoc *d = doc->impl;
+    const kiln__dv_handle *h = handle;
+    if (h->dv.kind != KILN_DV_ORD && h->dv.kind != KILN_DV_STR) return NULL;
+    return kiln_dv_str(&h->dv, d->local, h->index < 0 ? 0 : (uint32_t)h->index, len);
 }
 
 static int kiln__dv_count(const kiln_udf_doc *doc, void *handle)
@@ -114,9 +122,11 @@ static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
 }
 
 static const kiln_udf_doc_ops kiln__dv_ops = {kiln__dv_resolve, kiln__dv_value, kiln__dv_count,
-                                              free, kiln__dv_doc_id};
+                                              free, kiln__dv_doc_id, kiln__dv_str};
 
 /* ---- one execution's sessions ------------------------------------------------------------------ */
+
+#define KILN__UDF_BATCH 128 /* scan: candidates evaluated under one trap guard */
 
 struct kiln__udf_rt {
     const kiln_plan *plan;
@@ -126,9 +136,19 @@ struct kiln__udf_rt {
     int64_t deadline_ns;
     int capture;
     uint64_t evals;
+    int64_t last_check_ns;  /* with a search timeout: when the clock was last read */
+    uint32_t check_mask;    /* read it every check_mask + 1 calls (adapts to the UDF's cost) */
+    uint32_t batch_cap;     /* scan batches: smaller while calls are slow, so the timeout holds */
     int failed, timed_out;
     kiln_error err;
 };
+
+static int64_t kiln__mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 kiln__udf_rt *kiln__udf_rt_new(const kiln_plan *p, const roaring_bitmap_t *live, void *shard,
                                int64_t deadline_ns, int capture_logs)
@@ -141,6 +161,8 @@ kiln__udf_rt *kiln__udf_rt_new(const kiln_plan *p, const roaring_bitmap_t *live,
     rt->shard = shard;
     rt->deadline_ns = deadline_ns;
     rt->capture = capture_logs;
+    rt->batch_cap = deadline_ns ? 8 : KILN__UDF_BATCH;
+    if (deadline_ns) rt->last_check_ns = kiln__mono_ns();
     return rt;
 }
 
@@ -176,13 +198,6 @@ int kiln__udf_rt_finish(kiln__udf_rt *rt, int *timed_out, kiln_error *err, json_
     return rc;
 }
 
-static int64_t kiln__mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* What both UDF iterators call: the UDF of a plan slot, its error policy, the document. */
 typedef struct {
     kiln__udf_rt *rt;
@@ -201,41 +216,75 @@ static void kiln__udf_ref_init(kiln__udf_ref *u, const kiln_segment *s, kiln__ud
     u->doc.shard = rt->shard;
 }
 
+/* The session of the ref's slot, created on first use; NULL (rt->failed set) if impossible. */
+static kiln_udf_session *kiln__udf_session(kiln__udf_ref *u)
+{
+    kiln__udf_rt *rt = u->rt;
+    if (rt->sessions[u->slot]) return rt->sessions[u->slot];
+    kiln_error err;
+    rt->sessions[u->slot] = kiln_udf_session_new(rt->plan->udfs[u->slot], 0, rt->capture, &err);
+    if (!rt->sessions[u->slot]) {
+        rt->failed = 1;
+        rt->err = err;
+    }
+    return rt->sessions[u->slot];
+}
+
+/* A failed call: the search stops unless the clause excludes the document. */
+static void kiln__udf_failed(kiln__udf_ref *u, const kiln_error *err)
+{
+    if (u->exclude) return;
+    u->rt->failed = 1;
+    u->rt->err = *err;
+}
+
+/* With a search timeout, reads the clock and adapts how often it is read again: every call
+ * while calls are slow, up to one in 64 (and batches up to KILN__UDF_BATCH) while they are
+ * fast, so a slow UDF cannot overrun the timeout by much and a fast one pays nothing. */
+static int kiln__udf_past_deadline(kiln__udf_rt *rt)
+{
+    if (!rt->deadline_ns) return rt->timed_out;
+    int64_t now = kiln__mono_ns();
+    int fast = now - rt->last_check_ns < 200000;
+    rt->last_check_ns = now;
+    rt->check_mask = fast ? (rt->check_mask * 2 + 1) & 63 : rt->check_mask / 2;
+    if (fast && rt->batch_cap < KILN__UDF_BATCH) rt->batch_cap *= 2;
+    if (!fast && rt->batch_cap > 1) rt->batch_cap /= 2;
+    if (now > rt->deadline_ns) rt->timed_out = 1; /* partial results, as ES does */
+    return rt->timed_out;
+}
+
+static void kiln__udf_position(kiln__dvdoc *d, uint32_t local)
+{
+    d->local = local;
+    d->docnum = d->s->base + local;
+    d->id_loaded = 0;
+}
+
 /* Calls the UDF on a segment doc. 1: result in *r; 0: no result (excluded error, deleted doc,
  * stopped); the search stops (END) once rt->failed or rt->timed_out is set. */
 static int kiln__udf_eval(kiln__udf_ref *u, uint32_t local, double score, kiln_udf_result *r)
 {
     kiln__udf_rt *rt = u->rt;
-    size_t slot = u->slot;
     kiln__dvdoc *d = &u->doc;
     if (rt->failed || rt->timed_out) return 0;
-    d->local = local;
-    d->docnum = d->s->base + local;
-    if (rt->live && !roaring_bitmap_contains(rt->live, d->docnum)) return 0;
-    if (rt->deadline_ns && (++rt->evals & 63) == 0 && kiln__mono_ns() > rt->deadline_ns) {
-        rt->timed_out = 1; /* the search's timeout bounds UDF time: partial results */
+    if (rt->live && !roaring_bitmap_contains(rt->live, d->s->base + local)) return 0;
+    if (rt->deadline_ns && (++rt->evals & rt->check_mask) == 0 && kiln__udf_past_deadline(rt))
         return 0;
-    }
-    kiln_error err;
-    if (!rt->sessions[slot]) {
-        rt->sessions[slot] = kiln_udf_session_new(rt->plan->udfs[slot], 0, rt->capture, &err);
-        if (!rt->sessions[slot]) {
-            rt->failed = 1;
-            rt->err = err;
-            return 0;
-        }
-    }
-    d->id_loaded = 0;
+    kiln_udf_session *session = kiln__udf_session(u);
+    if (!session) return 0;
+    kiln__udf_position(d, local);
     kiln_udf_doc doc = {&kiln__dv_ops, d->s, NULL, 0, d};
-    if (kiln_udf_call(rt->sessions[slot], &doc, score, r, &err) == 0) return 1;
-    if (!u->exclude) {
-        rt->failed = 1;
-        rt->err = err;
-    }
+    kiln_error err;
+    if (kiln_udf_call(session, &doc, score, r, &err) == 0) return 1;
+    kiln__udf_failed(u, &err);
     return 0;
 }
 
-/* ---- the filter ---------------------------------------------------------------------------- */
+/* ---- the filter ----------------------------------------------------------------------------
+ * Led by itself (a scan), the filter evaluates candidates ahead in batches of KILN__UDF_BATCH
+ * under one trap guard; as the second phase of a conjunction (matches) it calls once per
+ * candidate the cheaper clauses agreed on. */
 
 typedef struct {
     kiln__it base;
@@ -243,6 +292,11 @@ typedef struct {
     uint32_t ndocs;
     const uint64_t *present;
     float cscore;
+    uint32_t scanned;             /* scan: first doc not yet evaluated */
+    uint32_t nbuf, pos;           /* scan: evaluated candidates, next one to hand out */
+    uint32_t batch_at;            /* scan: buf index of the current batch's first call */
+    uint32_t buf[KILN__UDF_BATCH];
+    uint8_t hit[KILN__UDF_BATCH];
 } kiln__udf_it;
 
 static int kiln__udf_matches(kiln__it *it, uint32_t d)
@@ -252,17 +306,63 @@ static int kiln__udf_matches(kiln__it *it, uint32_t d)
     return kiln__udf_eval(&u->ref, d, 0, &r) && r.matched;
 }
 
+static void kiln__udf_batch_position(void *p, size_t i)
+{
+    kiln__udf_it *u = p;
+    kiln__udf_position(&u->ref.doc, u->buf[u->batch_at + i]);
+}
+
+/* Collects the next live candidates from `from` into buf and evaluates them; 0 at the end. */
+static int kiln__udf_fill(kiln__udf_it *u, uint32_t from)
+{
+    kiln__udf_rt *rt = u->ref.rt;
+    u->nbuf = u->pos = 0;
+    if (rt->failed || kiln__udf_past_deadline(rt)) return 0;
+    uint32_t d = from, base = u->ref.doc.s->base;
+    for (; d < u->ndocs && u->nbuf < rt->batch_cap; d++) {
+        if (u->present) {
+            uint64_t w = u->present[d >> 6] >> (d & 63);
+            if (!w) { /* the rest of this word is empty */
+                d |= 63;
+                continue;
+            }
+            d += (uint32_t)__builtin_ctzll(w);
+            if (d >= u->ndocs) break;
+        }
+        if (rt->live && !roaring_bitmap_contains(rt->live, base + d)) continue;
+        u->buf[u->nbuf++] = d;
+    }
+    u->scanned = d;
+    if (!u->nbuf) return 0;
+    kiln_udf_session *session = kiln__udf_session(&u->ref);
+    if (!session) return 0;
+    kiln_udf_doc doc = {&kiln__dv_ops, u->ref.doc.s, NULL, 0, &u->ref.doc};
+    size_t at = 0;
+    while (at < u->nbuf) {
+        kiln_error err;
+        u->batch_at = (uint32_t)at;
+        size_t ok = kiln_udf_call_batch(session, &doc, u->nbuf - at, kiln__udf_batch_position,
+                                        u, u->hit + at, &err);
+        at += ok;
+        if (at == u->nbuf) break;
+        u->hit[at++] = 0; /* the failed document: excluded, or the search stops */
+        kiln__udf_failed(&u->ref, &err);
+        if (rt->failed) return 0;
+    }
+    return 1;
+}
+
 static uint32_t kiln__udf_adv(kiln__it *it, uint32_t target)
 {
     kiln__udf_it *u = (kiln__udf_it *)it;
-    for (uint32_t d = target; d < u->ndocs; d++) {
-        if (u->ref.rt->failed || u->ref.rt->timed_out) break;
-        if (u->present && !(u->present[d >> 6] >> (d & 63) & 1)) continue;
-        if (kiln__udf_matches(it, d)) return it->doc = d;
+    for (;;) {
+        for (; u->pos < u->nbuf; u->pos++)
+            if (u->hit[u->pos] && u->buf[u->pos] >= target) return it->doc = u->buf[u->pos++];
+        if (u->ref.rt->timed_out ||
+            !kiln__udf_fill(u, target > u->scanned ? target : u->scanned))
+            return it->doc = KILN__END;
     }
-    return it->doc = KILN__END;
 }
-
 static uint32_t kiln__udf_next(kiln__it *it)
 {
     if (it->doc == KILN__END) return KILN__END;

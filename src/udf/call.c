@@ -160,6 +160,55 @@ static void kiln__tail_text(const kiln_udf_session *s, char *out, size_t cap)
     }
 }
 
+/* The UDF's raw result as a filter match and a score; 0, or -1 for NaN or infinity. */
+static int kiln__result(kiln_wasm_type t, const kiln_wasm_val *res, kiln_udf_result *out)
+{
+    switch (t) {
+    case KILN_WASM_I32: out->raw_i = res->i32; out->score = res->i32; break;
+    case KILN_WASM_I64: out->raw_i = res->i64; out->score = (double)res->i64; break;
+    case KILN_WASM_F32: out->score = res->f32; out->raw_i = (int64_t)res->f32; break;
+    default: out->score = res->f64; out->raw_i = (int64_t)res->f64; break;
+    }
+    out->matched = out->score != 0;
+    return isfinite(out->score) ? 0 : -1;
+}
+
+/* A failed call (trap, or a non-finite result when trap is NULL) on the session's current
+ * document: counted at once (errors are rare and read soon after), recorded as the UDF's last
+ * error, and described in err. */
+static int kiln__call_failed(kiln_udf_session *s, int rc, const kiln_wasm_trap *trap,
+                             kiln_error *err)
+{
+    kiln_udf *u = s->b->u;
+    kiln__udf_stats_add(u->stats_id, s->pend_calls + 1, s->pend_errors + 1);
+    s->pend_calls = s->pend_errors = 0;
+    char logs[600], msg[512];
+    kiln__tail_text(s, logs, sizeof logs);
+    const char *kind = rc ? kiln__trap_id(trap->kind) : "non_finite_result";
+    snprintf(msg, sizeof msg, "%s%s%s", rc ? trap->msg : "the UDF returned a NaN or infinite value",
+             rc && trap->func_name ? " in function " : "", rc && trap->func_name ? trap->func_name : "");
+    kiln__record_error(s, kind, msg);
+    size_t idlen;
+    const char *id = kiln_udf_doc_id(s->doc, &idlen);
+    kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "UDF [%s@%s] failed on document [%.*s]: %s: %s%s%s",
+              u->name, u->version, (int)idlen, id, kind, msg, logs[0] ? "; last log lines: " : "",
+              logs);
+    if (rc) { /* the engine discards a trapped instance */
+        kiln_wasm_release(s->in);
+        s->in = NULL;
+    }
+    return -1;
+}
+
+static void kiln__count_calls(kiln_udf_session *s, uint64_t n)
+{
+    s->pend_calls += n;
+    if (s->pend_calls >= KILN__FLUSH_CALLS) {
+        kiln__udf_stats_add(s->b->u->stats_id, s->pend_calls, s->pend_errors);
+        s->pend_calls = s->pend_errors = 0;
+    }
+}
+
 int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
                   kiln_udf_result *out, kiln_error *err)
 {
@@ -172,48 +221,80 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     kiln_wasm_val res;
     kiln_wasm_trap trap;
     int rc = kiln_wasm_call(s->in, u->ex, s->b->args, &res, &trap);
-    const char *why = NULL;
-    char msg[512];
-    if (rc == 0) {
-        switch (u->result_type) {
-        case KILN_WASM_I32: out->raw_i = res.i32; out->score = res.i32; break;
-        case KILN_WASM_I64: out->raw_i = res.i64; out->score = (double)res.i64; break;
-        case KILN_WASM_F32: out->score = res.f32; out->raw_i = (int64_t)res.f32; break;
-        default: out->score = res.f64; out->raw_i = (int64_t)res.f64; break;
-        }
-        if (!isfinite(out->score)) why = "non_finite_result";
-        out->matched = out->score != 0;
-    }
-    if (rc != 0 || why) {
-        /* a failed call is always counted (at once: errors are rare and read soon after);
-         * its duration only when it was timed */
-        if (t0) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
-        kiln__udf_stats_add(u->stats_id, s->pend_calls + 1, s->pend_errors + 1);
-        s->pend_calls = s->pend_errors = 0;
-        char logs[600];
-        kiln__tail_text(s, logs, sizeof logs);
-        const char *kind = why ? why : kiln__trap_id(trap.kind);
-        snprintf(msg, sizeof msg, "%s%s%s", why ? "the UDF returned a NaN or infinite value" : trap.msg,
-                 trap.func_name && !why ? " in function " : "",
-                 trap.func_name && !why ? trap.func_name : "");
-        kiln__record_error(s, kind, msg);
-        size_t idlen;
-        const char *id = kiln_udf_doc_id(doc, &idlen);
-        kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
-                  "UDF [%s@%s] failed on document [%.*s]: %s: %s%s%s", u->name, u->version,
-                  (int)idlen, id, kind, msg, logs[0] ? "; last log lines: " : "", logs);
-        if (rc != 0) { /* the engine discards a trapped instance */
-            kiln_wasm_release(s->in);
-            s->in = NULL;
-        }
-        return -1;
-    }
     if (sampled) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
-    if (++s->pend_calls >= KILN__FLUSH_CALLS) {
-        kiln__udf_stats_add(u->stats_id, s->pend_calls, s->pend_errors);
-        s->pend_calls = s->pend_errors = 0;
-    }
+    if (rc != 0 || kiln__result(u->result_type, &res, out)) return kiln__call_failed(s, rc, &trap, err);
+    kiln__count_calls(s, 1);
     return 0;
+}
+
+/* Batches: the engine calls kiln__batch_each before each call; it points the document at the
+ * next candidate and times one call in 64 (from its hook to the next one). */
+#define KILN__BATCH 128
+
+typedef struct {
+    kiln_udf_session *s;
+    size_t first;
+    void (*position)(void *user, size_t i);
+    void *user;
+    uint64_t t0;
+} kiln__batch;
+
+static void kiln__batch_sample_end(kiln__batch *b)
+{
+    if (!b->t0) return;
+    kiln__udf_stats_sample(b->s->b->u->stats_id, kiln__udf_now_ns() - b->t0);
+    b->t0 = 0;
+}
+
+static void kiln__batch_each(void *p, size_t i)
+{
+    kiln__batch *b = p;
+    kiln__batch_sample_end(b);
+    b->position(b->user, b->first + i);
+    if (kiln__stats_on && (b->s->call_no++ & KILN__SAMPLE_MASK) == 0) b->t0 = kiln__udf_now_ns();
+}
+
+size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t n,
+                           void (*position)(void *user, size_t i), void *user,
+                           uint8_t *matched, kiln_error *err)
+{
+    kiln_udf *u = s->b->u;
+    s->doc = doc;
+    s->score = 0;
+    kiln__batch b = {s, 0, position, user, 0};
+    kiln_wasm_val res[KILN__BATCH];
+    while (b.first < n) {
+        if (kiln__instance(s, err)) return b.first;
+        size_t m = n - b.first < KILN__BATCH ? n - b.first : KILN__BATCH, done = 0;
+        kiln_wasm_trap trap;
+        int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, m, kiln__batch_each, &b,
+                                     &done, &trap);
+        kiln__batch_sample_end(&b);
+        size_t bad = done;
+        if (u->result_type == KILN_WASM_I32) { /* the usual filter: no float to check */
+            for (size_t i = 0; i < done; i++) matched[b.first + i] = res[i].i32 != 0;
+        } else {
+            kiln_udf_result r;
+            for (size_t i = 0; i < done && bad == done; i++) {
+                if (kiln__result(u->result_type, &res[i], &r)) bad = i;
+                matched[b.first + i] = (uint8_t)r.matched;
+            }
+        }
+        if (bad < done) {
+            kiln__count_calls(s, bad);
+            position(user, b.first + bad);
+            kiln__call_failed(s, 0, NULL, err);
+            return b.first + bad;
+        }
+        kiln__count_calls(s, done);
+        if (rc != 0) {
+            position(user, b.first + done);
+            kiln__call_failed(s, rc, &trap, err);
+            return b.first + done;
+        }
+        b.first += m;
+    }
+    return n;
 }
 
 void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len)

@@ -31,6 +31,9 @@ typedef struct kiln_udf_doc_ops {
     void (*release)(void *handle);
     /* The document's _id when it is not in doc->id (looked up lazily); NULL op: use doc->id. */
     const char *(*doc_id)(const kiln_udf_doc *doc, size_t *len);
+    /* Optional fast path of value() for string fields, the read a text-matching UDF does per
+     * document: the string (borrowed) or NULL when the value is missing or not a string. */
+    const char *(*str)(const kiln_udf_doc *doc, void *handle, size_t *len);
 } kiln_udf_doc_ops;
 
 struct kiln_udf_doc {

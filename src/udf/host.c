@@ -38,6 +38,22 @@ static const char *kiln__in(kiln_wasm_ctx *ctx, int32_t p, int32_t n, const char
     return s ? s : (n == 0 ? "" : NULL);
 }
 
+/* memcpy for the short values most fields hold, without a libc call: overlapping words. */
+static inline void kiln__copy(char *dst, const char *src, size_t n)
+{
+    uint64_t a, b;
+    if (n >= 8 && n <= 16) {
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n < 8) {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
 /* Copies up to cap bytes of s to guest memory at out; returns len (the full length). */
 static int32_t kiln__out(kiln_wasm_ctx *ctx, int32_t out, int32_t cap, const char *s, size_t len,
                          const char *fn)
@@ -56,7 +72,7 @@ static int32_t kiln__out(kiln_wasm_ctx *ctx, int32_t out, int32_t cap, const cha
             kiln_wasm_ctx_fail(ctx, msg);
             return -1;
         }
-        memcpy(dst, s, n);
+        kiln__copy(dst, s, n);
     }
     return len > INT32_MAX ? INT32_MAX : (int32_t)len;
 }
@@ -104,28 +120,33 @@ static int kiln__field(kiln_wasm_ctx *ctx, int32_t p, int32_t n, const char *fn,
     return 0;
 }
 
-static int kiln__field_h(kiln_wasm_ctx *ctx, int32_t h, kiln_udf_value *v)
+/* A new segment (or kind of document): re-resolves the handles already given out, keeping
+ * their numbers. */
+static void kiln__rebind_handles(kiln_udf_session *s)
+{
+    const kiln_udf_doc_ops *old = s->ops;
+    for (size_t i = 0; i < s->npaths; i++) {
+        if (old && s->paths[i].handle) old->release(s->paths[i].handle);
+        s->paths[i].handle = NULL;
+        if (s->doc->ops->resolve(s->doc, s->paths[i].path, s->paths[i].len, &s->paths[i].handle))
+            s->paths[i].handle = NULL;
+    }
+    s->ops = s->doc->ops;
+    s->scope = s->doc->scope;
+}
+
+static inline int kiln__field_h(kiln_wasm_ctx *ctx, int32_t h, kiln_udf_value *v)
 {
     kiln_udf_session *s = kiln__sess(ctx);
+    const kiln_udf_doc *doc = s->doc;
     v->kind = KILN_UDF_V_MISSING;
-    if (s->doc && (s->doc->ops != s->ops || s->doc->scope != s->scope)) {
-        /* a new segment: re-resolve the handles already given out, keeping their numbers */
-        const kiln_udf_doc_ops *old = s->ops;
-        for (size_t i = 0; i < s->npaths; i++) {
-            if (old && s->paths[i].handle) old->release(s->paths[i].handle);
-            s->paths[i].handle = NULL;
-            if (s->doc->ops->resolve(s->doc, s->paths[i].path, s->paths[i].len, &s->paths[i].handle))
-                s->paths[i].handle = NULL;
-        }
-        s->ops = s->doc->ops;
-        s->scope = s->doc->scope;
-    }
-    if (h < 0 || (size_t)h >= s->npaths || !s->doc) {
+    if (__builtin_expect(!doc || (uint32_t)h >= s->npaths, 0)) {
         kiln_wasm_ctx_fail(ctx, "invalid field handle (resolve it with field_handle in this call "
                                 "or query)");
         return -1;
     }
-    if (s->paths[h].handle) s->doc->ops->value(s->doc, s->paths[h].handle, v);
+    if (__builtin_expect(doc->ops != s->ops || doc->scope != s->scope, 0)) kiln__rebind_handles(s);
+    if (s->paths[h].handle) doc->ops->value(doc, s->paths[h].handle, v);
     return 0;
 }
 
@@ -312,6 +333,14 @@ static int32_t kiln__field_handle(kiln_wasm_ctx *ctx, int32_t p, int32_t n)
 
 static int32_t kiln__get_field_string_h(kiln_wasm_ctx *ctx, int32_t h, int32_t out, int32_t cap)
 {
+    kiln_udf_session *s = kiln__sess(ctx);
+    const kiln_udf_doc *doc = s->doc;
+    if (doc && doc->ops->str && (uint32_t)h < s->npaths && doc->ops == s->ops &&
+        doc->scope == s->scope && s->paths[h].handle) {
+        size_t len;
+        const char *str = doc->ops->str(doc, s->paths[h].handle, &len);
+        if (str) return kiln__out(ctx, out, cap, str, len, "get_field_string_h");
+    }
     kiln_udf_value v;
     if (kiln__field_h(ctx, h, &v)) return -1;
     return kiln__text_out(ctx, &v, out, cap, "get_field_string_h");

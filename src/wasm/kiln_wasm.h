@@ -119,12 +119,35 @@ typedef struct {
  * replaces the table for modules loaded afterwards. */
 int kiln_wasm_host_register(const kiln_wasm_host_fn *table, size_t n, kiln_wasm_error *err);
 
+/* The start of every kiln_wasm_ctx, public so that host functions called per document
+ * read it inline: the user pointer and the guest memory (wasm2c's wasm_rt_memory_t).
+ * wasm_module.c checks at compile time that the engine's structures match. */
+typedef struct {
+    uint8_t *data;
+    uint32_t pages, max_pages, size;
+} kiln_wasm_memory_view;
+
+typedef struct {
+    void *self;
+    int failed;
+    void *user;
+    const kiln_wasm_memory_view *mem; /* NULL before instantiation or without a memory */
+} kiln_wasm_ctx_view;
+
 /* The user pointer given to kiln_wasm_set_user() for the current instance. */
-void *kiln_wasm_ctx_user(kiln_wasm_ctx *ctx);
+static inline void *kiln_wasm_ctx_user(kiln_wasm_ctx *ctx)
+{
+    return ((const kiln_wasm_ctx_view *)(const void *)ctx)->user;
+}
 /* Guest memory [ptr, ptr+len) as a host pointer, or NULL if out of bounds (64-bit math)
  * or the module has no memory. Valid until the guest runs again (memory.grow moves
  * nothing in Kiln, but stay conservative). */
-void *kiln_wasm_ctx_mem(kiln_wasm_ctx *ctx, uint32_t ptr, uint32_t len);
+static inline void *kiln_wasm_ctx_mem(kiln_wasm_ctx *ctx, uint32_t ptr, uint32_t len)
+{
+    const kiln_wasm_memory_view *m = ((const kiln_wasm_ctx_view *)(const void *)ctx)->mem;
+    if (!m || (uint64_t)ptr + (uint64_t)len > (uint64_t)m->size) return NULL;
+    return m->data + ptr;
+}
 /* Makes the current call trap with KILN_TRAP_HOST after the host function returns
  * (checked on return to the engine). msg is copied. */
 void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg);
@@ -186,6 +209,17 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
  * not NULL) is the number of calls that completed. Returns 0 or KILN_WASM_ETRAP. */
 int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
+                        kiln_wasm_trap *trap);
+
+/* Calls ex n times under one trap guard with the same args, for a query's per-document
+ * loop: before call i, each(arg, i) runs (it points the host functions at the i-th
+ * document). Every call gets the full per-call fuel/deadline budget. results[i *
+ * nresults ...] receives call i's results. Stops at the first trap: *done (if not NULL)
+ * is the number of calls that completed (the trapped call is *done). Returns 0 or
+ * KILN_WASM_ETRAP. */
+int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
+                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n,
+                        void (*each)(void *arg, size_t i), void *arg, size_t *done,
                         kiln_wasm_trap *trap);
 
 /* Frees every pooled instance of the calling thread (worker shutdown). Instances

@@ -313,17 +313,18 @@ const kiln__modinfo *kiln__module_info(const kiln_wasm_module *m)
 }
 
 /* ---- host context ---- */
-void *kiln_wasm_ctx_user(kiln_wasm_ctx *ctx)
-{
-    return ctx->user;
-}
-
-void *kiln_wasm_ctx_mem(kiln_wasm_ctx *ctx, uint32_t ptr, uint32_t len)
-{
-    wasm_rt_memory_t *mem = ctx->in ? ctx->in->mem : NULL;
-    if (!mem || (uint64_t)ptr + (uint64_t)len > (uint64_t)mem->size) return NULL;
-    return mem->data + ptr;
-}
+/* kiln_wasm.h reads the start of the context inline: keep both layouts in step. */
+_Static_assert(offsetof(struct kiln_wasm_ctx, head.self) == offsetof(kiln_wasm_ctx_view, self),
+               "ctx view");
+_Static_assert(offsetof(struct kiln_wasm_ctx, head.failed) == offsetof(kiln_wasm_ctx_view, failed),
+               "ctx view");
+_Static_assert(offsetof(struct kiln_wasm_ctx, user) == offsetof(kiln_wasm_ctx_view, user),
+               "ctx view");
+_Static_assert(offsetof(struct kiln_wasm_ctx, mem) == offsetof(kiln_wasm_ctx_view, mem), "ctx view");
+_Static_assert(offsetof(wasm_rt_memory_t, data) == offsetof(kiln_wasm_memory_view, data) &&
+                   offsetof(wasm_rt_memory_t, size) == offsetof(kiln_wasm_memory_view, size) &&
+                   sizeof(((wasm_rt_memory_t *)0)->size) == sizeof(uint32_t),
+               "memory view");
 
 void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg)
 {
@@ -429,6 +430,7 @@ kiln_wasm_instance *kiln__instantiate(kiln_wasm_module *m, kiln_wasm_trap *trap,
     kiln__t.jmp = prev;
     kiln__t.cur = prev_cur;
     in->mem = code->desc->memory(w);
+    in->ctx.mem = in->mem;
     atomic_fetch_add(&live_instances, 1);
     return in;
 }
@@ -469,6 +471,16 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
     budget_start(in);
     in->dirty = true;
+#ifdef KILN__HAVE_GUARDED_CALL
+    t->jmp = &jb; /* filled by kiln__guarded_call before any guest code runs */
+    int trapped = kiln__guarded_call(fn, KILN__W2C(in), args, results, &jb);
+    t->jmp = prev;
+    if (__builtin_expect(trapped, 0)) {
+        in->trapped = true;
+        trap_fill(trap, t->trap, ex, in);
+        return KILN_WASM_ETRAP;
+    }
+#else
     if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
         t->jmp = prev;
         in->trapped = true;
@@ -478,6 +490,7 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     t->jmp = &jb;
     fn(KILN__W2C(in), (const kiln__val *)args, (kiln__val *)results);
     t->jmp = prev;
+#endif
     return 0;
 }
 
@@ -510,6 +523,42 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
     kiln__val *r = (kiln__val *)results;
     for (size_t k = 0; k < n; k++, i = k)
         fn(w, a + k * np, r + k * nr);
+    t->jmp = prev;
+    if (done) *done = n;
+    return 0;
+}
+
+int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
+                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n,
+                        void (*each)(void *arg, size_t i), void *arg, size_t *done,
+                        kiln_wasm_trap *trap)
+{
+    kiln__tls *t = &kiln__t;
+    if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
+        trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
+        return KILN_WASM_ETRAP;
+    }
+    kiln__jmpbuf jb;
+    kiln__jmpbuf *prev = t->jmp;
+    kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
+    size_t nr = ex->sig.nresults;
+    volatile size_t i = 0; /* read after a trap's longjmp */
+    in->dirty = true;
+    if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
+        t->jmp = prev;
+        in->trapped = true;
+        if (done) *done = i;
+        trap_fill(trap, t->trap, ex, in);
+        return KILN_WASM_ETRAP;
+    }
+    t->jmp = &jb;
+    void *w = KILN__W2C(in);
+    kiln__val *r = (kiln__val *)results;
+    for (size_t k = 0; k < n; k++, i = k) {
+        each(arg, k);
+        budget_start(in);
+        fn(w, (const kiln__val *)args, r + k * nr);
+    }
     t->jmp = prev;
     if (done) *done = n;
     return 0;

@@ -47,7 +47,17 @@ __asm__(
     "  movq 0(%rdi), %rbx\n  movq 8(%rdi), %rbp\n  movq 16(%rdi), %r12\n  movq 24(%rdi), %r13\n"
     "  movq 32(%rdi), %r14\n  movq 40(%rdi), %r15\n  movq 48(%rdi), %rsp\n  movl %esi, %eax\n"
     "  testl %eax, %eax\n  jnz 1f\n  incl %eax\n1:\n  jmpq *56(%rdi)\n"
-    ".size kiln__longjmp, .-kiln__longjmp\n");
+    ".size kiln__longjmp, .-kiln__longjmp\n"
+    /* kiln__guarded_call(fn, w, args, results, jb): setjmp(jb) and fn(w, args, results) in one
+     * frame, returning 0, or the value a kiln__longjmp(jb, v) from inside fn gives. As a plain
+     * call (not returns_twice) it spares its caller the spills a setjmp point forces. */
+    ".globl kiln__guarded_call\n.type kiln__guarded_call,@function\nkiln__guarded_call:\n"
+    "  movq %rbx, 0(%r8)\n  movq %rbp, 8(%r8)\n  movq %r12, 16(%r8)\n  movq %r13, 24(%r8)\n"
+    "  movq %r14, 32(%r8)\n  movq %r15, 40(%r8)\n  leaq 8(%rsp), %rax\n  movq %rax, 48(%r8)\n"
+    "  movq (%rsp), %rax\n  movq %rax, 56(%r8)\n  movq %rdi, %rax\n  movq %rsi, %rdi\n"
+    "  movq %rdx, %rsi\n  movq %rcx, %rdx\n  subq $8, %rsp\n  callq *%rax\n  addq $8, %rsp\n"
+    "  xorl %eax, %eax\n  ret\n"
+    ".size kiln__guarded_call, .-kiln__guarded_call\n");
 #endif
 
 __attribute__((noreturn)) void kiln__trap(int code)

@@ -27,7 +27,8 @@ struct kiln__resolver {
 /* The Z_env_instance_t every module sees: what host functions get as ctx. */
 struct kiln_wasm_ctx {
     kiln__ctx_head head; /* first: read by the generated host-function thunks */
-    void *user;
+    void *user;          /* head, user and mem: kiln_wasm_ctx_view (kiln_wasm.h) */
+    const wasm_rt_memory_t *mem;
     struct kiln_wasm_instance *in;
     const kiln__resolver *resolver;
     char msg[128];
@@ -103,6 +104,8 @@ int kiln__setjmp(kiln__jmpbuf *b) __attribute__((returns_twice));
 __attribute__((noreturn)) void kiln__longjmp(kiln__jmpbuf *b, int v);
 #define KILN__SETJMP(b) kiln__setjmp(&(b))
 #define KILN__LONGJMP(b, v) kiln__longjmp((b), (v))
+#define KILN__HAVE_GUARDED_CALL 1
+int kiln__guarded_call(kiln__tramp fn, void *w, const void *args, void *results, kiln__jmpbuf *jb);
 #else
 typedef sigjmp_buf kiln__jmpbuf;
 #define KILN__SETJMP(b) sigsetjmp((b), 0)

@@ -178,7 +178,9 @@ test('the search timeout bounds UDF time: timed_out with partial results', async
       (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $l (i32.lt_u (local.get $i) (i32.const 2000000))))
       (i32.const 1)))`);
-  assert.equal((await k.raw('PUT', '/_udf/slow/1.0.0?function_name=f', bytes, { 'Content-Type': 'application/wasm' })).status, 201);
+  // a generous per-call limit: this test is about the search's timeout, not the UDF's own
+  const limits = encodeURIComponent(JSON.stringify({ timeout_ms: 10000 }));
+  assert.equal((await k.raw('PUT', `/_udf/slow/1.0.0?function_name=f&limits=${limits}`, bytes, { 'Content-Type': 'application/wasm' })).status, 201);
   const body = [];
   for (let i = 0; i < 400; i++) body.push({ index: { _index: 'slowdocs', _id: String(i) } }, { n: i });
   await k.client.bulk({ body, refresh: true });
@@ -188,4 +190,30 @@ test('the search timeout bounds UDF time: timed_out with partial results', async
   assert.equal(r.body.timed_out, true);
   assert.ok(r.body.hits.total.value < 400, `partial: ${r.body.hits.total.value}`);
   assert.ok(Date.now() - t0 < 5000);
+});
+
+test('a scan over many documents evaluates in batches: every document once, traps excluded', async () => {
+  // traps when n % 100 == 7; matches odd n otherwise
+  const bytes = wat('odd_trap7', `(module
+    (import "kiln" "get_field_int64" (func $gi (param i32 i32) (result i64)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "n")
+    (func (export "kiln_abi_version") (result i32) (i32.const 1))
+    (func (export "f") (result i32) (local $n i64)
+      (local.set $n (call $gi (i32.const 0) (i32.const 1)))
+      (if (i64.eq (i64.rem_u (local.get $n) (i64.const 100)) (i64.const 7)) (then unreachable))
+      (i32.wrap_i64 (i64.and (local.get $n) (i64.const 1)))))`);
+  assert.equal((await k.raw('PUT', '/_udf/odd_trap7/1.0.0?function_name=f', bytes, { 'Content-Type': 'application/wasm' })).status, 201);
+  const body = [];
+  for (let i = 0; i < 1000; i++) body.push({ index: { _index: 'many', _id: String(i) } }, { n: i });
+  await k.client.bulk({ body, refresh: true });
+  await k.client.delete({ index: 'many', id: '1', refresh: true }); // a deleted doc is never called
+  const r = await k.client.search({ index: 'many', body: { size: 1000, track_total_hits: true, query: { wasm_udf: { name: 'odd_trap7', on_error: 'exclude' } } } });
+  const want = [];
+  for (let i = 0; i < 1000; i++) if (i % 2 === 1 && i % 100 !== 7 && i !== 1) want.push(String(i));
+  assert.equal(r.body.hits.total.value, want.length);
+  assert.deepEqual(r.body.hits.hits.map((h) => h._id).sort(), want.sort());
+  const s = (await k.raw('GET', '/_udf/odd_trap7/1.0.0/_stats')).body;
+  assert.equal(s.calls, 999); // each live document once
+  assert.equal(s.errors, 10);
 });

@@ -5,7 +5,46 @@
 static int32_t host_add(kiln_wasm_ctx *ctx, int32_t a, int32_t b)
 {
     int32_t *bias = kiln_wasm_ctx_user(ctx);
+    if (bias && *bias == -1) kiln_wasm_ctx_fail(ctx, "bias -1");
     return a + b + (bias ? *bias : 0);
+}
+
+/* kiln_wasm_call_each's hook: call i sees bias 100 * i, or -1 (a host failure) at fail_at. */
+typedef struct {
+    int32_t bias;
+    size_t fail_at, hooks;
+} each_arg;
+
+static void each_hook(void *p, size_t i)
+{
+    each_arg *e = p;
+    e->bias = i == e->fail_at ? -1 : (int32_t)(100 * i);
+    e->hooks++;
+}
+
+static void call_each(kiln_wasm_module *m, int tier)
+{
+    kiln_wasm_error err;
+    kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
+    const kiln_wasm_export *hadd = kiln_wasm_export_find(m, "hadd");
+    each_arg e = {0, (size_t)-1, 0};
+    kiln_wasm_set_user(in, &e.bias);
+    kiln_wasm_val a[1] = {{.i32 = 5}}, r[8];
+    kiln_wasm_trap trap;
+    size_t done = 99;
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 8, each_hook, &e, &done, &trap), 0);
+    CHECK_EQ(done, 8);
+    CHECK_EQ(e.hooks, 8);
+    for (int i = 0; i < 8; i++) CHECK_EQ(r[i].i32, 15 + 100 * i);
+    /* A trap in call 3 stops the batch there: 3 calls done, the instance is discarded. */
+    e.fail_at = 3;
+    e.hooks = 0;
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 8, each_hook, &e, &done, &trap), KILN_WASM_ETRAP);
+    CHECK_EQ(done, 3);
+    CHECK_EQ(e.hooks, 4);
+    CHECK_EQ(trap.kind, KILN_TRAP_HOST);
+    CHECK_STR_HAS(trap.msg, "bias -1");
+    kiln_wasm_release(in);
 }
 
 /* Copies "hello" into guest memory at out_ptr if it fits. */
@@ -86,6 +125,7 @@ static void run_tier(const uint8_t *b, size_t n, int tier)
     CHECK_EQ(kiln_wasm_call(in, kiln_wasm_export_find(m, "addf"), a, r, &trap), 0);
     CHECK(r[0].f64 == 3.75);
 
+    call_each(m, tier);
     int32_t bias = 100;
     kiln_wasm_set_user(in, &bias);
     a[0].i32 = 5;
@@ -173,6 +213,13 @@ static void fuel_exact(const uint8_t *b, size_t n)
     in = kiln_wasm_acquire(m, &err);
     a[0].i32 = 998; /* the budget is per call */
     CHECK_EQ(kiln_wasm_call(in, count, a, r, &trap), 0);
+    /* also in a batch: 4 x 1000 ticks pass where one budget for all would not */
+    kiln_wasm_val r4[4];
+    each_arg e = {0, (size_t)-1, 0};
+    size_t done = 0;
+    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 4, each_hook, &e, &done, &trap), 0);
+    CHECK_EQ(done, 4);
+    CHECK_EQ(r4[3].i32, 998);
     kiln_wasm_release(in);
     kiln_wasm_module_free(m);
 }

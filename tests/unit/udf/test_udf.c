@@ -108,6 +108,85 @@ static void test_bind_and_call(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
+/* A batch over JSON documents: position() points the one kiln_udf_doc at the i-th. */
+typedef struct {
+    kiln_udf_doc doc;
+    json_t *docs[6];
+    char ids[6][8];
+} batch_docs;
+
+static void batch_position(void *p, size_t i)
+{
+    batch_docs *b = p;
+    kiln_udf_doc_json_init(&b->doc, b->docs[i], b->ids[i]);
+}
+
+/* 100 / (price - 13): traps (integer divide by zero) on the document priced 13. */
+static const char *DIV_13 =
+    "(module (import \"kiln\" \"get_field_int64\" (func $gi (param i32 i32) (result i64)))\n"
+    " (memory (export \"memory\") 1) (data (i32.const 0) \"price\")\n"
+    " (func (export \"kiln_abi_version\") (result i32) (i32.const 1))\n"
+    " (func (export \"f\") (result i32)\n"
+    "  (i64.ne (i64.div_s (i64.const 100) (i64.sub (call $gi (i32.const 0) (i32.const 5))\n"
+    "   (i64.const 13))) (i64.const 0))))";
+
+static void test_batch(void)
+{
+    char dir[256];
+    kiln_udf_registry *r = open_registry(dir, sizeof dir);
+    kiln_udf *u = reg(r, "1.0.0");
+    kiln_error err;
+    json_t *p = J("{\"max\": 50}");
+    kiln_udf_bound *b = kiln_udf_bind(u, p, &err);
+    kiln_udf_session *s = kiln_udf_session_new(b, 0, 0, &err);
+    static const int prices[6] = {10, 60, 40, 13, 70, 50};
+    batch_docs d;
+    for (int i = 0; i < 6; i++) {
+        char text[40];
+        snprintf(text, sizeof text, "{\"price\": %d}", prices[i]);
+        d.docs[i] = J(text);
+        snprintf(d.ids[i], sizeof d.ids[i], "d%d", i);
+    }
+    batch_position(&d, 0);
+    uint8_t matched[6];
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 6, batch_position, &d, matched, &err), 6);
+    static const uint8_t want[6] = {1, 0, 1, 1, 0, 1};
+    for (int i = 0; i < 6; i++) CHECK_INT(matched[i], want[i]);
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    json_t *stats = kiln_udf_stats_json(u);
+    CHECK_INT(json_integer_value(json_object_get(stats, "calls")), 6);
+    json_decref(stats);
+
+    /* A trap stops the batch on the document that caused it, named in the error. */
+    size_t len;
+    uint8_t *w = wat("div_13", DIV_13, &len);
+    json_t *meta = J("{\"function_name\": \"f\"}");
+    kiln_udf *t = kiln_udf_register(r, "div_13", "1.0.0", meta, w, len, &err);
+    CHECK(t != NULL);
+    b = kiln_udf_bind(t, NULL, &err);
+    s = kiln_udf_session_new(b, 0, 0, &err);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 6, batch_position, &d, matched, &err), 3);
+    CHECK(strstr(err.reason, "failed on document [d3]") != NULL);
+    CHECK(strstr(err.reason, "integer_divide_by_zero") != NULL);
+    /* the rest of the batch runs on a fresh instance */
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 2, batch_position, &d, matched, &err), 2);
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    stats = kiln_udf_stats_json(t);
+    CHECK_INT(json_integer_value(json_object_get(stats, "calls")), 6);
+    CHECK_INT(json_integer_value(json_object_get(stats, "errors")), 1);
+    json_decref(stats);
+    for (int i = 0; i < 6; i++) json_decref(d.docs[i]);
+    json_decref(meta);
+    json_decref(p);
+    free(w);
+    kiln_udf_unref(t);
+    kiln_udf_unref(u);
+    kiln_udf_registry_close(r);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
 typedef struct {
     kiln_udf_registry *r;
     int calls, failures;
@@ -176,7 +255,7 @@ int main(void)
 {
     char tmp[] = "/tmp/kiln-test-wat-XXXXXX";
     WAT_DIR = mkdtemp(tmp);
-    static const kiln_test_case cases[] = {KT_CASE(test_bind_and_call),
+    static const kiln_test_case cases[] = {KT_CASE(test_bind_and_call), KT_CASE(test_batch),
                                            KT_CASE(test_threads_and_unregister)};
     int rc = kiln_test_run(cases, sizeof cases / sizeof cases[0]);
     kiln_fs_remove_tree(tmp, NULL);
