@@ -169,7 +169,7 @@ static int kiln__get_float(kiln__dsl *d, const char *q, const char *key, json_t 
 
 static int kiln__get_int(kiln__dsl *d, const char *q, const char *key, json_t *v, int *out)
 {
-    float f;
+    float f = 0;
     if (kiln__get_float(d, q, key, v, &f)) return -1;
     *out = (int)f;
     return 0;

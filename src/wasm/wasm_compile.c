@@ -34,6 +34,7 @@ typedef struct {
 
 static void sb_add(sb *s, const char *d, size_t n)
 {
+    if (n > SIZE_MAX / 4) s->oom = true; /* a negative length cast: never from valid input */
     if (s->oom) return;
     if (s->len + n + 1 > s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 4096;
