@@ -493,6 +493,7 @@ kiln_udf_registry *kiln_udf_registry_open(const char *dir, kiln_error *err)
         kiln_udf_registry_close(r);
         return NULL;
     }
+    kiln_wasm_cache_sweep(r->cache_dir); /* compiler work dirs of a process killed mid-build */
     kiln__load_all(r);
     if (r->n) KILN_INFO("udf", "loaded %zu UDF versions", r->n);
     return r;

@@ -222,6 +222,10 @@ int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         void (*each)(void *arg, size_t i), void *arg, size_t *done,
                         kiln_wasm_trap *trap);
 
+/* Removes the work dirs that processes which died mid-build (SIGKILL, power loss) left in
+ * <cache_dir>/tmp; dirs of live processes are kept. Call when opening a cache dir. */
+void kiln_wasm_cache_sweep(const char *cache_dir);
+
 /* Frees every pooled instance of the calling thread (worker shutdown). Instances
  * pools of exited threads are also freed by a thread-exit destructor. */
 void kiln_wasm_thread_cleanup(void);

@@ -5,7 +5,9 @@
  * the C compiler, so upgrading a tool makes old entries stale (different name). */
 #include "wasm_rt_int.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,4 +132,21 @@ done:
     if (out) fclose(out);
     unlink(tmp);
     return rc;
+}
+
+void kiln_wasm_cache_sweep(const char *cache_dir)
+{
+    char tmp[4200], path[4600];
+    snprintf(tmp, sizeof tmp, "%s/tmp", cache_dir);
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid;
+        if (sscanf(e->d_name, "kiln-wasm-%d-", &pid) != 1 || pid <= 0) continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) continue; /* its process is alive */
+        snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+        kiln__rmtree(path);
+    }
+    closedir(d);
 }

@@ -2,9 +2,11 @@
  * and the call path. */
 #include "wasm_rt_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define POOL_MAX_FREE 16
@@ -213,7 +215,14 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
         }
         unlink(path);
     }
-    if (kiln__translate(&m->info, &o, &m->workdir, err)) goto fail;
+    /* Work dirs live in the cache when there is one: what a killed process leaves there is
+     * swept at the next start (kiln_wasm_cache_sweep). */
+    char base[4200] = "";
+    if (m->lim.cache_dir) {
+        snprintf(base, sizeof base, "%s/tmp", m->lim.cache_dir);
+        if (mkdir(base, 0700) != 0 && errno != EEXIST) base[0] = 0;
+    }
+    if (kiln__translate(&m->info, &o, base, &m->workdir, err)) goto fail;
     int first_tier = m->lim.tier1 == 2 ? 1 : 0;
     snprintf(path, sizeof path, "%s/t%d.so", m->workdir, first_tier);
     if (kiln__compile(m->workdir, first_tier, &o, err) ||

@@ -138,7 +138,8 @@ typedef struct {
 } kiln__gen_opts;
 /* Creates a private temp dir, translates mi->stripped with wasm2c in a child, and
  * writes the instrumented k.c there. *dir_out is heap-allocated. */
-int kiln__translate(const kiln__modinfo *mi, const kiln__gen_opts *o, char **dir_out,
+int kiln__translate(const kiln__modinfo *mi, const kiln__gen_opts *o, const char *base,
+                    char **dir_out,
                     kiln_wasm_error *err);
 /* Compiles dir/k.c for tier 0 (tcc) or 1 (cc -O2) in a child into dir/t<tier>.so. */
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err);

@@ -1,6 +1,7 @@
 /* Disk cache of tier-1 artifacts: a second load skips compilation, a corrupted or
  * truncated entry is detected and rebuilt, another toolchain gets another entry. */
 #include <dirent.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,9 +37,34 @@ static int call_fac(kiln_wasm_module *m)
     return rc == 0 && r[0].i64 == 3628800 ? 0 : -1;
 }
 
+/* The sweep removes work dirs of dead processes only. */
+static void sweep(const char *cache)
+{
+    char tmp[600], dead[700], live[700];
+    snprintf(tmp, sizeof tmp, "%s/tmp", cache);
+    mkdir(tmp, 0700);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0); /* its pid now names no process */
+    snprintf(dead, sizeof dead, "%s/kiln-wasm-%d-abcdef", tmp, (int)child);
+    snprintf(live, sizeof live, "%s/kiln-wasm-%d-ghijkl", tmp, (int)getpid());
+    CHECK_EQ(mkdir(dead, 0700), 0);
+    CHECK_EQ(mkdir(live, 0700), 0);
+    char f[800];
+    snprintf(f, sizeof f, "%s/k.c", dead);
+    FILE *fp = fopen(f, "w");
+    if (fp) fclose(fp);
+    kiln_wasm_cache_sweep(cache);
+    struct stat st;
+    CHECK(stat(dead, &st) != 0);
+    CHECK_EQ(stat(live, &st), 0);
+    rmdir(live);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 2;
+    sweep(dir);
     size_t n;
     uint8_t *b = wtest_wat(
         "(module (func $f (export \"fac\") (param i64) (result i64)"
