@@ -294,7 +294,6 @@ typedef struct {
     float cscore;
     uint32_t scanned;             /* scan: first doc not yet evaluated */
     uint32_t nbuf, pos;           /* scan: evaluated candidates, next one to hand out */
-    uint32_t batch_at;            /* scan: buf index of the current batch's first call */
     uint32_t buf[KILN__UDF_BATCH];
     uint8_t hit[KILN__UDF_BATCH];
 } kiln__udf_it;
@@ -309,7 +308,7 @@ static int kiln__udf_matches(kiln__it *it, uint32_t d)
 static void kiln__udf_batch_position(void *p, size_t i)
 {
     kiln__udf_it *u = p;
-    kiln__udf_position(&u->ref.doc, u->buf[u->batch_at + i]);
+    kiln__udf_position(&u->ref.doc, u->buf[i]);
 }
 
 /* Collects the next live candidates from `from` into buf and evaluates them; 0 at the end. */
@@ -338,12 +337,10 @@ static int kiln__udf_fill(kiln__udf_it *u, uint32_t from)
     if (!session) return 0;
     kiln_udf_doc doc = {&kiln__dv_ops, u->ref.doc.s, NULL, 0, &u->ref.doc};
     size_t at = 0;
-    while (at < u->nbuf) {
+    while (at < u->nbuf) { /* after an excluded failure, the rest of the batch */
         kiln_error err;
-        u->batch_at = (uint32_t)at;
-        size_t ok = kiln_udf_call_batch(session, &doc, u->nbuf - at, kiln__udf_batch_position,
-                                        u, u->hit + at, &err);
-        at += ok;
+        at = kiln_udf_call_batch(session, &doc, at, u->nbuf, kiln__udf_batch_position, u, u->hit,
+                                 &err);
         if (at == u->nbuf) break;
         u->hit[at++] = 0; /* the failed document: excluded, or the search stops */
         kiln__udf_failed(&u->ref, &err);

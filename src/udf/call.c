@@ -227,72 +227,68 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     return 0;
 }
 
-/* Batches: the engine calls kiln__batch_each before each call; it points the document at the
- * next candidate and times one call in 64 (from its hook to the next one). */
-#define KILN__BATCH 128
+/* Batches: the engine points the document at each candidate through the caller's position
+ * hook directly. Statistics time one call in KILN__BATCH: the first of each engine batch runs
+ * alone between two clock reads. */
+#define KILN__BATCH 64
 
-typedef struct {
-    kiln_udf_session *s;
-    size_t first;
-    void (*position)(void *user, size_t i);
-    void *user;
-    uint64_t t0;
-} kiln__batch;
-
-static void kiln__batch_sample_end(kiln__batch *b)
+/* Runs calls [first, first + m) of a batch; returns how many succeeded (m, or the index of the
+ * failed call relative to first, with err filled). */
+static size_t kiln__batch_run(kiln_udf_session *s, size_t first, size_t m,
+                              void (*position)(void *user, size_t i), void *user,
+                              uint8_t *matched, kiln_error *err)
 {
-    if (!b->t0) return;
-    kiln__udf_stats_sample(b->s->b->u->stats_id, kiln__udf_now_ns() - b->t0);
-    b->t0 = 0;
+    kiln_udf *u = s->b->u;
+    kiln_wasm_val res[KILN__BATCH];
+    kiln_wasm_trap trap;
+    size_t done = 0;
+    if (kiln__instance(s, err)) return 0;
+    int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, first, m, position, user, &done,
+                                 &trap);
+    size_t bad = done;
+    if (u->result_type == KILN_WASM_I32) { /* the usual filter: no float to check */
+        for (size_t i = 0; i < done; i++) matched[first + i] = res[i].i32 != 0;
+    } else {
+        kiln_udf_result r;
+        for (size_t i = 0; i < done && bad == done; i++) {
+            if (kiln__result(u->result_type, &res[i], &r)) bad = i;
+            matched[first + i] = (uint8_t)r.matched;
+        }
+    }
+    if (bad < done) { /* a NaN or infinite result */
+        kiln__count_calls(s, bad);
+        position(user, first + bad);
+        kiln__call_failed(s, 0, NULL, err);
+        return bad;
+    }
+    kiln__count_calls(s, done);
+    if (rc != 0) {
+        position(user, first + done);
+        kiln__call_failed(s, rc, &trap, err);
+        return done;
+    }
+    return m;
 }
 
-static void kiln__batch_each(void *p, size_t i)
-{
-    kiln__batch *b = p;
-    kiln__batch_sample_end(b);
-    b->position(b->user, b->first + i);
-    if (kiln__stats_on && (b->s->call_no++ & KILN__SAMPLE_MASK) == 0) b->t0 = kiln__udf_now_ns();
-}
-
-size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t n,
+size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t first, size_t n,
                            void (*position)(void *user, size_t i), void *user,
                            uint8_t *matched, kiln_error *err)
 {
-    kiln_udf *u = s->b->u;
     s->doc = doc;
     s->score = 0;
-    kiln__batch b = {s, 0, position, user, 0};
-    kiln_wasm_val res[KILN__BATCH];
-    while (b.first < n) {
-        if (kiln__instance(s, err)) return b.first;
-        size_t m = n - b.first < KILN__BATCH ? n - b.first : KILN__BATCH, done = 0;
-        kiln_wasm_trap trap;
-        int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, m, kiln__batch_each, &b,
-                                     &done, &trap);
-        kiln__batch_sample_end(&b);
-        size_t bad = done;
-        if (u->result_type == KILN_WASM_I32) { /* the usual filter: no float to check */
-            for (size_t i = 0; i < done; i++) matched[b.first + i] = res[i].i32 != 0;
+    while (first < n) {
+        size_t m = n - first < KILN__BATCH ? n - first : KILN__BATCH, ok;
+        if (kiln__stats_on) { /* the timed call */
+            uint64_t t0 = kiln__udf_now_ns();
+            ok = kiln__batch_run(s, first, 1, position, user, matched, err);
+            kiln__udf_stats_sample(s->b->u->stats_id, kiln__udf_now_ns() - t0);
+            if (ok < 1) return first;
+            ok += m > 1 ? kiln__batch_run(s, first + 1, m - 1, position, user, matched, err) : 0;
         } else {
-            kiln_udf_result r;
-            for (size_t i = 0; i < done && bad == done; i++) {
-                if (kiln__result(u->result_type, &res[i], &r)) bad = i;
-                matched[b.first + i] = (uint8_t)r.matched;
-            }
+            ok = kiln__batch_run(s, first, m, position, user, matched, err);
         }
-        if (bad < done) {
-            kiln__count_calls(s, bad);
-            position(user, b.first + bad);
-            kiln__call_failed(s, 0, NULL, err);
-            return b.first + bad;
-        }
-        kiln__count_calls(s, done);
-        if (rc != 0) {
-            position(user, b.first + done);
-            kiln__call_failed(s, rc, &trap, err);
-            return b.first + done;
-        }
-        b.first += m;
+        if (ok < m) return first + ok;
+        first += m;
     }
     return n;
 }

@@ -331,19 +331,33 @@ static int32_t kiln__field_handle(kiln_wasm_ctx *ctx, int32_t p, int32_t n)
     return e->handle ? (int32_t)(e - s->paths) : -1;
 }
 
+/* Other types, a new segment, errors: out of line, so the fast path saves no registers. */
+__attribute__((noinline)) static int32_t kiln__get_field_string_h_slow(kiln_wasm_ctx *ctx, int32_t h,
+                                                                      int32_t out, int32_t cap)
+{
+    kiln_udf_value v;
+    if (kiln__field_h(ctx, h, &v)) return -1;
+    return kiln__text_out(ctx, &v, out, cap, "get_field_string_h");
+}
+
 static int32_t kiln__get_field_string_h(kiln_wasm_ctx *ctx, int32_t h, int32_t out, int32_t cap)
 {
     kiln_udf_session *s = kiln__sess(ctx);
     const kiln_udf_doc *doc = s->doc;
-    if (doc && doc->ops->str && (uint32_t)h < s->npaths && doc->ops == s->ops &&
-        doc->scope == s->scope && s->paths[h].handle) {
+    /* The per-document read of a text-matching UDF: a string value straight into the guest. */
+    if (__builtin_expect(doc && doc->ops->str && (uint32_t)h < s->npaths && doc->ops == s->ops &&
+                             doc->scope == s->scope && s->paths[h].handle && cap >= 0,
+                         1)) {
         size_t len;
         const char *str = doc->ops->str(doc, s->paths[h].handle, &len);
-        if (str) return kiln__out(ctx, out, cap, str, len, "get_field_string_h");
+        size_t n = len < (size_t)cap ? len : (size_t)cap;
+        char *dst = str ? kiln_wasm_ctx_mem(ctx, (uint32_t)out, (uint32_t)n) : NULL;
+        if (dst) {
+            kiln__copy(dst, str, n);
+            return len > INT32_MAX ? INT32_MAX : (int32_t)len;
+        }
     }
-    kiln_udf_value v;
-    if (kiln__field_h(ctx, h, &v)) return -1;
-    return kiln__text_out(ctx, &v, out, cap, "get_field_string_h");
+    return kiln__get_field_string_h_slow(ctx, h, out, cap);
 }
 
 static int64_t kiln__get_field_int64_h(kiln_wasm_ctx *ctx, int32_t h)

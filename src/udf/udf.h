@@ -95,12 +95,13 @@ kiln_udf_session *kiln_udf_session_new(kiln_udf_bound *b, uint64_t deadline_ns, 
  * the trap kind and the last log lines. Statistics are updated either way. */
 int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
                   kiln_udf_result *out, kiln_error *err);
-/* Calls a filter UDF on n documents under one trap guard per batch (a query's scan): before
- * call i, position(user, i) points doc's implementation at the i-th document; matched[i]
- * receives kiln_udf_result.matched (the score the UDF sees is 0). Returns the number of
- * calls that succeeded, n when all did; otherwise call [returned index] failed as
- * kiln_udf_call describes (err filled, doc positioned on it) and no later result is valid. */
-size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t n,
+/* Calls a filter UDF on documents first .. n-1 under one trap guard per batch (a query's
+ * scan): before call i, position(user, i) points doc's implementation at the i-th document
+ * (it may run again for a document, e.g. to name it in an error); matched[i] receives
+ * kiln_udf_result.matched (the score the UDF sees is 0). Returns n when every call
+ * succeeded; otherwise the index of the call that failed as kiln_udf_call describes (err
+ * filled, doc positioned on it); no later result is valid. */
+size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t first, size_t n,
                            void (*position)(void *user, size_t i), void *user, uint8_t *matched,
                            kiln_error *err);
 /* Captured log lines as a JSON array (caller owns); NULL when not capturing. */

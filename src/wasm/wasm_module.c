@@ -538,7 +538,7 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
 }
 
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
-                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n,
+                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t first, size_t n,
                         void (*each)(void *arg, size_t i), void *arg, size_t *done,
                         kiln_wasm_trap *trap)
 {
@@ -564,7 +564,7 @@ int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
     void *w = KILN__W2C(in);
     kiln__val *r = (kiln__val *)results;
     for (size_t k = 0; k < n; k++, i = k) {
-        each(arg, k);
+        each(arg, first + k);
         budget_start(in);
         fn(w, (const kiln__val *)args, r + k * nr);
     }

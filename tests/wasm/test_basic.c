@@ -32,14 +32,14 @@ static void call_each(kiln_wasm_module *m, int tier)
     kiln_wasm_val a[1] = {{.i32 = 5}}, r[8];
     kiln_wasm_trap trap;
     size_t done = 99;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 8, each_hook, &e, &done, &trap), 0);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, each_hook, &e, &done, &trap), 0);
     CHECK_EQ(done, 8);
     CHECK_EQ(e.hooks, 8);
     for (int i = 0; i < 8; i++) CHECK_EQ(r[i].i32, 15 + 100 * i);
     /* A trap in call 3 stops the batch there: 3 calls done, the instance is discarded. */
     e.fail_at = 3;
     e.hooks = 0;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 8, each_hook, &e, &done, &trap), KILN_WASM_ETRAP);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, each_hook, &e, &done, &trap), KILN_WASM_ETRAP);
     CHECK_EQ(done, 3);
     CHECK_EQ(e.hooks, 4);
     CHECK_EQ(trap.kind, KILN_TRAP_HOST);
@@ -217,9 +217,10 @@ static void fuel_exact(const uint8_t *b, size_t n)
     kiln_wasm_val r4[4];
     each_arg e = {0, (size_t)-1, 0};
     size_t done = 0;
-    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 4, each_hook, &e, &done, &trap), 0);
+    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 10, 4, each_hook, &e, &done, &trap), 0);
     CHECK_EQ(done, 4);
     CHECK_EQ(r4[3].i32, 998);
+    CHECK_EQ(e.bias, 1300); /* the hook saw first + k: 10 .. 13 */
     kiln_wasm_release(in);
     kiln_wasm_module_free(m);
 }

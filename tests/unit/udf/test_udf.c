@@ -149,7 +149,7 @@ static void test_batch(void)
     }
     batch_position(&d, 0);
     uint8_t matched[6];
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 6, batch_position, &d, matched, &err), 6);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, batch_position, &d, matched, &err), 6);
     static const uint8_t want[6] = {1, 0, 1, 1, 0, 1};
     for (int i = 0; i < 6; i++) CHECK_INT(matched[i], want[i]);
     kiln_udf_session_free(s);
@@ -166,15 +166,17 @@ static void test_batch(void)
     CHECK(t != NULL);
     b = kiln_udf_bind(t, NULL, &err);
     s = kiln_udf_session_new(b, 0, 0, &err);
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 6, batch_position, &d, matched, &err), 3);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, batch_position, &d, matched, &err), 3);
     CHECK(strstr(err.reason, "failed on document [d3]") != NULL);
     CHECK(strstr(err.reason, "integer_divide_by_zero") != NULL);
     /* the rest of the batch runs on a fresh instance */
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 2, batch_position, &d, matched, &err), 2);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 4, 6, batch_position, &d, matched, &err), 6);
+    CHECK_INT(matched[4], 1);
+    CHECK_INT(matched[5], 1);
     kiln_udf_session_free(s);
     kiln_udf_bound_free(b);
     stats = kiln_udf_stats_json(t);
-    CHECK_INT(json_integer_value(json_object_get(stats, "calls")), 6);
+    CHECK_INT(json_integer_value(json_object_get(stats, "calls")), 6); /* 3 ok, 1 trap, 2 ok */
     CHECK_INT(json_integer_value(json_object_get(stats, "errors")), 1);
     json_decref(stats);
     for (int i = 0; i < 6; i++) json_decref(d.docs[i]);
