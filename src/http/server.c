@@ -1,7 +1,7 @@
 /* The HTTP server on libmicrohttpd: a pool of threads, each polling its own connections with
  * epoll and running handlers inline (a handler may block on a WAL fsync, hence a pool larger
  * than the core count). Bodies are accumulated per request up to max_body_bytes; beyond that
- * the server answers 413 itself and drops the rest without buffering it. */
+ * the server drops the rest without buffering it and answers 413 itself. */
 #include "core/log.h"
 #include "http/http_int.h"
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define KILN__JSON_TYPE "application/json; charset=UTF-8"
@@ -102,7 +103,13 @@ static enum MHD_Result kiln__on_request(void *cls, struct MHD_Connection *c, con
         unsigned long long clen = cl ? strtoull(cl, NULL, 10) : 0;
         if (clen > s->max_body) {
             r->too_large = 1;
-            return kiln__too_large(s, c, r); /* before the body: MHD never reads it */
+            /* A client that waits for "100 Continue", or a body far past the limit, gets the
+             * 413 at once (MHD then closes instead of reading it). Otherwise the body is read
+             * and dropped first: a client still writing it would see EPIPE, not the 413. */
+            const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+            if ((expect && strcasecmp(expect, "100-continue") == 0) || clen / 4 > s->max_body)
+                return kiln__too_large(s, c, r);
+            return MHD_YES;
         }
         /* Size the buffer once for the common case; a liar only costs up to 1 MiB. */
         if (clen) kiln_buf_reserve(&r->body, clen < (1u << 20) ? (size_t)clen : (size_t)1 << 20);

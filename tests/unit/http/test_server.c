@@ -191,14 +191,37 @@ static void test_body(void)
                         &r),
               0);
     CHECK_STR(r.body, "{\"len\":11,\"nul\":1,\"ctype\":null}");
-    /* Content-Length over the limit: 413 at once, before any body byte is sent. */
-    CHECK_INT(roundtrip(fd, "POST /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n", &r),
+    /* Content-Length over the limit with Expect: 100-continue: 413 at once, no body sent. */
+    CHECK_INT(roundtrip(fd,
+                        "POST /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n"
+                        "Expect: 100-continue\r\n\r\n",
+                        &r),
               0);
     CHECK_INT(r.status, 413);
     CHECK_STR(r.body, "{\"error\":{\"root_cause\":[{\"type\":\"content_too_long_exception\","
                       "\"reason\":\"request body is larger than the maximum allowed [1024] "
                       "bytes\"}],\"type\":\"content_too_long_exception\",\"reason\":\"request "
                       "body is larger than the maximum allowed [1024] bytes\"},\"status\":413}");
+    close(fd);
+    /* Far past the limit: 413 at once too. */
+    fd = dial();
+    CHECK_INT(roundtrip(fd, "POST /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", &r),
+              0);
+    CHECK_INT(r.status, 413);
+    close(fd);
+    /* A little past it, body sent at once: read and dropped, then 413 on a connection that
+     * stays usable (the client sees the answer, not a reset while writing). */
+    fd = dial();
+    {
+        char big[1200 + 100];
+        int hn = snprintf(big, sizeof big, "POST /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1200\r\n\r\n");
+        memset(big + hn, 'x', 1200);
+        send_all(fd, big, (size_t)hn + 1200);
+        CHECK_INT(read_reply(fd, &r, 0), 0);
+        CHECK_INT(r.status, 413);
+        CHECK_INT(roundtrip(fd, "POST /_echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", &r), 0);
+        CHECK_INT(r.status, 200);
+    }
     close(fd);
 
     /* A chunked body that grows past the limit: the rest is dropped, then 413. */
