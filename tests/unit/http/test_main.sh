@@ -26,7 +26,7 @@ echo "$RESP" | head -1 | grep -q '200' || fail "GET / status: $RESP"
 echo "$RESP" | grep -q '"number" : "2.11.0"' || fail "GET / body: $RESP"
 
 exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "connect"
-printf 'POST /x/_doc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2000\r\n\r\n' >&3
+printf 'POST /x/_doc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n' >&3
 RESP=$(cat <&3)
 exec 3<&-
 echo "$RESP" | head -1 | grep -q '413' || fail "max_body from the config file: $RESP"
