@@ -30,8 +30,11 @@ set(KILN_WASM_CFLAGS --target=wasm32 -O2 -nostdlib -ffreestanding -fno-builtin
     -mno-multivalue -mno-reference-types -mno-mutable-globals
     -Wall -Wextra -Wno-unused-parameter)
 # --stack-first: the C stack sits below the static data, so an overflow runs off the bottom of
-# memory and traps instead of silently overwriting globals.
-set(KILN_WASM_LDFLAGS -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections -Wl,--stack-first)
+# memory and traps instead of silently overwriting globals. A 16 KiB stack (wasm-ld's default
+# is 64 KiB) lets a small UDF fit in one 64 KiB page: memory is restored after every query, so
+# its size is a per-query cost.
+set(KILN_WASM_LDFLAGS -Wl,--no-entry -Wl,--strip-all -Wl,--gc-sections -Wl,--stack-first
+    -Wl,-z,stack-size=16384)
 
 set(KILN_WASM_GUEST_FOUND OFF)
 if(KILN_WASM_CLANG AND KILN_WASM_LD)
