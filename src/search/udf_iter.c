@@ -203,6 +203,7 @@ typedef struct {
     kiln__udf_rt *rt;
     size_t slot;
     int exclude;
+    const roaring_bitmap_t *live; /* NULL when every doc of the segment is live */
     kiln__dvdoc doc;
 } kiln__udf_ref;
 
@@ -214,6 +215,12 @@ static void kiln__udf_ref_init(kiln__udf_ref *u, const kiln_segment *s, kiln__ud
     u->exclude = exclude;
     u->doc.s = s;
     u->doc.shard = rt->shard;
+    /* deletes elsewhere in the shard cost this segment nothing: check liveness per doc only
+     * when some doc of this segment is deleted */
+    u->live = rt->live && !roaring_bitmap_contains_range(rt->live, s->base,
+                                                         (uint64_t)s->base + s->ndocs)
+                  ? rt->live
+                  : NULL;
 }
 
 /* The session of the ref's slot, created on first use; NULL (rt->failed set) if impossible. */
@@ -268,7 +275,7 @@ static int kiln__udf_eval(kiln__udf_ref *u, uint32_t local, double score, kiln_u
     kiln__udf_rt *rt = u->rt;
     kiln__dvdoc *d = &u->doc;
     if (rt->failed || rt->timed_out) return 0;
-    if (rt->live && !roaring_bitmap_contains(rt->live, d->s->base + local)) return 0;
+    if (u->live && !roaring_bitmap_contains(u->live, d->s->base + local)) return 0;
     if (rt->deadline_ns && (++rt->evals & rt->check_mask) == 0 && kiln__udf_past_deadline(rt))
         return 0;
     kiln_udf_session *session = kiln__udf_session(u);
@@ -328,7 +335,7 @@ static int kiln__udf_fill(kiln__udf_it *u, uint32_t from)
             d += (uint32_t)__builtin_ctzll(w);
             if (d >= u->ndocs) break;
         }
-        if (rt->live && !roaring_bitmap_contains(rt->live, base + d)) continue;
+        if (u->ref.live && !roaring_bitmap_contains(u->ref.live, base + d)) continue;
         u->buf[u->nbuf++] = d;
     }
     u->scanned = d;
