@@ -343,7 +343,7 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
         kiln__segment_ref(segs[i]);
     }
     uint32_t *obs = kiln_xmalloc((nobs + 1) * sizeof *obs);
-    memcpy(obs, si->obsolete, nobs * sizeof *obs);
+    if (nobs) memcpy(obs, si->obsolete, nobs * sizeof *obs);
     pthread_mutex_unlock(&si->lock);
 
     int rc = 0, dirty = si->committed_upto != upto || nobs;
@@ -374,9 +374,8 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
             snprintf(path, sizeof path, "%s/seg-%010u.ksg", si->dir, obs[i]);
             unlink(path);
         }
-        pthread_mutex_lock(&si->lock);
-        memmove(si->obsolete, si->obsolete + nobs, (si->nobsolete - nobs) * sizeof *obs);
-        si->nobsolete -= nobs;
+        pthread_mutex_lock(&si->lock); /* merges wait for our lock: none were added */
+        si->nobsolete = 0;
         pthread_mutex_unlock(&si->lock);
     }
     for (size_t i = 0; i < n; i++) kiln__segment_unref(segs[i]);
