@@ -18,7 +18,6 @@
 #include <time.h>
 
 #define KILN__MAX_WINDOW 10000
-#define KILN__REFRESH_MS 1000 /* index.refresh_interval default, applied when a search comes */
 
 typedef struct kiln__target { /* one index of the request */
     kiln_index *idx;
@@ -47,6 +46,7 @@ typedef struct kiln__sreq {
     int unmapped_ok[16]; /* "unmapped_type" given: an unmapped field sorts as missing */
     kiln_sort_value missing[16];
     size_t nkeys;
+    const char *key_format[16]; /* a sort key's "format" (borrowed from the body) */
     kiln_sort_value after[16];
     int has_after;
     char *after_strs[16];
@@ -161,14 +161,55 @@ static int kiln__add_key(kiln__sreq *r, const char *field, json_t *opts, kiln_er
                                                  : KILN_SMODE_DEFAULT;
             } else if (!strcmp(key, "unmapped_type")) {
                 r->unmapped_ok[r->nkeys] = 1;
-            } else if (!strcmp(key, "numeric_type") ||
-                       !strcmp(key, "format")) {
+            } else if (!strcmp(key, "format") && json_is_string(v)) {
+                r->key_format[r->nkeys] = json_string_value(v);
+            } else if (!strcmp(key, "numeric_type") || !strcmp(key, "format")) {
             } else
                 return kiln_fail(err, KILN_E_PARSING, "[field_sort] unknown field [%s]", key);
         }
     } else if (opts)
         return kiln_fail(err, KILN_E_PARSING, "[sort] malformed sort for [%s]", field);
     r->nkeys++;
+    return 0;
+}
+
+/* search_after values given as strings for numeric and date fields ("2019-10-21 08:30:04.828"
+ * in the sort's or the field's date format, "42") become the numbers the field sorts by. */
+static int kiln__after_convert(kiln__sreq *r, const kiln_mapping *m, kiln_error *err)
+{
+    for (size_t k = 0; k < r->nkeys && k + 1 < (size_t)r->has_after; k++) {
+        kiln_sort_value *a = &r->after[k];
+        const kiln_field *f =
+            r->keys[k].by == KILN_SORT_FIELD ? kiln_mapping_field(m, r->keys[k].field) : NULL;
+        if (a->type != KILN_SV_STR || !f) continue;
+        if (f->type == KILN_FT_DATE) {
+            const char *fmt = r->key_format[k];
+            json_t *ff = f->def ? json_object_get(f->def, "format") : NULL;
+            if (!fmt && json_is_string(ff)) fmt = json_string_value(ff);
+            int64_t ms;
+            if (fmt ? kiln_datemath_parse(a->s, fmt, 0, 0, &ms, err)
+                    : kiln_date_parse(a->s, a->len, &ms))
+                return kiln_fail(err, KILN_E_PARSE,
+                                 "failed to parse date field [%s] with format [%s]", a->s,
+                                 fmt ? fmt : "strict_date_optional_time||epoch_millis");
+            a->type = KILN_SV_I64;
+            a->i = ms;
+        } else if (kiln_field_type_is_numeric(f->type)) {
+            char *end;
+            double d = strtod(a->s, &end);
+            if (end == a->s || *end)
+                return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                                 "failed to parse search_after value [%s] for field [%s]", a->s,
+                                 r->keys[k].field);
+            if (f->type == KILN_FT_DOUBLE || f->type == KILN_FT_FLOAT) {
+                a->type = KILN_SV_F64;
+                a->d = d;
+            } else {
+                a->type = KILN_SV_I64;
+                a->i = strtoll(a->s, NULL, 10);
+            }
+        }
+    }
     return 0;
 }
 
@@ -488,6 +529,47 @@ static json_t *kiln__q_param(const char *q, const char *df, int and_op)
     return json_pack("{s:{s:o}}", "bool", and_op ? "must" : "should", clauses);
 }
 
+/* ---- shards in parallel -------------------------------------------------------------------
+ * Every shard of every target index is one task on the node's worker pool (the request thread
+ * runs tasks too): first the searchers are acquired (which may refresh), then, once the BM25
+ * statistics of each index are summed, the query phase. Each task writes only its own slots;
+ * a UDF session belongs to the execution, hence to the thread that runs the task. */
+
+typedef struct kiln__shard_task {
+    kiln__target *t;
+    unsigned shard;   /* within t */
+    uint32_t ord;     /* global ordinal: result slot, hit.shard */
+    int64_t refresh_ms; /* search-driven refresh when the background one is late; -1 never */
+    int rc;
+    kiln_error err;
+} kiln__shard_task;
+
+typedef struct kiln__phase {
+    kiln__shard_task *tasks;
+    const kiln_search_opts *o;
+    kiln_search_result *per; /* by ord */
+} kiln__phase;
+
+static void kiln__acquire_task(void *ctx, size_t i)
+{
+    kiln__phase *ph = ctx;
+    kiln__shard_task *k = &ph->tasks[i];
+    k->t->sr[k->shard] = kiln_shard_searcher_acquire(k->t->idx->shards[k->shard], k->refresh_ms);
+}
+
+static void kiln__execute_task(void *ctx, size_t i)
+{
+    kiln__phase *ph = ctx;
+    kiln__shard_task *k = &ph->tasks[i];
+    kiln_shard_searcher *sr = k->t->sr[k->shard];
+    if (!sr) return;
+    kiln_search_opts o = *ph->o;
+    o.shard = k->ord;
+    o.id_ctx = k->t->idx->shards[k->shard];
+    k->rc = kiln_search_execute(k->t->plan, k->t->st, sr->reader, sr->live, &o, &ph->per[k->ord],
+                                &k->err);
+}
+
 /* ---- errors -------------------------------------------------------------------------------- */
 
 /* A DSL error as ES shapes it: the root cause, wrapped when it happened inside a compound. */
@@ -643,6 +725,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     kiln_error err;
     kiln_error_clear(&err);
     kiln__target *ts = NULL;
+    kiln__shard_task *tasks = NULL;
     size_t nt = 0, nshards = 0;
     kiln_index **list = NULL;
     kiln_query *q = NULL;
@@ -802,6 +885,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
                 kiln_error_set_index(&err, t->idx->name);
                 goto fail;
             }
+        if (r.has_after && kiln__after_convert(&r, t->m, &err)) goto fail;
         t->plan = kiln_plan_build(q, t->m, t->idx->analysis, now, &err);
         if (!t->plan) {
             kiln_error_set_index(&err, t->idx->name);
@@ -809,10 +893,21 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
         }
         t->st = kiln_stats_new(t->plan);
         t->sr = kiln_xcalloc(t->idx->nshards, sizeof *t->sr);
-        for (unsigned s = 0; s < t->idx->nshards; s++) {
-            t->sr[s] = kiln_shard_searcher_acquire(t->idx->shards[s], KILN__REFRESH_MS);
+    }
+    tasks = kiln_xcalloc(nshards + 1, sizeof *tasks);
+    for (size_t i = 0; i < nt; i++) {
+        int64_t every = kiln_node_refresh_interval(ts[i].idx);
+        for (unsigned s = 0; s < ts[i].idx->nshards; s++)
+            tasks[ts[i].first_ord + s] = (kiln__shard_task){.t = &ts[i], .shard = s,
+                                                            .ord = ts[i].first_ord + s,
+                                                            .refresh_ms = every};
+    }
+    kiln__phase ph = {.tasks = tasks};
+    kiln_workers_run(kiln_node_workers(kiln__node), kiln__acquire_task, &ph, nshards);
+    for (size_t i = 0; i < nt; i++) { /* dfs: statistics of the whole index, once per query */
+        kiln__target *t = &ts[i];
+        for (unsigned s = 0; s < t->idx->nshards; s++)
             if (t->sr[s]) kiln_stats_gather(t->plan, t->sr[s]->reader, t->st);
-        }
         kiln_stats_finish(t->plan, t->st);
     }
 
@@ -831,19 +926,15 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
         .capture_udf_logs = r.udf_log,
     };
     per = kiln_xcalloc(nshards + 1, sizeof *per);
-    for (size_t i = 0; i < nt; i++) {
-        kiln__target *t = &ts[i];
-        for (unsigned s = 0; s < t->idx->nshards; s++) {
-            if (!t->sr[s]) continue;
-            o.shard = t->first_ord + s;
-            o.id_ctx = t->idx->shards[s];
-            if (kiln_search_execute(t->plan, t->st, t->sr[s]->reader, t->sr[s]->live, &o,
-                                    &per[o.shard], &err)) {
-                kiln_error_set_index(&err, t->idx->name);
-                goto fail;
-            }
+    ph.o = &o;
+    ph.per = per;
+    kiln_workers_run(kiln_node_workers(kiln__node), kiln__execute_task, &ph, nshards);
+    for (size_t i = 0; i < nshards; i++)
+        if (tasks[i].rc) { /* the first failing shard in order answers, as before */
+            err = tasks[i].err;
+            kiln_error_set_index(&err, tasks[i].t->idx->name);
+            goto fail;
         }
-    }
     kiln_search_merge(per, nshards, &o, &merged);
 
     /* the response */
@@ -871,7 +962,8 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     int scored = !r.nkeys || r.track_scores;
     for (size_t k = 0; k < r.nkeys; k++)
         if (r.keys[k].by == KILN_SORT_SCORE) scored = 1;
-    kiln__score_json(&b, scored ? merged.max_score : NAN);
+    /* ES keeps no top hits for size 0, hence no max score */
+    kiln__score_json(&b, scored && r.size > 0 ? merged.max_score : NAN);
     kiln_buf_puts(&b, ",\"hits\":[");
     json_t *inc, *exc, *owned;
     int smode = kiln__source_mode(r.source, &inc, &exc, &owned);
@@ -953,6 +1045,7 @@ out:
         kiln_mapping_unref(t->m);
     }
     free(ts);
+    free(tasks);
     if (list) kiln_node_release(list, n);
     kiln_query_free(q);
     for (size_t i = 0; i < 16; i++) free(r.after_strs[i]);

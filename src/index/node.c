@@ -4,12 +4,16 @@
 #include "core/log.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#define KILN__TICK_MS 100 /* background refresh granularity (finer for shorter intervals) */
 
 struct kiln_node {
     char data_dir[1024];
@@ -17,7 +21,17 @@ struct kiln_node {
     pthread_rwlock_t lock;
     kiln_index **indices; /* sorted by name; the node holds one reference each */
     size_t count, cap;
+    kiln_workers *workers; /* searches run their shards here */
+    /* background: a refresher (index.refresh_interval) and a merger (merges, segment commits),
+     * apart so that a long merge never delays refreshes */
+    pthread_mutex_t bg_lock;
+    pthread_cond_t bg_wake;
+    int bg_inited, bg_stop, merge_wanted, bg_started;
+    pthread_t refresher, merger;
 };
+
+static void kiln__bg_start(kiln_node *n);
+static void kiln__bg_stop(kiln_node *n);
 
 static int kiln__cmp_name(const void *a, const void *b)
 {
@@ -96,6 +110,8 @@ kiln_node *kiln_node_open(const char *data_dir, kiln_error *err)
                   (unsigned long long)st.docs);
     }
     closedir(d);
+    n->workers = kiln_workers_new(0);
+    kiln__bg_start(n);
     return n;
 fail:
     kiln_node_close(n);
@@ -105,6 +121,8 @@ fail:
 void kiln_node_close(kiln_node *n)
 {
     if (!n) return;
+    kiln__bg_stop(n);
+    kiln_workers_free(n->workers);
     for (size_t i = 0; i < n->count; i++) kiln_index_unref(n->indices[i]);
     free(n->indices);
     pthread_rwlock_destroy(&n->lock);
@@ -146,6 +164,11 @@ static kiln_index *kiln__create_locked(kiln_node *n, const char *name, json_t *b
         kiln_error_set_index(err, name);
         return NULL;
     }
+    json_t *settings = json_object_get(body, "settings");
+    json_t *ri = json_object_get(settings, "index.refresh_interval");
+    if (!ri) ri = json_object_get(json_object_get(settings, "index"), "refresh_interval");
+    if (!ri) ri = json_object_get(settings, "refresh_interval");
+    if (ri && !json_is_null(ri) && kiln_node_parse_interval(ri, NULL, err)) return NULL;
     kiln_index *idx = kiln_index_create(n->data_dir, name, body, err);
     if (!idx) return NULL;
     kiln__add(n, idx);
@@ -246,4 +269,168 @@ void kiln_node_release(kiln_index **list, size_t count)
 {
     for (size_t i = 0; i < count; i++) kiln_index_unref(list[i]);
     free(list);
+}
+
+kiln_workers *kiln_node_workers(kiln_node *n)
+{
+    return n->workers;
+}
+
+/* ---- index.refresh_interval ------------------------------------------------------------------ */
+
+int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err)
+{
+    char text[64];
+    if (json_is_integer(v))
+        snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+    else if (json_is_string(v))
+        snprintf(text, sizeof text, "%s", json_string_value(v));
+    else
+        text[0] = 0;
+    char *end;
+    errno = 0;
+    double x = strtod(text, &end);
+    int64_t out = -2;
+    if (end != text && !errno) {
+        if (!strcmp(text, "-1") || !strcmp(text, "0"))
+            out = (int64_t)x; /* -1: disabled; 0: as ES, no unit needed */
+        else if (x >= 0) {
+            static const struct { const char *unit; double ms; } units[] = {
+                {"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1e3},
+                {"m", 6e4},      {"h", 3.6e6},     {"d", 8.64e7}};
+            for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+                if (!strcmp(end, units[i].unit)) out = (int64_t)(x * units[i].ms);
+        }
+    }
+    if (out == -2)
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "failed to parse setting [index.refresh_interval] with value [%s] as a "
+                         "time value: unit is missing or unrecognized",
+                         text);
+    if (ms) *ms = out;
+    return 0;
+}
+
+int64_t kiln_node_refresh_interval(const kiln_index *idx)
+{
+    const char *v = kiln_index_setting(idx, "index.refresh_interval");
+    int64_t ms = KILN_REFRESH_INTERVAL_DEFAULT_MS;
+    if (v) {
+        json_t *j = json_string(v);
+        if (kiln_node_parse_interval(j, &ms, NULL)) ms = KILN_REFRESH_INTERVAL_DEFAULT_MS;
+        json_decref(j);
+    }
+    return ms;
+}
+
+/* ---- background work ----------------------------------------------------------------------- */
+
+static kiln_index **kiln__snapshot(kiln_node *n, size_t *count)
+{
+    pthread_rwlock_rdlock(&n->lock);
+    kiln_index **list = kiln_xcalloc(n->count + 1, sizeof *list);
+    for (size_t i = 0; i < n->count; i++) list[i] = kiln_index_ref(n->indices[i]);
+    *count = n->count;
+    pthread_rwlock_unlock(&n->lock);
+    return list;
+}
+
+/* Waits up to ms (or until woken); 1 when the node stops. bg_lock held. */
+static int kiln__bg_wait(kiln_node *n, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    if (!n->bg_stop) pthread_cond_timedwait(&n->bg_wake, &n->bg_lock, &ts);
+    return n->bg_stop;
+}
+
+/* Every tick: each shard with writes not yet searchable and a refresh at least its index's
+ * refresh_interval old is refreshed (the searcher acquire does exactly that check). */
+static void *kiln__refresher(void *arg)
+{
+    kiln_node *n = arg;
+    pthread_mutex_lock(&n->bg_lock);
+    while (!n->bg_stop) {
+        pthread_mutex_unlock(&n->bg_lock);
+        size_t count;
+        kiln_index **list = kiln__snapshot(n, &count);
+        int64_t tick = KILN__TICK_MS;
+        for (size_t i = 0; i < count; i++) {
+            int64_t every = kiln_node_refresh_interval(list[i]);
+            if (every < 0 || atomic_load(&list[i]->deleted)) continue;
+            if (every / 2 < tick) tick = every / 2 > 10 ? every / 2 : 10;
+            for (unsigned s = 0; s < list[i]->nshards; s++)
+                kiln_shard_searcher_release(kiln_shard_searcher_acquire(list[i]->shards[s], every));
+        }
+        kiln_node_release(list, count);
+        pthread_mutex_lock(&n->bg_lock);
+        n->merge_wanted = 1;
+        pthread_cond_broadcast(&n->bg_wake);
+        kiln__bg_wait(n, tick);
+    }
+    pthread_mutex_unlock(&n->bg_lock);
+    return NULL;
+}
+
+/* After refreshes: merges while the policy asks, and segment commits after flushes. */
+static void *kiln__merger(void *arg)
+{
+    kiln_node *n = arg;
+    pthread_mutex_lock(&n->bg_lock);
+    while (!n->bg_stop) {
+        if (!n->merge_wanted) {
+            kiln__bg_wait(n, 1000);
+            continue;
+        }
+        n->merge_wanted = 0;
+        pthread_mutex_unlock(&n->bg_lock);
+        size_t count;
+        kiln_index **list = kiln__snapshot(n, &count);
+        for (size_t i = 0; i < count; i++) {
+            for (unsigned s = 0; s < list[i]->nshards && !atomic_load(&list[i]->deleted); s++) {
+                kiln_error err;
+                if (kiln_shard_maintain(list[i]->shards[s], &err) < 0)
+                    KILN_WARN("node", "[%s][%u]: search index upkeep failed: %s", list[i]->name,
+                              s, err.reason);
+            }
+        }
+        kiln_node_release(list, count);
+        pthread_mutex_lock(&n->bg_lock);
+    }
+    pthread_mutex_unlock(&n->bg_lock);
+    return NULL;
+}
+
+static void kiln__bg_start(kiln_node *n)
+{
+    n->bg_inited = 1;
+    pthread_mutex_init(&n->bg_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&n->bg_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&n->refresher, NULL, kiln__refresher, n) == 0) {
+        if (pthread_create(&n->merger, NULL, kiln__merger, n) == 0)
+            n->bg_started = 2;
+        else
+            n->bg_started = 1;
+    }
+    if (n->bg_started < 2) KILN_WARN("node", "cannot start the background refresh/merge threads");
+}
+
+static void kiln__bg_stop(kiln_node *n)
+{
+    if (!n->bg_inited) return; /* open failed before starting them */
+    pthread_mutex_lock(&n->bg_lock);
+    n->bg_stop = 1;
+    pthread_cond_broadcast(&n->bg_wake);
+    pthread_mutex_unlock(&n->bg_lock);
+    if (n->bg_started >= 1) pthread_join(n->refresher, NULL);
+    if (n->bg_started >= 2) pthread_join(n->merger, NULL);
+    pthread_cond_destroy(&n->bg_wake);
+    pthread_mutex_destroy(&n->bg_lock);
 }

@@ -3,6 +3,7 @@
 #define KILN_NODE_H
 
 #include "core/error.h"
+#include "core/workers.h"
 #include "index/index.h"
 
 typedef struct kiln_node kiln_node;
@@ -25,5 +26,15 @@ int kiln_node_delete(kiln_node *n, const char *name, kiln_error *err);
 int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
                       int allow_no_indices, kiln_index ***out, size_t *count, kiln_error *err);
 void kiln_node_release(kiln_index **list, size_t count);
+
+/* The node's worker pool (one thread per CPU), for searches over several shards. Borrowed. */
+kiln_workers *kiln_node_workers(kiln_node *n);
+
+/* index.refresh_interval: writes become searchable within it (a background refresh, as in ES).
+ * In ms; -1 disables background refreshes. Default 1 s. */
+#define KILN_REFRESH_INTERVAL_DEFAULT_MS 1000
+int64_t kiln_node_refresh_interval(const kiln_index *idx);
+/* Parses a time value ("1s", "500ms", "-1", ...) into *ms (may be NULL); 400 on bad input. */
+int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err);
 
 #endif

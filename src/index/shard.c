@@ -40,6 +40,8 @@ struct kiln_shard {
     pthread_mutex_t searcher_lock;
     kiln_shard_searcher *searcher;
     int64_t last_refresh_ms;
+    pthread_mutex_t refresh_lock; /* one refresh at a time, so searchers are installed in order */
+    atomic_int sindex_commit_due; /* a flush happened: kiln_shard_maintain persists segments */
 };
 
 static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc);
@@ -224,6 +226,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     s->primary_term = 1;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->searcher_lock, NULL);
+    pthread_mutex_init(&s->refresh_lock, NULL);
     kiln_idmap_init(&s->ids);
     kiln__commit c;
     char sub[1200];
@@ -258,17 +261,22 @@ fail:
     return NULL;
 }
 
+static int kiln__refresh(kiln_shard *s, kiln_error *err);
+
 void kiln_shard_close(kiln_shard *s)
 {
     if (!s) return;
     if (s->wal && s->ds) {
         kiln_error err;
+        if (s->si && kiln__refresh(s, &err)) /* sealed, so the flush persists it all */
+            KILN_WARN("shard", "%s: refresh on close failed: %s", s->dir, err.reason);
         if (kiln_shard_flush(s, &err))
             KILN_WARN("shard", "%s: flush on close failed: %s (the log still has the writes)",
                       s->dir, err.reason);
     }
     if (s->searcher) kiln_shard_searcher_release(s->searcher);
     kiln_sindex_close(s->si);
+    pthread_mutex_destroy(&s->refresh_lock);
     pthread_mutex_destroy(&s->searcher_lock);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
@@ -451,22 +459,19 @@ int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *m
     return found;
 }
 
-static int kiln__refresh_locked(kiln_shard *s, kiln_error *err);
-
 int kiln_shard_refresh(kiln_shard *s, kiln_error *err)
 {
     if (!s->si) return 0;
-    pthread_rwlock_wrlock(&s->lock);
-    int rc = kiln__refresh_locked(s, err);
-    pthread_rwlock_unlock(&s->lock);
-    return rc;
+    return kiln__refresh(s, err);
 }
 
 int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err)
 {
     uint64_t gen;
     if (kiln_docstore_flush(s->ds, err)) return -1;
-    if (s->si && kiln_sindex_commit(s->si, err)) return -1;
+    /* the search index is derived from the stored documents: its segments are persisted
+     * outside the write lock (kiln_shard_flush, kiln_shard_maintain) */
+    if (s->si) atomic_store(&s->sindex_commit_due, 1);
     if (kiln_wal_roll(s->wal, &gen, err)) return -1;
     if (kiln__commit_write(s, gen, err)) return -1;
     kiln_wal_drop_before(s->wal, gen);
@@ -480,7 +485,21 @@ int kiln_shard_flush(kiln_shard *s, kiln_error *err)
                  ? kiln_shard_flush_locked(s, err)
                  : 0;
     pthread_rwlock_unlock(&s->lock);
+    if (rc == 0 && s->si) {
+        atomic_store(&s->sindex_commit_due, 0);
+        rc = kiln_sindex_commit_sealed(s->si, err);
+    }
     return rc;
+}
+
+int kiln_shard_maintain(kiln_shard *s, kiln_error *err)
+{
+    if (!s->si) return 0;
+    int merged = 0;
+    while (kiln_sindex_merge_step(s->si) > 0) merged = 1;
+    if (atomic_exchange(&s->sindex_commit_due, 0) && kiln_sindex_commit_sealed(s->si, err))
+        return -1;
+    return merged;
 }
 
 void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out)
@@ -515,23 +534,35 @@ static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc)
     kiln_mapping_unref(m);
 }
 
-/* Seals pending docs and publishes a new searcher (write lock held). */
-static int kiln__refresh_locked(kiln_shard *s, kiln_error *err)
+/* Seals pending docs and publishes a new searcher. The write lock is held only to detach the
+ * buffer and freeze the live docs; sealing runs while writes go on. */
+static int kiln__refresh(kiln_shard *s, kiln_error *err)
 {
-    if (kiln_sindex_refresh(s->si, err)) return -1;
+    pthread_mutex_lock(&s->refresh_lock);
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_sindex_freeze(s->si);
+    uint32_t next = kiln_docstore_next(s->ds); /* from_range(0, 0) is NULL in CRoaring 0.2 */
+    roaring_bitmap_t *live = next ? roaring_bitmap_from_range(0, next, 1) : roaring_bitmap_create();
+    roaring_bitmap_andnot_inplace(live, s->deleted);
+    pthread_rwlock_unlock(&s->lock);
+    roaring_bitmap_run_optimize(live);
+    if (kiln_sindex_publish(s->si, err)) {
+        roaring_bitmap_free(live);
+        pthread_mutex_unlock(&s->refresh_lock);
+        return -1;
+    }
     kiln_shard_searcher *sr = kiln_xcalloc(1, sizeof *sr);
     atomic_init(&sr->refs, 1);
-    sr->gen = kiln_sindex_generation(s->si);
+    sr->gen = kiln_sindex_generation(s->si); /* before the reader: a merge in between only
+                                                makes the searcher look stale */
     sr->reader = kiln_sindex_reader_acquire(s->si);
-    uint32_t next = kiln_docstore_next(s->ds); /* from_range(0, 0) is NULL in CRoaring 0.2 */
-    sr->live = next ? roaring_bitmap_from_range(0, next, 1) : roaring_bitmap_create();
-    roaring_bitmap_andnot_inplace(sr->live, s->deleted);
-    roaring_bitmap_run_optimize(sr->live);
+    sr->live = live;
     pthread_mutex_lock(&s->searcher_lock);
     kiln_shard_searcher *old = s->searcher;
     s->searcher = sr;
     __atomic_store_n(&s->last_refresh_ms, kiln__now_ms(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->searcher_lock);
+    pthread_mutex_unlock(&s->refresh_lock);
     if (old) kiln_shard_searcher_release(old);
     return 0;
 }
@@ -556,8 +587,8 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
         kiln__search_add(s, d, doc);
         json_decref(doc);
     }
-    if (rc == 0) rc = kiln__refresh_locked(s, err);
     pthread_rwlock_unlock(&s->lock);
+    if (rc == 0) rc = kiln__refresh(s, err);
     return rc;
 }
 
@@ -571,10 +602,8 @@ kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_
     if (refresh_after_ms >= 0 && (stale || kiln_sindex_pending(s->si)) &&
         kiln__now_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= refresh_after_ms) {
         kiln_error err;
-        pthread_rwlock_wrlock(&s->lock);
-        if (kiln__refresh_locked(s, &err))
+        if (kiln__refresh(s, &err))
             KILN_WARN("shard", "%s: refresh failed: %s", s->dir, err.reason);
-        pthread_rwlock_unlock(&s->lock);
     }
     pthread_mutex_lock(&s->searcher_lock);
     kiln_shard_searcher *sr = s->searcher;

@@ -84,6 +84,9 @@ int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
 /* Writes the in-memory tail to immutable files and trims the log (_locked: lock held). */
 int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err);
 int kiln_shard_flush(kiln_shard *s, kiln_error *err);
+/* Background upkeep of the search index, outside the write lock: merges while the policy asks,
+ * then persists sealed segments if a flush happened since. 1 if it merged, 0 if not, -1 + err. */
+int kiln_shard_maintain(kiln_shard *s, kiln_error *err);
 void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out);
 
 /* ---- search (src/search) ----------------------------------------------------------------

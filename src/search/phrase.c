@@ -21,6 +21,9 @@ typedef struct kiln__phrase_it {
     uint32_t **pos;
     uint32_t *npos, *cap;
     uint32_t *cur; /* merge-walk cursors, one per term */
+    int64_t *starts;              /* exact phrases: candidate starts (pos - offset) */
+    uint32_t starts_cap;
+    size_t *order;                /* exact phrases: terms by increasing tf in the doc */
 } kiln__phrase_it;
 
 static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
@@ -49,31 +52,73 @@ static uint32_t kiln__nearest(const uint32_t *v, uint32_t n, int64_t x)
     return x - (int64_t)v[lo - 1] <= (int64_t)v[lo] - x ? v[lo - 1] : v[lo];
 }
 
-static float kiln__phrase_freq(kiln__phrase_it *p)
+/* The fewest occurrences the doc needs for its phrase score to beat min_comp (1 when the
+ * collector has no threshold yet). BM25 grows with the frequency, so the score of f
+ * occurrences beats min_comp iff f * cache > w / (w - min_comp) - 1. */
+static uint32_t kiln__phrase_need(const kiln__phrase_it *p, uint32_t d)
 {
+    if (p->base.min_comp < 0 || !p->bm.cache) return 1;
+    float w = p->bm.weight, c = p->bm.cache[p->norms ? p->norms[d] : 1];
+    if (!(w > p->base.min_comp) || !(c > 0)) return UINT32_MAX;
+    float x = (w / (w - p->base.min_comp) - 1.0f) / c;
+    uint32_t f = x < 1 ? 1 : x > 1e9f ? UINT32_MAX : (uint32_t)x;
+    while (f > 1 && w - w / (1.0f + (float)(f - 1) * c) > p->base.min_comp) f--; /* float */
+    while (f != UINT32_MAX && !(w - w / (1.0f + (float)f * c) > p->base.min_comp)) f++;
+    return f;
+}
+
+/* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads (only its
+ * positions are decoded first); each other term, rarest first, keeps the candidate starts it
+ * lines up with (a merge walk that gallops over long position lists); the walk stops as soon
+ * as too few candidates are left to reach `need`. */
+static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
+{
+    size_t n = p->n, *order = p->order;
+    for (size_t i = 0; i < n; i++) { /* insertion sort by tf: n is a handful */
+        uint32_t tf = kiln__it_term_freq(p->terms[i]);
+        size_t k = i;
+        while (k > 0 && kiln__it_term_freq(p->terms[order[k - 1]]) > tf) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    size_t lead = order[0];
+    uint32_t count = kiln__load_pos(p, lead);
+    if (count < need) return 0;
+    if (count > p->starts_cap) {
+        p->starts_cap = count;
+        p->starts = kiln_xrealloc(p->starts, count * sizeof *p->starts);
+    }
+    int64_t *starts = p->starts; /* may be negative: offsets can start past 0 (stop words) */
+    for (uint32_t a = 0; a < count; a++) starts[a] = (int64_t)p->pos[lead][a] - p->offsets[lead];
+    uint32_t kept;
+    for (size_t k = 1; k < n && count >= need; k++) {
+        size_t i = order[k];
+        uint32_t m = kiln__load_pos(p, i), c = 0;
+        const uint32_t *v = p->pos[i];
+        kept = 0;
+        for (uint32_t a = 0; a < count && c < m; a++) {
+            int64_t want = starts[a] + p->offsets[i];
+            if (v[c] < want) { /* gallop, then step */
+                uint32_t step = 1;
+                while (c + step < m && v[c + step] < want) c += step, step *= 2;
+                while (c < m && v[c] < want) c++;
+            }
+            if (c < m && v[c] == want) starts[kept++] = starts[a];
+            if (kept + (count - a - 1) < need) return 0; /* cannot reach need any more */
+        }
+        count = kept;
+    }
+    return count >= need ? (float)count : 0;
+}
+
+static float kiln__phrase_freq(kiln__phrase_it *p, uint32_t d)
+{
+    if (p->slop == 0) return kiln__exact_freq(p, kiln__phrase_need(p, d));
     for (size_t i = 0; i < p->n; i++)
         if (!kiln__load_pos(p, i)) return 0;
     float freq = 0;
-    if (p->slop == 0) { /* merge walk: the wanted positions only grow with term 0's */
-        uint32_t *cur = p->cur;
-        size_t n = p->n;
-        memset(cur, 0, n * sizeof *cur);
-        for (uint32_t a = 0; a < p->npos[0]; a++) {
-            int64_t start = (int64_t)p->pos[0][a] - p->offsets[0];
-            size_t i;
-            for (i = 1; i < n; i++) {
-                int64_t want = start + p->offsets[i];
-                const uint32_t *v = p->pos[i];
-                uint32_t c = cur[i], m = p->npos[i];
-                while (c < m && (int64_t)v[c] < want) c++;
-                cur[i] = c;
-                if (c == m) return freq; /* no later match for this term */
-                if ((int64_t)v[c] != want) break;
-            }
-            if (i == n) freq += 1;
-        }
-        return freq;
-    }
     for (uint32_t a = 0; a < p->npos[0]; a++) {
         int64_t start = (int64_t)p->pos[0][a] - p->offsets[0];
         int64_t lo = start, hi = start;
@@ -110,7 +155,7 @@ static uint32_t kiln__phrase_match(kiln__phrase_it *p, uint32_t d)
             d = kiln__it_next(p->conj);
             continue;
         }
-        p->freq = kiln__phrase_freq(p);
+        p->freq = kiln__phrase_freq(p, d);
         if (p->freq > 0) return p->base.doc = d;
         d = kiln__it_next(p->conj);
     }
@@ -168,6 +213,8 @@ static void kiln__phrase_free(kiln__it *it)
     free(p->npos);
     free(p->cap);
     free(p->cur);
+    free(p->starts);
+    free(p->order);
     free(p->terms);
     free(p->offsets);
     free(p);
@@ -196,6 +243,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->npos = kiln_xcalloc(n, sizeof *p->npos);
     p->cap = kiln_xcalloc(n, sizeof *p->cap);
     p->cur = kiln_xcalloc(n, sizeof *p->cur);
+    p->order = kiln_xcalloc(n, sizeof *p->order);
     p->conj = kiln__it_and(terms, n); /* owns the term iterators */
     p->base.cost = p->conj->cost;
     p->base.max_score = bm.cache ? bm.weight : 0; /* w * freq/(freq + K) < w */

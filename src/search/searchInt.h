@@ -324,6 +324,11 @@ struct kiln_sindex {
     uint32_t *m_multi;    /* flattened multi-field lists */
     uint32_t *m_multi_at; /* mapping field index -> [start, end) in m_multi */
     char path[1024];
+    /* refresh and merges outside the shard's write lock (sindex.c) */
+    pthread_mutex_t publish_lock; /* one seal + publish at a time: segments append in order */
+    pthread_mutex_t merge_lock;   /* one merge or commit at a time */
+    struct kiln__frozen *frozen;  /* buffers detached by kiln_sindex_freeze, oldest first */
+    struct kiln__frozen *spare;   /* a sealed buffer's writer, kept for the next freeze */
 };
 
 struct kiln_sindex_reader {

@@ -5,10 +5,22 @@
 #include "core/buf.h"
 #include "core/fs.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A write buffer detached by kiln_sindex_freeze, waiting to be sealed. */
+typedef struct kiln__frozen {
+    kiln__writer w;
+    kiln__fields fs; /* the fields' buffered values (definitions copied) */
+    uint32_t upto;   /* every docnum below was added before the freeze */
+    struct kiln__frozen *next;
+} kiln__frozen;
+
+void (*kiln_sindex_merge_hook)(void *ctx);
+void *kiln_sindex_merge_hook_ctx;
 
 static kiln_sindex_reader *kiln__reader_new(kiln_segment **segs, size_t n)
 {
@@ -40,6 +52,8 @@ kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err)
     kiln_sindex *si = kiln_xcalloc(1, sizeof *si);
     si->dir = dir ? kiln_xstrdup(dir) : NULL;
     pthread_mutex_init(&si->lock, NULL);
+    pthread_mutex_init(&si->publish_lock, NULL);
+    pthread_mutex_init(&si->merge_lock, NULL);
     kiln__writer_init(&si->w);
     if (dir) { /* the last commit's segments, memory-mapped */
         uint32_t upto, *bases;
@@ -65,17 +79,10 @@ fail:
     return NULL;
 }
 
-void kiln_sindex_close(kiln_sindex *si)
+static void kiln__fields_free(kiln__fields *fs)
 {
-    if (!si) return;
-    kiln_sindex_reader_release(si->current);
-    for (size_t i = 0; i < si->nsegs; i++) kiln__segment_unref(si->segs[i]);
-    free(si->segs);
-    free(si->obsolete);
-    kiln__writer_reset(&si->w, &si->fields, 0);
-    kiln__writer_free(&si->w);
-    for (uint32_t i = 0; i < si->fields.n; i++) {
-        kiln__wfield *f = &si->fields.v[i];
+    for (uint32_t i = 0; i < fs->n; i++) {
+        kiln__wfield *f = &fs->v[i];
         free(f->path);
         free(f->norms);
         free(f->dv_doc);
@@ -83,11 +90,42 @@ void kiln_sindex_close(kiln_sindex *si)
         free(f->str_blob.p);
         free(f->str_off);
     }
-    free(si->fields.v);
+    free(fs->v);
+    memset(fs, 0, sizeof *fs);
+}
+
+static void kiln__frozen_free(kiln__frozen *fz)
+{
+    if (!fz) return;
+    kiln__fields none = {0};
+    kiln__writer_reset(&fz->w, &none, 0);
+    kiln__writer_free(&fz->w);
+    kiln__fields_free(&fz->fs);
+    free(fz);
+}
+
+void kiln_sindex_close(kiln_sindex *si)
+{
+    if (!si) return;
+    kiln_sindex_reader_release(si->current);
+    for (size_t i = 0; i < si->nsegs; i++) kiln__segment_unref(si->segs[i]);
+    free(si->segs);
+    free(si->obsolete);
+    while (si->frozen) {
+        kiln__frozen *next = si->frozen->next;
+        kiln__frozen_free(si->frozen);
+        si->frozen = next;
+    }
+    kiln__frozen_free(si->spare);
+    kiln__writer_reset(&si->w, &si->fields, 0);
+    kiln__writer_free(&si->w);
+    kiln__fields_free(&si->fields);
     if (si->cached_m) kiln_mapping_unref(si->cached_m);
     free(si->m_fid);
     free(si->m_multi);
     free(si->m_multi_at);
+    pthread_mutex_destroy(&si->merge_lock);
+    pthread_mutex_destroy(&si->publish_lock);
     pthread_mutex_destroy(&si->lock);
     free(si->dir);
     free(si);
@@ -108,86 +146,250 @@ uint64_t kiln_sindex_generation(const kiln_sindex *si)
     return atomic_load(&((kiln_sindex *)si)->gen);
 }
 
-/* Merge policy (a simple tiered one): keep at most KILN__MAX_SEGS segments by merging the
+/* ---- freeze: the buffer moves aside in O(fields) ------------------------------------------- */
+
+/* Copies dst <- src; the doc count, which searchers read concurrently (kiln_sindex_pending), is
+ * stored atomically. */
+static void kiln__writer_move(kiln__writer *dst, const kiln__writer *src)
+{
+    size_t at = offsetof(kiln__writer, count), end = at + sizeof dst->count;
+    memcpy(dst, src, at);
+    memcpy((char *)dst + end, (const char *)src + end, sizeof *dst - end);
+    __atomic_store_n(&dst->count, src->count, __ATOMIC_RELAXED);
+}
+
+/* The fields' buffered values move to out; the live fields keep their definitions (ids are
+ * stable) and start empty, as kiln__writer_reset leaves them. */
+static void kiln__fields_detach(kiln__fields *live, kiln__fields *out)
+{
+    out->n = out->cap = live->n;
+    out->v = kiln_xcalloc(live->n ? live->n : 1, sizeof *out->v);
+    for (uint32_t i = 0; i < live->n; i++) {
+        kiln__wfield *f = &live->v[i], *o = &out->v[i];
+        *o = *f;
+        o->path = kiln_xstrdup(f->path);
+        f->norms = NULL;
+        f->norms_cap = 0;
+        f->dv_doc = NULL;
+        f->dv_val.i64 = NULL;
+        f->dv_n = f->dv_cap = 0;
+        memset(&f->str_blob, 0, sizeof f->str_blob);
+        f->str_off = NULL;
+        f->str_n = f->str_cap = 0;
+        f->doc_count = 0;
+        f->sum_ttf = 0;
+        f->cur_doc1 = f->cur_len = f->next_pos = 0;
+    }
+}
+
+void kiln_sindex_freeze(kiln_sindex *si)
+{
+    if (si->w.count == 0) return; /* we are the writer: a plain read is ours */
+    pthread_mutex_lock(&si->lock);
+    kiln__frozen *fz = si->spare;
+    si->spare = NULL;
+    pthread_mutex_unlock(&si->lock);
+    if (!fz) {
+        fz = kiln_xcalloc(1, sizeof *fz);
+        kiln__writer_init(&fz->w);
+    }
+    /* fz->w is an empty writer: swap it with the live one */
+    kiln__writer empty;
+    kiln__writer_move(&empty, &fz->w);
+    kiln__writer_move(&fz->w, &si->w);
+    kiln__writer_move(&si->w, &empty);
+    kiln__fields_detach(&si->fields, &fz->fs);
+    fz->upto = si->next_docnum;
+    fz->next = NULL;
+    pthread_mutex_lock(&si->lock);
+    kiln__frozen **tail = &si->frozen;
+    while (*tail) tail = &(*tail)->next;
+    *tail = fz;
+    pthread_mutex_unlock(&si->lock);
+}
+
+int kiln_sindex_publish(kiln_sindex *si, kiln_error *err)
+{
+    (void)err;
+    pthread_mutex_lock(&si->publish_lock);
+    int changed = 0;
+    for (;;) {
+        pthread_mutex_lock(&si->lock);
+        kiln__frozen *fz = si->frozen;
+        pthread_mutex_unlock(&si->lock);
+        if (!fz) break;
+        kiln_segment *s = kiln__seal(&fz->w, &fz->fs); /* the slow part, no lock held */
+        pthread_mutex_lock(&si->lock);
+        si->frozen = fz->next;
+        if (s) kiln__push_segment(si, s);
+        si->sealed_upto = fz->upto;
+        pthread_mutex_unlock(&si->lock);
+        changed = 1;
+        /* keep the writer (its pool blocks and tables) for the next freeze */
+        kiln__fields none = {0};
+        kiln__writer_reset(&fz->w, &none, 0);
+        kiln__fields_free(&fz->fs);
+        pthread_mutex_lock(&si->lock);
+        if (!si->spare) {
+            si->spare = fz;
+            fz = NULL;
+        }
+        pthread_mutex_unlock(&si->lock);
+        kiln__frozen_free(fz);
+    }
+    if (changed) kiln__publish(si);
+    pthread_mutex_unlock(&si->publish_lock);
+    return 0;
+}
+
+/* ---- merges --------------------------------------------------------------------------------
+ * Policy (a simple tiered one): keep at most KILN__MAX_SEGS segments by merging the
  * KILN__MERGE_WIDTH adjacent segments holding the fewest docs, so small segments merge often
- * and large ones rarely. Runs in the writer (refresh), synchronously for now. */
+ * and large ones rarely. A merge reads immutable segments, so it runs with no lock but its
+ * own: refreshes append segments meanwhile and writes go on. Liveness is the shard's (a frozen
+ * bitmap per searcher), never the segment's, so deletes that arrive during a merge need no
+ * carrying over: the merged segment keeps every doc and the next searcher's bitmap hides them. */
 #define KILN__MAX_SEGS 8
 #define KILN__MERGE_WIDTH 4
 
-static void kiln__maybe_merge(kiln_sindex *si)
+int kiln_sindex_merge_step(kiln_sindex *si)
 {
-    while (si->nsegs > KILN__MAX_SEGS) {
-        size_t best = 0;
-        uint64_t best_docs = UINT64_MAX;
-        for (size_t i = 0; i + KILN__MERGE_WIDTH <= si->nsegs; i++) {
-            uint64_t docs = 0;
-            for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++) docs += si->segs[k]->ndocs;
-            if (docs < best_docs) {
-                best_docs = docs;
-                best = i;
-            }
+    pthread_mutex_lock(&si->merge_lock);
+    kiln_segment *in[KILN__MERGE_WIDTH];
+    pthread_mutex_lock(&si->lock);
+    if (si->nsegs <= KILN__MAX_SEGS) {
+        pthread_mutex_unlock(&si->lock);
+        pthread_mutex_unlock(&si->merge_lock);
+        return 0;
+    }
+    size_t best = 0;
+    uint64_t best_docs = UINT64_MAX;
+    for (size_t i = 0; i + KILN__MERGE_WIDTH <= si->nsegs; i++) {
+        uint64_t docs = 0;
+        for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++) docs += si->segs[k]->ndocs;
+        if (docs < best_docs) {
+            best_docs = docs;
+            best = i;
         }
-        kiln_segment *m = kiln__merge(si->segs + best, KILN__MERGE_WIDTH);
-        if (!m) return;
-        pthread_mutex_lock(&si->lock);
-        for (size_t k = best; k < best + KILN__MERGE_WIDTH; k++) {
-            kiln_segment *old = si->segs[k];
+    }
+    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) {
+        in[k] = si->segs[best + k];
+        kiln__segment_ref(in[k]);
+    }
+    pthread_mutex_unlock(&si->lock);
+
+    if (kiln_sindex_merge_hook) kiln_sindex_merge_hook(kiln_sindex_merge_hook_ctx);
+    kiln_segment *m = kiln__merge(in, KILN__MERGE_WIDTH);
+
+    pthread_mutex_lock(&si->lock);
+    if (m) {
+        /* only merges remove segments and we hold the merge lock: the run is where it was,
+         * maybe with new segments after it */
+        size_t at = 0;
+        while (si->segs[at] != in[0]) at++;
+        for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) {
+            kiln_segment *old = si->segs[at + k];
             if (old->persisted) {
                 si->obsolete = kiln_xrealloc(si->obsolete, (si->nobsolete + 1) * sizeof *si->obsolete);
                 si->obsolete[si->nobsolete++] = old->base;
             }
             kiln__segment_unref(old);
         }
-        si->segs[best] = m;
-        memmove(si->segs + best + 1, si->segs + best + KILN__MERGE_WIDTH,
-                (si->nsegs - best - KILN__MERGE_WIDTH) * sizeof *si->segs);
+        si->segs[at] = m;
+        memmove(si->segs + at + 1, si->segs + at + KILN__MERGE_WIDTH,
+                (si->nsegs - at - KILN__MERGE_WIDTH) * sizeof *si->segs);
         si->nsegs -= KILN__MERGE_WIDTH - 1;
-        pthread_mutex_unlock(&si->lock);
     }
+    pthread_mutex_unlock(&si->lock);
+    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) kiln__segment_unref(in[k]);
+    if (m) kiln__publish(si);
+    pthread_mutex_unlock(&si->merge_lock);
+    return m ? 1 : 0;
 }
 
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)
 {
-    kiln_segment *s = kiln__seal(&si->w, &si->fields);
-    if (!s) return 0;
-    kiln__writer_reset(&si->w, &si->fields, si->next_docnum);
-    si->sealed_upto = si->next_docnum;
-    pthread_mutex_lock(&si->lock);
-    kiln__push_segment(si, s);
-    pthread_mutex_unlock(&si->lock);
-    kiln__maybe_merge(si);
-    kiln__publish(si);
+    kiln_sindex_freeze(si);
+    if (kiln_sindex_publish(si, err)) return -1;
+    while (kiln_sindex_merge_step(si) > 0)
+        ;
     return 0;
+}
+
+/* ---- commit ----------------------------------------------------------------------------------
+ * Persists the sealed segments: their files (fsync'd), then the commit file. A merge result
+ * takes its first input's base, hence its file name: overwriting a file the durable commit
+ * still lists would, after a crash before the new commit, pair it with its inputs' old files
+ * (docs twice). So such a commit first writes an intermediate commit that stops before the
+ * reused name (the shard re-adds the docs after it on open). */
+
+static int kiln__base_in(const uint32_t *v, size_t n, uint32_t base)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == base) return 1;
+    return 0;
+}
+
+int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
+{
+    if (!si->dir) return 0;
+    pthread_mutex_lock(&si->merge_lock); /* no merge changes the list or the obsolete files */
+    pthread_mutex_lock(&si->lock);
+    size_t n = si->nsegs, nobs = si->nobsolete;
+    uint32_t upto = si->sealed_upto;
+    kiln_segment **segs = kiln_xmalloc((n + 1) * sizeof *segs);
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = si->segs[i];
+        kiln__segment_ref(segs[i]);
+    }
+    uint32_t *obs = kiln_xmalloc((nobs + 1) * sizeof *obs);
+    if (nobs) memcpy(obs, si->obsolete, nobs * sizeof *obs);
+    pthread_mutex_unlock(&si->lock);
+
+    int rc = 0, dirty = si->committed_upto != upto || nobs;
+    size_t prefix = 0; /* durable segments before the first reused file name */
+    while (prefix < n && segs[prefix]->persisted) prefix++;
+    for (size_t i = prefix; i < n; i++)
+        if (!segs[i]->persisted && kiln__base_in(obs, nobs, segs[i]->base)) {
+            rc = kiln__commit_write(si->dir, segs[prefix]->base, segs, prefix, err);
+            break;
+        }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (segs[i]->persisted) continue;
+        if ((rc = kiln__segment_write(segs[i], si->dir, err))) break;
+        segs[i]->persisted = 1;
+        dirty = 1;
+    }
+    if (rc == 0 && dirty) rc = kiln__commit_write(si->dir, upto, segs, n, err);
+    if (rc == 0 && dirty) {
+        si->committed_upto = upto;
+        /* files of merged-away segments are garbage once the new commit is durable (a merge
+         * result that reused a name was just rewritten: keep it) */
+        for (size_t i = 0; i < nobs; i++) {
+            size_t k;
+            for (k = 0; k < n && segs[k]->base != obs[i]; k++)
+                ;
+            if (k < n) continue;
+            char path[1200];
+            snprintf(path, sizeof path, "%s/seg-%010u.ksg", si->dir, obs[i]);
+            unlink(path);
+        }
+        pthread_mutex_lock(&si->lock); /* merges wait for our lock: none were added */
+        si->nobsolete = 0;
+        pthread_mutex_unlock(&si->lock);
+    }
+    for (size_t i = 0; i < n; i++) kiln__segment_unref(segs[i]);
+    free(segs);
+    free(obs);
+    pthread_mutex_unlock(&si->merge_lock);
+    return rc;
 }
 
 int kiln_sindex_commit(kiln_sindex *si, kiln_error *err)
 {
     if (!si->dir) return 0;
     if (kiln_sindex_refresh(si, err)) return -1; /* seal what is buffered */
-    int dirty = si->committed_upto != si->sealed_upto || si->nobsolete;
-    /* segments are immutable and only this writer changes the list: no lock while writing */
-    for (size_t i = 0; i < si->nsegs; i++) {
-        if (si->segs[i]->persisted) continue;
-        if (kiln__segment_write(si->segs[i], si->dir, err)) return -1;
-        si->segs[i]->persisted = 1;
-        dirty = 1;
-    }
-    if (!dirty) return 0;
-    if (kiln__commit_write(si->dir, si->sealed_upto, si->segs, si->nsegs, err)) return -1;
-    si->committed_upto = si->sealed_upto;
-    /* files of merged-away segments are garbage once the new commit is durable; a file that
-     * a merge result reuses the name of (same base) was just rewritten: keep it */
-    for (size_t i = 0; i < si->nobsolete; i++) {
-        size_t k;
-        for (k = 0; k < si->nsegs && si->segs[k]->base != si->obsolete[i]; k++)
-            ;
-        if (k < si->nsegs) continue;
-        char path[1200];
-        snprintf(path, sizeof path, "%s/seg-%010u.ksg", si->dir, si->obsolete[i]);
-        unlink(path);
-    }
-    si->nobsolete = 0;
-    return 0;
+    return kiln_sindex_commit_sealed(si, err);
 }
 
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si)

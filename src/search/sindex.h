@@ -1,10 +1,18 @@
 /* The search index of one shard: derived data keyed by the shard's dense doc numbers.
  *
  * Writes (kiln_sindex_add) go to an in-memory buffer, one writer at a time (the shard's write
- * lock). kiln_sindex_refresh seals the buffer into an immutable segment; readers acquired after
- * that see it. A reader is a refcounted point-in-time list of segments; searches run over a
- * reader while writes go on. Liveness is not ours: the shard passes its frozen live-docs bitmap
- * to every search (see search.h).
+ * lock). Making them searchable has a cheap part that needs the writer's exclusion and a slow
+ * part that does not, so writes go on while segments are sealed, merged and written:
+ *
+ *   writer exclusion held:  kiln_sindex_freeze        the buffer moves aside (O(fields))
+ *   no lock needed:         kiln_sindex_publish       seal frozen buffers, publish a reader
+ *                           kiln_sindex_merge_step    merge a run of segments, publish
+ *                           kiln_sindex_commit_sealed persist sealed segments
+ *
+ * kiln_sindex_refresh and kiln_sindex_commit do it all at once for single-threaded users. A
+ * reader is a refcounted point-in-time list of segments; searches run over a reader while
+ * writes go on. Liveness is not ours: the shard passes its frozen live-docs bitmap to every
+ * search (see search.h).
  *
  * Doc values (columnar, per segment) are exposed through kiln_dv_*: a field handle resolved once
  * per segment, then values by doc in a few nanoseconds. UDF host functions use them. */
@@ -32,13 +40,29 @@ void kiln_sindex_close(kiln_sindex *si);
  * added before. m and ar are borrowed for the call; fields the mapping lacks are skipped. */
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
                     const kiln_analysis_registry *ar, kiln_error *err);
-/* Makes every doc added so far visible to readers acquired afterwards. */
+/* Makes every doc added so far visible to readers acquired afterwards, merging as the policy
+ * asks (freeze + publish + merge steps; needs the writer's exclusion). */
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err);
+/* Detaches what is buffered so far for the next kiln_sindex_publish. Call with the writer's
+ * exclusion (the shard's write lock); cheap. */
+void kiln_sindex_freeze(kiln_sindex *si);
+/* Seals every frozen buffer into a segment and publishes a reader holding them. Concurrent
+ * with kiln_sindex_add; publishes are serialised. */
+int kiln_sindex_publish(kiln_sindex *si, kiln_error *err);
+/* One merge if the policy wants one: 1 merged (a new reader is published), 0 nothing to do.
+ * Concurrent with adds and publishes; merges are serialised. */
+int kiln_sindex_merge_step(kiln_sindex *si);
+/* Test hook: called by every merge after it picked its segments, before merging them. */
+extern void (*kiln_sindex_merge_hook)(void *ctx);
+extern void *kiln_sindex_merge_hook_ctx;
 /* Seals what is buffered and durably persists every segment not yet on disk (segment files
  * fsync'd, then the commit file replaced atomically; layout in segfile.c). After a restart the
  * index holds the committed segments (memory-mapped) and the shard re-adds every doc from
  * committed_upto on. An index opened with dir NULL lives in memory only (commit is a no-op). */
 int kiln_sindex_commit(kiln_sindex *si, kiln_error *err);
+/* Persists the segments sealed so far (committed_upto becomes the sealed boundary). Concurrent
+ * with adds, publishes and merges. */
+int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err);
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si);
 /* Docs added but not yet refreshed (for refresh decisions and stats). */
 uint32_t kiln_sindex_pending(const kiln_sindex *si);

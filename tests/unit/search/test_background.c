@@ -1,0 +1,342 @@
+/* Search execution off the request path: merges that run while writes, deletes and refreshes
+ * go on (a hook parks the merge until they are done: if any of them waited for the merge, the
+ * test would hang and fail by its timeout, with no timing assumption), deleted docs that stay
+ * deleted once the merged segment is published, and shards searched in parallel on the worker
+ * pool giving exactly the sequential answer. Labels unit and tsan. */
+#include "../test.h"
+
+#include "core/fs.h"
+#include "core/workers.h"
+#include "dsl/query.h"
+#include "index/shard.h"
+#include "search/search.h"
+
+#include <pthread.h>
+
+static kiln_mapping *the_mapping;
+
+static kiln_mapping *mapping_of(void *ctx)
+{
+    (void)ctx;
+    return kiln_mapping_ref(the_mapping);
+}
+
+static kiln_mapping *mapping(const char *js)
+{
+    json_t *j = json_loads(js, 0, NULL);
+    kiln_error err;
+    kiln_mapping *m = kiln_mapping_new(j, &err);
+    json_decref(j);
+    return m;
+}
+
+static void put(kiln_shard *s, const char *id, const char *src)
+{
+    kiln_error err;
+    kiln_write_opts o = KILN_WRITE_OPTS_INIT;
+    kiln_doc_meta meta;
+    kiln_result res;
+    uint64_t lsn;
+    json_t *doc = json_loads(src, 0, NULL);
+    int rc = kiln_shard_index(s, id, strlen(id), src, strlen(src), doc, &o, &meta, &res, &lsn, &err);
+    if (rc) fprintf(stderr, "index %s: %s\n", id, err.reason);
+    CHECK_INT(rc, 0);
+    json_decref(doc);
+}
+
+static void del(kiln_shard *s, const char *id)
+{
+    kiln_error err;
+    kiln_write_opts o = KILN_WRITE_OPTS_INIT;
+    kiln_doc_meta meta;
+    kiln_result res;
+    uint64_t lsn;
+    CHECK_INT(kiln_shard_delete(s, id, strlen(id), &o, &meta, &res, &lsn, &err), 0);
+    CHECK_INT(res, KILN_RESULT_DELETED);
+}
+
+static kiln_plan *plan_of(const char *qjs, const kiln_mapping *m)
+{
+    json_t *j = json_loads(qjs, 0, NULL);
+    kiln_dsl_error de;
+    kiln_query *q = kiln_dsl_parse(j, "query", &de);
+    json_decref(j);
+    kiln_error err;
+    kiln_plan *p = q ? kiln_plan_build(q, m, NULL, 1700000000000LL, &err) : NULL;
+    kiln_query_free(q);
+    return p;
+}
+
+/* Every hit of the query on the shard's current searcher as "id,id,..." (sorted by _id bytes
+ * by the caller's choice of ids), and the total. */
+static uint64_t ids_of(kiln_shard *s, const char *qjs, char *out, size_t cap)
+{
+    kiln_plan *p = plan_of(qjs, the_mapping);
+    kiln_shard_searcher *sr = kiln_shard_searcher_acquire(s, 0);
+    kiln_search_stats *st = kiln_stats_new(p);
+    kiln_stats_gather(p, sr->reader, st);
+    kiln_stats_finish(p, st);
+    kiln_sort_key by_doc = {.by = KILN_SORT_DOC};
+    kiln_search_opts o = {.k = 1000, .track_total_hits = -1, .sort = &by_doc, .nsort = 1};
+    kiln_search_result res;
+    kiln_error err;
+    CHECK_INT(kiln_search_execute(p, st, sr->reader, sr->live, &o, &res, &err), 0);
+    out[0] = 0;
+    for (size_t i = 0; i < res.nhits; i++) {
+        kiln_buf id = KILN_BUF_INIT;
+        kiln_shard_doc_at(s, res.hits[i].docnum, NULL, &id, NULL);
+        snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", i ? "," : "", (int)id.len, id.data);
+        kiln_buf_free(&id);
+    }
+    uint64_t total = res.total;
+    kiln_search_result_free(&res);
+    kiln_stats_free(st);
+    kiln_shard_searcher_release(sr);
+    kiln_plan_free(p);
+    return total;
+}
+
+static size_t nsegments(kiln_shard *s)
+{
+    kiln_shard_searcher *sr = kiln_shard_searcher_acquire(s, 0);
+    size_t n = kiln_reader_nsegments(sr->reader);
+    kiln_shard_searcher_release(sr);
+    return n;
+}
+
+/* ---- the merge parks in the hook until the writer is done ---------------------------------- */
+
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int merges, go;
+} gate;
+
+static gate the_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void park_first_merge(void *ctx)
+{
+    gate *g = ctx;
+    pthread_mutex_lock(&g->m);
+    if (g->merges++ == 0) {
+        pthread_cond_broadcast(&g->c);
+        while (!g->go) pthread_cond_wait(&g->c, &g->m);
+    }
+    pthread_mutex_unlock(&g->m);
+}
+
+typedef struct {
+    kiln_shard *s;
+    int rc;
+} maint;
+
+static void *run_maintain(void *arg)
+{
+    maint *mt = arg;
+    kiln_error err;
+    mt->rc = kiln_shard_maintain(mt->s, &err);
+    return NULL;
+}
+
+static void test_writes_during_merge(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "bgmerge");
+    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"n\":{\"type\":\"long\"}}}");
+    kiln_error err;
+    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    char id[32], src[128];
+    for (int seg = 0; seg < 10; seg++) { /* ten segments of 20 docs: the policy wants merges */
+        for (int i = 0; i < 20; i++) {
+            snprintf(id, sizeof id, "a%02d", seg * 20 + i);
+            snprintf(src, sizeof src, "{\"t\":\"common w%d\",\"n\":%d}", i % 3, seg * 20 + i);
+            put(s, id, src);
+        }
+        CHECK_INT(kiln_shard_refresh(s, &err), 0);
+    }
+    CHECK_INT(nsegments(s), 10);
+
+    kiln_sindex_merge_hook_ctx = &the_gate;
+    kiln_sindex_merge_hook = park_first_merge;
+    maint mt = {s, -9};
+    pthread_t t;
+    pthread_create(&t, NULL, run_maintain, &mt);
+    pthread_mutex_lock(&the_gate.m);
+    while (the_gate.merges == 0) pthread_cond_wait(&the_gate.c, &the_gate.m);
+    pthread_mutex_unlock(&the_gate.m);
+
+    /* the merge holds its inputs (the four first segments: a00..a79); meanwhile: */
+    for (int i = 0; i < 30; i++) { /* new docs */
+        snprintf(id, sizeof id, "b%02d", i);
+        put(s, id, "{\"t\":\"common late\"}");
+    }
+    for (int i = 0; i < 80; i += 4) { /* deletes inside the segments being merged */
+        snprintf(id, sizeof id, "a%02d", i);
+        del(s, id);
+    }
+    put(s, "a01", "{\"t\":\"common updated\"}"); /* an update: the old version goes */
+    CHECK_INT(kiln_shard_refresh(s, &err), 0);  /* a refresh too */
+    char got[8192];
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
+    CHECK(strstr(got, "a00") == NULL);
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"updated\"}}", got, sizeof got), 1);
+
+    pthread_mutex_lock(&the_gate.m);
+    the_gate.go = 1;
+    pthread_cond_broadcast(&the_gate.c);
+    pthread_mutex_unlock(&the_gate.m);
+    pthread_join(t, NULL);
+    kiln_sindex_merge_hook = NULL;
+    CHECK_INT(mt.rc, 1); /* it merged */
+    CHECK(nsegments(s) <= 8);
+
+    /* the merged segments are searched now: the deleted docs stay deleted */
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
+    for (int i = 0; i < 80; i += 4) {
+        snprintf(id, sizeof id, "a%02d,", i);
+        if (strstr(got, id)) KT_FAIL("deleted %s came back", id);
+    }
+    CHECK(strstr(got, "a01") != NULL); /* the update, now the last doc */
+    /* w1: 7 per segment of 20, minus 8 deleted and the updated a01 */
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"w1\"}}", got, sizeof got), 70 - 8 - 1);
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"updated\"}}", got, sizeof got), 1);
+
+    /* and after a restart (segments persisted by flush, the rest re-added) */
+    CHECK_INT(kiln_shard_flush(s, &err), 0);
+    kiln_shard_close(s);
+    s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
+    CHECK(strstr(got, "a04,") == NULL);
+    kiln_shard_close(s);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(the_mapping);
+}
+
+/* ---- shards in parallel ------------------------------------------------------------------ */
+
+enum { NSHARDS = 4 };
+
+typedef struct {
+    kiln_shard *shards[NSHARDS];
+    kiln_shard_searcher *sr[NSHARDS];
+    kiln_plan *p;
+    kiln_search_stats *st;
+    kiln_search_opts o;
+    kiln_search_result res[NSHARDS];
+    int rc[NSHARDS];
+} psearch;
+
+static void shard_task(void *ctx, size_t i)
+{
+    psearch *ps = ctx;
+    kiln_search_opts o = ps->o;
+    o.shard = (uint32_t)i;
+    o.id_ctx = ps->shards[i];
+    kiln_error err;
+    ps->rc[i] = kiln_search_execute(ps->p, ps->st, ps->sr[i]->reader, ps->sr[i]->live, &o,
+                                    &ps->res[i], &err);
+}
+
+/* Top 20 over the shards as "total:shard:doc:score;..."; "failed" if a shard failed. Runs on
+ * several threads: no CHECK inside (the harness counters are not atomic). */
+static void search_all(kiln_shard **shards, kiln_workers *w, const char *qjs, char *out, size_t cap)
+{
+    psearch ps = {0};
+    memcpy(ps.shards, shards, sizeof ps.shards);
+    ps.p = plan_of(qjs, the_mapping);
+    ps.st = kiln_stats_new(ps.p);
+    for (int i = 0; i < NSHARDS; i++) {
+        ps.sr[i] = kiln_shard_searcher_acquire(shards[i], -1);
+        kiln_stats_gather(ps.p, ps.sr[i]->reader, ps.st);
+    }
+    kiln_stats_finish(ps.p, ps.st);
+    ps.o = (kiln_search_opts){.k = 20, .track_total_hits = 10000};
+    kiln_workers_run(w, shard_task, &ps, NSHARDS);
+    kiln_search_result merged;
+    kiln_search_merge(ps.res, NSHARDS, &ps.o, &merged);
+    snprintf(out, cap, "%llu:", (unsigned long long)merged.total);
+    for (size_t i = 0; i < merged.nhits; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%u:%u:%.9g;", merged.hits[i].shard,
+                 merged.hits[i].docnum, (double)merged.hits[i].score);
+    kiln_search_result_free(&merged);
+    for (int i = 0; i < NSHARDS; i++) {
+        if (ps.rc[i]) snprintf(out, cap, "failed");
+        kiln_search_result_free(&ps.res[i]);
+        kiln_shard_searcher_release(ps.sr[i]);
+    }
+    kiln_stats_free(ps.st);
+    kiln_plan_free(ps.p);
+}
+
+static const char *queries[] = {
+    "{\"match\":{\"t\":\"alpha beta\"}}",
+    "{\"match_phrase\":{\"t\":\"beta gamma\"}}",
+    "{\"bool\":{\"must\":{\"match\":{\"t\":\"delta\"}},\"filter\":{\"range\":{\"n\":{\"gte\":300}}}}}",
+    "{\"match_all\":{}}",
+};
+
+typedef struct {
+    kiln_shard **shards;
+    kiln_workers *w;
+    char expect[4][4096];
+    int mismatches;
+} hammer;
+
+static void *hammer_thread(void *arg)
+{
+    hammer *h = arg;
+    char got[4096];
+    for (int r = 0; r < 10; r++)
+        for (size_t q = 0; q < 4; q++) {
+            search_all(h->shards, h->w, queries[q], got, sizeof got);
+            if (strcmp(got, h->expect[q])) __atomic_fetch_add(&h->mismatches, 1, __ATOMIC_RELAXED);
+        }
+    return NULL;
+}
+
+static void test_parallel_shards(void)
+{
+    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"n\":{\"type\":\"long\"}}}");
+    static const char *w[] = {"alpha", "beta", "gamma", "delta", "eps"};
+    char dirs[NSHARDS][256];
+    kiln_shard *shards[NSHARDS];
+    kiln_error err;
+    for (int i = 0; i < NSHARDS; i++) {
+        kiln_test_tmpdir(dirs[i], sizeof dirs[i], "pshard");
+        shards[i] = kiln_shard_open(dirs[i], (unsigned)i, 1 << 30, &err);
+        kiln_shard_search_attach(shards[i], mapping_of, NULL, NULL, &err);
+    }
+    char id[32], src[128];
+    for (int d = 0; d < 800; d++) {
+        snprintf(id, sizeof id, "%d", d);
+        snprintf(src, sizeof src, "{\"t\":\"%s %s %s\",\"n\":%d}", w[d % 5], w[(d / 5) % 5],
+                 w[(d * 7) % 5], d);
+        put(shards[d % NSHARDS], id, src);
+        if (d % 150 == 149) kiln_shard_refresh(shards[d % NSHARDS], &err);
+    }
+    for (int i = 0; i < NSHARDS; i++) kiln_shard_refresh(shards[i], &err);
+    hammer h = {.shards = shards, .w = kiln_workers_new(3)};
+    for (size_t q = 0; q < 4; q++) { /* sequential (no pool) is the reference */
+        search_all(shards, NULL, queries[q], h.expect[q], sizeof h.expect[q]);
+        CHECK(strcmp(h.expect[q], "failed") != 0 && strchr(h.expect[q], ';') != NULL);
+        char par[4096];
+        search_all(shards, h.w, queries[q], par, sizeof par);
+        CHECK_STR(par, h.expect[q]);
+    }
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, hammer_thread, &h);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    CHECK_INT(h.mismatches, 0);
+    kiln_workers_free(h.w);
+    for (int i = 0; i < NSHARDS; i++) {
+        kiln_shard_close(shards[i]);
+        kiln_fs_remove_tree(dirs[i], NULL);
+    }
+    kiln_mapping_unref(the_mapping);
+}
+
+KT_MAIN(KT_CASE(test_writes_during_merge), KT_CASE(test_parallel_shards))

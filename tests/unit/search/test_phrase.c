@@ -1,0 +1,121 @@
+/* Exact phrases against a brute-force reference: random documents of 12 tokens from a
+ * 3-word vocabulary (so norms are equal and the score grows with the phrase frequency), phrases
+ * with repeated terms; the matching docs, the frequency order of the scores, and the top hits
+ * with pruning (a threshold handed down) against exhaustive counting. It fails if the
+ * pruning asks one occurrence too many (checked by sabotage). */
+#include "../test.h"
+
+#include "dsl/query.h"
+#include "search/search.h"
+
+#include <stdlib.h>
+
+enum { NDOCS = 3000, LEN = 12 };
+static const char *W[] = {"a", "b", "c"};
+static int toks[NDOCS][LEN];
+
+static kiln_mapping *mapping(void)
+{
+    json_t *j = json_loads("{\"properties\":{\"t\":{\"type\":\"text\"}}}", 0, NULL);
+    kiln_error err;
+    kiln_mapping *m = kiln_mapping_new(j, &err);
+    json_decref(j);
+    return m;
+}
+
+static int ref_freq(int d, const int *ph, int n)
+{
+    int f = 0;
+    for (int s = 0; s + n <= LEN; s++) {
+        int k = 0;
+        while (k < n && toks[d][s + k] == ph[k]) k++;
+        f += k == n;
+    }
+    return f;
+}
+
+static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_opts *o,
+                kiln_search_result *res)
+{
+    char q[128];
+    snprintf(q, sizeof q, "{\"match_phrase\":{\"t\":\"%s\"}}", text);
+    json_t *j = json_loads(q, 0, NULL);
+    kiln_dsl_error de;
+    kiln_query *query = kiln_dsl_parse(j, "query", &de);
+    json_decref(j);
+    kiln_error err;
+    kiln_plan *p = kiln_plan_build(query, m, NULL, 0, &err);
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    kiln_search_stats *st = kiln_stats_new(p);
+    kiln_stats_gather(p, rd, st);
+    kiln_stats_finish(p, st);
+    CHECK_INT(kiln_search_execute(p, st, rd, NULL, o, res, &err), 0);
+    kiln_stats_free(st);
+    kiln_sindex_reader_release(rd);
+    kiln_plan_free(p);
+    kiln_query_free(query);
+}
+
+static void test_exact_phrases(void)
+{
+    kiln_mapping *m = mapping();
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(NULL, &err);
+    srand(7);
+    for (int d = 0; d < NDOCS; d++) {
+        char text[128] = "";
+        for (int k = 0; k < LEN; k++) {
+            /* skewed: "a" common, so some docs hold a phrase many times */
+            int r = rand() % 10;
+            toks[d][k] = r < 6 ? 0 : r < 9 ? 1 : 2;
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "",
+                     W[toks[d][k]]);
+        }
+        char doc[160];
+        snprintf(doc, sizeof doc, "{\"t\":\"%s\"}", text);
+        json_t *j = json_loads(doc, 0, NULL);
+        CHECK_INT(kiln_sindex_add(si, (uint32_t)d, j, m, NULL, &err), 0);
+        json_decref(j);
+        if (d == 1700) kiln_sindex_refresh(si, &err); /* two segments */
+    }
+    kiln_sindex_refresh(si, &err);
+    static const struct { const char *text; int n, ph[4]; } cases[] = {
+        {"a b", 2, {0, 1}},    {"b a", 2, {1, 0}},       {"a a", 2, {0, 0}},
+        {"a a a", 3, {0, 0, 0}}, {"a b a", 3, {0, 1, 0}}, {"c b a c", 4, {2, 1, 0, 2}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        kiln_search_opts all = {.k = NDOCS, .track_total_hits = -1};
+        kiln_search_result res;
+        run(si, m, cases[c].text, &all, &res);
+        int expect = 0, bad = 0;
+        for (int d = 0; d < NDOCS; d++) expect += ref_freq(d, cases[c].ph, cases[c].n) > 0;
+        CHECK_INT(res.total, expect);
+        for (size_t h = 0; h < res.nhits; h++)
+            bad += ref_freq((int)res.hits[h].docnum, cases[c].ph, cases[c].n) == 0;
+        CHECK_INT(bad, 0);
+        /* equal norms: scores order as the reference frequencies do */
+        for (size_t h = 1; h < res.nhits; h++) {
+            int fa = ref_freq((int)res.hits[h - 1].docnum, cases[c].ph, cases[c].n);
+            int fb = ref_freq((int)res.hits[h].docnum, cases[c].ph, cases[c].n);
+            if (fa < fb || (fa == fb) != (res.hits[h - 1].score == res.hits[h].score)) bad++;
+        }
+        if (bad) fprintf(stderr, "phrase [%s]: %d disagreements\n", cases[c].text, bad);
+        CHECK_INT(bad, 0);
+        /* pruned (exact counting stops at 10) keeps the exhaustive top 300, whose threshold
+         * sits among docs of every frequency */
+        kiln_search_opts top = {.k = 300, .track_total_hits = 10};
+        kiln_search_result pr;
+        run(si, m, cases[c].text, &top, &pr);
+        CHECK_INT(pr.nhits, res.nhits < 300 ? res.nhits : 300);
+        for (size_t h = 0; h < pr.nhits && h < res.nhits; h++) {
+            CHECK_INT(pr.hits[h].docnum, res.hits[h].docnum);
+            CHECK_FLOAT(pr.hits[h].score, res.hits[h].score);
+        }
+        kiln_search_result_free(&pr);
+        kiln_search_result_free(&res);
+    }
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
+KT_MAIN(KT_CASE(test_exact_phrases))
