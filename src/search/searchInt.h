@@ -207,6 +207,10 @@ int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs
 int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t *n,
                       kiln_error *err);
 
+/* Reports the bytes of each section of s as written to its file (field NULL: segment-wide). */
+typedef void (*kiln__stat_fn)(void *ctx, const char *field, const char *section, size_t bytes);
+void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx);
+
 void kiln__segment_ref(kiln_segment *s);
 void kiln__segment_unref(kiln_segment *s);
 const kiln__sfield *kiln__segment_field(const kiln_segment *s, const char *path);

@@ -299,3 +299,31 @@ corrupt:
     free(data);
     return kiln_fail(err, KILN_E_IO, "%s: corrupt commit file", path);
 }
+
+/* ---- size accounting (bench/size) -------------------------------------------------------- */
+
+void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
+{
+    fn(ctx, NULL, "header+footer", KILN__SEG_HEADER + 16);
+    if (s->present) fn(ctx, NULL, "present bitset", ((size_t)s->ndocs + 63) / 64 * 8);
+    fn(ctx, NULL, "skips", s->nskips * sizeof(kiln__skip));
+    fn(ctx, NULL, "postings", s->post_len);
+    fn(ctx, NULL, "positions", s->pos_len);
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kiln__sfield *f = &s->fields[i];
+        fn(ctx, NULL, "field headers", KILN__FIELD_HEADER);
+        if (!f->path) continue;
+        size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
+        size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
+        fn(ctx, f->path, "term entries", f->nterms * sizeof(kiln__sterm));
+        fn(ctx, f->path, "term text", text_len);
+        if (f->norms) fn(ctx, f->path, "norms", s->ndocs);
+        fn(ctx, f->path, "dv offsets", ((size_t)s->ndocs + 1) * 4);
+        if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
+        if (f->dv_ord) fn(ctx, f->path, nstr ? "dv string ids" : "dv ordinals", nvalues * 4);
+        if (nstr) {
+            fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
+            fn(ctx, f->path, "dv string bytes", f->dv_str_off[nstr]);
+        }
+    }
+}
