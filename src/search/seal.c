@@ -4,6 +4,7 @@
 #include "search/searchInt.h"
 
 #include "core/buf.h"
+#include "index/zblock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,49 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
     }
 }
 
+/* Compresses the text originals blob (nstr values, offsets in sf->dv_str_off) into blocks of
+ * about KILN__STR_BLOCK raw bytes; a longer value gets a block of its own. */
+static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, uint32_t nstr)
+{
+    kiln_buf z = KILN_BUF_INIT;
+    const uint32_t *off = sf->dv_str_off;
+    uint32_t cap = 64, n = 0;
+    sf->dv_str_blocks = kiln_xmalloc(cap * sizeof *sf->dv_str_blocks);
+    for (uint32_t v = 0; v < nstr;) {
+        uint32_t end = v + 1;
+        while (end < nstr && off[end + 1] - off[v] <= KILN__STR_BLOCK) end++;
+        if (n == cap) {
+            cap *= 2;
+            sf->dv_str_blocks = kiln_xrealloc(sf->dv_str_blocks, cap * sizeof *sf->dv_str_blocks);
+        }
+        sf->dv_str_blocks[n++] = (kiln__strblock){z.len, v, off[end] - off[v]};
+        kiln_zblock_compress(&z, blob + off[v], off[end] - off[v]);
+        v = end;
+    }
+    sf->dv_str_nblocks = n;
+    sf->dv_str_zlen = z.len;
+    sf->dv_str_z = (uint8_t *)kiln_buf_steal(&z, NULL);
+}
+
+/* Points the public view of a field's doc values at its arrays (seal and segment open). */
+void kiln__sfield_publish_dv(kiln__sfield *sf, uint32_t ndocs)
+{
+    sf->dv.type = sf->type;
+    sf->dv.ndocs = ndocs;
+    sf->dv.off = sf->dv_off;
+    sf->dv.i64 = sf->dv_i64;
+    sf->dv.f64 = sf->dv_f64;
+    sf->dv.ord = sf->dv_ord;
+    sf->dv.str_off = sf->dv_str_off;
+    sf->dv.str_blob = sf->dv_blob;
+    sf->dv.str_z = sf->dv_str_z;
+    sf->dv.str_zlen = sf->dv_str_zlen;
+    sf->dv.str_blocks = sf->dv_str_blocks;
+    sf->dv.str_nblocks = sf->dv_str_nblocks;
+    sf->dv.str_owner = sf->dv_str_z ? kiln_zblock_owner_new() : 0;
+    sf->dv.dict = sf;
+}
+
 /* Lays out doc values: off[ndocs+1] and values sorted per doc (numbers, ordinals). */
 static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndocs,
                           const uint32_t *ord_of)
@@ -192,11 +236,14 @@ static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndo
         for (size_t i = 0; i < n; i++) sf->dv_ord[i] = ord_of[wf->dv_val.u32[i]];
         break;
     case KILN_DV_STR:
-        sf->dv_ord = kiln_xmalloc(n * sizeof(uint32_t) + 1);
-        memcpy(sf->dv_ord, wf->dv_val.u32, n * sizeof(uint32_t));
+        /* strings are numbered in doc order, so value v of the column is string v: no id array */
         sf->dv_str_off = kiln_xmalloc(((size_t)wf->str_n + 1) * sizeof(uint32_t));
         sf->dv_str_off[0] = 0;
         if (wf->str_n) memcpy(sf->dv_str_off, wf->str_off, ((size_t)wf->str_n + 1) * 4);
+        if (wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
+            kiln__seal_str_blocks(sf, (const char *)wf->str_blob.p, wf->str_n);
+            break;
+        }
         sf->dv_blob = kiln_xmalloc((size_t)wf->str_blob.len + 1);
         if (wf->str_blob.len) memcpy(sf->dv_blob, wf->str_blob.p, wf->str_blob.len);
         break;
@@ -214,13 +261,7 @@ static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndo
             qsort(sf->dv_ord + a, b - a, 4, kiln__cmp_u32);
         }
     }
-    sf->dv.off = sf->dv_off;
-    sf->dv.i64 = sf->dv_i64;
-    sf->dv.f64 = sf->dv_f64;
-    sf->dv.ord = sf->dv_ord;
-    sf->dv.str_off = sf->dv_str_off;
-    sf->dv.str_blob = sf->dv_blob;
-    sf->dv.dict = sf;
+    kiln__sfield_publish_dv(sf, ndocs);
 }
 
 kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
@@ -326,6 +367,8 @@ void kiln__segment_unref(kiln_segment *s)
         free(f->dv_i64);
         free(f->dv_f64);
         free(f->dv_blob);
+        free(f->dv_str_z);
+        free(f->dv_str_blocks);
     }
     free(s->fields);
     free(s->present);

@@ -165,6 +165,17 @@ typedef struct kiln__sterm {
     uint8_t min_norm;
 } kiln__sterm;
 
+/* A block of text originals (KILN_DV_STR) compressed with zstd: the raw bytes of values
+ * [first, next block's first), i.e. str_off[first] .. of the raw concatenation. */
+typedef struct kiln__strblock {
+    uint64_t zoff; /* into the field's frames */
+    uint32_t first;
+    uint32_t raw_len;
+} kiln__strblock;
+
+#define KILN__STR_BLOCK 8192         /* raw bytes per block of text originals */
+#define KILN__STR_COMPRESS_MIN 65536 /* fields with fewer raw bytes keep them uncompressed */
+
 typedef struct kiln__sfield {
     char *path;
     kiln_field_type type;
@@ -178,11 +189,17 @@ typedef struct kiln__sfield {
     uint32_t doc_count; /* docs with a value (BM25 N) */
     uint64_t sum_ttf;   /* sum of lengths (BM25 avgdl) */
     kiln_dv dv;
-    /* owned arrays behind dv */
+    /* owned arrays behind dv. Text originals (KILN_DV_STR): value v of the field (doc d's i-th
+     * is v = dv_off[d] + i) is bytes [dv_str_off[v], dv_str_off[v+1]) of the raw concatenation,
+     * held in dv_blob, or when dv_str_z is set in zstd blocks (no raw copy anywhere) */
     uint32_t *dv_off, *dv_ord, *dv_str_off;
     int64_t *dv_i64;
     double *dv_f64;
     char *dv_blob;
+    uint8_t *dv_str_z; /* frames of the blocks, back to back */
+    uint64_t dv_str_zlen;
+    kiln__strblock *dv_str_blocks;
+    uint32_t dv_str_nblocks;
 } kiln__sfield;
 
 struct kiln_segment {
@@ -198,6 +215,9 @@ struct kiln_segment {
     size_t map_len;
     int persisted; /* has a file listed (or to be listed) in the commit */
 };
+
+/* Points f->dv (the public view) at the field's arrays (seal.c). */
+void kiln__sfield_publish_dv(kiln__sfield *f, uint32_t ndocs);
 
 /* Segment files and the commit file (segfile.c). */
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);

@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "index/zblock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,17 +317,41 @@ const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len)
     return kiln__term_text(f, ord, len);
 }
 
+/* Text original v from its zstd block, through the thread's block cache. */
+static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len)
+{
+    const kiln__strblock *blocks = dv->str_blocks;
+    uint32_t lo = 0, hi = dv->str_nblocks;
+    while (lo < hi) { /* last block whose first value is <= v */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (blocks[mid].first <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const kiln__strblock *b = &blocks[lo - 1];
+    uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
+    const uint8_t *raw =
+        kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len);
+    if (!raw) { /* a corrupt frame (the file's checksum passed: memory damage) */
+        *len = 0;
+        return NULL;
+    }
+    return (const char *)raw + (dv->str_off[v] - dv->str_off[b->first]);
+}
+
 const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len)
 {
     if (i >= kiln_dv_count(dv, doc)) {
         *len = 0;
         return NULL;
     }
-    uint32_t v = dv->ord[dv->off[doc] + i];
-    if (dv->kind == KILN_DV_ORD) return kiln_dv_ord_term(dv, v, len);
+    uint32_t v = dv->off[doc] + i;
+    if (dv->kind == KILN_DV_ORD) return kiln_dv_ord_term(dv, dv->ord[v], len);
     if (dv->kind == KILN_DV_STR) {
         *len = dv->str_off[v + 1] - dv->str_off[v];
-        return dv->str_blob + dv->str_off[v];
+        if (!dv->str_z) return dv->str_blob + dv->str_off[v];
+        return kiln__dv_str_block(dv, v, len);
     }
     *len = 0;
     return NULL;

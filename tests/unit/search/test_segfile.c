@@ -1,0 +1,193 @@
+/* Segment format 2: text originals in zstd blocks (round trips in memory, through a file and
+ * through merges; block boundaries, empty and oversized values), corruption and old versions
+ * refused. */
+#include "../test.h"
+
+#include "core/fs.h"
+#include "search/searchInt.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static kiln_mapping *mapping(const char *js)
+{
+    json_t *j = json_loads(js, 0, NULL);
+    kiln_error err;
+    kiln_mapping *m = kiln_mapping_new(j, &err);
+    json_decref(j);
+    return m;
+}
+
+/* Value k of doc d: empty, short, or once in a while longer than a block. */
+static size_t value_of(uint32_t d, uint32_t k, char *buf, size_t cap)
+{
+    size_t n = (d + k) % 41 == 0 ? 0 : (d + k) % 101 == 7 ? KILN__STR_BLOCK + 333 : 20 + (d * 31 + k * 17) % 300;
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) buf[i] = (i % 6 == 5) ? ' ' : (char)('a' + (d * 13 + k * 5 + i * 7) % 26);
+    buf[n] = 0;
+    return n;
+}
+
+static uint32_t nvals(uint32_t d)
+{
+    return d % 5 == 0 ? 2 : d % 17 == 0 ? 0 : 1;
+}
+
+static void add_doc(kiln_sindex *si, kiln_mapping *m, uint32_t d)
+{
+    static char buf[2 * KILN__STR_BLOCK];
+    json_t *doc = json_object(), *arr = json_array();
+    for (uint32_t k = 0; k < nvals(d); k++) {
+        value_of(d, k, buf, sizeof buf);
+        json_array_append_new(arr, json_string(buf));
+    }
+    json_object_set_new(doc, "body", arr);
+    json_object_set_new(doc, "k", json_string(d % 3 ? "x" : "y"));
+    kiln_error err;
+    CHECK_INT(kiln_sindex_add(si, d, doc, m, NULL, &err), 0);
+    json_decref(doc);
+}
+
+/* Checks every value of docs [0, n) through the reader, in order or strided (cache misses). */
+static int check_values(kiln_sindex *si, uint32_t n, uint32_t stride)
+{
+    static char want[2 * KILN__STR_BLOCK];
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    int bad = 0;
+    for (uint32_t x = 0; x < n; x++) {
+        uint32_t d = (uint32_t)(((uint64_t)x * stride) % n), local;
+        const kiln_segment *s = kiln_reader_find(rd, d, &local);
+        kiln_dv dv;
+        if (!s || kiln_dv_get(s, "body", &dv)) {
+            bad += nvals(d) != 0;
+            continue;
+        }
+        if (kiln_dv_count(&dv, local) != nvals(d)) bad++;
+        for (uint32_t k = 0; k < nvals(d); k++) {
+            size_t len, wl = value_of(d, k, want, sizeof want);
+            const char *v = kiln_dv_str(&dv, local, k, &len);
+            if (len != wl || (wl && (!v || memcmp(v, want, wl)))) {
+                if (bad++ < 3) fprintf(stderr, "doc %u value %u differs (len %zu, want %zu)\n", d, k, len, wl);
+            }
+        }
+    }
+    kiln_sindex_reader_release(rd);
+    return bad;
+}
+
+typedef struct { size_t z, raw; } sizes;
+
+static void on_section(void *ctx, const char *field, const char *section, size_t bytes)
+{
+    sizes *s = ctx;
+    if (!field || strcmp(field, "body")) return;
+    if (!strcmp(section, "dv string bytes (zstd)")) s->z += bytes;
+    if (!strcmp(section, "dv string bytes")) s->raw += bytes;
+}
+
+static sizes segment_sizes(kiln_sindex *si)
+{
+    sizes z = {0, 0};
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    for (size_t i = 0; i < kiln_reader_nsegments(rd); i++)
+        kiln__segment_stat(kiln_reader_segment(rd, i), on_section, &z);
+    kiln_sindex_reader_release(rd);
+    return z;
+}
+
+#define NDOCS 3000
+
+static void test_text_originals_round_trip(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "segfile");
+    kiln_mapping *m = mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(dir, &err);
+    for (uint32_t d = 0; d < NDOCS; d++) add_doc(si, m, d);
+    kiln_sindex_refresh(si, &err);
+    sizes z = segment_sizes(si);
+    CHECK(z.z > 0);       /* large enough to be compressed */
+    CHECK_INT(z.raw, 0);
+    CHECK_INT(check_values(si, NDOCS, 1), 0);
+    CHECK_INT(check_values(si, NDOCS, 7919), 0);
+    CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    kiln_sindex_close(si);
+
+    si = kiln_sindex_open(dir, &err); /* memory-mapped from the file */
+    CHECK(si != NULL);
+    if (!si) return;
+    CHECK_INT(check_values(si, NDOCS, 1), 0);
+    CHECK_INT(check_values(si, NDOCS, 7919), 0);
+    /* small segments stay uncompressed; merging them with the big one recompresses */
+    uint32_t d = NDOCS;
+    for (int seg = 0; seg < 12; seg++) {
+        for (int i = 0; i < 20; i++, d++) add_doc(si, m, d);
+        kiln_sindex_refresh(si, &err);
+        if (seg == 0) CHECK(segment_sizes(si).raw > 0);
+    }
+    CHECK(kiln_reader_nsegments(si->current) <= 8);
+    CHECK_INT(check_values(si, d, 1), 0);
+    CHECK_INT(check_values(si, d, 7919), 0);
+    CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    kiln_sindex_close(si);
+    si = kiln_sindex_open(dir, &err);
+    CHECK(si != NULL);
+    if (si) CHECK_INT(check_values(si, d, 3), 0);
+    kiln_sindex_close(si);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(m);
+}
+
+/* A committed single-segment index in dir; returns the segment's path. */
+static void make_index(char *dir, size_t dcap, char *path, size_t pcap)
+{
+    kiln_test_tmpdir(dir, dcap, "segfile");
+    kiln_mapping *m = mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(dir, &err);
+    for (uint32_t d = 0; d < NDOCS; d++) add_doc(si, m, d);
+    CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+    snprintf(path, pcap, "%s/seg-%010u.ksg", dir, 0u);
+}
+
+static void patch(const char *path, long at, const void *bytes, size_t n)
+{
+    int fd = open(path, O_RDWR);
+    if (at < 0) at += lseek(fd, 0, SEEK_END);
+    CHECK_INT(pwrite(fd, bytes, n, at), (long)n);
+    close(fd);
+}
+
+static void test_corrupt_frames_detected(void)
+{
+    char dir[256], path[512];
+    make_index(dir, sizeof dir, path, sizeof path);
+    /* the compressed strings are the last sections: hit them a little before the footer */
+    patch(path, -200, "\x5a", 1);
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(dir, &err);
+    CHECK(si == NULL);
+    CHECK(si == NULL && strstr(err.reason, "corrupt segment file") != NULL);
+    kiln_sindex_close(si);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
+static void test_old_version_refused(void)
+{
+    char dir[256], path[512];
+    make_index(dir, sizeof dir, path, sizeof path);
+    uint32_t v1 = 1;
+    patch(path, 8, &v1, 4);
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(dir, &err);
+    CHECK(si == NULL);
+    CHECK(si == NULL && strstr(err.reason, "segment format version 1") != NULL);
+    kiln_sindex_close(si);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
+KT_MAIN(KT_CASE(test_text_originals_round_trip), KT_CASE(test_corrupt_frames_detected),
+        KT_CASE(test_old_version_refused))
