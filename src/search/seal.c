@@ -207,13 +207,87 @@ void kiln__sfield_publish_dv(kiln__sfield *sf, uint32_t ndocs)
     sf->dv.str_blocks = sf->dv_str_blocks;
     sf->dv.str_nblocks = sf->dv_str_nblocks;
     sf->dv.str_owner = sf->dv_str_z ? kiln_zblock_owner_new() : 0;
+    sf->dv.str_ord = NULL;
+    sf->dv.str_dict = NULL;
     sf->dv.dict = sf;
 }
 
+/* Links the shared arrays of every field of s (dv_off_from, str_from) and publishes the doc
+ * values; 0, or -1 when a link is invalid (a corrupt file). */
+int kiln__segment_link(kiln_segment *s)
+{
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        kiln__sfield *f = &s->fields[i];
+        if (!f->path) continue;
+        if (f->dv_off_from) {
+            const kiln__sfield *o = &s->fields[f->dv_off_from - 1];
+            if (f->dv_off_from > i || !o->dv_off || o->dv_off_from) return -1;
+            f->dv_off = o->dv_off;
+        }
+    }
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        kiln__sfield *f = &s->fields[i];
+        if (!f->path) continue;
+        kiln__sfield_publish_dv(f, s->ndocs);
+        if (!f->str_from) continue;
+        const kiln__sfield *k = &s->fields[f->str_from - 1];
+        if (f->str_from > s->nfields || f->dv.kind != KILN_DV_STR || k->dv.kind != KILN_DV_ORD ||
+            !k->dv_ord || !f->dv_off || k->dv_off[s->ndocs] != f->dv_off[s->ndocs])
+            return -1;
+        f->dv.str_ord = k->dv_ord;
+        f->dv.str_dict = k;
+    }
+    return 0;
+}
+
+/* The keyword multi-field (path.*) whose ordinals spell exactly the text originals of wf, value
+ * by value (same docs, same order), as field index + 1; 0 if none. Its dv must be sealed. */
+static uint32_t kiln__str_sibling(const kiln_segment *s, const kiln__sfield *sf,
+                                  const kiln__wfield *wf)
+{
+    size_t plen = strlen(sf->path);
+    uint32_t n = sf->dv_off[s->ndocs];
+    for (uint32_t g = 0; g < s->nfields; g++) {
+        const kiln__sfield *k = &s->fields[g];
+        if (!k->path || k->dv.kind != KILN_DV_ORD || strncmp(k->path, sf->path, plen) ||
+            k->path[plen] != '.' || k->dv_off[s->ndocs] != n ||
+            memcmp(k->dv_off, sf->dv_off, ((size_t)s->ndocs + 1) * 4))
+            continue;
+        uint32_t v = 0;
+        for (; v < n; v++) {
+            size_t len;
+            const char *t = kiln__term_text(k, k->dv_ord[v], &len);
+            if (len != wf->str_off[v + 1] - wf->str_off[v] ||
+                memcmp(t, wf->str_blob.p + wf->str_off[v], len))
+                break;
+        }
+        if (v == n) return g + 1;
+    }
+    return 0;
+}
+
+/* Frees f's offsets when an earlier field has the same array, and points at that one. */
+static void kiln__share_offsets(kiln_segment *s, uint32_t f)
+{
+    kiln__sfield *sf = &s->fields[f];
+    size_t bytes = ((size_t)s->ndocs + 1) * 4;
+    for (uint32_t g = 0; g < f; g++) {
+        kiln__sfield *o = &s->fields[g];
+        if (!o->path || !o->dv_off || o->dv_off_from ||
+            o->dv_off[s->ndocs] != sf->dv_off[s->ndocs] || memcmp(o->dv_off, sf->dv_off, bytes))
+            continue;
+        free(sf->dv_off);
+        sf->dv_off = o->dv_off;
+        sf->dv_off_from = g + 1;
+        return;
+    }
+}
+
 /* Lays out doc values: off[ndocs+1] and values sorted per doc (numbers, ordinals). */
-static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndocs,
+static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln__sfield *sf,
                           const uint32_t *ord_of)
 {
+    uint32_t ndocs = seg->ndocs;
     sf->dv.kind = wf->dv_kind;
     sf->dv.type = wf->type;
     sf->dv.ndocs = ndocs;
@@ -237,6 +311,7 @@ static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndo
         break;
     case KILN_DV_STR:
         /* strings are numbered in doc order, so value v of the column is string v: no id array */
+        if ((sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
         sf->dv_str_off = kiln_xmalloc(((size_t)wf->str_n + 1) * sizeof(uint32_t));
         sf->dv_str_off[0] = 0;
         if (wf->str_n) memcpy(sf->dv_str_off, wf->str_off, ((size_t)wf->str_n + 1) * 4);
@@ -261,7 +336,6 @@ static void kiln__seal_dv(const kiln__wfield *wf, kiln__sfield *sf, uint32_t ndo
             qsort(sf->dv_ord + a, b - a, 4, kiln__cmp_u32);
         }
     }
-    kiln__sfield_publish_dv(sf, ndocs);
 }
 
 kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
@@ -325,8 +399,16 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
             if (wf->norms)
                 memcpy(sf->norms, wf->norms, wf->norms_cap < s->ndocs ? wf->norms_cap : s->ndocs);
         }
-        kiln__seal_dv(wf, sf, s->ndocs, ord_of);
     }
+    /* doc values once every dictionary is sorted: keyword columns first, so text originals can
+     * point at a keyword multi-field holding the same strings */
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t f = 0; f < fs->n; f++)
+            if (s->fields[f].path && (fs->v[f].dv_kind == KILN_DV_STR) == pass)
+                kiln__seal_dv(s, &fs->v[f], &s->fields[f], ord_of);
+    for (uint32_t f = 0; f < fs->n; f++)
+        if (s->fields[f].path) kiln__share_offsets(s, f);
+    kiln__segment_link(s);
     s->post = post.p;
     s->post_len = post.len;
     s->pos = pos.p;
@@ -361,7 +443,7 @@ void kiln__segment_unref(kiln_segment *s)
         free(f->terms);
         free(f->text);
         free(f->norms);
-        free(f->dv_off);
+        if (!f->dv_off_from) free(f->dv_off);
         free(f->dv_ord);
         free(f->dv_str_off);
         free(f->dv_i64);

@@ -200,6 +200,11 @@ typedef struct kiln__sfield {
     uint64_t dv_str_zlen;
     kiln__strblock *dv_str_blocks;
     uint32_t dv_str_nblocks;
+    /* No duplicate bytes (field index + 1, 0 = none): dv_off_from, dv_off is the same array as
+     * an earlier field's (single-valued fields all share 0,1,2,...); str_from, the text
+     * originals are exactly the terms of a keyword multi-field's ordinals (name → name.keyword),
+     * read through its dv_ord, and the field stores no string bytes at all */
+    uint32_t dv_off_from, str_from;
 } kiln__sfield;
 
 struct kiln_segment {
@@ -218,6 +223,9 @@ struct kiln_segment {
 
 /* Points f->dv (the public view) at the field's arrays (seal.c). */
 void kiln__sfield_publish_dv(kiln__sfield *f, uint32_t ndocs);
+/* Resolves shared arrays and publishes every field's doc values (seal and open); -1 if a
+ * link is invalid. */
+int kiln__segment_link(kiln_segment *s);
 
 /* Segment files and the commit file (segfile.c). */
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);

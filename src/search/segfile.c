@@ -20,12 +20,16 @@
  *                 nfields × field:
  *                   u32 path_len | u32 type | u32 flags (1 indexed, 2 positions, 4 norms,
  *                   8 compressed strings) | u32 dv_kind | u32 nterms | u32 doc_count |
+ *                   u32 dv_off_from | u32 str_from (field index + 1, 0 = none: see below) |
  *                   u64 sum_ttf | u64 text_len | u64 nvalues | u64 nstr | u64 str_raw_len |
- *                   u64 str_zlen | u64 str_nblocks                      (80 bytes)
+ *                   u64 str_zlen | u64 str_nblocks                      (88 bytes)
  *                   path | terms (nterms × sizeof(kiln__sterm) = 48 bytes) | term text |
- *                   norms (ndocs bytes, if flag 4) | dv off ((ndocs+1) × u32) |
+ *                   norms (ndocs bytes, if flag 4) |
+ *                   dv off ((ndocs+1) × u32), absent when dv_off_from names an earlier field
+ *                     with the same array |
  *                   values (nvalues × 8 for i64/f64, × 4 for ordinals; none for strings) |
- *                   text fields (nstr = nvalues, value v of the column is string v):
+ *                   text fields (nstr = nvalues, value v of the column is string v), absent
+ *                   when str_from names a keyword field whose ordinals spell the same strings:
  *                     string offsets into the raw bytes ((nstr+1) × u32), then either the raw
  *                     bytes (str_raw_len) or, with flag 8, the block table (str_nblocks ×
  *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
@@ -51,7 +55,7 @@
 #include <unistd.h>
 
 #define KILN__SEG_HEADER 64
-#define KILN__FIELD_HEADER 80
+#define KILN__FIELD_HEADER 88
 #define KILN__SEG_VERSION 2
 #define KILN__FLAG_STR_Z 8
 
@@ -106,9 +110,11 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
                          (uint32_t)f->dv.kind, f->nterms, f->doc_count};
         size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
-        size_t blob = nstr ? f->dv_str_off[nstr] : 0;
+        size_t blob = nstr && f->dv_str_off ? f->dv_str_off[nstr] : 0;
         uint64_t h64[7] = {f->sum_ttf, text_len, nvalues, nstr, blob, f->dv_str_zlen, f->dv_str_nblocks};
+        uint32_t from[2] = {f->dv_off_from, f->str_from};
         kiln_buf_append(&b, h, sizeof h);
+        kiln_buf_append(&b, from, sizeof from);
         kiln_buf_append(&b, h64, sizeof h64);
         kiln__pad8(&b);
         if (!f->path) continue;
@@ -116,11 +122,11 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         kiln__sect(&b, f->terms, f->nterms * sizeof(kiln__sterm));
         kiln__sect(&b, f->text, text_len);
         if (f->norms) kiln__sect(&b, f->norms, s->ndocs);
-        kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
+        if (!f->dv_off_from) kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
         if (f->dv_i64) kiln__sect(&b, f->dv_i64, nvalues * 8);
         if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
         if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
-        if (nstr) {
+        if (nstr && !f->str_from) {
             kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
             if (f->dv_str_z) {
                 kiln__sect(&b, f->dv_str_blocks, (size_t)f->dv_str_nblocks * sizeof(kiln__strblock));
@@ -236,10 +242,10 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         kiln__sfield *f = &s->fields[i];
         const uint8_t *fh = kiln__take(&r, KILN__FIELD_HEADER);
         if (!fh) goto corrupt;
-        uint32_t f32[6];
+        uint32_t f32[8];
         uint64_t f64[7];
-        memcpy(f32, fh, 24);
-        memcpy(f64, fh + 24, 56);
+        memcpy(f32, fh, 32);
+        memcpy(f64, fh + 32, 56);
         if (!f32[0]) continue; /* a field id unused in this segment */
         const char *p = kiln__take(&r, f32[0]);
         if (!p) goto corrupt;
@@ -257,7 +263,14 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         f->terms = (kiln__sterm *)kiln__take(&r, (size_t)f->nterms * sizeof(kiln__sterm));
         f->text = (char *)kiln__take(&r, text_len);
         if (f->has_norms && !(f->norms = (uint8_t *)kiln__take(&r, s->ndocs))) goto corrupt;
-        f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
+        f->dv_off_from = f32[6];
+        f->str_from = f32[7];
+        if (f->dv_off_from) { /* an earlier field's array */
+            if (f->dv_off_from > i || !s->fields[f->dv_off_from - 1].dv_off) goto corrupt;
+            f->dv_off = s->fields[f->dv_off_from - 1].dv_off;
+        } else {
+            f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
+        }
         if (!f->dv_off || (f->nterms && (!f->terms || (text_len && !f->text)))) goto corrupt;
         if (f->dv_off[s->ndocs] != nvalues) goto corrupt;
         switch (f->dv.kind) {
@@ -267,7 +280,7 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         default: break;
         }
         if ((f->dv.kind == KILN_DV_STR) != (nstr != 0 && nstr == nvalues) && nvalues) goto corrupt;
-        if (nstr) {
+        if (nstr && !f->str_from) {
             f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
             if (!f->dv_str_off || f->dv_str_off[nstr] != blob) goto corrupt;
             if (f32[2] & KILN__FLAG_STR_Z) {
@@ -282,8 +295,8 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
                 if (blob && !f->dv_blob) goto corrupt;
             }
         }
-        kiln__sfield_publish_dv(f, s->ndocs);
     }
+    if (kiln__segment_link(s)) goto corrupt;
     return s;
 corrupt:
     kiln_fail(err, KILN_E_IO, "%s: corrupt segment file", path);
@@ -358,10 +371,10 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
         fn(ctx, f->path, "term entries", f->nterms * sizeof(kiln__sterm));
         fn(ctx, f->path, "term text", text_len);
         if (f->norms) fn(ctx, f->path, "norms", s->ndocs);
-        fn(ctx, f->path, "dv offsets", ((size_t)s->ndocs + 1) * 4);
+        if (!f->dv_off_from) fn(ctx, f->path, "dv offsets", ((size_t)s->ndocs + 1) * 4);
         if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
         if (f->dv_ord) fn(ctx, f->path, "dv ordinals", nvalues * 4);
-        if (nstr) {
+        if (nstr && !f->str_from) {
             fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
             if (f->dv_str_z) {
                 fn(ctx, f->path, "dv string block table", f->dv_str_nblocks * sizeof(kiln__strblock));

@@ -349,6 +349,10 @@ const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len
     uint32_t v = dv->off[doc] + i;
     if (dv->kind == KILN_DV_ORD) return kiln_dv_ord_term(dv, dv->ord[v], len);
     if (dv->kind == KILN_DV_STR) {
+        if (dv->str_ord) { /* the same strings as a keyword multi-field's terms */
+            const kiln__sfield *k = dv->str_dict;
+            return kiln__term_text(k, dv->str_ord[v], len);
+        }
         *len = dv->str_off[v + 1] - dv->str_off[v];
         if (!dv->str_z) return dv->str_blob + dv->str_off[v];
         return kiln__dv_str_block(dv, v, len);

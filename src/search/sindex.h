@@ -88,6 +88,8 @@ typedef struct kiln_dv {
     const void *str_blocks;  /* block table (searchInt.h kiln__strblock) */
     uint32_t str_nblocks;
     uint64_t str_owner;      /* names the field's blocks in the per-thread block cache */
+    const uint32_t *str_ord; /* or: value v is term str_ord[v] of the keyword field str_dict */
+    const void *str_dict;
     const void *dict;        /* KILN_DV_ORD: the term dictionary (see kiln_dv_ord_term) */
 } kiln_dv;
 

@@ -189,5 +189,75 @@ static void test_old_version_refused(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
-KT_MAIN(KT_CASE(test_text_originals_round_trip), KT_CASE(test_corrupt_frames_detected),
-        KT_CASE(test_old_version_refused))
+typedef struct { int offsets, strings; } counts;
+
+static void count_sections(void *ctx, const char *field, const char *section, size_t bytes)
+{
+    counts *c = ctx;
+    (void)field;
+    (void)bytes;
+    if (!strcmp(section, "dv offsets")) c->offsets++;
+    if (!strncmp(section, "dv string", 9)) c->strings++;
+}
+
+/* name (text) + name.keyword hold the same single strings: the text originals are read through
+ * the keyword ordinals; tags (multi-valued, not in sorted order) keep their own strings; every
+ * single-valued column shares one offsets array. */
+static void check_shared(kiln_sindex *si, uint32_t n)
+{
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    const kiln_segment *s = kiln_reader_segment(rd, 0);
+    counts c = {0, 0};
+    kiln__segment_stat(s, count_sections, &c);
+    CHECK_INT(c.offsets, 2);  /* one for the single-valued columns, one for the tags */
+    CHECK_INT(c.strings, 2);  /* tags: offsets + bytes; name: none */
+    kiln_dv name, tags;
+    CHECK_INT(kiln_dv_get(s, "name", &name), 0);
+    CHECK_INT(kiln_dv_get(s, "tags", &tags), 0);
+    CHECK(name.str_ord != NULL && tags.str_ord == NULL);
+    int bad = 0;
+    for (uint32_t d = 0; d < n; d++) {
+        char want[64];
+        size_t len;
+        snprintf(want, sizeof want, "Name %u", d * 7 % 100);
+        const char *v = kiln_dv_str(&name, d, 0, &len);
+        bad += !v || len != strlen(want) || memcmp(v, want, len);
+        snprintf(want, sizeof want, "z%u", d);
+        v = kiln_dv_str(&tags, d, 0, &len); /* source order: "z.." before "a" */
+        bad += !v || len != strlen(want) || memcmp(v, want, len);
+        v = kiln_dv_str(&tags, d, 1, &len);
+        bad += !v || len != 1 || *v != 'a';
+    }
+    CHECK_INT(bad, 0);
+    kiln_sindex_reader_release(rd);
+}
+
+static void test_shared_arrays(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "segfile");
+    kiln_mapping *m = mapping("{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":{\"keyword\":"
+                              "{\"type\":\"keyword\"}}},\"tags\":{\"type\":\"text\",\"fields\":{\"keyword\":"
+                              "{\"type\":\"keyword\"}}},\"n\":{\"type\":\"long\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(dir, &err);
+    for (uint32_t d = 0; d < 500; d++) {
+        char js[160];
+        snprintf(js, sizeof js, "{\"name\":\"Name %u\",\"tags\":[\"z%u\",\"a\"],\"n\":%u}", d * 7 % 100, d, d);
+        json_t *doc = json_loads(js, 0, NULL);
+        CHECK_INT(kiln_sindex_add(si, d, doc, m, NULL, &err), 0);
+        json_decref(doc);
+    }
+    CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    check_shared(si, 500);
+    kiln_sindex_close(si);
+    si = kiln_sindex_open(dir, &err);
+    CHECK(si != NULL);
+    if (si) check_shared(si, 500);
+    kiln_sindex_close(si);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(m);
+}
+
+KT_MAIN(KT_CASE(test_text_originals_round_trip), KT_CASE(test_shared_arrays),
+        KT_CASE(test_corrupt_frames_detected), KT_CASE(test_old_version_refused))
