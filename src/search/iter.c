@@ -51,6 +51,9 @@ typedef struct kiln__term_it {
     uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
 } kiln__term_it;
 
+/* Decodes block b of the term into docs[] and tfs[]: a full block is bit-packed (one width
+ * byte for the doc deltas, one for tf - 1, then the packed values), the term's last, partial
+ * block is varints of (delta << 1 | tf == 1) then tf unless 1 (seal.c). */
 static void kiln__term_load(kiln__term_it *t, uint32_t b)
 {
     const kiln__skip *sk = &t->sk[b];
@@ -58,13 +61,24 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     t->n = (uint32_t)sk->ndocs + 1;
     const uint8_t *p = t->post + sk->doc_off;
     uint32_t prev = b ? t->sk[b - 1].last_doc : 0;
-    for (uint32_t k = 0; k < t->n; k++) {
-        uint32_t v, tf = 1;
-        p = kiln__get_vu32(p, &v);
-        if (!(v & 1)) p = kiln__get_vu32(p, &tf);
-        prev += v >> 1;
-        t->docs[k] = prev;
-        t->tfs[k] = tf;
+    if (t->n == KILN__BLOCK) {
+        unsigned bd = p[0] > 32 ? 32 : p[0], bt = p[1] > 32 ? 32 : p[1];
+        kiln__unpack(p + 2, t->docs, bd);
+        kiln__unpack(p + 2 + 16 * bd, t->tfs, bt);
+        for (uint32_t k = 0; k < KILN__BLOCK; k++) {
+            prev += t->docs[k];
+            t->docs[k] = prev;
+            t->tfs[k]++;
+        }
+    } else {
+        for (uint32_t k = 0; k < t->n; k++) {
+            uint32_t v, tf = 1;
+            p = kiln__get_vu32(p, &v);
+            if (!(v & 1)) p = kiln__get_vu32(p, &tf);
+            prev += v >> 1;
+            t->docs[k] = prev;
+            t->tfs[k] = tf;
+        }
     }
     t->i = 0;
     t->pp = t->pos ? t->pos + sk->pos_off : NULL;

@@ -138,15 +138,22 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         sk->max_tf = 0;
         sk->min_norm = 255;
         sk->ndocs = (uint8_t)(n - 1);
-        if (post->len + 10 * n > post->cap) kiln__bytes_grow(post, 10 * n);
+        if (post->len + 10 * n + 2 > post->cap) kiln__bytes_grow(post, 10 * n + 2);
         uint8_t *o = post->p + post->len;
+        uint32_t deltas[KILN__BLOCK], tfs1[KILN__BLOCK], dmax = 0, tmax = 0;
         for (uint32_t k = 0; k < n; k++) {
             uint32_t delta = kiln__slice_rd_vu32(&p), tf = kiln__slice_rd_vu32(&p);
             doc += delta;
             uint32_t d = doc - prev_last;
             prev_last = doc;
-            o = kiln__put_vu32(o, d << 1 | (tf == 1));
-            if (tf != 1) o = kiln__put_vu32(o, tf);
+            deltas[k] = d;
+            tfs1[k] = tf - 1;
+            dmax |= d;
+            tmax |= tf - 1;
+            if (n < KILN__BLOCK) { /* the last, partial block: varints */
+                o = kiln__put_vu32(o, d << 1 | (tf == 1));
+                if (tf != 1) o = kiln__put_vu32(o, tf);
+            }
             uint32_t tfc = tf > 65535 ? 65535 : tf;
             if (tfc > sk->max_tf) sk->max_tf = (uint16_t)tfc;
             uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
@@ -158,6 +165,15 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
                 for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__slice_rd_vu32(&pp));
                 pos->len = (uint32_t)(q - pos->p);
             }
+        }
+        if (n == KILN__BLOCK) { /* a full block: widths, then deltas and tf - 1 bit-packed */
+            unsigned bd = kiln__bits(dmax), bt = kiln__bits(tmax);
+            *o++ = (uint8_t)bd;
+            *o++ = (uint8_t)bt;
+            kiln__pack(o, deltas, bd);
+            o += 16 * bd;
+            kiln__pack(o, tfs1, bt);
+            o += 16 * bt;
         }
         post->len = (uint32_t)(o - post->p);
         sk->last_doc = doc;
@@ -409,6 +425,9 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     for (uint32_t f = 0; f < fs->n; f++)
         if (s->fields[f].path) kiln__share_offsets(s, f);
     kiln__segment_link(s);
+    if (post.len + KILN__PACK_PAD > post.cap) kiln__bytes_grow(&post, KILN__PACK_PAD);
+    memset(post.p + post.len, 0, KILN__PACK_PAD);
+    post.len += KILN__PACK_PAD;
     s->post = post.p;
     s->post_len = post.len;
     s->pos = pos.p;

@@ -12,6 +12,7 @@
 #define KILN__BLOCK 128 /* docs per postings block (skip entry, score bound) */
 #define KILN__POS_GAP 100 /* position gap between values of a multi-valued field, as in ES */
 #define KILN__IMPACTS 4   /* competitive (tf, norm) pairs kept per postings block */
+#define KILN__PACK_PAD 8  /* zero bytes after the postings: kiln__unpack reads 8 at a time */
 
 /* ---- varints ---------------------------------------------------------------------------- */
 
@@ -42,6 +43,40 @@ static inline const uint8_t *kiln__get_vu32(const uint8_t *p, uint32_t *v)
     }
     *v = x;
     return p;
+}
+
+/* ---- bit packing of full postings blocks ------------------------------------------------------
+ * KILN__BLOCK values of w bits (0..32) take exactly 16 × w bytes, least significant bits
+ * first. The reader loads 8 bytes at a time, so a buffer of packed data has 8 bytes of padding
+ * after its end (the segment's postings end with them). */
+
+static inline unsigned kiln__bits(uint32_t v)
+{
+    return v ? 32 - (unsigned)__builtin_clz(v) : 0;
+}
+
+/* Packs KILN__BLOCK values into out (16 × w bytes, w >= bits of every value). */
+static inline void kiln__pack(uint8_t *out, const uint32_t *v, unsigned w)
+{
+    memset(out, 0, 16u * w);
+    for (unsigned i = 0, bit = 0; i < KILN__BLOCK; i++, bit += w) {
+        uint64_t x = (uint64_t)v[i] << (bit & 7);
+        for (unsigned k = bit >> 3; x; k++, x >>= 8) out[k] |= (uint8_t)x;
+    }
+}
+
+static inline void kiln__unpack(const uint8_t *in, uint32_t *v, unsigned w)
+{
+    if (w == 0) {
+        memset(v, 0, KILN__BLOCK * sizeof *v);
+        return;
+    }
+    uint64_t mask = (1ull << w) - 1;
+    for (unsigned i = 0, bit = 0; i < KILN__BLOCK; i++, bit += w) {
+        uint64_t x;
+        memcpy(&x, in + (bit >> 3), 8);
+        v[i] = (uint32_t)((x >> (bit & 7)) & mask);
+    }
 }
 
 /* A growable byte vector (small header: many of them exist, one per term). */

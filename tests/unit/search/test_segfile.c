@@ -4,6 +4,7 @@
 #include "../test.h"
 
 #include "core/fs.h"
+#include "search/iter.h"
 #include "search/searchInt.h"
 
 #include <fcntl.h>
@@ -259,5 +260,90 @@ static void test_shared_arrays(void)
     kiln_mapping_unref(m);
 }
 
-KT_MAIN(KT_CASE(test_text_originals_round_trip), KT_CASE(test_shared_arrays),
+/* Every width 0..32 with the largest value of the width at the block's edges. */
+static void test_bit_packing(void)
+{
+    uint8_t buf[16 * 32 + KILN__PACK_PAD];
+    uint32_t in[KILN__BLOCK], out[KILN__BLOCK];
+    int bad = 0;
+    for (unsigned w = 0; w <= 32; w++) {
+        uint32_t max = w == 32 ? UINT32_MAX : (1u << w) - 1;
+        for (unsigned i = 0; i < KILN__BLOCK; i++)
+            in[i] = i == 0 || i == KILN__BLOCK - 1 ? max : (uint32_t)((i * 2654435761u) & max);
+        memset(buf, 0xee, sizeof buf);
+        kiln__pack(buf, in, w);
+        CHECK_INT(kiln__bits(max), w);
+        kiln__unpack(buf, out, w);
+        bad += memcmp(in, out, sizeof in) != 0;
+    }
+    CHECK_INT(bad, 0);
+}
+
+/* Postings of terms with df around the block size (full blocks bit-packed, the last partial
+ * block varints), big gaps and big term frequencies, read back by next and advance. */
+static void test_postings_round_trip(void)
+{
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(NULL, &err);
+    static char body[70000];
+    const uint32_t ndocs = 2000;
+    for (uint32_t d = 0; d < ndocs; d++) {
+        /* "a" in every doc with tf 1..3; "b" in docs 0..127 (exactly one block); "c" in 129
+         * docs; "d" every 7th doc with tf up to 9000 on one */
+        size_t n = 0;
+        for (uint32_t k = 0; k <= d % 3; k++) n += (size_t)snprintf(body + n, sizeof body - n, "a ");
+        if (d < 128) n += (size_t)snprintf(body + n, sizeof body - n, "b ");
+        if (d % 15 == 0 && d / 15 < 129) n += (size_t)snprintf(body + n, sizeof body - n, "c ");
+        uint32_t dtf = d % 7 ? 0 : d == 1400 ? 9000 : 1 + d % 5;
+        for (uint32_t k = 0; k < dtf; k++) n += (size_t)snprintf(body + n, sizeof body - n, "d ");
+        json_t *doc = json_object();
+        json_object_set_new(doc, "t", json_string(body));
+        CHECK_INT(kiln_sindex_add(si, d * 1000, doc, m, NULL, &err), 0); /* gaps of 1000 */
+        json_decref(doc);
+    }
+    kiln_sindex_refresh(si, &err);
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    const kiln_segment *s = kiln_reader_segment(rd, 0);
+    const kiln__sfield *f = kiln__segment_field(s, "t");
+    const char *terms[] = {"a", "b", "c", "d"};
+    int bad = 0;
+    for (int ti = 0; ti < 4; ti++) {
+        int64_t term = kiln__term_find(f, terms[ti], 1);
+        CHECK(term >= 0);
+        if (term < 0) continue;
+        kiln__it *it = kiln__it_term(s, f, (uint32_t)term, (kiln__bm25){0, NULL});
+        uint32_t want = 0, seen = 0;
+        for (uint32_t doc = kiln__it_next(it); doc != KILN__END; doc = kiln__it_next(it), want++) {
+            for (;; want++) { /* the next doc holding the term */
+                uint32_t d = want;
+                int has = ti == 0 || (ti == 1 && d < 128) || (ti == 2 && d % 15 == 0 && d / 15 < 129) ||
+                          (ti == 3 && d % 7 == 0);
+                if (has || want >= ndocs) break;
+            }
+            uint32_t tf = kiln__it_term_freq(it);
+            uint32_t wtf = ti == 0 ? want % 3 + 1 : ti == 3 ? (want == 1400 ? 9000 : 1 + want % 5) : 1;
+            if (doc != want * 1000 || tf != wtf) {
+                if (bad++ < 3) fprintf(stderr, "term %s: doc %u tf %u, want %u tf %u\n", terms[ti], doc, tf, want * 1000, wtf);
+            }
+            seen++;
+        }
+        CHECK_INT(seen, f->terms[term].df);
+        kiln__it_free(it);
+        it = kiln__it_term(s, f, (uint32_t)term, (kiln__bm25){0, NULL}); /* advance across blocks */
+        uint32_t got = kiln__it_advance(it, 1500 * 1000 + 1);
+        bad += ti == 0 && got != 1501 * 1000;
+        bad += ti == 3 && got != 1505 * 1000;
+        bad += ti == 2 && got != 1515 * 1000;
+        bad += ti == 1 && got != KILN__END;
+        kiln__it_free(it);
+    }
+    CHECK_INT(bad, 0);
+    kiln_sindex_reader_release(rd);
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
+KT_MAIN(KT_CASE(test_bit_packing), KT_CASE(test_postings_round_trip),
+        KT_CASE(test_text_originals_round_trip), KT_CASE(test_shared_arrays),
         KT_CASE(test_corrupt_frames_detected), KT_CASE(test_old_version_refused))
