@@ -117,7 +117,9 @@ int main(int argc, char **argv)
             DIR *d = opendir(sub);
             for (struct dirent *e; d && (e = readdir(d));) {
                 unsigned base;
-                if (sscanf(e->d_name, "seg-%u.ksg", &base) != 1) continue;
+                char tail[8] = "";
+                /* seg-<base>.ksg only: a .tmp left by an interrupted write is not a segment */
+                if (sscanf(e->d_name, "seg-%u.ks%7s", &base, tail) != 2 || strcmp(tail, "g")) continue;
                 char p[2300];
                 snprintf(p, sizeof p, "%s/%s", sub, e->d_name);
                 segs += kiln__file_bytes(p);

@@ -108,9 +108,15 @@ static void kiln__impacts(kiln__skip *sk, uint16_t *best)
 }
 
 /* Re-encodes one term's buffered postings into blocks. */
+/* Positions of a full block, gathered before packing (grows; owned by kiln__seal). */
+typedef struct kiln__u32vec {
+    uint32_t *v;
+    size_t n, cap;
+} kiln__u32vec;
+
 static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const kiln__wfield *wf,
                             kiln__sterm *st, kiln__bytes *post, kiln__bytes *pos,
-                            kiln__skipvec *skips)
+                            kiln__skipvec *skips, kiln__u32vec *pv)
 {
     st->df = t->df;
     st->ttf = t->ttf;
@@ -159,12 +165,29 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
             uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
             if (nb < sk->min_norm) sk->min_norm = nb;
             if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
-            if (wf->has_pos) {
+            if (wf->has_pos && n == KILN__BLOCK) { /* gathered, packed below */
+                if (pv->n + tf > pv->cap) {
+                    pv->cap = (pv->n + tf) * 2;
+                    pv->v = kiln_xrealloc(pv->v, pv->cap * sizeof *pv->v);
+                }
+                for (uint32_t k2 = 0; k2 < tf; k2++) pv->v[pv->n++] = kiln__slice_rd_vu32(&pp);
+            } else if (wf->has_pos) {
                 if (pos->len + 5 * tf > pos->cap) kiln__bytes_grow(pos, 5 * tf);
                 uint8_t *q = pos->p + pos->len;
                 for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__slice_rd_vu32(&pp));
                 pos->len = (uint32_t)(q - pos->p);
             }
+        }
+        if (wf->has_pos && n == KILN__BLOCK) { /* a width byte, then every position delta */
+            uint32_t pmax = 0;
+            for (size_t k = 0; k < pv->n; k++) pmax |= pv->v[k];
+            unsigned bw = kiln__bits(pmax);
+            size_t bytes = (pv->n * bw + 7) / 8;
+            if (pos->len + 1 + bytes > pos->cap) kiln__bytes_grow(pos, (uint32_t)(1 + bytes));
+            pos->p[pos->len++] = (uint8_t)bw;
+            kiln__pack_n(pos->p + pos->len, pv->v, pv->n, bw);
+            pos->len += (uint32_t)bytes;
+            pv->n = 0;
         }
         if (n == KILN__BLOCK) { /* a full block: widths, then deltas and tf - 1 bit-packed */
             unsigned bd = kiln__bits(dmax), bt = kiln__bits(tmax);
@@ -180,6 +203,10 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         kiln__impacts(sk, best);
         if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
         if (sk->min_norm < st->min_norm) st->min_norm = sk->min_norm;
+    }
+    if (st->nblocks == 1) { /* the reader rebuilds the entry from the term (iter.c) */
+        skips->n--;
+        st->skip_idx = doc;
     }
 }
 
@@ -381,6 +408,7 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
 
     kiln__bytes post = {0}, pos = {0};
     kiln__skipvec skips = {0};
+    kiln__u32vec pv = {0};
     for (uint32_t f = 0; f < fs->n; f++) {
         const kiln__wfield *wf = &fs->v[f];
         kiln__sfield *sf = &s->fields[f];
@@ -408,7 +436,7 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
             memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
             to += t->text_len;
             ord_of[order[i]] = i - a;
-            kiln__seal_term(w, t, wf, st, &post, &pos, &skips);
+            kiln__seal_term(w, t, wf, st, &post, &pos, &skips, &pv);
         }
         if (wf->has_norms) {
             sf->norms = kiln_xcalloc(s->ndocs ? s->ndocs : 1, 1);
@@ -425,9 +453,13 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     for (uint32_t f = 0; f < fs->n; f++)
         if (s->fields[f].path) kiln__share_offsets(s, f);
     kiln__segment_link(s);
+    free(pv.v);
     if (post.len + KILN__PACK_PAD > post.cap) kiln__bytes_grow(&post, KILN__PACK_PAD);
     memset(post.p + post.len, 0, KILN__PACK_PAD);
     post.len += KILN__PACK_PAD;
+    if (pos.len + KILN__PACK_PAD > pos.cap) kiln__bytes_grow(&pos, KILN__PACK_PAD);
+    memset(pos.p + pos.len, 0, KILN__PACK_PAD);
+    pos.len += KILN__PACK_PAD;
     s->post = post.p;
     s->post_len = post.len;
     s->pos = pos.p;

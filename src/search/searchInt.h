@@ -55,14 +55,30 @@ static inline unsigned kiln__bits(uint32_t v)
     return v ? 32 - (unsigned)__builtin_clz(v) : 0;
 }
 
-/* Packs KILN__BLOCK values into out (16 × w bytes, w >= bits of every value). */
+/* Packs n values into out ((n × w + 7) / 8 bytes, w >= bits of every value). */
+static inline void kiln__pack_n(uint8_t *out, const uint32_t *v, size_t n, unsigned w)
+{
+    memset(out, 0, (n * w + 7) / 8);
+    for (size_t i = 0, bit = 0; i < n; i++, bit += w) {
+        uint64_t x = (uint64_t)v[i] << (bit & 7);
+        for (size_t k = bit >> 3; x; k++, x >>= 8) out[k] |= (uint8_t)x;
+    }
+}
+
+/* Packs KILN__BLOCK values into out (16 × w bytes). */
 static inline void kiln__pack(uint8_t *out, const uint32_t *v, unsigned w)
 {
-    memset(out, 0, 16u * w);
-    for (unsigned i = 0, bit = 0; i < KILN__BLOCK; i++, bit += w) {
-        uint64_t x = (uint64_t)v[i] << (bit & 7);
-        for (unsigned k = bit >> 3; x; k++, x >>= 8) out[k] |= (uint8_t)x;
-    }
+    kiln__pack_n(out, v, KILN__BLOCK, w);
+}
+
+/* Value i of values packed with width w (0..32). */
+static inline uint32_t kiln__unpack_at(const uint8_t *in, size_t i, unsigned w)
+{
+    if (w == 0) return 0;
+    uint64_t x;
+    size_t bit = i * w;
+    memcpy(&x, in + (bit >> 3), 8);
+    return (uint32_t)((x >> (bit & 7)) & ((1ull << w) - 1));
 }
 
 static inline void kiln__unpack(const uint8_t *in, uint32_t *v, unsigned w)
@@ -195,7 +211,8 @@ typedef struct kiln__sterm {
     uint64_t ttf;
     uint64_t post_off; /* into segment post */
     uint64_t pos_off;  /* into segment pos */
-    uint32_t skip_idx; /* first skip entry in segment skips */
+    uint32_t skip_idx; /* first skip entry in segment skips; a term of one block has no skip
+                          entry (most terms: 32 bytes each saved) and this is its last doc */
     uint16_t max_tf;
     uint8_t min_norm;
 } kiln__sterm;

@@ -322,6 +322,15 @@ static void test_postings_round_trip(void)
                 if (has || want >= ndocs) break;
             }
             uint32_t tf = kiln__it_term_freq(it);
+            if (want % 3 == 0 && (ti == 0 || ti == 3)) { /* positions, skipping other docs' */
+                static uint32_t pos[10000];
+                uint32_t np = kiln__it_term_positions(it, pos, 10000);
+                /* "a" opens the text; "d" follows the a's and maybe "b", "c" */
+                uint32_t first = ti == 0 ? 0 : want % 3 + 1 + (want < 128) + (want % 15 == 0 && want / 15 < 129);
+                int ok = np == tf && np > 0 && pos[0] == first;
+                for (uint32_t k = 1; ok && k < np; k++) ok = pos[k] == pos[k - 1] + 1;
+                if (!ok && bad++ < 3) fprintf(stderr, "term %s doc %u: positions differ\n", terms[ti], want);
+            }
             uint32_t wtf = ti == 0 ? want % 3 + 1 : ti == 3 ? (want == 1400 ? 9000 : 1 + want % 5) : 1;
             if (doc != want * 1000 || tf != wtf) {
                 if (bad++ < 3) fprintf(stderr, "term %s: doc %u tf %u, want %u tf %u\n", terms[ti], doc, tf, want * 1000, wtf);
