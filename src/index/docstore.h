@@ -33,7 +33,9 @@
 
 /* Raw bytes per compressed block: small enough that fetching one document decompresses ~8 KiB
  * (a few µs), large enough for zstd to find the repeated field names and values. */
+#ifndef KILN_DOC_BLOCK
 #define KILN_DOC_BLOCK 8192
+#endif
 
 typedef struct kiln_docstore kiln_docstore;
 
