@@ -31,7 +31,6 @@ typedef struct {
     const uint8_t *map;
     size_t size;
     const uint8_t *blocks; /* nblocks entries of KILN_DOC_BLOCK_ENTRY bytes */
-    const uint8_t *offs;   /* count × u32 */
     uint32_t nblocks;
     uint64_t table_pos;    /* end of the last frame */
 } kiln__docfile;
@@ -45,8 +44,6 @@ struct kiln_docstore {
     /* the tail: docs from tail_first on, in sealed compressed blocks, then the open block */
     uint32_t tail_first;
     uint32_t ntail;
-    uint32_t *tail_off; /* per tail doc: record offset inside its block's raw bytes */
-    uint32_t tail_cap;
     kiln_buf tail_z; /* frames of the sealed tail blocks, back to back */
     kiln__dblock *tail_blocks;
     size_t ntail_blocks, tail_blocks_cap;
@@ -113,7 +110,7 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
     memcpy(&first, p + 8, 4);
     memcpy(&count, p + 12, 4);
     memcpy(&nblocks, p + 16, 4);
-    *f = (kiln__docfile){info, p, size, NULL, NULL, nblocks, table_pos};
+    *f = (kiln__docfile){info, p, size, NULL, nblocks, table_pos};
     const char *why = NULL;
     if (!memcmp(p, "KILNDOC1", 8))
         why = "format 1 (uncompressed), written by an older Kiln; this version reads format 2 "
@@ -123,12 +120,11 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
     else if (kiln_checksum(p, size - 16) != sum)
         why = "checksum mismatch";
     else if (first != info.first || count != info.count || table_pos < KILN_DOC_HEADER ||
-             table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY + (uint64_t)count * 4 !=
+             table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY !=
                  size - KILN_DOC_FOOTER)
         why = "header does not match the commit point";
     else {
         f->blocks = p + table_pos;
-        f->offs = f->blocks + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY;
         if (!kiln__blocks_valid(f)) why = "bad block table";
     }
     if (why) {
@@ -163,12 +159,10 @@ fail:
 static void kiln__tail_reset(kiln_docstore *ds)
 {
     /* the tail can reach hundreds of MB: give the memory back rather than keep the capacity */
-    ds->ntail = ds->tail_cap = 0;
+    ds->ntail = 0;
     ds->open_first = 0;
     ds->ntail_blocks = ds->tail_blocks_cap = 0;
-    free(ds->tail_off);
     free(ds->tail_blocks);
-    ds->tail_off = NULL;
     ds->tail_blocks = NULL;
     kiln_buf_free(&ds->tail_z);
     kiln_buf_reset(&ds->open);
@@ -178,7 +172,6 @@ void kiln_docstore_close(kiln_docstore *ds)
 {
     if (!ds) return;
     for (size_t i = 0; i < ds->nfiles; i++) munmap((void *)ds->files[i].map, ds->files[i].size);
-    free(ds->tail_off);
     free(ds->tail_blocks);
     kiln_buf_free(&ds->tail_z);
     kiln_buf_free(&ds->open);
@@ -209,11 +202,7 @@ static void kiln__seal_open(kiln_docstore *ds)
 
 void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc)
 {
-    if (ds->ntail == ds->tail_cap) {
-        ds->tail_cap = ds->tail_cap ? ds->tail_cap * 2 : 1024;
-        ds->tail_off = kiln_xrealloc(ds->tail_off, ds->tail_cap * sizeof *ds->tail_off);
-    }
-    ds->tail_off[ds->ntail++] = (uint32_t)ds->open.len;
+    ds->ntail++;
     uint32_t lens[2] = {(uint32_t)doc->idlen, (uint32_t)doc->srclen};
     kiln_buf_reserve(&ds->open, KILN_DOC_RECORD + doc->idlen + doc->srclen);
     kiln_buf_append(&ds->open, &doc->seq_no, 8);
@@ -225,17 +214,26 @@ void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc)
     if (ds->open.len >= KILN_DOC_BLOCK) kiln__seal_open(ds);
 }
 
-/* Fills out from the record at raw[off..raw_len); -1 if it does not fit (corrupt). */
-static int kiln__record(const uint8_t *raw, size_t raw_len, uint32_t off, kiln_stored_doc *out)
+/* Fills out from record k of a block's raw bytes, found by walking the records before it (a
+ * block holds a dozen product documents: cheaper than an offset table of 4 bytes per doc);
+ * -1 if the records do not fit (corrupt). */
+static int kiln__record(const uint8_t *raw, size_t raw_len, uint32_t k, kiln_stored_doc *out)
 {
-    if (!raw || off > raw_len || raw_len - off < KILN_DOC_RECORD) return -1;
-    const uint8_t *r = raw + off;
+    if (!raw) return -1;
+    size_t off = 0;
     uint32_t idlen, srclen;
+    for (;; k--) {
+        if (raw_len - off < KILN_DOC_RECORD) return -1;
+        memcpy(&idlen, raw + off + 24, 4);
+        memcpy(&srclen, raw + off + 28, 4);
+        if (!k) break;
+        if ((uint64_t)idlen + srclen > raw_len - off - KILN_DOC_RECORD) return -1;
+        off += KILN_DOC_RECORD + (size_t)idlen + srclen;
+    }
+    const uint8_t *r = raw + off;
     memcpy(&out->seq_no, r, 8);
     memcpy(&out->version, r + 8, 8);
     memcpy(&out->primary_term, r + 16, 8);
-    memcpy(&idlen, r + 24, 4);
-    memcpy(&srclen, r + 28, 4);
     if ((uint64_t)idlen + srclen > raw_len - off - KILN_DOC_RECORD) return -1;
     out->id = (const char *)r + KILN_DOC_RECORD;
     out->idlen = idlen;
@@ -262,13 +260,13 @@ static size_t kiln__block_of(const kiln__dblock *tail, const kiln__docfile *f, s
 static int kiln__tail_get(const kiln_docstore *ds, uint32_t i, kiln_stored_doc *out)
 {
     if (i >= ds->open_first)
-        return kiln__record((const uint8_t *)ds->open.data, ds->open.len, ds->tail_off[i], out);
+        return kiln__record((const uint8_t *)ds->open.data, ds->open.len, i - ds->open_first, out);
     size_t b = kiln__block_of(ds->tail_blocks, NULL, ds->ntail_blocks, i);
     const kiln__dblock *e = &ds->tail_blocks[b];
     size_t end = b + 1 < ds->ntail_blocks ? ds->tail_blocks[b + 1].zoff : ds->tail_z.len;
     const uint8_t *raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first,
                                          ds->tail_z.data + e->zoff, end - e->zoff, e->raw_len);
-    return kiln__record(raw, e->raw_len, ds->tail_off[i], out);
+    return kiln__record(raw, e->raw_len, i - e->first, out);
 }
 
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out)
@@ -294,9 +292,7 @@ int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc 
     uint64_t end = b + 1 < f->nblocks ? kiln__file_block(f, (uint32_t)b + 1).zoff : f->table_pos;
     const uint8_t *raw = kiln_zblock_get(ds->owner, f->info.first + e.first, f->map + e.zoff,
                                          end - e.zoff, e.raw_len);
-    uint32_t off;
-    memcpy(&off, f->offs + (size_t)i * 4, 4);
-    return kiln__record(raw, e.raw_len, off, out);
+    return kiln__record(raw, e.raw_len, i - e.first, out);
 }
 
 int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
@@ -307,7 +303,7 @@ int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
     uint32_t first = ds->tail_first, count = ds->ntail, nblocks = (uint32_t)ds->ntail_blocks;
     uint32_t head[4] = {first, count, nblocks, 0};
     kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->tail_z.len + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
-                             (size_t)count * 4 + KILN_DOC_FOOTER);
+                             KILN_DOC_FOOTER);
     kiln_buf_append(&b, "KILNDOC2", 8);
     kiln_buf_append(&b, head, sizeof head);
     kiln_buf_append(&b, ds->tail_z.data, ds->tail_z.len);
@@ -319,7 +315,6 @@ int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
         kiln_buf_append(&b, &e.first, 4);
         kiln_buf_append(&b, &e.raw_len, 4);
     }
-    kiln_buf_append(&b, ds->tail_off, (size_t)count * 4);
     kiln_buf_append(&b, &table_pos, 8);
     uint64_t sum = kiln_checksum(b.data, b.len);
     kiln_buf_append(&b, &sum, 8);
@@ -350,7 +345,7 @@ const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n
 
 size_t kiln_docstore_tail_bytes(const kiln_docstore *ds)
 {
-    return ds->tail_z.len + ds->open.len + (size_t)ds->ntail * 4;
+    return ds->tail_z.len + ds->open.len + ds->ntail_blocks * sizeof(kiln__dblock);
 }
 
 uint64_t kiln_docstore_disk_bytes(const kiln_docstore *ds)

@@ -18,7 +18,7 @@
  *                         u32 src_len | id bytes | source bytes
  *   T       16 × nblocks  block table: u64 frame offset | u32 first doc (index in the file) |
  *                         u32 raw (decompressed) length
- *   T+16n   4 × count     u32 offset of each record inside its block's raw bytes
+ *                         (a record is found by walking its block's records: no offset table)
  *   end-24  8             u64 T (offset of the block table)
  *   end-16  8             u64 checksum: xxh3 of every byte before it
  *   end-8   8             magic "KDOCEND2"
