@@ -210,12 +210,14 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
     }
 }
 
-/* Compresses the text originals blob (nstr values, offsets in sf->dv_str_off) into blocks of
- * about KILN__STR_BLOCK raw bytes; a longer value gets a block of its own. */
-static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, uint32_t nstr)
+/* Compresses text originals (nstr values: bytes [off[v], off[v+1]) of blob) into blocks of
+ * about KILN__STR_BLOCK bytes of values; a longer value gets a block of its own. A block's raw
+ * bytes are u32 end[k] (end of its value k, relative to the values) for its values, then the
+ * values: the offsets compress with the text instead of costing 4 bytes a value. */
+static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, const uint32_t *off,
+                                  uint32_t nstr)
 {
-    kiln_buf z = KILN_BUF_INIT;
-    const uint32_t *off = sf->dv_str_off;
+    kiln_buf z = KILN_BUF_INIT, raw = KILN_BUF_INIT;
     uint32_t cap = 64, n = 0;
     sf->dv_str_blocks = kiln_xmalloc(cap * sizeof *sf->dv_str_blocks);
     for (uint32_t v = 0; v < nstr;) {
@@ -225,10 +227,17 @@ static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, uint32_t n
             cap *= 2;
             sf->dv_str_blocks = kiln_xrealloc(sf->dv_str_blocks, cap * sizeof *sf->dv_str_blocks);
         }
-        sf->dv_str_blocks[n++] = (kiln__strblock){z.len, v, off[end] - off[v]};
-        kiln_zblock_compress(&z, blob + off[v], off[end] - off[v]);
+        kiln_buf_reset(&raw);
+        for (uint32_t k = v; k < end; k++) {
+            uint32_t e = off[k + 1] - off[v];
+            kiln_buf_append(&raw, &e, 4);
+        }
+        kiln_buf_append(&raw, blob + off[v], off[end] - off[v]);
+        sf->dv_str_blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};
+        kiln_zblock_compress(&z, raw.data, raw.len);
         v = end;
     }
+    kiln_buf_free(&raw);
     sf->dv_str_nblocks = n;
     sf->dv_str_zlen = z.len;
     sf->dv_str_z = (uint8_t *)kiln_buf_steal(&z, NULL);
@@ -355,13 +364,13 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
     case KILN_DV_STR:
         /* strings are numbered in doc order, so value v of the column is string v: no id array */
         if ((sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
+        if (wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
+            kiln__seal_str_blocks(sf, (const char *)wf->str_blob.p, wf->str_off, wf->str_n);
+            break;
+        }
         sf->dv_str_off = kiln_xmalloc(((size_t)wf->str_n + 1) * sizeof(uint32_t));
         sf->dv_str_off[0] = 0;
         if (wf->str_n) memcpy(sf->dv_str_off, wf->str_off, ((size_t)wf->str_n + 1) * 4);
-        if (wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
-            kiln__seal_str_blocks(sf, (const char *)wf->str_blob.p, wf->str_n);
-            break;
-        }
         sf->dv_blob = kiln_xmalloc((size_t)wf->str_blob.len + 1);
         if (wf->str_blob.len) memcpy(sf->dv_blob, wf->str_blob.p, wf->str_blob.len);
         break;

@@ -217,8 +217,9 @@ typedef struct kiln__sterm {
     uint8_t min_norm;
 } kiln__sterm;
 
-/* A block of text originals (KILN_DV_STR) compressed with zstd: the raw bytes of values
- * [first, next block's first), i.e. str_off[first] .. of the raw concatenation. */
+/* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
+ * first); its raw bytes are a u32 end offset per value (relative to the values), then the
+ * values. */
 typedef struct kiln__strblock {
     uint64_t zoff; /* into the field's frames */
     uint32_t first;
@@ -242,8 +243,8 @@ typedef struct kiln__sfield {
     uint64_t sum_ttf;   /* sum of lengths (BM25 avgdl) */
     kiln_dv dv;
     /* owned arrays behind dv. Text originals (KILN_DV_STR): value v of the field (doc d's i-th
-     * is v = dv_off[d] + i) is bytes [dv_str_off[v], dv_str_off[v+1]) of the raw concatenation,
-     * held in dv_blob, or when dv_str_z is set in zstd blocks (no raw copy anywhere) */
+     * is v = dv_off[d] + i) is bytes [dv_str_off[v], dv_str_off[v+1]) of dv_blob, or, when
+     * dv_str_z is set, in zstd blocks with their own offsets (no dv_str_off, no raw copy) */
     uint32_t *dv_off, *dv_ord, *dv_str_off;
     int64_t *dv_i64;
     double *dv_f64;

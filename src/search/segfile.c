@@ -30,10 +30,12 @@
  *                   values (nvalues × 8 for i64/f64, × 4 for ordinals; none for strings) |
  *                   text fields (nstr = nvalues, value v of the column is string v), absent
  *                   when str_from names a keyword field whose ordinals spell the same strings:
- *                     string offsets into the raw bytes ((nstr+1) × u32), then either the raw
- *                     bytes (str_raw_len) or, with flag 8, the block table (str_nblocks ×
+ *                     either string offsets into the raw bytes ((nstr+1) × u32) and the raw
+ *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
  *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
- *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of raw bytes
+ *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
+ *                     raw bytes are u32 end[k] per value (relative to the values), then the
+ *                     values
  *   end-16  8     u64 checksum: xxh3 of every byte before it
  *   end-8   8     magic "KSEGEND1"
  *
@@ -127,7 +129,7 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
         if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
         if (nstr && !f->str_from) {
-            kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
+            if (!f->dv_str_z) kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
             if (f->dv_str_z) {
                 kiln__sect(&b, f->dv_str_blocks, (size_t)f->dv_str_nblocks * sizeof(kiln__strblock));
                 kiln__sect(&b, f->dv_str_z, f->dv_str_zlen);
@@ -161,8 +163,8 @@ static const void *kiln__take(kiln__rd *r, size_t n)
     return at;
 }
 
-/* Block table of text originals: values and frames in order, each block's raw length equal to
- * its values' bytes, so a read never goes outside the frames or the block. */
+/* Block table of text originals: values and frames in order, each block holding at least its
+ * values' end offsets (the read checks each value against the raw length). */
 static int kiln__str_blocks_valid(const kiln__sfield *f, size_t nstr)
 {
     const kiln__strblock *b = f->dv_str_blocks;
@@ -171,7 +173,7 @@ static int kiln__str_blocks_valid(const kiln__sfield *f, size_t nstr)
         uint64_t end_v = i + 1 < f->dv_str_nblocks ? b[i + 1].first : nstr;
         uint64_t end_z = i + 1 < f->dv_str_nblocks ? b[i + 1].zoff : f->dv_str_zlen;
         if (end_v <= b[i].first || end_v > nstr || end_z <= b[i].zoff || end_z > f->dv_str_zlen ||
-            f->dv_str_off[end_v] - f->dv_str_off[b[i].first] != b[i].raw_len)
+            (end_v - b[i].first) * 4 > b[i].raw_len)
             return 0;
     }
     return 1;
@@ -281,8 +283,10 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         }
         if ((f->dv.kind == KILN_DV_STR) != (nstr != 0 && nstr == nvalues) && nvalues) goto corrupt;
         if (nstr && !f->str_from) {
-            f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
-            if (!f->dv_str_off || f->dv_str_off[nstr] != blob) goto corrupt;
+            if (!(f32[2] & KILN__FLAG_STR_Z)) {
+                f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
+                if (!f->dv_str_off || f->dv_str_off[nstr] != blob) goto corrupt;
+            }
             if (f32[2] & KILN__FLAG_STR_Z) {
                 f->dv_str_blocks = (kiln__strblock *)kiln__take(&r, nblocks * sizeof(kiln__strblock));
                 f->dv_str_z = (uint8_t *)kiln__take(&r, zlen);
@@ -375,7 +379,7 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
         if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
         if (f->dv_ord) fn(ctx, f->path, "dv ordinals", nvalues * 4);
         if (nstr && !f->str_from) {
-            fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
+            if (!f->dv_str_z) fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
             if (f->dv_str_z) {
                 fn(ctx, f->path, "dv string block table", f->dv_str_nblocks * sizeof(kiln__strblock));
                 fn(ctx, f->path, "dv string bytes (zstd)", f->dv_str_zlen);

@@ -317,7 +317,8 @@ const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len)
     return kiln__term_text(f, ord, len);
 }
 
-/* Text original v from its zstd block, through the thread's block cache. */
+/* Text original v from its zstd block, through the thread's block cache: the block's raw
+ * bytes are u32 end offsets of its values, then the values (seal.c). */
 static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len)
 {
     const kiln__strblock *blocks = dv->str_blocks;
@@ -330,14 +331,19 @@ static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len
             hi = mid;
     }
     const kiln__strblock *b = &blocks[lo - 1];
+    uint32_t nv = (lo < dv->str_nblocks ? blocks[lo].first : dv->off[dv->ndocs]) - b->first;
     uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
     const uint8_t *raw =
         kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len);
-    if (!raw) { /* a corrupt frame (the file's checksum passed: memory damage) */
+    uint32_t k = v - b->first, start = 0, end;
+    if (raw && k) memcpy(&start, raw + 4 * (k - 1), 4);
+    if (raw) memcpy(&end, raw + 4 * k, 4);
+    if (!raw || start > end || end > b->raw_len - 4 * nv) { /* memory damage: checksums passed */
         *len = 0;
         return NULL;
     }
-    return (const char *)raw + (dv->str_off[v] - dv->str_off[b->first]);
+    *len = end - start;
+    return (const char *)raw + 4 * nv + start;
 }
 
 const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len)
@@ -353,9 +359,9 @@ const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len
             const kiln__sfield *k = dv->str_dict;
             return kiln__term_text(k, dv->str_ord[v], len);
         }
+        if (dv->str_z) return kiln__dv_str_block(dv, v, len);
         *len = dv->str_off[v + 1] - dv->str_off[v];
-        if (!dv->str_z) return dv->str_blob + dv->str_off[v];
-        return kiln__dv_str_block(dv, v, len);
+        return dv->str_blob + dv->str_off[v];
     }
     *len = 0;
     return NULL;

@@ -80,8 +80,8 @@ typedef struct kiln_dv {
     const int64_t *i64;
     const double *f64;
     const uint32_t *ord;
-    const uint32_t *str_off; /* KILN_DV_STR: value v = off[d] + i is raw bytes
-                                [str_off[v], str_off[v+1]) */
+    const uint32_t *str_off; /* KILN_DV_STR, uncompressed: value v = off[d] + i is raw bytes
+                                [str_off[v], str_off[v+1]) (NULL when compressed) */
     const char *str_blob;    /* the raw bytes, or NULL when compressed: */
     const uint8_t *str_z;    /* zstd frames of blocks of values */
     uint64_t str_zlen;
