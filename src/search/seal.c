@@ -212,8 +212,8 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
 
 /* Compresses text originals (nstr values: bytes [off[v], off[v+1]) of blob) into blocks of
  * about KILN__STR_BLOCK bytes of values; a longer value gets a block of its own. A block's raw
- * bytes are u32 end[k] (end of its value k, relative to the values) for its values, then the
- * values: the offsets compress with the text instead of costing 4 bytes a value. */
+ * bytes are the varint length of each of its values, then the values: 1-2 bytes a value
+ * before compression instead of a 4-byte offset column. */
 static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, const uint32_t *off,
                                   uint32_t nstr)
 {
@@ -229,8 +229,8 @@ static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, const uint
         }
         kiln_buf_reset(&raw);
         for (uint32_t k = v; k < end; k++) {
-            uint32_t e = off[k + 1] - off[v];
-            kiln_buf_append(&raw, &e, 4);
+            uint8_t vb[5];
+            kiln_buf_append(&raw, vb, (size_t)(kiln__put_vu32(vb, off[k + 1] - off[k]) - vb));
         }
         kiln_buf_append(&raw, blob + off[v], off[end] - off[v]);
         sf->dv_str_blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};

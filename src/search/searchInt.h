@@ -218,8 +218,7 @@ typedef struct kiln__sterm {
 } kiln__sterm;
 
 /* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
- * first); its raw bytes are a u32 end offset per value (relative to the values), then the
- * values. */
+ * first); its raw bytes are the varint length of each value, then the values. */
 typedef struct kiln__strblock {
     uint64_t zoff; /* into the field's frames */
     uint32_t first;

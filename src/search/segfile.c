@@ -34,8 +34,7 @@
  *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
  *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
  *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
- *                     raw bytes are u32 end[k] per value (relative to the values), then the
- *                     values
+ *                     raw bytes are the varint length of each of its values, then the values
  *   end-16  8     u64 checksum: xxh3 of every byte before it
  *   end-8   8     magic "KSEGEND1"
  *
@@ -163,8 +162,8 @@ static const void *kiln__take(kiln__rd *r, size_t n)
     return at;
 }
 
-/* Block table of text originals: values and frames in order, each block holding at least its
- * values' end offsets (the read checks each value against the raw length). */
+/* Block table of text originals: values and frames in order, each block holding at least a
+ * length byte per value (the read checks each value against the raw length). */
 static int kiln__str_blocks_valid(const kiln__sfield *f, size_t nstr)
 {
     const kiln__strblock *b = f->dv_str_blocks;
@@ -173,7 +172,7 @@ static int kiln__str_blocks_valid(const kiln__sfield *f, size_t nstr)
         uint64_t end_v = i + 1 < f->dv_str_nblocks ? b[i + 1].first : nstr;
         uint64_t end_z = i + 1 < f->dv_str_nblocks ? b[i + 1].zoff : f->dv_str_zlen;
         if (end_v <= b[i].first || end_v > nstr || end_z <= b[i].zoff || end_z > f->dv_str_zlen ||
-            (end_v - b[i].first) * 4 > b[i].raw_len)
+            end_v - b[i].first > b[i].raw_len)
             return 0;
     }
     return 1;

@@ -317,8 +317,23 @@ const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len)
     return kiln__term_text(f, ord, len);
 }
 
+/* Reads one varint of at most 5 bytes below end; NULL past it. */
+static const uint8_t *kiln__get_vu32_in(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+    uint32_t x = 0;
+    for (unsigned shift = 0; p < end && shift < 35; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint32_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
 /* Text original v from its zstd block, through the thread's block cache: the block's raw
- * bytes are u32 end offsets of its values, then the values (seal.c). */
+ * bytes are the varint length of each of its values, then the values (seal.c). */
 static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len)
 {
     const kiln__strblock *blocks = dv->str_blocks;
@@ -335,15 +350,21 @@ static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len
     uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
     const uint8_t *raw =
         kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len);
-    uint32_t k = v - b->first, start = 0, end;
-    if (raw && k) memcpy(&start, raw + 4 * (k - 1), 4);
-    if (raw) memcpy(&end, raw + 4 * k, 4);
-    if (!raw || start > end || end > b->raw_len - 4 * nv) { /* memory damage: checksums passed */
+    *len = 0;
+    if (!raw) return NULL; /* memory damage: the file's checksum passed */
+    const uint8_t *p = raw, *end = raw + b->raw_len;
+    uint64_t start = 0;
+    uint32_t l = 0, k = v - b->first;
+    for (uint32_t i = 0; i < nv && p; i++) {
+        p = kiln__get_vu32_in(p, end, &l);
+        if (i < k) start += l;
+        else if (i == k) *len = l;
+    }
+    if (!p || start + *len > (uint64_t)(end - p)) {
         *len = 0;
         return NULL;
     }
-    *len = end - start;
-    return (const char *)raw + 4 * nv + start;
+    return (const char *)p + start;
 }
 
 const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len)
