@@ -83,8 +83,8 @@ int main(int argc, char **argv)
         if (t < best_rand) best_rand = t;
     }
     printf("docs %u, raw JSON %.1f MB, file %.1f MB (%.2fx smaller), flush %.2f s CPU\n", count,
-           raw / 1e6, kiln_docstore_disk_bytes(ds) / 1e6, (double)raw / kiln_docstore_disk_bytes(ds),
-           t_flush);
+           raw / 1e6, kiln_docstore_disk_bytes(ds) / 1e6,
+           (double)raw / kiln_docstore_disk_bytes(ds), t_flush);
     printf("get + copy _source, in order: %.0f ns/doc; at random: %.0f ns/doc (a top-10 fetch: "
            "%.1f us)  [%llu]\n",
            best_seq * 1e9, best_rand * 1e9, best_rand * 1e7, (unsigned long long)(sum & 1));

@@ -119,7 +119,8 @@ int main(int argc, char **argv)
                 unsigned base;
                 char tail[8] = "";
                 /* seg-<base>.ksg only: a .tmp left by an interrupted write is not a segment */
-                if (sscanf(e->d_name, "seg-%u.ks%7s", &base, tail) != 2 || strcmp(tail, "g")) continue;
+                if (sscanf(e->d_name, "seg-%u.ks%7s", &base, tail) != 2 || strcmp(tail, "g"))
+                    continue;
                 char p[2300];
                 snprintf(p, sizeof p, "%s/%s", sub, e->d_name);
                 segs += kiln__file_bytes(p);
@@ -143,7 +144,8 @@ int main(int argc, char **argv)
     printf("| part | MB | share |\n|---|---:|---:|\n");
     printf("| write-ahead log | %.1f | %.1f%% |\n", wal / 1e6, 100.0 * wal / total);
     printf("| stored documents (.kdoc) | %.1f | %.1f%% |\n", docs / 1e6, 100.0 * docs / total);
-    printf("| search segments (%zu, .ksg) | %.1f | %.1f%% |\n", nseg, segs / 1e6, 100.0 * segs / total);
+    printf("| search segments (%zu, .ksg) | %.1f | %.1f%% |\n", nseg, segs / 1e6,
+           100.0 * segs / total);
     printf("| total | %.1f | |\n", total / 1e6);
     kiln__print("segment section (all fields)", &acc.sections, segs);
     if (per_field) kiln__print("field: section", &acc.fields, segs);

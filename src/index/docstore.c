@@ -32,7 +32,7 @@ typedef struct {
     size_t size;
     const uint8_t *blocks; /* nblocks entries of KILN_DOC_BLOCK_ENTRY bytes */
     uint32_t nblocks;
-    uint64_t table_pos;    /* end of the last frame */
+    uint64_t table_pos; /* end of the last frame */
 } kiln__docfile;
 
 struct kiln_docstore {
@@ -120,8 +120,7 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
     else if (kiln_checksum(p, size - 16) != sum)
         why = "checksum mismatch";
     else if (first != info.first || count != info.count || table_pos < KILN_DOC_HEADER ||
-             table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY !=
-                 size - KILN_DOC_FOOTER)
+             table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY != size - KILN_DOC_FOOTER)
         why = "header does not match the commit point";
     else {
         f->blocks = p + table_pos;
@@ -171,7 +170,8 @@ static void kiln__tail_reset(kiln_docstore *ds)
 void kiln_docstore_close(kiln_docstore *ds)
 {
     if (!ds) return;
-    for (size_t i = 0; i < ds->nfiles; i++) munmap((void *)ds->files[i].map, ds->files[i].size);
+    for (size_t i = 0; i < ds->nfiles; i++)
+        munmap((void *)ds->files[i].map, ds->files[i].size);
     free(ds->tail_blocks);
     kiln_buf_free(&ds->tail_z);
     kiln_buf_free(&ds->open);
@@ -191,7 +191,8 @@ static void kiln__seal_open(kiln_docstore *ds)
     if (ds->open.len == 0) return;
     if (ds->ntail_blocks == ds->tail_blocks_cap) {
         ds->tail_blocks_cap = ds->tail_blocks_cap ? ds->tail_blocks_cap * 2 : 256;
-        ds->tail_blocks = kiln_xrealloc(ds->tail_blocks, ds->tail_blocks_cap * sizeof *ds->tail_blocks);
+        ds->tail_blocks =
+            kiln_xrealloc(ds->tail_blocks, ds->tail_blocks_cap * sizeof *ds->tail_blocks);
     }
     ds->tail_blocks[ds->ntail_blocks++] =
         (kiln__dblock){ds->tail_z.len, ds->open_first, (uint32_t)ds->open.len};

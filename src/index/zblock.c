@@ -32,7 +32,8 @@ static void kiln__zthread_free(void *p)
     kiln__zthread *t = p;
     ZSTD_freeCCtx(t->cctx);
     ZSTD_freeDCtx(t->dctx);
-    for (int i = 0; i < KILN__ZCACHE; i++) free(t->e[i].buf);
+    for (int i = 0; i < KILN__ZCACHE; i++)
+        free(t->e[i].buf);
     free(t);
 }
 
@@ -83,7 +84,9 @@ const uint8_t *kiln_zblock_get(uint64_t owner, uint64_t key, const void *z, size
         if (e->used < victim->used) victim = e;
     }
     if (!t->dctx) t->dctx = ZSTD_createDCtx();
-    if (victim->cap < raw_len + 1) {
+    /* grow for the block; shrink back after an outsized one (a huge document or text value)
+     * rather than keep megabytes per thread */
+    if (victim->cap < raw_len + 1 || (victim->cap > (1u << 20) && raw_len < (1u << 16))) {
         free(victim->buf);
         victim->cap = raw_len + 1;
         victim->buf = kiln_xmalloc(victim->cap);

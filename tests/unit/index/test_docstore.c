@@ -12,7 +12,8 @@ static size_t doc_src(uint32_t i, char *buf, size_t cap)
 {
     size_t n = i % 97 == 0 ? 0 : i % 50 == 1 ? 3 * KILN_DOC_BLOCK + 17 : (i * 37) % 900 + 2;
     if (n >= cap) n = cap - 1;
-    for (size_t k = 0; k < n; k++) buf[k] = (char)('a' + (i * 7 + k * 13 + k / 5) % 26);
+    for (size_t k = 0; k < n; k++)
+        buf[k] = (char)('a' + (i * 7 + k * 13 + k / 5) % 26);
     if (n) buf[0] = '{', buf[n - 1] = '}';
     return n;
 }
@@ -83,7 +84,8 @@ static void test_round_trip_tail_and_files(void)
     CHECK_INT(check_docs(ds, 0, 3500), 0);
     /* random order: every get misses the block cache */
     int bad = 0;
-    for (uint32_t k = 0; k < 2000; k++) bad += check_docs(ds, (k * 7919) % 3500, (k * 7919) % 3500 + 1);
+    for (uint32_t k = 0; k < 2000; k++)
+        bad += check_docs(ds, (k * 7919) % 3500, (k * 7919) % 3500 + 1);
     CHECK_INT(bad, 0);
     kiln_docstore_close(ds);
     kiln_fs_remove_tree(dir, NULL);
@@ -96,7 +98,8 @@ static void test_two_stores_share_the_cache(void)
     kiln_test_tmpdir(d1, sizeof d1, "docstore");
     kiln_test_tmpdir(d2, sizeof d2, "docstore");
     kiln_error err;
-    kiln_docstore *a = kiln_docstore_open(d1, NULL, 0, &err), *b = kiln_docstore_open(d2, NULL, 0, &err);
+    kiln_docstore *a = kiln_docstore_open(d1, NULL, 0, &err),
+                  *b = kiln_docstore_open(d2, NULL, 0, &err);
     add_docs(a, 0, 200);
     char id[16], src[8];
     for (uint32_t i = 0; i < 200; i++) {
@@ -112,7 +115,8 @@ static void test_two_stores_share_the_cache(void)
         kiln_stored_doc d;
         bad += check_docs(a, i, i + 1);
         snprintf(id, sizeof id, "b-%u", i);
-        if (kiln_docstore_get(b, i, &d) || d.idlen != strlen(id) || memcmp(d.id, id, d.idlen)) bad++;
+        if (kiln_docstore_get(b, i, &d) || d.idlen != strlen(id) || memcmp(d.id, id, d.idlen))
+            bad++;
     }
     CHECK_INT(bad, 0);
     kiln_docstore_close(a);
@@ -187,7 +191,8 @@ static void test_blocks_compress(void)
     kiln_test_tmpdir(dir, sizeof dir, "docstore");
     kiln_error err;
     kiln_docstore *ds = kiln_docstore_open(dir, NULL, 0, &err);
-    const char *src = "{\"name\":\"Widget\",\"category\":\"tools\",\"price\":10.5,\"tags\":[\"a\",\"b\"]}";
+    const char *src =
+        "{\"name\":\"Widget\",\"category\":\"tools\",\"price\":10.5,\"tags\":[\"a\",\"b\"]}";
     size_t raw = 0;
     for (uint32_t i = 0; i < 10000; i++) {
         char id[16];

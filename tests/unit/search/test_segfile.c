@@ -23,9 +23,12 @@ static kiln_mapping *mapping(const char *js)
  * writer.c passes a NULL blob to memcpy for an empty first string, which UBSan reports.) */
 static size_t value_of(uint32_t d, uint32_t k, char *buf, size_t cap)
 {
-    size_t n = (d + k) % 41 == 0 && d ? 0 : (d + k) % 101 == 7 ? KILN__STR_BLOCK + 333 : 20 + (d * 31 + k * 17) % 300;
+    size_t n = (d + k) % 41 == 0 && d ? 0
+               : (d + k) % 101 == 7   ? KILN__STR_BLOCK + 333
+                                      : 20 + (d * 31 + k * 17) % 300;
     if (n >= cap) n = cap - 1;
-    for (size_t i = 0; i < n; i++) buf[i] = (i % 6 == 5) ? ' ' : (char)('a' + (d * 13 + k * 5 + i * 7) % 26);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (i % 6 == 5) ? ' ' : (char)('a' + (d * 13 + k * 5 + i * 7) % 26);
     buf[n] = 0;
     return n;
 }
@@ -69,7 +72,8 @@ static int check_values(kiln_sindex *si, uint32_t n, uint32_t stride)
             size_t len, wl = value_of(d, k, want, sizeof want);
             const char *v = kiln_dv_str(&dv, local, k, &len);
             if (len != wl || (wl && (!v || memcmp(v, want, wl)))) {
-                if (bad++ < 3) fprintf(stderr, "doc %u value %u differs (len %zu, want %zu)\n", d, k, len, wl);
+                if (bad++ < 3)
+                    fprintf(stderr, "doc %u value %u differs (len %zu, want %zu)\n", d, k, len, wl);
             }
         }
     }
@@ -77,7 +81,9 @@ static int check_values(kiln_sindex *si, uint32_t n, uint32_t stride)
     return bad;
 }
 
-typedef struct { size_t z, raw; } sizes;
+typedef struct {
+    size_t z, raw;
+} sizes;
 
 static void on_section(void *ctx, const char *field, const char *section, size_t bytes)
 {
@@ -103,13 +109,15 @@ static void test_text_originals_round_trip(void)
 {
     char dir[256];
     kiln_test_tmpdir(dir, sizeof dir, "segfile");
-    kiln_mapping *m = mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_mapping *m =
+        mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(dir, &err);
-    for (uint32_t d = 0; d < NDOCS; d++) add_doc(si, m, d);
+    for (uint32_t d = 0; d < NDOCS; d++)
+        add_doc(si, m, d);
     kiln_sindex_refresh(si, &err);
     sizes z = segment_sizes(si);
-    CHECK(z.z > 0);       /* large enough to be compressed */
+    CHECK(z.z > 0); /* large enough to be compressed */
     CHECK_INT(z.raw, 0);
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
@@ -124,7 +132,8 @@ static void test_text_originals_round_trip(void)
     /* small segments stay uncompressed; merging them with the big one recompresses */
     uint32_t d = NDOCS;
     for (int seg = 0; seg < 12; seg++) {
-        for (int i = 0; i < 20; i++, d++) add_doc(si, m, d);
+        for (int i = 0; i < 20; i++, d++)
+            add_doc(si, m, d);
         kiln_sindex_refresh(si, &err);
         if (seg == 0) CHECK(segment_sizes(si).raw > 0);
     }
@@ -145,10 +154,12 @@ static void test_text_originals_round_trip(void)
 static void make_index(char *dir, size_t dcap, char *path, size_t pcap)
 {
     kiln_test_tmpdir(dir, dcap, "segfile");
-    kiln_mapping *m = mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_mapping *m =
+        mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(dir, &err);
-    for (uint32_t d = 0; d < NDOCS; d++) add_doc(si, m, d);
+    for (uint32_t d = 0; d < NDOCS; d++)
+        add_doc(si, m, d);
     CHECK_INT(kiln_sindex_commit(si, &err), 0);
     kiln_sindex_close(si);
     kiln_mapping_unref(m);
@@ -191,7 +202,9 @@ static void test_old_version_refused(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
-typedef struct { int offsets, strings; } counts;
+typedef struct {
+    int offsets, strings;
+} counts;
 
 static void count_sections(void *ctx, const char *field, const char *section, size_t bytes)
 {
@@ -211,8 +224,8 @@ static void check_shared(kiln_sindex *si, uint32_t n)
     const kiln_segment *s = kiln_reader_segment(rd, 0);
     counts c = {0, 0};
     kiln__segment_stat(s, count_sections, &c);
-    CHECK_INT(c.offsets, 2);  /* one for the single-valued columns, one for the tags */
-    CHECK_INT(c.strings, 2);  /* tags: offsets + bytes; name: none */
+    CHECK_INT(c.offsets, 2); /* one for the single-valued columns, one for the tags */
+    CHECK_INT(c.strings, 2); /* tags: offsets + bytes; name: none */
     kiln_dv name, tags;
     CHECK_INT(kiln_dv_get(s, "name", &name), 0);
     CHECK_INT(kiln_dv_get(s, "tags", &tags), 0);
@@ -238,14 +251,16 @@ static void test_shared_arrays(void)
 {
     char dir[256];
     kiln_test_tmpdir(dir, sizeof dir, "segfile");
-    kiln_mapping *m = mapping("{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":{\"keyword\":"
-                              "{\"type\":\"keyword\"}}},\"tags\":{\"type\":\"text\",\"fields\":{\"keyword\":"
-                              "{\"type\":\"keyword\"}}},\"n\":{\"type\":\"long\"}}}");
+    kiln_mapping *m =
+        mapping("{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":{\"keyword\":"
+                "{\"type\":\"keyword\"}}},\"tags\":{\"type\":\"text\",\"fields\":{\"keyword\":"
+                "{\"type\":\"keyword\"}}},\"n\":{\"type\":\"long\"}}}");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(dir, &err);
     for (uint32_t d = 0; d < 500; d++) {
         char js[160];
-        snprintf(js, sizeof js, "{\"name\":\"Name %u\",\"tags\":[\"z%u\",\"a\"],\"n\":%u}", d * 7 % 100, d, d);
+        snprintf(js, sizeof js, "{\"name\":\"Name %u\",\"tags\":[\"z%u\",\"a\"],\"n\":%u}",
+                 d * 7 % 100, d, d);
         json_t *doc = json_loads(js, 0, NULL);
         CHECK_INT(kiln_sindex_add(si, d, doc, m, NULL, &err), 0);
         json_decref(doc);
@@ -293,11 +308,13 @@ static void test_postings_round_trip(void)
         /* "a" in every doc with tf 1..3; "b" in docs 0..127 (exactly one block); "c" in 129
          * docs; "d" every 7th doc with tf up to 9000 on one */
         size_t n = 0;
-        for (uint32_t k = 0; k <= d % 3; k++) n += (size_t)snprintf(body + n, sizeof body - n, "a ");
+        for (uint32_t k = 0; k <= d % 3; k++)
+            n += (size_t)snprintf(body + n, sizeof body - n, "a ");
         if (d < 128) n += (size_t)snprintf(body + n, sizeof body - n, "b ");
         if (d % 15 == 0 && d / 15 < 129) n += (size_t)snprintf(body + n, sizeof body - n, "c ");
         uint32_t dtf = d % 7 ? 0 : d == 1400 ? 9000 : 1 + d % 5;
-        for (uint32_t k = 0; k < dtf; k++) n += (size_t)snprintf(body + n, sizeof body - n, "d ");
+        for (uint32_t k = 0; k < dtf; k++)
+            n += (size_t)snprintf(body + n, sizeof body - n, "d ");
         json_t *doc = json_object();
         json_object_set_new(doc, "t", json_string(body));
         CHECK_INT(kiln_sindex_add(si, d * 1000, doc, m, NULL, &err), 0); /* gaps of 1000 */
@@ -318,8 +335,8 @@ static void test_postings_round_trip(void)
         for (uint32_t doc = kiln__it_next(it); doc != KILN__END; doc = kiln__it_next(it), want++) {
             for (;; want++) { /* the next doc holding the term */
                 uint32_t d = want;
-                int has = ti == 0 || (ti == 1 && d < 128) || (ti == 2 && d % 15 == 0 && d / 15 < 129) ||
-                          (ti == 3 && d % 7 == 0);
+                int has = ti == 0 || (ti == 1 && d < 128) ||
+                          (ti == 2 && d % 15 == 0 && d / 15 < 129) || (ti == 3 && d % 7 == 0);
                 if (has || want >= ndocs) break;
             }
             uint32_t tf = kiln__it_term_freq(it);
@@ -327,14 +344,21 @@ static void test_postings_round_trip(void)
                 static uint32_t pos[10000];
                 uint32_t np = kiln__it_term_positions(it, pos, 10000);
                 /* "a" opens the text; "d" follows the a's and maybe "b", "c" */
-                uint32_t first = ti == 0 ? 0 : want % 3 + 1 + (want < 128) + (want % 15 == 0 && want / 15 < 129);
+                uint32_t first =
+                    ti == 0 ? 0 : want % 3 + 1 + (want < 128) + (want % 15 == 0 && want / 15 < 129);
                 int ok = np == tf && np > 0 && pos[0] == first;
-                for (uint32_t k = 1; ok && k < np; k++) ok = pos[k] == pos[k - 1] + 1;
-                if (!ok && bad++ < 3) fprintf(stderr, "term %s doc %u: positions differ\n", terms[ti], want);
+                for (uint32_t k = 1; ok && k < np; k++)
+                    ok = pos[k] == pos[k - 1] + 1;
+                if (!ok && bad++ < 3)
+                    fprintf(stderr, "term %s doc %u: positions differ\n", terms[ti], want);
             }
-            uint32_t wtf = ti == 0 ? want % 3 + 1 : ti == 3 ? (want == 1400 ? 9000 : 1 + want % 5) : 1;
+            uint32_t wtf = ti == 0   ? want % 3 + 1
+                           : ti == 3 ? (want == 1400 ? 9000 : 1 + want % 5)
+                                     : 1;
             if (doc != want * 1000 || tf != wtf) {
-                if (bad++ < 3) fprintf(stderr, "term %s: doc %u tf %u, want %u tf %u\n", terms[ti], doc, tf, want * 1000, wtf);
+                if (bad++ < 3)
+                    fprintf(stderr, "term %s: doc %u tf %u, want %u tf %u\n", terms[ti], doc, tf,
+                            want * 1000, wtf);
             }
             seen++;
         }
