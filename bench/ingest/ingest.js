@@ -5,6 +5,7 @@
 //
 //   node bench/ingest/ingest.js [--bin build/kiln] [--dataset products|debian] [--n 1000000]
 //        [--batch 2000] [--connections 1,2] [--seed 42] [--shards 1] [--md FILE] [--quick]
+//        [--keep DIR]   (data dir DIR is kept after the run, with DIR.du: `du -ab` at measure time)
 //   node bench/ingest/ingest.js --url http://127.0.0.1:9200 --pid PID ...   (a running server)
 //
 // Each connection count gets a fresh server on a fresh temp data dir (with --bin; the default),
@@ -37,6 +38,7 @@ function parseArgs() {
     else if (k === '--md') o.md = v();
     else if (k === '--quick') o.n = 50000;
     else if (k === '--index') o.index = v();
+    else if (k === '--keep') o.keep = v();
     else throw new Error(`unknown argument ${k}`);
   }
   return o;
@@ -138,7 +140,9 @@ async function runOnce(o, set, conns) {
   let url = o.url;
   let pid = o.pid;
   if (!url) {
-    srv = await KilnServer.start({ bin: o.bin });
+    const keep = o.keep ? { dataDir: `${o.keep}${o.connections.length > 1 ? `-${conns}` : ''}` } : {};
+    if (keep.dataDir) fs.mkdirSync(keep.dataDir, { recursive: true });
+    srv = await KilnServer.start({ bin: o.bin, ...keep });
     url = srv.url;
     pid = srv.pid;
   }
@@ -198,6 +202,7 @@ async function runOnce(o, set, conns) {
       /* not local */
     }
     const disk = srv ? dirBytes(srv.dataDir) : null;
+    if (srv && o.keep) fs.writeFileSync(`${srv.dataDir}.du`, execFileSync('du', ['-ab', srv.dataDir], { encoding: 'utf8' }));
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     return { conns, secs, docs: set.docs, bodyBytes: set.bodyBytes, docBytes: set.docBytes, rssIdle, rssAfter, hwm, disk, itemErrors, firstError, serverCpu, clientCpu, p50: q(0.5), p99: q(0.99), requests: lat.length };

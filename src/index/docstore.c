@@ -1,7 +1,9 @@
+/* Stored documents in zstd blocks (format in docstore.h). */
 #include "index/docstore.h"
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "index/zblock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,39 +15,71 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KILN_DOC_HEADER 16
+#define KILN_DOC_HEADER 24
 #define KILN_DOC_RECORD 32 /* fixed part of a record */
 #define KILN_DOC_FOOTER 24
+#define KILN_DOC_BLOCK_ENTRY 16
+
+typedef struct kiln__dblock { /* a block table entry, as in the file */
+    uint64_t zoff;            /* frame offset (file: from the file start; tail: in tail_z) */
+    uint32_t first;           /* first doc, as an index in the file (or the tail) */
+    uint32_t raw_len;
+} kiln__dblock;
 
 typedef struct {
     kiln_docstore_file info;
     const uint8_t *map;
     size_t size;
-    const uint8_t *offsets;
+    const uint8_t *blocks; /* nblocks entries of KILN_DOC_BLOCK_ENTRY bytes */
+    uint32_t nblocks;
+    uint64_t table_pos; /* end of the last frame */
 } kiln__docfile;
-
-/* A tail document: one allocation holding the fixed part, the id and the source. */
-typedef struct {
-    int64_t seq_no, version, primary_term;
-    uint32_t idlen, srclen;
-    char bytes[];
-} kiln__taildoc;
 
 struct kiln_docstore {
     char dir[1024];
+    uint64_t owner; /* names this store's blocks in the per-thread cache */
     kiln__docfile *files;
     size_t nfiles;
     kiln_docstore_file *infos; /* mirror of files[].info for kiln_docstore_files */
+    /* the tail: docs from tail_first on, in sealed compressed blocks, then the open block */
     uint32_t tail_first;
-    kiln__taildoc **tail;
-    size_t ntail, tail_cap;
-    size_t tail_bytes;
+    uint32_t ntail;
+    kiln_buf tail_z; /* frames of the sealed tail blocks, back to back */
+    kiln__dblock *tail_blocks;
+    size_t ntail_blocks, tail_blocks_cap;
+    kiln_buf open;       /* raw records of the open block */
+    uint32_t open_first; /* tail index of the open block's first doc */
     uint64_t disk_bytes;
 };
 
 static void kiln__file_path(const kiln_docstore *ds, uint32_t first, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/docs-%010" PRIu32 ".kdoc", ds->dir, first);
+}
+
+static kiln__dblock kiln__file_block(const kiln__docfile *f, uint32_t b)
+{
+    kiln__dblock e;
+    memcpy(&e.zoff, f->blocks + (size_t)b * KILN_DOC_BLOCK_ENTRY, 8);
+    memcpy(&e.first, f->blocks + (size_t)b * KILN_DOC_BLOCK_ENTRY + 8, 4);
+    memcpy(&e.raw_len, f->blocks + (size_t)b * KILN_DOC_BLOCK_ENTRY + 12, 4);
+    return e;
+}
+
+/* Checks the block table: frames in order inside the data area, first docs increasing from 0. */
+static int kiln__blocks_valid(const kiln__docfile *f)
+{
+    if (f->info.count && !f->nblocks) return 0;
+    uint64_t zoff = KILN_DOC_HEADER;
+    for (uint32_t b = 0; b < f->nblocks; b++) {
+        kiln__dblock e = kiln__file_block(f, b);
+        uint32_t want_first = b ? kiln__file_block(f, b - 1).first + 1 : 0;
+        if (e.zoff < zoff || e.zoff >= f->table_pos || (b ? e.first < want_first : e.first != 0) ||
+            e.first >= f->info.count || e.raw_len < KILN_DOC_RECORD)
+            return 0;
+        zoff = e.zoff + 1;
+    }
+    return 1;
 }
 
 static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docfile *f,
@@ -69,28 +103,33 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
     close(fd);
     if (map == MAP_FAILED) return kiln_fail(err, KILN_E_IO, "mmap %s: %s", path, strerror(errno));
     const uint8_t *p = map;
-    uint64_t offpos, sum;
-    memcpy(&offpos, p + size - KILN_DOC_FOOTER, 8);
+    uint64_t table_pos, sum;
+    memcpy(&table_pos, p + size - KILN_DOC_FOOTER, 8);
     memcpy(&sum, p + size - 16, 8);
-    uint32_t first, count;
+    uint32_t first, count, nblocks;
     memcpy(&first, p + 8, 4);
     memcpy(&count, p + 12, 4);
+    memcpy(&nblocks, p + 16, 4);
+    *f = (kiln__docfile){info, p, size, NULL, nblocks, table_pos};
     const char *why = NULL;
-    if (memcmp(p, "KILNDOC1", 8) || memcmp(p + size - 8, "KDOCEND1", 8))
+    if (!memcmp(p, "KILNDOC1", 8))
+        why = "format 1 (uncompressed), written by an older Kiln; this version reads format 2 "
+              "only: re-index the data";
+    else if (memcmp(p, "KILNDOC2", 8) || memcmp(p + size - 8, "KDOCEND2", 8))
         why = "bad magic";
     else if (kiln_checksum(p, size - 16) != sum)
         why = "checksum mismatch";
-    else if (first != info.first || count != info.count ||
-             offpos + (uint64_t)count * 8 != size - KILN_DOC_FOOTER)
+    else if (first != info.first || count != info.count || table_pos < KILN_DOC_HEADER ||
+             table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY != size - KILN_DOC_FOOTER)
         why = "header does not match the commit point";
+    else {
+        f->blocks = p + table_pos;
+        if (!kiln__blocks_valid(f)) why = "bad block table";
+    }
     if (why) {
         munmap(map, size);
         return kiln_fail(err, KILN_E_IO, "%s: corrupt stored-fields file (%s)", path, why);
     }
-    f->info = info;
-    f->map = p;
-    f->size = size;
-    f->offsets = p + offpos;
     ds->disk_bytes += size;
     return 0;
 }
@@ -100,6 +139,7 @@ kiln_docstore *kiln_docstore_open(const char *dir, const kiln_docstore_file *fil
 {
     kiln_docstore *ds = kiln_xcalloc(1, sizeof *ds);
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
+    ds->owner = kiln_zblock_owner_new();
     if (kiln_fs_mkdirs(dir, err)) goto fail;
     ds->files = kiln_xcalloc(n ? n : 1, sizeof *ds->files);
     ds->infos = kiln_xcalloc(n ? n : 1, sizeof *ds->infos);
@@ -115,12 +155,26 @@ fail:
     return NULL;
 }
 
+static void kiln__tail_reset(kiln_docstore *ds)
+{
+    /* the tail can reach hundreds of MB: give the memory back rather than keep the capacity */
+    ds->ntail = 0;
+    ds->open_first = 0;
+    ds->ntail_blocks = ds->tail_blocks_cap = 0;
+    free(ds->tail_blocks);
+    ds->tail_blocks = NULL;
+    kiln_buf_free(&ds->tail_z);
+    kiln_buf_reset(&ds->open);
+}
+
 void kiln_docstore_close(kiln_docstore *ds)
 {
     if (!ds) return;
-    for (size_t i = 0; i < ds->nfiles; i++) munmap((void *)ds->files[i].map, ds->files[i].size);
-    for (size_t i = 0; i < ds->ntail; i++) free(ds->tail[i]);
-    free(ds->tail);
+    for (size_t i = 0; i < ds->nfiles; i++)
+        munmap((void *)ds->files[i].map, ds->files[i].size);
+    free(ds->tail_blocks);
+    kiln_buf_free(&ds->tail_z);
+    kiln_buf_free(&ds->open);
     free(ds->files);
     free(ds->infos);
     free(ds);
@@ -128,36 +182,99 @@ void kiln_docstore_close(kiln_docstore *ds)
 
 uint32_t kiln_docstore_next(const kiln_docstore *ds)
 {
-    return ds->tail_first + (uint32_t)ds->ntail;
+    return ds->tail_first + ds->ntail;
+}
+
+/* Compresses the open block into the tail's frames. */
+static void kiln__seal_open(kiln_docstore *ds)
+{
+    if (ds->open.len == 0) return;
+    if (ds->ntail_blocks == ds->tail_blocks_cap) {
+        ds->tail_blocks_cap = ds->tail_blocks_cap ? ds->tail_blocks_cap * 2 : 256;
+        ds->tail_blocks =
+            kiln_xrealloc(ds->tail_blocks, ds->tail_blocks_cap * sizeof *ds->tail_blocks);
+    }
+    ds->tail_blocks[ds->ntail_blocks++] =
+        (kiln__dblock){ds->tail_z.len, ds->open_first, (uint32_t)ds->open.len};
+    kiln_zblock_compress(&ds->tail_z, ds->open.data, ds->open.len);
+    kiln_buf_reset(&ds->open);
+    ds->open_first = ds->ntail;
 }
 
 void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc)
 {
-    if (ds->ntail == ds->tail_cap) {
-        ds->tail_cap = ds->tail_cap ? ds->tail_cap * 2 : 1024;
-        ds->tail = kiln_xrealloc(ds->tail, ds->tail_cap * sizeof *ds->tail);
+    ds->ntail++;
+    uint32_t lens[2] = {(uint32_t)doc->idlen, (uint32_t)doc->srclen};
+    kiln_buf_reserve(&ds->open, KILN_DOC_RECORD + doc->idlen + doc->srclen);
+    kiln_buf_append(&ds->open, &doc->seq_no, 8);
+    kiln_buf_append(&ds->open, &doc->version, 8);
+    kiln_buf_append(&ds->open, &doc->primary_term, 8);
+    kiln_buf_append(&ds->open, lens, 8);
+    kiln_buf_append(&ds->open, doc->id, doc->idlen);
+    kiln_buf_append(&ds->open, doc->src, doc->srclen);
+    if (ds->open.len >= KILN_DOC_BLOCK) kiln__seal_open(ds);
+}
+
+/* Fills out from record k of a block's raw bytes, found by walking the records before it (a
+ * block holds a dozen product documents: cheaper than an offset table of 4 bytes per doc);
+ * -1 if the records do not fit (corrupt). */
+static int kiln__record(const uint8_t *raw, size_t raw_len, uint32_t k, kiln_stored_doc *out)
+{
+    if (!raw) return -1;
+    size_t off = 0;
+    uint32_t idlen, srclen;
+    for (;; k--) {
+        if (raw_len - off < KILN_DOC_RECORD) return -1;
+        memcpy(&idlen, raw + off + 24, 4);
+        memcpy(&srclen, raw + off + 28, 4);
+        if (!k) break;
+        if ((uint64_t)idlen + srclen > raw_len - off - KILN_DOC_RECORD) return -1;
+        off += KILN_DOC_RECORD + (size_t)idlen + srclen;
     }
-    kiln__taildoc *t = kiln_xmalloc(sizeof *t + doc->idlen + doc->srclen);
-    t->seq_no = doc->seq_no;
-    t->version = doc->version;
-    t->primary_term = doc->primary_term;
-    t->idlen = (uint32_t)doc->idlen;
-    t->srclen = (uint32_t)doc->srclen;
-    memcpy(t->bytes, doc->id, doc->idlen);
-    memcpy(t->bytes + doc->idlen, doc->src, doc->srclen);
-    ds->tail[ds->ntail++] = t;
-    ds->tail_bytes += KILN_DOC_RECORD + 8 + doc->idlen + doc->srclen;
+    const uint8_t *r = raw + off;
+    memcpy(&out->seq_no, r, 8);
+    memcpy(&out->version, r + 8, 8);
+    memcpy(&out->primary_term, r + 16, 8);
+    if ((uint64_t)idlen + srclen > raw_len - off - KILN_DOC_RECORD) return -1;
+    out->id = (const char *)r + KILN_DOC_RECORD;
+    out->idlen = idlen;
+    out->src = out->id + idlen;
+    out->srclen = srclen;
+    return 0;
+}
+
+/* Last block whose first doc is <= i (blocks sorted by first doc). */
+static size_t kiln__block_of(const kiln__dblock *tail, const kiln__docfile *f, size_t n, uint32_t i)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint32_t first = tail ? tail[mid].first : kiln__file_block(f, (uint32_t)mid).first;
+        if (first <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;
+}
+
+static int kiln__tail_get(const kiln_docstore *ds, uint32_t i, kiln_stored_doc *out)
+{
+    if (i >= ds->open_first)
+        return kiln__record((const uint8_t *)ds->open.data, ds->open.len, i - ds->open_first, out);
+    size_t b = kiln__block_of(ds->tail_blocks, NULL, ds->ntail_blocks, i);
+    const kiln__dblock *e = &ds->tail_blocks[b];
+    size_t end = b + 1 < ds->ntail_blocks ? ds->tail_blocks[b + 1].zoff : ds->tail_z.len;
+    const uint8_t *raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first,
+                                         ds->tail_z.data + e->zoff, end - e->zoff, e->raw_len);
+    return kiln__record(raw, e->raw_len, i - e->first, out);
 }
 
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out)
 {
     if (docnum >= ds->tail_first) {
-        size_t i = docnum - ds->tail_first;
-        if (i >= ds->ntail) return -1;
-        const kiln__taildoc *t = ds->tail[i];
-        *out = (kiln_stored_doc){t->bytes, t->idlen, t->bytes + t->idlen, t->srclen,
-                                 t->seq_no, t->version, t->primary_term};
-        return 0;
+        uint32_t i = docnum - ds->tail_first;
+        return i < ds->ntail ? kiln__tail_get(ds, i, out) : -1;
     }
     size_t lo = 0, hi = ds->nfiles;
     while (lo < hi) { /* last file with first <= docnum */
@@ -171,49 +288,38 @@ int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc 
     const kiln__docfile *f = &ds->files[lo - 1];
     uint32_t i = docnum - f->info.first;
     if (i >= f->info.count) return -1;
-    uint64_t off;
-    memcpy(&off, f->offsets + (size_t)i * 8, 8);
-    const uint8_t *r = f->map + off;
-    uint32_t idlen, srclen;
-    memcpy(&out->seq_no, r, 8);
-    memcpy(&out->version, r + 8, 8);
-    memcpy(&out->primary_term, r + 16, 8);
-    memcpy(&idlen, r + 24, 4);
-    memcpy(&srclen, r + 28, 4);
-    out->id = (const char *)r + KILN_DOC_RECORD;
-    out->idlen = idlen;
-    out->src = out->id + idlen;
-    out->srclen = srclen;
-    return 0;
+    size_t b = kiln__block_of(NULL, f, f->nblocks, i);
+    kiln__dblock e = kiln__file_block(f, (uint32_t)b);
+    uint64_t end = b + 1 < f->nblocks ? kiln__file_block(f, (uint32_t)b + 1).zoff : f->table_pos;
+    const uint8_t *raw = kiln_zblock_get(ds->owner, f->info.first + e.first, f->map + e.zoff,
+                                         end - e.zoff, e.raw_len);
+    return kiln__record(raw, e.raw_len, i - e.first, out);
 }
 
 int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
 {
     if (ds->ntail == 0) return 0;
+    kiln__seal_open(ds);
     kiln_buf b = KILN_BUF_INIT;
-    uint32_t first = ds->tail_first, count = (uint32_t)ds->ntail;
-    kiln_buf_reserve(&b, ds->tail_bytes + 64);
-    kiln_buf_append(&b, "KILNDOC1", 8);
-    kiln_buf_append(&b, &first, 4);
-    kiln_buf_append(&b, &count, 4);
-    uint64_t *offs = kiln_xmalloc(count * sizeof *offs);
-    for (uint32_t i = 0; i < count; i++) {
-        const kiln__taildoc *t = ds->tail[i];
-        offs[i] = b.len;
-        kiln_buf_append(&b, &t->seq_no, 8);
-        kiln_buf_append(&b, &t->version, 8);
-        kiln_buf_append(&b, &t->primary_term, 8);
-        kiln_buf_append(&b, &t->idlen, 4);
-        kiln_buf_append(&b, &t->srclen, 4);
-        kiln_buf_append(&b, t->bytes, (size_t)t->idlen + t->srclen);
+    uint32_t first = ds->tail_first, count = ds->ntail, nblocks = (uint32_t)ds->ntail_blocks;
+    uint32_t head[4] = {first, count, nblocks, 0};
+    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->tail_z.len + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
+                             KILN_DOC_FOOTER);
+    kiln_buf_append(&b, "KILNDOC2", 8);
+    kiln_buf_append(&b, head, sizeof head);
+    kiln_buf_append(&b, ds->tail_z.data, ds->tail_z.len);
+    uint64_t table_pos = b.len;
+    for (uint32_t i = 0; i < nblocks; i++) {
+        kiln__dblock e = ds->tail_blocks[i];
+        e.zoff += KILN_DOC_HEADER;
+        kiln_buf_append(&b, &e.zoff, 8);
+        kiln_buf_append(&b, &e.first, 4);
+        kiln_buf_append(&b, &e.raw_len, 4);
     }
-    uint64_t offpos = b.len;
-    kiln_buf_append(&b, offs, count * sizeof *offs);
-    free(offs);
-    kiln_buf_append(&b, &offpos, 8);
+    kiln_buf_append(&b, &table_pos, 8);
     uint64_t sum = kiln_checksum(b.data, b.len);
     kiln_buf_append(&b, &sum, 8);
-    kiln_buf_append(&b, "KDOCEND1", 8);
+    kiln_buf_append(&b, "KDOCEND2", 8);
     char path[1200];
     kiln__file_path(ds, first, path, sizeof path);
     int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
@@ -227,10 +333,8 @@ int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
     ds->files[ds->nfiles] = f;
     ds->infos[ds->nfiles] = info;
     ds->nfiles++;
-    for (size_t i = 0; i < ds->ntail; i++) free(ds->tail[i]);
-    ds->ntail = 0;
-    ds->tail_bytes = 0;
     ds->tail_first = first + count;
+    kiln__tail_reset(ds);
     return 0;
 }
 
@@ -242,7 +346,7 @@ const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n
 
 size_t kiln_docstore_tail_bytes(const kiln_docstore *ds)
 {
-    return ds->tail_bytes;
+    return ds->tail_z.len + ds->open.len + ds->ntail_blocks * sizeof(kiln__dblock);
 }
 
 uint64_t kiln_docstore_disk_bytes(const kiln_docstore *ds)

@@ -1,15 +1,28 @@
 /* Stored documents of a shard, by doc number: _id, _source bytes exactly as received, _seq_no,
  * _version, _primary_term.
  *
- * Recent documents live in an in-memory tail; kiln_docstore_flush writes the tail to an
- * immutable, checksummed file (docs-<first>.kdoc) that is memory-mapped from then on.
+ * Documents are packed into blocks of ~KILN_DOC_BLOCK raw bytes, each compressed with zstd
+ * (zblock.h) as soon as it fills, so the in-memory tail is mostly compressed too;
+ * kiln_docstore_flush writes the tail to an immutable, checksummed file (docs-<first>.kdoc)
+ * that is memory-mapped from then on. Reading a document decompresses its block into a small
+ * per-thread cache (one block of a few KiB, not the file).
  *
- * File layout (little-endian):
- *   "KILNDOC1" | u32 first_docnum | u32 count
- *   count × record: i64 seq_no | i64 version | i64 primary_term | u32 id_len | u32 src_len |
- *                   id bytes | source bytes
- *   u64 record_offset[count]
- *   u64 offsets_pos | u64 checksum (xxh3 of every byte before it) | "KDOCEND1" */
+ * File layout (little-endian), format 2:
+ *   offset  size          field
+ *   0       8             magic "KILNDOC2"
+ *   8       4, 4          u32 first_docnum, u32 count
+ *   16      4, 4          u32 nblocks, u32 reserved (0)
+ *   24      ...           nblocks zstd frames, back to back; frame b holds the records of docs
+ *                         [block b first doc, next block's first doc), each record:
+ *                         i64 seq_no | i64 version | i64 primary_term | u32 id_len |
+ *                         u32 src_len | id bytes | source bytes
+ *   T       16 × nblocks  block table: u64 frame offset | u32 first doc (index in the file) |
+ *                         u32 raw (decompressed) length
+ *                         (a record is found by walking its block's records: no offset table)
+ *   end-24  8             u64 T (offset of the block table)
+ *   end-16  8             u64 checksum: xxh3 of every byte before it
+ *   end-8   8             magic "KDOCEND2"
+ * Format 1 files ("KILNDOC1", records uncompressed) are refused with an error naming the format. */
 #ifndef KILN_DOCSTORE_H
 #define KILN_DOCSTORE_H
 
@@ -18,10 +31,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Raw bytes per compressed block: small enough that fetching one document decompresses ~8 KiB
+ * (a few µs), large enough for zstd to find the repeated field names and values. */
+#ifndef KILN_DOC_BLOCK
+#define KILN_DOC_BLOCK 8192
+#endif
+
 typedef struct kiln_docstore kiln_docstore;
 
 typedef struct kiln_stored_doc {
-    const char *id; /* borrowed: valid while the caller holds the shard lock */
+    /* borrowed: valid while the caller holds the shard lock and makes no other
+     * kiln_docstore_get call on this thread (it may live in the thread's block cache) */
+    const char *id;
     size_t idlen;
     const char *src;
     size_t srclen;
@@ -42,11 +63,13 @@ void kiln_docstore_close(kiln_docstore *ds);
 /* Appends a document; its docnum must be kiln_docstore_next(ds). Copies id and src. */
 void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc);
 uint32_t kiln_docstore_next(const kiln_docstore *ds);
+/* 0 and *out filled, or -1 when docnum is not stored (or its block is corrupt). */
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out);
 /* Writes the tail to a new file (fsync'd) and maps it. No-op when the tail is empty. */
 int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err);
 /* The current file list (borrowed until the next flush). */
 const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n);
+/* Bytes the tail holds in memory (compressed blocks plus the open block). */
 size_t kiln_docstore_tail_bytes(const kiln_docstore *ds);
 uint64_t kiln_docstore_disk_bytes(const kiln_docstore *ds);
 

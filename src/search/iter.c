@@ -44,13 +44,19 @@ typedef struct kiln__term_it {
     uint32_t blk, i, n;
     const uint8_t *pp;
     uint32_t pos_i;
+    int pos_packed;   /* full block: pp[0] is the width, packed deltas follow (seal.c) */
+    uint32_t pos_idx; /* packed: index of the first delta of doc pos_i */
     kiln__bm25 bm;
     const uint8_t *norms;
     int docs_only;
     uint32_t bblk; /* bound cursor: targets only grow */
     uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
+    kiln__skip one; /* the skip entry of a one-block term, which the segment does not store */
 } kiln__term_it;
 
+/* Decodes block b of the term into docs[] and tfs[]: a full block is bit-packed (one width
+ * byte for the doc deltas, one for tf - 1, then the packed values), the term's last, partial
+ * block is varints of (delta << 1 | tf == 1) then tf unless 1 (seal.c). */
 static void kiln__term_load(kiln__term_it *t, uint32_t b)
 {
     const kiln__skip *sk = &t->sk[b];
@@ -58,17 +64,30 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     t->n = (uint32_t)sk->ndocs + 1;
     const uint8_t *p = t->post + sk->doc_off;
     uint32_t prev = b ? t->sk[b - 1].last_doc : 0;
-    for (uint32_t k = 0; k < t->n; k++) {
-        uint32_t v, tf = 1;
-        p = kiln__get_vu32(p, &v);
-        if (!(v & 1)) p = kiln__get_vu32(p, &tf);
-        prev += v >> 1;
-        t->docs[k] = prev;
-        t->tfs[k] = tf;
+    if (t->n == KILN__BLOCK) {
+        unsigned bd = p[0] > 32 ? 32 : p[0], bt = p[1] > 32 ? 32 : p[1];
+        kiln__unpack(p + 2, t->docs, bd);
+        kiln__unpack(p + 2 + 16 * bd, t->tfs, bt);
+        for (uint32_t k = 0; k < KILN__BLOCK; k++) {
+            prev += t->docs[k];
+            t->docs[k] = prev;
+            t->tfs[k]++;
+        }
+    } else {
+        for (uint32_t k = 0; k < t->n; k++) {
+            uint32_t v, tf = 1;
+            p = kiln__get_vu32(p, &v);
+            if (!(v & 1)) p = kiln__get_vu32(p, &tf);
+            prev += v >> 1;
+            t->docs[k] = prev;
+            t->tfs[k] = tf;
+        }
     }
     t->i = 0;
     t->pp = t->pos ? t->pos + sk->pos_off : NULL;
     t->pos_i = 0;
+    t->pos_packed = t->n == KILN__BLOCK;
+    t->pos_idx = 0;
 }
 
 static uint32_t kiln__term_next(kiln__it *it)
@@ -166,7 +185,14 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     t->base.advance = kiln__term_advance;
     t->base.bound = kiln__term_bound;
     t->base.cost = st->df;
-    t->sk = s->skips + st->skip_idx;
+    if (st->nblocks == 1) { /* bound by the term's (max tf, shortest norm): one impact */
+        t->one = (kiln__skip){.last_doc = st->skip_idx, .max_tf = st->max_tf,
+                              .min_norm = st->min_norm, .ndocs = (uint8_t)(st->df - 1),
+                              .imp_tf = {st->max_tf}, .imp_norm = {st->min_norm}, .nimp = 1};
+        t->sk = &t->one;
+    } else {
+        t->sk = s->skips + st->skip_idx;
+    }
     t->nblocks = st->nblocks;
     t->post = s->post + st->post_off;
     t->pos = f->has_pos ? s->pos + st->pos_off : NULL;
@@ -196,6 +222,18 @@ uint32_t kiln__it_term_positions(kiln__it *it, uint32_t *out, uint32_t cap)
 {
     kiln__term_it *t = (kiln__term_it *)it;
     if (!t->pp) return 0;
+    if (t->pos_packed) { /* random access: skip earlier docs by their tf */
+        unsigned w = t->pp[0] > 32 ? 32 : t->pp[0];
+        while (t->pos_i < t->i) t->pos_idx += t->tfs[t->pos_i++];
+        uint32_t tf = t->tfs[t->i], pos = 0, n = 0;
+        for (uint32_t k = 0; k < tf; k++) {
+            pos += kiln__unpack_at(t->pp + 1, t->pos_idx + k, w);
+            if (n < cap) out[n++] = pos;
+        }
+        t->pos_idx += tf;
+        t->pos_i++;
+        return n;
+    }
     while (t->pos_i < t->i) { /* skip positions of earlier docs in the block */
         for (uint32_t k = 0; k < t->tfs[t->pos_i]; k++) {
             uint32_t d;

@@ -93,14 +93,16 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
             case KILN_DV_F64: f->dv_val.f64[f->dv_n++] = dv->f64[v]; break;
             case KILN_DV_ORD: f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]]; break;
             case KILN_DV_STR: {
-                uint32_t a = dv->str_off[dv->ord[v]], b = dv->str_off[dv->ord[v] + 1];
+                size_t n;
+                const char *sv = kiln_dv_str(dv, d, v - dv->off[d], &n); /* may be compressed */
+                uint32_t a = 0, b = (uint32_t)n;
                 if (f->str_n + 2 > f->str_cap) {
                     f->str_cap = f->str_cap ? f->str_cap * 2 : 1024;
                     f->str_off = kiln_xrealloc(f->str_off, (size_t)f->str_cap * 4);
                 }
                 if (f->str_n == 0) f->str_off[0] = 0;
                 if (f->str_blob.len + (b - a) > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, b - a);
-                memcpy(f->str_blob.p + f->str_blob.len, dv->str_blob + a, b - a);
+                if (b) memcpy(f->str_blob.p + f->str_blob.len, sv + a, b - a);
                 f->str_blob.len += b - a;
                 f->dv_val.u32[f->dv_n++] = f->str_n;
                 f->str_off[++f->str_n] = f->str_blob.len;

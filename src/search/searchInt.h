@@ -12,6 +12,7 @@
 #define KILN__BLOCK 128 /* docs per postings block (skip entry, score bound) */
 #define KILN__POS_GAP 100 /* position gap between values of a multi-valued field, as in ES */
 #define KILN__IMPACTS 4   /* competitive (tf, norm) pairs kept per postings block */
+#define KILN__PACK_PAD 8  /* zero bytes after the postings: kiln__unpack reads 8 at a time */
 
 /* ---- varints ---------------------------------------------------------------------------- */
 
@@ -42,6 +43,56 @@ static inline const uint8_t *kiln__get_vu32(const uint8_t *p, uint32_t *v)
     }
     *v = x;
     return p;
+}
+
+/* ---- bit packing of full postings blocks ------------------------------------------------------
+ * KILN__BLOCK values of w bits (0..32) take exactly 16 × w bytes, least significant bits
+ * first. The reader loads 8 bytes at a time, so a buffer of packed data has 8 bytes of padding
+ * after its end (the segment's postings end with them). */
+
+static inline unsigned kiln__bits(uint32_t v)
+{
+    return v ? 32 - (unsigned)__builtin_clz(v) : 0;
+}
+
+/* Packs n values into out ((n × w + 7) / 8 bytes, w >= bits of every value). */
+static inline void kiln__pack_n(uint8_t *out, const uint32_t *v, size_t n, unsigned w)
+{
+    memset(out, 0, (n * w + 7) / 8);
+    for (size_t i = 0, bit = 0; i < n; i++, bit += w) {
+        uint64_t x = (uint64_t)v[i] << (bit & 7);
+        for (size_t k = bit >> 3; x; k++, x >>= 8) out[k] |= (uint8_t)x;
+    }
+}
+
+/* Packs KILN__BLOCK values into out (16 × w bytes). */
+static inline void kiln__pack(uint8_t *out, const uint32_t *v, unsigned w)
+{
+    kiln__pack_n(out, v, KILN__BLOCK, w);
+}
+
+/* Value i of values packed with width w (0..32). */
+static inline uint32_t kiln__unpack_at(const uint8_t *in, size_t i, unsigned w)
+{
+    if (w == 0) return 0;
+    uint64_t x;
+    size_t bit = i * w;
+    memcpy(&x, in + (bit >> 3), 8);
+    return (uint32_t)((x >> (bit & 7)) & ((1ull << w) - 1));
+}
+
+static inline void kiln__unpack(const uint8_t *in, uint32_t *v, unsigned w)
+{
+    if (w == 0) {
+        memset(v, 0, KILN__BLOCK * sizeof *v);
+        return;
+    }
+    uint64_t mask = (1ull << w) - 1;
+    for (unsigned i = 0, bit = 0; i < KILN__BLOCK; i++, bit += w) {
+        uint64_t x;
+        memcpy(&x, in + (bit >> 3), 8);
+        v[i] = (uint32_t)((x >> (bit & 7)) & mask);
+    }
 }
 
 /* A growable byte vector (small header: many of them exist, one per term). */
@@ -160,10 +211,22 @@ typedef struct kiln__sterm {
     uint64_t ttf;
     uint64_t post_off; /* into segment post */
     uint64_t pos_off;  /* into segment pos */
-    uint32_t skip_idx; /* first skip entry in segment skips */
+    uint32_t skip_idx; /* first skip entry in segment skips; a term of one block has no skip
+                          entry (most terms: 32 bytes each saved) and this is its last doc */
     uint16_t max_tf;
     uint8_t min_norm;
 } kiln__sterm;
+
+/* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
+ * first); its raw bytes are the varint length of each value, then the values. */
+typedef struct kiln__strblock {
+    uint64_t zoff; /* into the field's frames */
+    uint32_t first;
+    uint32_t raw_len;
+} kiln__strblock;
+
+#define KILN__STR_BLOCK 8192         /* raw bytes per block of text originals */
+#define KILN__STR_COMPRESS_MIN 65536 /* fields with fewer raw bytes keep them uncompressed */
 
 typedef struct kiln__sfield {
     char *path;
@@ -178,11 +241,22 @@ typedef struct kiln__sfield {
     uint32_t doc_count; /* docs with a value (BM25 N) */
     uint64_t sum_ttf;   /* sum of lengths (BM25 avgdl) */
     kiln_dv dv;
-    /* owned arrays behind dv */
+    /* owned arrays behind dv. Text originals (KILN_DV_STR): value v of the field (doc d's i-th
+     * is v = dv_off[d] + i) is bytes [dv_str_off[v], dv_str_off[v+1]) of dv_blob, or, when
+     * dv_str_z is set, in zstd blocks with their own offsets (no dv_str_off, no raw copy) */
     uint32_t *dv_off, *dv_ord, *dv_str_off;
     int64_t *dv_i64;
     double *dv_f64;
     char *dv_blob;
+    uint8_t *dv_str_z; /* frames of the blocks, back to back */
+    uint64_t dv_str_zlen;
+    kiln__strblock *dv_str_blocks;
+    uint32_t dv_str_nblocks;
+    /* No duplicate bytes (field index + 1, 0 = none): dv_off_from, dv_off is the same array as
+     * an earlier field's (single-valued fields all share 0,1,2,...); str_from, the text
+     * originals are exactly the terms of a keyword multi-field's ordinals (name → name.keyword),
+     * read through its dv_ord, and the field stores no string bytes at all */
+    uint32_t dv_off_from, str_from;
 } kiln__sfield;
 
 struct kiln_segment {
@@ -199,6 +273,12 @@ struct kiln_segment {
     int persisted; /* has a file listed (or to be listed) in the commit */
 };
 
+/* Points f->dv (the public view) at the field's arrays (seal.c). */
+void kiln__sfield_publish_dv(kiln__sfield *f, uint32_t ndocs);
+/* Resolves shared arrays and publishes every field's doc values (seal and open); -1 if a
+ * link is invalid. */
+int kiln__segment_link(kiln_segment *s);
+
 /* Segment files and the commit file (segfile.c). */
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);
 kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err);
@@ -206,6 +286,10 @@ int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs
                        kiln_error *err);
 int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t *n,
                       kiln_error *err);
+
+/* Reports the bytes of each section of s as written to its file (field NULL: segment-wide). */
+typedef void (*kiln__stat_fn)(void *ctx, const char *field, const char *section, size_t bytes);
+void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx);
 
 void kiln__segment_ref(kiln_segment *s);
 void kiln__segment_unref(kiln_segment *s);

@@ -2,11 +2,11 @@
  * arrays of the in-memory segment are laid out as they are in memory, so opening a segment is
  * a checksum pass and pointer fix-ups, no decoding.
  *
- * File "seg-<base>.ksg", little-endian, every section aligned to 8 bytes:
+ * File "seg-<base>.ksg", format version 2, little-endian, every section aligned to 8 bytes:
  *
  *   offset  size  field
- *   0       8     magic "KILNSEG1"
- *   8       4     u32 format version (1)
+ *   0       8     magic "KILNSEG1" (the family; the version follows)
+ *   8       4     u32 format version (2; any other is refused with an error naming it)
  *   12      4     u32 base (first doc number)
  *   16      4     u32 ndocs (local ids 0..ndocs-1)
  *   20      4     u32 nfields
@@ -18,13 +18,23 @@
  *   64      ...   present bitset (ceil(ndocs/64) u64) if has_present
  *                 skips, post bytes, pos bytes
  *                 nfields × field:
- *                   u32 path_len | u32 type | u32 flags (1 indexed, 2 positions, 4 norms) |
- *                   u32 dv_kind | u32 nterms | u32 doc_count | u64 sum_ttf | u64 text_len |
- *                   u64 nvalues | u64 nstr | u64 str_blob_len        (64 bytes)
+ *                   u32 path_len | u32 type | u32 flags (1 indexed, 2 positions, 4 norms,
+ *                   8 compressed strings) | u32 dv_kind | u32 nterms | u32 doc_count |
+ *                   u32 dv_off_from | u32 str_from (field index + 1, 0 = none: see below) |
+ *                   u64 sum_ttf | u64 text_len | u64 nvalues | u64 nstr | u64 str_raw_len |
+ *                   u64 str_zlen | u64 str_nblocks                      (88 bytes)
  *                   path | terms (nterms × sizeof(kiln__sterm) = 48 bytes) | term text |
- *                   norms (ndocs bytes, if flag 4) | dv off ((ndocs+1) × u32) |
- *                   values (nvalues × 8 for i64/f64, × 4 for ordinals/string ids) |
- *                   string offsets ((nstr+1) × u32) | string bytes     (text fields)
+ *                   norms (ndocs bytes, if flag 4) |
+ *                   dv off ((ndocs+1) × u32), absent when dv_off_from names an earlier field
+ *                     with the same array |
+ *                   values (nvalues × 8 for i64/f64, × 4 for ordinals; none for strings) |
+ *                   text fields (nstr = nvalues, value v of the column is string v), absent
+ *                   when str_from names a keyword field whose ordinals spell the same strings:
+ *                     either string offsets into the raw bytes ((nstr+1) × u32) and the raw
+ *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
+ *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
+ *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
+ *                     raw bytes are the varint length of each of its values, then the values
  *   end-16  8     u64 checksum: xxh3 of every byte before it
  *   end-8   8     magic "KSEGEND1"
  *
@@ -46,7 +56,9 @@
 #include <unistd.h>
 
 #define KILN__SEG_HEADER 64
-#define KILN__FIELD_HEADER 64
+#define KILN__FIELD_HEADER 88
+#define KILN__SEG_VERSION 2
+#define KILN__FLAG_STR_Z 8
 
 static void kiln__pad8(kiln_buf *b)
 {
@@ -76,7 +88,7 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
     kiln_buf b = KILN_BUF_INIT;
     uint32_t hdr32[14] = {0};
     kiln_buf_append(&b, "KILNSEG1", 8);
-    hdr32[0] = 1;
+    hdr32[0] = KILN__SEG_VERSION;
     hdr32[1] = s->base;
     hdr32[2] = s->ndocs;
     hdr32[3] = s->nfields;
@@ -94,13 +106,16 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
     for (uint32_t i = 0; i < s->nfields; i++) {
         const kiln__sfield *f = &s->fields[i];
         uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
-                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0)),
+                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
+                                    (f->dv_str_z ? KILN__FLAG_STR_Z : 0)),
                          (uint32_t)f->dv.kind, f->nterms, f->doc_count};
         size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
-        size_t blob = nstr ? f->dv_str_off[nstr] : 0;
-        uint64_t h64[5] = {f->sum_ttf, text_len, nvalues, nstr, blob};
+        size_t blob = nstr && f->dv_str_off ? f->dv_str_off[nstr] : 0;
+        uint64_t h64[7] = {f->sum_ttf, text_len, nvalues, nstr, blob, f->dv_str_zlen, f->dv_str_nblocks};
+        uint32_t from[2] = {f->dv_off_from, f->str_from};
         kiln_buf_append(&b, h, sizeof h);
+        kiln_buf_append(&b, from, sizeof from);
         kiln_buf_append(&b, h64, sizeof h64);
         kiln__pad8(&b);
         if (!f->path) continue;
@@ -108,13 +123,18 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         kiln__sect(&b, f->terms, f->nterms * sizeof(kiln__sterm));
         kiln__sect(&b, f->text, text_len);
         if (f->norms) kiln__sect(&b, f->norms, s->ndocs);
-        kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
+        if (!f->dv_off_from) kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
         if (f->dv_i64) kiln__sect(&b, f->dv_i64, nvalues * 8);
         if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
         if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
-        if (nstr) {
-            kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
-            kiln__sect(&b, f->dv_blob, blob);
+        if (nstr && !f->str_from) {
+            if (!f->dv_str_z) kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
+            if (f->dv_str_z) {
+                kiln__sect(&b, f->dv_str_blocks, (size_t)f->dv_str_nblocks * sizeof(kiln__strblock));
+                kiln__sect(&b, f->dv_str_z, f->dv_str_zlen);
+            } else {
+                kiln__sect(&b, f->dv_blob, blob);
+            }
         }
     }
     uint64_t sum = kiln_checksum(b.data, b.len);
@@ -140,6 +160,22 @@ static const void *kiln__take(kiln__rd *r, size_t n)
     r->off += (n + 7) & ~(size_t)7;
     if (r->off > r->len) r->off = r->len;
     return at;
+}
+
+/* Block table of text originals: values and frames in order, each block holding at least a
+ * length byte per value (the read checks each value against the raw length). */
+static int kiln__str_blocks_valid(const kiln__sfield *f, size_t nstr)
+{
+    const kiln__strblock *b = f->dv_str_blocks;
+    if (!f->dv_str_nblocks || b[0].first != 0 || b[0].zoff != 0) return 0;
+    for (uint32_t i = 0; i < f->dv_str_nblocks; i++) {
+        uint64_t end_v = i + 1 < f->dv_str_nblocks ? b[i + 1].first : nstr;
+        uint64_t end_z = i + 1 < f->dv_str_nblocks ? b[i + 1].zoff : f->dv_str_zlen;
+        if (end_v <= b[i].first || end_v > nstr || end_z <= b[i].zoff || end_z > f->dv_str_zlen ||
+            end_v - b[i].first > b[i].raw_len)
+            return 0;
+    }
+    return 1;
 }
 
 kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err)
@@ -176,7 +212,15 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
     memcpy(lens, map + 24, 24);
     uint32_t tail[4];
     memcpy(tail, map + 48, 16);
-    if (memcmp(map, "KILNSEG1", 8) || memcmp(map + len - 8, "KSEGEND1", 8) || h[0] != 1 ||
+    if (!memcmp(map, "KILNSEG1", 8) && h[0] != KILN__SEG_VERSION) {
+        kiln_fail(err, KILN_E_IO,
+                  "%s: segment format version %u, this Kiln reads version %u only: delete the "
+                  "index's search directory to rebuild it from the stored documents",
+                  path, h[0], KILN__SEG_VERSION);
+        kiln__segment_unref(s);
+        return NULL;
+    }
+    if (memcmp(map, "KILNSEG1", 8) || memcmp(map + len - 8, "KSEGEND1", 8) ||
         tail[1] != sizeof(kiln__skip) || tail[2] != sizeof(kiln__sterm) ||
         kiln_checksum(map, len - 16) != sum)
         goto corrupt;
@@ -199,10 +243,10 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         kiln__sfield *f = &s->fields[i];
         const uint8_t *fh = kiln__take(&r, KILN__FIELD_HEADER);
         if (!fh) goto corrupt;
-        uint32_t f32[6];
-        uint64_t f64[5];
-        memcpy(f32, fh, 24);
-        memcpy(f64, fh + 24, 40);
+        uint32_t f32[8];
+        uint64_t f64[7];
+        memcpy(f32, fh, 32);
+        memcpy(f64, fh + 32, 56);
         if (!f32[0]) continue; /* a field id unused in this segment */
         const char *p = kiln__take(&r, f32[0]);
         if (!p) goto corrupt;
@@ -216,34 +260,46 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         f->doc_count = f32[5];
         f->sum_ttf = f64[0];
         size_t text_len = f64[1], nvalues = f64[2], nstr = f64[3], blob = f64[4];
+        size_t zlen = f64[5], nblocks = f64[6];
         f->terms = (kiln__sterm *)kiln__take(&r, (size_t)f->nterms * sizeof(kiln__sterm));
         f->text = (char *)kiln__take(&r, text_len);
         if (f->has_norms && !(f->norms = (uint8_t *)kiln__take(&r, s->ndocs))) goto corrupt;
-        f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
+        f->dv_off_from = f32[6];
+        f->str_from = f32[7];
+        if (f->dv_off_from) { /* an earlier field's array */
+            if (f->dv_off_from > i || !s->fields[f->dv_off_from - 1].dv_off) goto corrupt;
+            f->dv_off = s->fields[f->dv_off_from - 1].dv_off;
+        } else {
+            f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
+        }
         if (!f->dv_off || (f->nterms && (!f->terms || (text_len && !f->text)))) goto corrupt;
         if (f->dv_off[s->ndocs] != nvalues) goto corrupt;
         switch (f->dv.kind) {
         case KILN_DV_I64: f->dv_i64 = (int64_t *)kiln__take(&r, nvalues * 8); break;
         case KILN_DV_F64: f->dv_f64 = (double *)kiln__take(&r, nvalues * 8); break;
-        case KILN_DV_ORD:
-        case KILN_DV_STR: f->dv_ord = (uint32_t *)kiln__take(&r, nvalues * 4); break;
+        case KILN_DV_ORD: f->dv_ord = (uint32_t *)kiln__take(&r, nvalues * 4); break;
         default: break;
         }
-        if (nstr) {
-            f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
-            f->dv_blob = (char *)kiln__take(&r, blob);
-            if (!f->dv_str_off || (blob && !f->dv_blob)) goto corrupt;
+        if ((f->dv.kind == KILN_DV_STR) != (nstr != 0 && nstr == nvalues) && nvalues) goto corrupt;
+        if (nstr && !f->str_from) {
+            if (!(f32[2] & KILN__FLAG_STR_Z)) {
+                f->dv_str_off = (uint32_t *)kiln__take(&r, (nstr + 1) * 4);
+                if (!f->dv_str_off || f->dv_str_off[nstr] != blob) goto corrupt;
+            }
+            if (f32[2] & KILN__FLAG_STR_Z) {
+                f->dv_str_blocks = (kiln__strblock *)kiln__take(&r, nblocks * sizeof(kiln__strblock));
+                f->dv_str_z = (uint8_t *)kiln__take(&r, zlen);
+                f->dv_str_zlen = zlen;
+                f->dv_str_nblocks = (uint32_t)nblocks;
+                if (!f->dv_str_blocks || !f->dv_str_z || !kiln__str_blocks_valid(f, nstr))
+                    goto corrupt;
+            } else {
+                f->dv_blob = (char *)kiln__take(&r, blob);
+                if (blob && !f->dv_blob) goto corrupt;
+            }
         }
-        f->dv.type = f->type;
-        f->dv.ndocs = s->ndocs;
-        f->dv.off = f->dv_off;
-        f->dv.i64 = f->dv_i64;
-        f->dv.f64 = f->dv_f64;
-        f->dv.ord = f->dv_ord;
-        f->dv.str_off = f->dv_str_off;
-        f->dv.str_blob = f->dv_blob;
-        f->dv.dict = f;
     }
+    if (kiln__segment_link(s)) goto corrupt;
     return s;
 corrupt:
     kiln_fail(err, KILN_E_IO, "%s: corrupt segment file", path);
@@ -298,4 +354,37 @@ int kiln__commit_read(const char *dir, uint32_t *upto, uint32_t **bases, size_t 
 corrupt:
     free(data);
     return kiln_fail(err, KILN_E_IO, "%s: corrupt commit file", path);
+}
+
+/* ---- size accounting (bench/size) -------------------------------------------------------- */
+
+void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
+{
+    fn(ctx, NULL, "header+footer", KILN__SEG_HEADER + 16);
+    if (s->present) fn(ctx, NULL, "present bitset", ((size_t)s->ndocs + 63) / 64 * 8);
+    fn(ctx, NULL, "skips", s->nskips * sizeof(kiln__skip));
+    fn(ctx, NULL, "postings", s->post_len);
+    fn(ctx, NULL, "positions", s->pos_len);
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kiln__sfield *f = &s->fields[i];
+        fn(ctx, NULL, "field headers", KILN__FIELD_HEADER);
+        if (!f->path) continue;
+        size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
+        size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
+        fn(ctx, f->path, "term entries", f->nterms * sizeof(kiln__sterm));
+        fn(ctx, f->path, "term text", text_len);
+        if (f->norms) fn(ctx, f->path, "norms", s->ndocs);
+        if (!f->dv_off_from) fn(ctx, f->path, "dv offsets", ((size_t)s->ndocs + 1) * 4);
+        if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
+        if (f->dv_ord) fn(ctx, f->path, "dv ordinals", nvalues * 4);
+        if (nstr && !f->str_from) {
+            if (!f->dv_str_z) fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
+            if (f->dv_str_z) {
+                fn(ctx, f->path, "dv string block table", f->dv_str_nblocks * sizeof(kiln__strblock));
+                fn(ctx, f->path, "dv string bytes (zstd)", f->dv_str_zlen);
+            } else {
+                fn(ctx, f->path, "dv string bytes", f->dv_str_off[nstr]);
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "index/zblock.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -518,15 +519,70 @@ const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len)
     return kiln__term_text(f, ord, len);
 }
 
+/* Reads one varint of at most 5 bytes below end; NULL past it. */
+static const uint8_t *kiln__get_vu32_in(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+    uint32_t x = 0;
+    for (unsigned shift = 0; p < end && shift < 35; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint32_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Text original v from its zstd block, through the thread's block cache: the block's raw
+ * bytes are the varint length of each of its values, then the values (seal.c). */
+static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len)
+{
+    const kiln__strblock *blocks = dv->str_blocks;
+    uint32_t lo = 0, hi = dv->str_nblocks;
+    while (lo < hi) { /* last block whose first value is <= v */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (blocks[mid].first <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const kiln__strblock *b = &blocks[lo - 1];
+    uint32_t nv = (lo < dv->str_nblocks ? blocks[lo].first : dv->off[dv->ndocs]) - b->first;
+    uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
+    const uint8_t *raw =
+        kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len);
+    *len = 0;
+    if (!raw) return NULL; /* memory damage: the file's checksum passed */
+    const uint8_t *p = raw, *end = raw + b->raw_len;
+    uint64_t start = 0;
+    uint32_t l = 0, k = v - b->first;
+    for (uint32_t i = 0; i < nv && p; i++) {
+        p = kiln__get_vu32_in(p, end, &l);
+        if (i < k) start += l;
+        else if (i == k) *len = l;
+    }
+    if (!p || start + *len > (uint64_t)(end - p)) {
+        *len = 0;
+        return NULL;
+    }
+    return (const char *)p + start;
+}
+
 const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len)
 {
     if (i >= kiln_dv_count(dv, doc)) {
         *len = 0;
         return NULL;
     }
-    uint32_t v = dv->ord[dv->off[doc] + i];
-    if (dv->kind == KILN_DV_ORD) return kiln_dv_ord_term(dv, v, len);
+    uint32_t v = dv->off[doc] + i;
+    if (dv->kind == KILN_DV_ORD) return kiln_dv_ord_term(dv, dv->ord[v], len);
     if (dv->kind == KILN_DV_STR) {
+        if (dv->str_ord) { /* the same strings as a keyword multi-field's terms */
+            const kiln__sfield *k = dv->str_dict;
+            return kiln__term_text(k, dv->str_ord[v], len);
+        }
+        if (dv->str_z) return kiln__dv_str_block(dv, v, len);
         *len = dv->str_off[v + 1] - dv->str_off[v];
         return dv->str_blob + dv->str_off[v];
     }

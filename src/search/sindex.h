@@ -94,7 +94,8 @@ typedef enum {
 
 /* A field's doc values in one segment. Plain data: valid while the segment is (reader held).
  * Values of doc d are [off[d], off[d+1]) in the value array of the kind; numeric and ordinal
- * values are sorted per doc as in ES; strings keep source order. */
+ * values are sorted per doc as in ES; strings keep source order. Read text originals only with
+ * kiln_dv_str: large fields keep them in zstd blocks (the str_z* members). */
 typedef struct kiln_dv {
     kiln_dv_kind kind;
     kiln_field_type type;
@@ -103,8 +104,16 @@ typedef struct kiln_dv {
     const int64_t *i64;
     const double *f64;
     const uint32_t *ord;
-    const uint32_t *str_off; /* KILN_DV_STR: value v is str_blob[str_off[v] .. str_off[v+1]) */
-    const char *str_blob;
+    const uint32_t *str_off; /* KILN_DV_STR, uncompressed: value v = off[d] + i is raw bytes
+                                [str_off[v], str_off[v+1]) (NULL when compressed) */
+    const char *str_blob;    /* the raw bytes, or NULL when compressed: */
+    const uint8_t *str_z;    /* zstd frames of blocks of values */
+    uint64_t str_zlen;
+    const void *str_blocks;  /* block table (searchInt.h kiln__strblock) */
+    uint32_t str_nblocks;
+    uint64_t str_owner;      /* names the field's blocks in the per-thread block cache */
+    const uint32_t *str_ord; /* or: value v is term str_ord[v] of the keyword field str_dict */
+    const void *str_dict;
     const void *dict;        /* KILN_DV_ORD: the term dictionary (see kiln_dv_ord_term) */
 } kiln_dv;
 
@@ -124,7 +133,9 @@ static inline double kiln_dv_f64(const kiln_dv *dv, uint32_t doc, uint32_t i)
 {
     return dv->f64[dv->off[doc] + i];
 }
-/* The i-th string of doc: keyword (dictionary term) or text (original value). Borrowed. */
+/* The i-th string of doc: keyword (dictionary term) or text (original value). Borrowed while
+ * the segment is held; a compressed text original is only valid until this thread's next
+ * kiln_dv_str (or stored-document) read, so copy it before reading another. */
 const char *kiln_dv_str(const kiln_dv *dv, uint32_t doc, uint32_t i, size_t *len);
 /* The dictionary term of an ordinal (KILN_DV_ORD). */
 const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len);
