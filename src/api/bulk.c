@@ -93,6 +93,7 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     const char *line;
     size_t len;
     json_t *action = NULL;
+    kiln_json source = KILN_JSON_INIT; /* one parse buffer for every item */
     while (kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
         lineno++;
         json_error_t jerr;
@@ -110,7 +111,7 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
         }
         const char *op = json_object_iter_key(json_object_iter(action));
         json_t *meta = json_object_iter_value(json_object_iter(action));
-        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT};
+        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT, .scratch = &source};
         if (!strcmp(op, "index"))
             w.op = KILN_OP_INDEX;
         else if (!strcmp(op, "create"))
@@ -218,6 +219,7 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     resp->status = 200;
 done:
     json_decref(action);
+    kiln_json_dispose(&source);
     for (size_t i = 0; i < touched.n; i++) kiln_index_unref(touched.v[i].idx);
     free(touched.v);
     kiln_buf_free(&items);

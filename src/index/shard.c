@@ -42,7 +42,7 @@ struct kiln_shard {
     int64_t last_refresh_ms;
 };
 
-static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc);
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc);
 
 /* ---- commit point ------------------------------------------------------------------------
  * File "commit" (replaced atomically):
@@ -317,7 +317,7 @@ static void kiln__maybe_flush(kiln_shard *s)
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
-                              size_t srclen, json_t *doc, const kiln_idmap_entry *e,
+                              size_t srclen, const kiln_json *doc, const kiln_idmap_entry *e,
                               kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn,
                               kiln_error *err)
 {
@@ -350,7 +350,7 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
 }
 
 int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
-                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err)
 {
     pthread_rwlock_wrlock(&s->lock);
@@ -404,14 +404,14 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int live = e && e->docnum != KILN_DOCNUM_NONE;
     kiln_buf out = KILN_BUF_INIT;
-    json_t *doc = NULL;
+    kiln_json doc = KILN_JSON_INIT;
     int rc = kiln__version_check(s, id, idlen, e, o, err);
     if (rc) goto out;
     kiln_stored_doc old;
     if (live && kiln_docstore_get(s->ds, e->docnum, &old) == 0)
-        rc = fn(old.src, old.srclen, &out, &doc, ctx, err);
+        rc = fn(old.src, old.srclen, &out, ctx, err);
     else
-        rc = fn(NULL, 0, &out, &doc, ctx, err);
+        rc = fn(NULL, 0, &out, ctx, err);
     if (rc < 0) goto out;
     if (rc == 1) { /* no-op: report the current version */
         *meta = (kiln_doc_meta){e->docnum, e->seq_no, e->version, s->primary_term};
@@ -420,11 +420,14 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
         rc = 0;
         goto out;
     }
-    rc = kiln__index_locked(s, id, idlen, out.data, out.len, doc, e, meta, res, lsn, err);
+    /* the new source is what fn serialised; the search index reads it back */
+    int parsed = out.len && kiln_json_parse(&doc, out.data, out.len) == 0;
+    rc = kiln__index_locked(s, id, idlen, out.data, out.len, parsed ? &doc : NULL, e, meta, res,
+                            lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
 out:
     pthread_rwlock_unlock(&s->lock);
-    json_decref(doc);
+    kiln_json_dispose(&doc);
     kiln_buf_free(&out);
     return rc;
 }
@@ -505,12 +508,12 @@ static int64_t kiln__now_ms(void)
 
 /* Feeds one document to the search index (write lock held). The index is derived data: a
  * failure here is logged, never fails the acknowledged write. */
-static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc)
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc)
 {
     if (!s->si || !doc) return;
     kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
     kiln_error err;
-    if (kiln_sindex_add(s->si, docnum, doc, m, s->ar, &err))
+    if (kiln_sindex_add_json(s->si, docnum, doc, m, s->ar, &err))
         KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
     kiln_mapping_unref(m);
 }
@@ -548,14 +551,14 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
     s->si = kiln_sindex_open(sub, err);
     int rc = s->si ? 0 : -1;
     /* catch up: the search index may lack what the log replay and stored files hold */
+    kiln_json doc = KILN_JSON_INIT;
     for (uint32_t d = s->si ? kiln_sindex_committed_upto(s->si) : 0;
          rc == 0 && d < kiln_docstore_next(s->ds); d++) {
         kiln_stored_doc sd;
         if (kiln_docstore_get(s->ds, d, &sd) || roaring_bitmap_contains(s->deleted, d)) continue;
-        json_t *doc = json_loadb(sd.src, sd.srclen, 0, NULL);
-        kiln__search_add(s, d, doc);
-        json_decref(doc);
+        if (kiln_json_parse(&doc, sd.src, sd.srclen) == 0) kiln__search_add(s, d, &doc);
     }
+    kiln_json_dispose(&doc);
     if (rc == 0) rc = kiln__refresh_locked(s, err);
     pthread_rwlock_unlock(&s->lock);
     return rc;

@@ -13,6 +13,7 @@
 
 #include "analysis/analysis.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "index/mapping.h"
 
 #include <jansson.h>
@@ -32,6 +33,10 @@ void kiln_sindex_close(kiln_sindex *si);
  * added before. m and ar are borrowed for the call; fields the mapping lacks are skipped. */
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
                     const kiln_analysis_registry *ar, kiln_error *err);
+/* The same from a parsed document (the write path: no jansson tree per document). */
+int kiln_sindex_add_json(kiln_sindex *si, uint32_t docnum, const kiln_json *doc,
+                         const kiln_mapping *m, const kiln_analysis_registry *ar,
+                         kiln_error *err);
 /* Makes every doc added so far visible to readers acquired afterwards. */
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err);
 /* Seals what is buffered and durably persists every segment not yet on disk (segment files

@@ -241,6 +241,7 @@ typedef struct kiln__addctx {
     kiln__writer *w;
     const kiln_mapping *m;
     const kiln_analysis_registry *ar;
+    const kiln_json *doc;
     uint32_t local;
     uint32_t ntfields; /* fields touched by this doc: w->tfields */
     /* token callback state */
@@ -331,24 +332,63 @@ static void kiln__dv_push(kiln__wfield *f, uint32_t doc)
     f->dv_doc[f->dv_n] = doc;
 }
 
-/* Value of a leaf as a string (keyword/text accept numbers and booleans as ES does). */
-static const char *kiln__leaf_string(json_t *v, char *tmp, size_t tmpsz, size_t *len)
+/* A leaf value, from the tape (kiln_json) or from a jansson value (the query planner's
+ * conversions share these functions). Strings are NUL-terminated. */
+typedef struct kiln__scalar {
+    kiln_json_type type;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t len;
+} kiln__scalar;
+
+static kiln__scalar kiln__scalar_of_node(const kiln_json *doc, const kiln_jnode *v)
 {
-    if (json_is_string(v)) {
-        *len = json_string_length(v);
-        return json_string_value(v);
-    }
-    if (json_is_integer(v))
-        snprintf(tmp, tmpsz, "%" PRId64, (int64_t)json_integer_value(v));
-    else if (json_is_real(v)) {
-        double d = json_real_value(v);
-        snprintf(tmp, tmpsz, "%.15g", d);
-        if (strtod(tmp, NULL) != d) snprintf(tmp, tmpsz, "%.17g", d);
+    kiln__scalar x = {(kiln_json_type)v->type, 0, 0, NULL, 0};
+    if (v->type == KILN_JSON_INT)
+        x.i = v->v.i;
+    else if (v->type == KILN_JSON_REAL)
+        x.d = v->v.d;
+    else if (v->type == KILN_JSON_STRING)
+        x.s = kiln_json_string(doc, v), x.len = v->v.s.len;
+    return x;
+}
+
+static kiln__scalar kiln__scalar_of_json(json_t *v)
+{
+    kiln__scalar x = {KILN_JSON_NULL, 0, 0, NULL, 0};
+    if (json_is_string(v))
+        x.type = KILN_JSON_STRING, x.s = json_string_value(v), x.len = json_string_length(v);
+    else if (json_is_integer(v))
+        x.type = KILN_JSON_INT, x.i = json_integer_value(v);
+    else if (json_is_real(v))
+        x.type = KILN_JSON_REAL, x.d = json_real_value(v);
+    else if (json_is_true(v))
+        x.type = KILN_JSON_TRUE;
+    else if (json_is_false(v))
+        x.type = KILN_JSON_FALSE;
+    else if (json_is_object(v))
+        x.type = KILN_JSON_OBJECT;
+    else if (json_is_array(v))
+        x.type = KILN_JSON_ARRAY;
+    return x;
+}
+
+/* Value of a leaf as a string (keyword/text accept numbers and booleans as ES does). */
+static const char *kiln__leaf_string(const kiln__scalar *v, char *tmp, size_t tmpsz, size_t *len)
+{
+    switch (v->type) {
+    case KILN_JSON_STRING: *len = v->len; return v->s;
+    case KILN_JSON_INT: snprintf(tmp, tmpsz, "%" PRId64, v->i); break;
+    case KILN_JSON_REAL:
+        snprintf(tmp, tmpsz, "%.15g", v->d);
+        if (strtod(tmp, NULL) != v->d) snprintf(tmp, tmpsz, "%.17g", v->d);
         if (!strpbrk(tmp, ".eEn")) strcat(tmp, ".0"); /* Java prints 1.0 */
-    } else if (json_is_boolean(v))
-        snprintf(tmp, tmpsz, "%s", json_is_true(v) ? "true" : "false");
-    else
-        return NULL;
+        break;
+    case KILN_JSON_TRUE: snprintf(tmp, tmpsz, "true"); break;
+    case KILN_JSON_FALSE: snprintf(tmp, tmpsz, "false"); break;
+    default: return NULL;
+    }
     *len = strlen(tmp);
     return tmp;
 }
@@ -360,70 +400,77 @@ static size_t kiln__utf8_chars(const char *s, size_t len)
     return n;
 }
 
-int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out);
-/* A date in the field's mapping "format" (e.g. "yyyy-MM-dd HH:mm:ss.SSS"), else ISO/epoch. */
-static int kiln__leaf_date(const kiln_field *mf, json_t *v, int64_t *out)
-{
-    json_t *fmt = mf->def ? json_object_get(mf->def, "format") : NULL;
-    if (json_is_string(fmt) && json_is_string(v)) {
-        kiln_error err;
-        return kiln_datemath_parse(json_string_value(v), json_string_value(fmt), 0, 0, out, &err)
-                   ? -1
-                   : 0;
-    }
-    return kiln__leaf_i64(KILN_FT_DATE, v, out);
-}
-
-int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out)
+static int kiln__scalar_i64(kiln_field_type type, const kiln__scalar *v, int64_t *out)
 {
     if (type == KILN_FT_BOOLEAN) {
-        if (json_is_boolean(v)) {
-            *out = json_is_true(v);
-            return 0;
-        }
-        if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            if (!strcmp(s, "true")) return *out = 1, 0;
-            if (!strcmp(s, "false") || !*s) return *out = 0, 0;
+        if (v->type == KILN_JSON_TRUE || v->type == KILN_JSON_FALSE)
+            return *out = v->type == KILN_JSON_TRUE, 0;
+        if (v->type == KILN_JSON_STRING) {
+            if (!strcmp(v->s, "true")) return *out = 1, 0;
+            if (!strcmp(v->s, "false") || !*v->s) return *out = 0, 0;
         }
         return -1;
     }
     if (type == KILN_FT_DATE) {
-        if (json_is_integer(v)) return *out = json_integer_value(v), 0;
-        if (json_is_real(v)) return *out = (int64_t)json_real_value(v), 0;
-        if (json_is_string(v))
-            return kiln_date_parse(json_string_value(v), json_string_length(v), out) ? -1 : 0;
+        if (v->type == KILN_JSON_INT) return *out = v->i, 0;
+        if (v->type == KILN_JSON_REAL) return *out = (int64_t)v->d, 0;
+        if (v->type == KILN_JSON_STRING) return kiln_date_parse(v->s, v->len, out) ? -1 : 0;
         return -1;
     }
-    if (json_is_integer(v)) return *out = json_integer_value(v), 0;
-    if (json_is_real(v)) return *out = (int64_t)json_real_value(v), 0;
-    if (json_is_string(v)) {
+    if (v->type == KILN_JSON_INT) return *out = v->i, 0;
+    if (v->type == KILN_JSON_REAL) return *out = (int64_t)v->d, 0;
+    if (v->type == KILN_JSON_STRING) {
         char *end;
-        const char *s = json_string_value(v);
-        double d = strtod(s, &end);
-        if (end == s || *end) return -1;
+        double d = strtod(v->s, &end);
+        if (end == v->s || *end) return -1;
         *out = (int64_t)d;
         if (d > -9e15 && d < 9e15) return 0;
-        *out = strtoll(s, &end, 10);
+        *out = strtoll(v->s, &end, 10);
         return 0;
     }
     return -1;
 }
 
-int kiln__leaf_f64(json_t *v, double *out);
-int kiln__leaf_f64(json_t *v, double *out)
+/* A date in the field's mapping "format" (e.g. "yyyy-MM-dd HH:mm:ss.SSS"), else ISO/epoch. */
+static int kiln__scalar_date(const kiln_field *mf, const kiln__scalar *v, int64_t *out)
 {
-    if (json_is_number(v)) return *out = json_number_value(v), 0;
-    if (json_is_string(v)) {
+    json_t *fmt = mf->def ? json_object_get(mf->def, "format") : NULL;
+    if (json_is_string(fmt) && v->type == KILN_JSON_STRING) {
+        kiln_error err;
+        return kiln_datemath_parse(v->s, json_string_value(fmt), 0, 0, out, &err) ? -1 : 0;
+    }
+    return kiln__scalar_i64(KILN_FT_DATE, v, out);
+}
+
+static int kiln__scalar_f64(const kiln__scalar *v, double *out)
+{
+    if (v->type == KILN_JSON_INT) return *out = (double)v->i, 0;
+    if (v->type == KILN_JSON_REAL) return *out = v->d, 0;
+    if (v->type == KILN_JSON_STRING) {
         char *end;
-        const char *s = json_string_value(v);
-        *out = strtod(s, &end);
-        return end == s || *end ? -1 : 0;
+        *out = strtod(v->s, &end);
+        return end == v->s || *end ? -1 : 0;
     }
     return -1;
 }
 
-static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf, json_t *v)
+/* The planner's conversions of query values (plan.c). */
+int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out);
+int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out)
+{
+    kiln__scalar x = kiln__scalar_of_json(v);
+    return kiln__scalar_i64(type, &x, out);
+}
+
+int kiln__leaf_f64(json_t *v, double *out);
+int kiln__leaf_f64(json_t *v, double *out)
+{
+    kiln__scalar x = kiln__scalar_of_json(v);
+    return kiln__scalar_f64(&x, out);
+}
+
+static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
+                            const kiln__scalar *v)
 {
     kiln__wfield *f = &c->si->fields.v[fid];
     char tmp[64];
@@ -476,7 +523,7 @@ static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
     }
     case KILN_DV_I64: {
         int64_t x;
-        if (f->type == KILN_FT_DATE ? kiln__leaf_date(mf, v, &x) : kiln__leaf_i64(f->type, v, &x))
+        if (f->type == KILN_FT_DATE ? kiln__scalar_date(mf, v, &x) : kiln__scalar_i64(f->type, v, &x))
             return 0; /* the shard's mapping check rejects what does not convert */
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
@@ -485,7 +532,7 @@ static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
     }
     case KILN_DV_F64: {
         double x;
-        if (kiln__leaf_f64(v, &x)) return 0;
+        if (kiln__scalar_f64(v, &x)) return 0;
         if (f->type == KILN_FT_FLOAT) x = (float)x;
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
@@ -557,50 +604,46 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
     }
 }
 
-/* ---- JSON walk -------------------------------------------------------------------------- */
+/* ---- document walk ------------------------------------------------------------------------ */
 
-static int kiln__walk_value(kiln__addctx *c, json_t *v, size_t plen);
+static int kiln__walk_value(kiln__addctx *c, const kiln_jnode *v, size_t plen);
 
-static int kiln__walk_object(kiln__addctx *c, json_t *obj, size_t plen)
+static int kiln__walk_object(kiln__addctx *c, const kiln_jnode *obj, size_t plen)
 {
-    const char *key;
-    json_t *v;
     char *path = c->si->path;
-    json_object_foreach(obj, key, v)
-    {
-        size_t klen = strlen(key);
+    const kiln_jnode *v = kiln_json_child(obj);
+    for (uint32_t k = 0; k < obj->v.count; k++, v = kiln_json_next(c->doc, v)) {
+        size_t klen = v->key_len;
         if (plen + klen + 2 > sizeof c->si->path) continue;
         size_t n = plen;
         if (n) path[n++] = '.';
-        memcpy(path + n, key, klen + 1);
+        memcpy(path + n, kiln_json_key(c->doc, v), klen + 1);
         if (kiln__walk_value(c, v, n + klen)) return -1;
         path[plen] = 0;
     }
     return 0;
 }
 
-static int kiln__walk_value(kiln__addctx *c, json_t *v, size_t plen)
+static int kiln__walk_value(kiln__addctx *c, const kiln_jnode *v, size_t plen)
 {
-    if (json_is_object(v)) return kiln__walk_object(c, v, plen);
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-        {
+    if (v->type == KILN_JSON_OBJECT) return kiln__walk_object(c, v, plen);
+    if (v->type == KILN_JSON_ARRAY) {
+        const kiln_jnode *e = kiln_json_child(v);
+        for (uint32_t k = 0; k < v->v.count; k++, e = kiln_json_next(c->doc, e))
             if (kiln__walk_value(c, e, plen)) return -1;
-        }
         return 0;
     }
-    if (json_is_null(v)) return 0;
+    if (v->type == KILN_JSON_NULL) return 0;
     const kiln_field *mf = kiln_mapping_field(c->m, c->si->path);
     if (!mf) return 0; /* unmapped (dynamic: false): kept in _source only */
+    kiln__scalar x = kiln__scalar_of_node(c->doc, v);
     size_t idx = (size_t)(mf - c->m->fields);
     uint32_t fid = c->si->m_fid[idx];
-    if (fid != UINT32_MAX && kiln__index_leaf(c, fid, mf, v)) return -1;
+    if (fid != UINT32_MAX && kiln__index_leaf(c, fid, mf, &x)) return -1;
     for (uint32_t k = c->si->m_multi_at[2 * idx]; k < c->si->m_multi_at[2 * idx + 1]; k++) {
         uint32_t j = c->si->m_multi[k];
         if (c->si->m_fid[j] != UINT32_MAX &&
-            kiln__index_leaf(c, c->si->m_fid[j], &c->m->fields[j], v))
+            kiln__index_leaf(c, c->si->m_fid[j], &c->m->fields[j], &x))
             return -1;
     }
     return 0;
@@ -670,18 +713,35 @@ static void kiln__finish_doc(kiln__addctx *c)
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
                     const kiln_analysis_registry *ar, kiln_error *err)
 {
+    if (!json_is_object(doc))
+        return kiln_fail(err, KILN_E_MAPPER_PARSING, "document must be an object");
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    kiln_json j = KILN_JSON_INIT;
+    int rc = text && kiln_json_parse(&j, text, strlen(text)) == 0
+                 ? kiln_sindex_add_json(si, docnum, &j, m, ar, err)
+                 : kiln_fail(err, KILN_E_INTERNAL, "search index: document does not serialize");
+    kiln_json_dispose(&j);
+    free(text);
+    return rc;
+}
+
+int kiln_sindex_add_json(kiln_sindex *si, uint32_t docnum, const kiln_json *doc,
+                         const kiln_mapping *m, const kiln_analysis_registry *ar, kiln_error *err)
+{
     kiln__writer *w = &si->w;
     if (si->next_docnum && docnum < si->next_docnum)
         return kiln_fail(err, KILN_E_INTERNAL, "search index: doc %u added after %u", docnum,
                          si->next_docnum - 1);
-    if (!json_is_object(doc))
+    const kiln_jnode *root = kiln_json_root(doc);
+    if (!root || root->type != KILN_JSON_OBJECT)
         return kiln_fail(err, KILN_E_MAPPER_PARSING, "document must be an object");
     if (w->count == 0) w->base = docnum;
     kiln__cache_mapping(si, m);
-    kiln__addctx c = {.si = si, .w = w, .m = m, .ar = ar, .local = docnum - w->base, .err = err};
+    kiln__addctx c = {.si = si, .w = w, .m = m, .ar = ar, .doc = doc, .local = docnum - w->base,
+                      .err = err};
     si->path[0] = 0;
     w->ntoks = 0;
-    int rc = kiln__walk_object(&c, doc, 0);
+    int rc = kiln__walk_object(&c, root, 0);
     kiln__finish_doc(&c); /* also on failure: keeps the per-term state consistent */
     w->ndocs = c.local + 1;
     __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED); /* single writer */
