@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
@@ -333,14 +334,9 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     memcpy(head + 24, &docnum, 4);
     memcpy(head + 28, &il, 4);
     memcpy(head + 32, &sl, 4);
-    /* One contiguous record: header, id, source. */
-    kiln_buf rec = KILN_BUF_INIT;
-    kiln_buf_reserve(&rec, sizeof head + idlen + srclen);
-    kiln_buf_append(&rec, head, sizeof head);
-    kiln_buf_append(&rec, id, idlen);
-    kiln_buf_append(&rec, src, srclen);
-    *lsn = kiln_wal_append(s->wal, KILN_WAL_INDEX, rec.data, rec.len, err);
-    kiln_buf_free(&rec);
+    /* One record: header, id, source, written from where they are. */
+    struct iovec parts[3] = {{head, sizeof head}, {(void *)id, idlen}, {(void *)src, srclen}};
+    *lsn = kiln_wal_appendv(s->wal, KILN_WAL_INDEX, parts, 3, err);
     if (!*lsn) return -1;
     kiln__apply_index(s, &d);
     kiln__search_add(s, docnum, doc);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* term hashing is per token: inline XXH3 for short inputs */
 #include <xxhash.h>
 
 void kiln__bytes_grow(kiln__bytes *b, uint32_t extra)
@@ -393,11 +394,21 @@ static const char *kiln__leaf_string(const kiln__scalar *v, char *tmp, size_t tm
     return tmp;
 }
 
-static size_t kiln__utf8_chars(const char *s, size_t len)
+/* Whether s has more than limit UTF-8 characters (ignore_above); counts 8 bytes at a time and
+ * stops as soon as it knows. */
+static int kiln__utf8_longer(const char *s, size_t len, size_t limit)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
+    size_t n = 0, i = 0;
+    if (len <= limit) return 0; /* characters <= bytes */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        /* continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear */
+        n += 8 - (size_t)__builtin_popcountll(x & ~(x << 1) & 0x8080808080808080ull);
+        if (n > limit) return 1;
+    }
+    for (; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n > limit;
 }
 
 static int kiln__scalar_i64(kiln_field_type type, const kiln__scalar *v, int64_t *out)
@@ -509,7 +520,7 @@ static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf,
     case KILN_DV_ORD: {
         s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
         if (!s) return 0;
-        if (mf->ignore_above > 0 && kiln__utf8_chars(s, len) > (size_t)mf->ignore_above) return 0;
+        if (mf->ignore_above > 0 && kiln__utf8_longer(s, len, (size_t)mf->ignore_above)) return 0;
         kiln__touch_field(c, fid);
         uint32_t id = kiln__term_id(c->w, fid, s, len);
         KILN__GROW(c->w->toks, c->w->ntoks, c->w->toks_cap, c->w->ntoks + 1);
@@ -670,6 +681,10 @@ static void kiln__finish_doc(kiln__addctx *c)
         kiln__wterm *t = &w->terms[w->touched[i]];
         t->cur_slot = acc;
         acc += t->cur_tf;
+        /* each term's postings tail is somewhere in the pool: start those loads now so the
+         * appends below do not wait for them one term at a time */
+        if (t->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->post.wr), 1);
+        if (t->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->pos.wr), 1);
     }
     KILN__GROW(w->slots, acc, w->slots_cap, acc + 1);
     for (uint32_t i = 0; i < w->ntoks; i++) {
