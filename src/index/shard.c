@@ -41,9 +41,16 @@ struct kiln_shard {
     pthread_mutex_t searcher_lock;
     kiln_shard_searcher *searcher;
     int64_t last_refresh_ms;
+    /* documents are prepared for the search index outside the write lock, in these */
+    pthread_mutex_t prep_lock;
+    kiln_sindex_prep *preps[16];
+    unsigned npreps;
 };
 
 static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc);
+static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p);
+static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s);
+static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p);
 
 /* ---- commit point ------------------------------------------------------------------------
  * File "commit" (replaced atomically):
@@ -225,6 +232,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     s->primary_term = 1;
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->searcher_lock, NULL);
+    pthread_mutex_init(&s->prep_lock, NULL);
     kiln_idmap_init(&s->ids);
     kiln__commit c;
     char sub[1200];
@@ -271,6 +279,8 @@ void kiln_shard_close(kiln_shard *s)
     if (s->searcher) kiln_shard_searcher_release(s->searcher);
     kiln_sindex_close(s->si);
     pthread_mutex_destroy(&s->searcher_lock);
+    for (unsigned i = 0; i < s->npreps; i++) kiln_sindex_prep_free(s->preps[i]);
+    pthread_mutex_destroy(&s->prep_lock);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
     kiln_idmap_dispose(&s->ids);
@@ -318,7 +328,7 @@ static void kiln__maybe_flush(kiln_shard *s)
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
-                              size_t srclen, const kiln_json *doc, const kiln_idmap_entry *e,
+                              size_t srclen, const kiln_sindex_prep *prep, const kiln_idmap_entry *e,
                               kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn,
                               kiln_error *err)
 {
@@ -339,7 +349,7 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     *lsn = kiln_wal_appendv(s->wal, KILN_WAL_INDEX, parts, 3, err);
     if (!*lsn) return -1;
     kiln__apply_index(s, &d);
-    kiln__search_add(s, docnum, doc);
+    kiln__search_apply(s, docnum, prep);
     *meta = (kiln_doc_meta){docnum, d.seq_no, d.version, d.primary_term};
     *res = live ? KILN_RESULT_UPDATED : KILN_RESULT_CREATED;
     return 0;
@@ -349,13 +359,22 @@ int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *sr
                      const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err)
 {
+    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
+    kiln_sindex_prep *prep = NULL;
+    if (s->si && doc) {
+        prep = kiln__prep_acquire(s);
+        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+        kiln_sindex_prepare(prep, doc, m, s->ar);
+        kiln_mapping_unref(m);
+    }
     pthread_rwlock_wrlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int rc = kiln__version_check(s, id, idlen, e, o, err);
     if (rc == 0)
-        rc = kiln__index_locked(s, id, idlen, src, srclen, doc, e, meta, res, lsn, err);
+        rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
     pthread_rwlock_unlock(&s->lock);
+    if (prep) kiln__prep_release(s, prep);
     return rc;
 }
 
@@ -417,9 +436,15 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
         goto out;
     }
     /* the new source is what fn serialised; the search index reads it back */
-    int parsed = out.len && kiln_json_parse(&doc, out.data, out.len) == 0;
-    rc = kiln__index_locked(s, id, idlen, out.data, out.len, parsed ? &doc : NULL, e, meta, res,
-                            lsn, err);
+    kiln_sindex_prep *prep = NULL;
+    if (s->si && out.len && kiln_json_parse(&doc, out.data, out.len) == 0) {
+        prep = kiln__prep_acquire(s);
+        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+        kiln_sindex_prepare(prep, &doc, m, s->ar);
+        kiln_mapping_unref(m);
+    }
+    rc = kiln__index_locked(s, id, idlen, out.data, out.len, prep, e, meta, res, lsn, err);
+    if (prep) kiln__prep_release(s, prep);
     if (rc == 0) kiln__maybe_flush(s);
 out:
     pthread_rwlock_unlock(&s->lock);
@@ -502,16 +527,45 @@ static int64_t kiln__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Feeds one document to the search index (write lock held). The index is derived data: a
- * failure here is logged, never fails the acknowledged write. */
+static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s)
+{
+    pthread_mutex_lock(&s->prep_lock);
+    kiln_sindex_prep *p = s->npreps ? s->preps[--s->npreps] : NULL;
+    pthread_mutex_unlock(&s->prep_lock);
+    return p ? p : kiln_sindex_prep_new();
+}
+
+static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p)
+{
+    pthread_mutex_lock(&s->prep_lock);
+    if (s->npreps < sizeof s->preps / sizeof *s->preps) {
+        s->preps[s->npreps++] = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&s->prep_lock);
+    kiln_sindex_prep_free(p);
+}
+
+/* Applies a prepared document to the search index (write lock held). The index is derived
+ * data: a failure here is logged, never fails the acknowledged write. */
+static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p)
+{
+    if (!s->si || !p) return;
+    kiln_error err;
+    if (kiln_sindex_add_prepared(s->si, docnum, p, &err))
+        KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
+}
+
+/* Prepares and applies in one go (write lock held: recovery's catch-up). */
 static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc)
 {
     if (!s->si || !doc) return;
+    kiln_sindex_prep *p = kiln__prep_acquire(s);
     kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
-    kiln_error err;
-    if (kiln_sindex_add_json(s->si, docnum, doc, m, s->ar, &err))
-        KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
+    kiln_sindex_prepare(p, doc, m, s->ar);
     kiln_mapping_unref(m);
+    kiln__search_apply(s, docnum, p);
+    kiln__prep_release(s, p);
 }
 
 /* Seals pending docs and publishes a new searcher (write lock held). */
