@@ -257,8 +257,8 @@ static kiln__wfield *kiln__touch_field(kiln__addctx *c, uint32_t fid)
     return f;
 }
 
-/* Looks the queued tokens up in three passes: table slots (prefetched when queued), candidate
- * term records (prefetched here), then verification, falling back to the full lookup (which
+/* Looks the queued tokens up in passes: table slots (prefetched when queued), candidate term
+ * records, then their texts (both prefetched here), then verification, falling back to the full lookup (which
  * also inserts) when a candidate is missing or differs. */
 static void kiln__resolve(kiln__addctx *c, uint32_t fid, const uint8_t *text)
 {
@@ -274,6 +274,9 @@ static void kiln__resolve(kiln__addctx *c, uint32_t fid, const uint8_t *text)
                 break;
             }
     }
+    /* the candidates' texts live apart from their records: start those loads too */
+    for (uint32_t i = 0; i < w->npend; i++)
+        if (w->pend[i].cand) __builtin_prefetch(w->text.p + w->terms[w->pend[i].cand - 1].text_off);
     for (uint32_t i = 0; i < w->npend; i++) {
         kiln__pend *p = &w->pend[i];
         const char *s = (const char *)text + p->off;
