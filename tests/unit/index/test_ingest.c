@@ -89,4 +89,68 @@ static void test_jansson_entry_point(void)
     kiln_mapping_unref(m);
 }
 
-KT_MAIN(KT_CASE(test_ignore_above_counts_characters), KT_CASE(test_jansson_entry_point))
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Random mutations of a document through the whole fast path: whatever parses is either
+ * accepted by the fast mapping check (and then the full check agrees and it indexes without
+ * error) or left to the full check; nothing crashes (run under ASan). */
+static void test_mutated_documents(void)
+{
+    kiln_mapping *m = mapping(
+        "{\"properties\":{\"name\":{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":"
+        "\"keyword\",\"ignore_above\":8}}},\"price\":{\"type\":\"float\"},\"stock\":{\"type\":"
+        "\"integer\"},\"ok\":{\"type\":\"boolean\"},\"at\":{\"type\":\"date\"},\"tags\":"
+        "{\"type\":\"keyword\"},\"attr\":{\"properties\":{\"c\":{\"type\":\"keyword\"},"
+        "\"n\":{\"type\":\"long\"}}}}}");
+    static const char seed[] =
+        "{\"name\":\"Laiweax Ul P\\u00e9har\",\"price\":190.75,\"stock\":875,\"ok\":true,"
+        "\"at\":\"2024-03-14T06:43:23Z\",\"tags\":[\"cizi\",\"cu\",null],\"attr\":{\"c\":"
+        "\"white\",\"n\":-3}}";
+    static const char alphabet[] = "{}[]:,\"\\ 0123456789-.eEtrufalsn\xc3\xa9x";
+    kiln_sindex *si = kiln_sindex_open(NULL, NULL);
+    kiln_json j = KILN_JSON_INIT;
+    kiln_error err;
+    char buf[512];
+    uint32_t docnum = 0;
+    int conforming = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = sizeof seed - 1;
+        memcpy(buf, seed, n);
+        for (int e = 1 + (int)(rnd() % 3); e > 0; e--) {
+            size_t at = rnd() % n;
+            char c = alphabet[rnd() % (sizeof alphabet - 1)];
+            if (rnd() % 2)
+                buf[at] = c;
+            else if (n + 1 < sizeof buf) {
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = c;
+                n++;
+            }
+        }
+        if (kiln_json_parse(&j, buf, n)) continue;
+        if (!kiln_mapping_doc_conforms(m, &j)) continue;
+        conforming++;
+        json_t *doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
+        kiln_mapping *upd = NULL;
+        CHECK(doc != NULL);
+        if (doc) CHECK(kiln_mapping_check_doc(m, doc, "1", &upd, &err) == 0 && upd == NULL);
+        kiln_mapping_unref(upd);
+        json_decref(doc);
+        CHECK_INT(kiln_sindex_add_json(si, docnum++, &j, m, NULL, &err), 0);
+    }
+    CHECK(conforming > 1000); /* the mutations do reach the indexing path */
+    CHECK_INT(kiln_sindex_refresh(si, &err), 0);
+    kiln_json_dispose(&j);
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
+KT_MAIN(KT_CASE(test_ignore_above_counts_characters), KT_CASE(test_jansson_entry_point),
+        KT_CASE(test_mutated_documents))
