@@ -247,7 +247,7 @@ static uint32_t kiln__prep_text(kiln_sindex_prep *p, const char *s, size_t len)
 {
     if (p->text.len + len > p->text.cap) kiln__bytes_grow(&p->text, (uint32_t)len);
     uint32_t off = p->text.len;
-    memcpy(p->text.p + off, s, len);
+    if (len) memcpy(p->text.p + off, s, len); /* the buffer is NULL until the first byte */
     p->text.len += (uint32_t)len;
     return off;
 }
@@ -389,6 +389,7 @@ int kiln_sindex_prepare(kiln_sindex_prep *p, const kiln_json *doc, const kiln_ma
     kiln__prep_mapping(p, m);
     p->nitems = p->ntoks = 0;
     p->text.len = 0;
+    if (!p->text.p) kiln__bytes_grow(&p->text, 256); /* strings of empty values point into it */
     p->failed = 0;
     if (++p->doc == 0) { /* stamps wrapped: forget them */
         memset(p->stamp, 0, (m->nfields + 1) * sizeof *p->stamp);

@@ -225,7 +225,8 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
     memset(t, 0, sizeof *t);
     t->field = field;
     t->hash = h;
-    if (w->text.len + len > w->text.cap) kiln__bytes_grow(&w->text, (uint32_t)len);
+    /* allocated even for an empty first term: memcmp/memcpy never see a NULL buffer */
+    if (w->text.len + len > w->text.cap || !w->text.p) kiln__bytes_grow(&w->text, (uint32_t)len);
     t->text_off = w->text.len;
     t->text_len = (uint32_t)len;
     memcpy(w->text.p + w->text.len, s, len);
@@ -324,7 +325,7 @@ static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const k
         KILN__GROW(f->str_off, f->str_n, f->str_cap, f->str_n + 2);
         if (f->str_n == 0) f->str_off[0] = 0;
         if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, len);
-        memcpy(f->str_blob.p + f->str_blob.len, s, len);
+        if (len) memcpy(f->str_blob.p + f->str_blob.len, s, len); /* NULL until the first byte */
         f->str_blob.len += len;
         f->dv_val.u32[f->dv_n++] = f->str_n;
         f->str_off[++f->str_n] = f->str_blob.len;
