@@ -3,6 +3,7 @@
  * sinks the others; then one log sync per touched shard makes the whole request durable. */
 #include "api/api_int.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -53,6 +54,62 @@ static void kiln__touch(kiln__touched_set *t, kiln_index *idx, unsigned shard, u
     t->v[t->n++] = (kiln__touched){kiln_index_ref(idx), shard, lsn};
 }
 
+static int kiln__op_parse(const char *op, kiln_op_type *out)
+{
+    static const struct {
+        const char *name;
+        kiln_op_type op;
+    } ops[] = {{"index", KILN_OP_INDEX}, {"create", KILN_OP_CREATE}, {"update", KILN_OP_UPDATE},
+               {"delete", KILN_OP_DELETE}};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(op, ops[i].name)) return (*out = ops[i].op), 0;
+    return -1;
+}
+
+/* Reads a well-formed action line from its tape into w (strings borrowed from the tape) with
+ * the same rules as the jansson path below; 0 when the line needs that path (an error to word,
+ * or a shape it handles). */
+static int kiln__action_fast(const kiln_json *a, kiln_write *w, const char **op,
+                             const char **index, char idbuf[64])
+{
+    const kiln_jnode *root = kiln_json_root(a);
+    if (root->type != KILN_JSON_OBJECT || root->v.count != 1) return 0;
+    const kiln_jnode *meta = kiln_json_child(root);
+    *op = kiln_json_key(a, meta);
+    if (meta->type != KILN_JSON_OBJECT || kiln__op_parse(*op, &w->op) < 0) return 0;
+    const char *op_type = NULL;
+    const kiln_jnode *v = kiln_json_child(meta);
+    for (uint32_t k = 0; k < meta->v.count; k++, v = kiln_json_next(a, v)) {
+        const char *key = kiln_json_key(a, v);
+        int str = v->type == KILN_JSON_STRING, integer = v->type == KILN_JSON_INT;
+        if (!strcmp(key, "_index")) {
+            if (str) *index = kiln_json_string(a, v);
+        } else if (!strcmp(key, "_id")) {
+            if (str) {
+                w->id = kiln_json_string(a, v);
+                w->idlen = v->v.s.len;
+            } else if (integer) {
+                snprintf(idbuf, 64, "%lld", (long long)v->v.i);
+                w->id = idbuf;
+                w->idlen = strlen(idbuf);
+            }
+        } else if (!strcmp(key, "routing")) {
+            if (str) w->routing = kiln_json_string(a, v);
+        } else if (!strcmp(key, "if_seq_no")) {
+            if (integer) w->opts.if_seq_no = v->v.i;
+        } else if (!strcmp(key, "if_primary_term")) {
+            if (integer) w->opts.if_primary_term = v->v.i;
+        } else if (!strcmp(key, "op_type")) {
+            if (str) op_type = kiln_json_string(a, v);
+        }
+    }
+    if (w->op == KILN_OP_INDEX && op_type && !strcmp(op_type, "create")) {
+        w->op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES reports */
+        *op = "create";
+    }
+    return 1;
+}
+
 static int kiln__bad_action(kiln_resp *resp, size_t lineno, const char *why)
 {
     return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
@@ -93,63 +150,65 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     const char *line;
     size_t len;
     json_t *action = NULL;
+    kiln_json source = KILN_JSON_INIT; /* one parse buffer for every item's source */
+    kiln_json action_tape = KILN_JSON_INIT;
     while (kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
         lineno++;
-        json_error_t jerr;
-        action = json_loadb(line, len, 0, &jerr);
-        if (json_is_object(action) && json_object_size(action) == 0) {
-            rc = kiln__bad_action(resp, lineno, "expected FIELD_NAME but found [END_OBJECT]");
-            goto done;
-        }
-        if (!json_is_object(action) || json_object_size(action) != 1) {
-            char why[256];
-            snprintf(why, sizeof why, "expected a JSON object with one key (index, create, "
-                     "update or delete)%s%s", action ? "" : ": ", action ? "" : jerr.text);
-            rc = kiln__bad_action(resp, lineno, why);
-            goto done;
-        }
-        const char *op = json_object_iter_key(json_object_iter(action));
-        json_t *meta = json_object_iter_value(json_object_iter(action));
-        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT};
-        if (!strcmp(op, "index"))
-            w.op = KILN_OP_INDEX;
-        else if (!strcmp(op, "create"))
-            w.op = KILN_OP_CREATE;
-        else if (!strcmp(op, "update"))
-            w.op = KILN_OP_UPDATE;
-        else if (!strcmp(op, "delete"))
-            w.op = KILN_OP_DELETE;
-        else {
-            char why[300];
-            snprintf(why, sizeof why, "expected one of [create, delete, index, update] but found [%s]", op);
-            rc = kiln__bad_action(resp, lineno, why);
-            goto done;
-        }
-        if (!json_is_object(meta)) {
-            rc = kiln__bad_action(resp, lineno, "expected START_OBJECT after the action name");
-            goto done;
-        }
-        json_t *ji = json_object_get(meta, "_index"), *jid = json_object_get(meta, "_id");
-        json_t *jr = json_object_get(meta, "routing");
-        json_t *js = json_object_get(meta, "if_seq_no"), *jt = json_object_get(meta, "if_primary_term");
-        const char *index = json_is_string(ji) ? json_string_value(ji) : def_index;
+        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT, .scratch = &source};
+        const char *op = NULL, *index = def_index;
         char idbuf[64];
-        if (json_is_string(jid)) {
-            w.id = json_string_value(jid);
-            w.idlen = json_string_length(jid);
-        } else if (json_is_integer(jid)) {
-            snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(jid));
-            w.id = idbuf;
-            w.idlen = strlen(idbuf);
-        }
-        w.routing = json_is_string(jr) ? json_string_value(jr) : def_routing;
-        if (json_is_integer(js)) w.opts.if_seq_no = json_integer_value(js);
-        if (json_is_integer(jt)) w.opts.if_primary_term = json_integer_value(jt);
-        json_t *jop = json_object_get(meta, "op_type");
-        if (w.op == KILN_OP_INDEX && json_is_string(jop) && !strcmp(json_string_value(jop), "create"))
-        {
-            w.op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES reports */
-            op = "create";
+        /* the common, well-formed action line goes through the tape; anything else (errors to
+         * word, duplicate keys jansson tolerates) through jansson as before */
+        if (kiln_json_parse(&action_tape, line, len) == 0 &&
+            kiln__action_fast(&action_tape, &w, &op, &index, idbuf)) {
+            if (!w.routing) w.routing = def_routing;
+        } else {
+            json_error_t jerr;
+            action = json_loadb(line, len, 0, &jerr);
+            if (json_is_object(action) && json_object_size(action) == 0) {
+                rc = kiln__bad_action(resp, lineno, "expected FIELD_NAME but found [END_OBJECT]");
+                goto done;
+            }
+            if (!json_is_object(action) || json_object_size(action) != 1) {
+                char why[256];
+                snprintf(why, sizeof why, "expected a JSON object with one key (index, create, "
+                         "update or delete)%s%s", action ? "" : ": ", action ? "" : jerr.text);
+                rc = kiln__bad_action(resp, lineno, why);
+                goto done;
+            }
+            op = json_object_iter_key(json_object_iter(action));
+            json_t *meta = json_object_iter_value(json_object_iter(action));
+            if (kiln__op_parse(op, &w.op) < 0) {
+                char why[300];
+                snprintf(why, sizeof why, "expected one of [create, delete, index, update] but found [%s]", op);
+                rc = kiln__bad_action(resp, lineno, why);
+                goto done;
+            }
+            if (!json_is_object(meta)) {
+                rc = kiln__bad_action(resp, lineno, "expected START_OBJECT after the action name");
+                goto done;
+            }
+            json_t *ji = json_object_get(meta, "_index"), *jid = json_object_get(meta, "_id");
+            json_t *jr = json_object_get(meta, "routing");
+            json_t *js = json_object_get(meta, "if_seq_no"), *jt = json_object_get(meta, "if_primary_term");
+            if (json_is_string(ji)) index = json_string_value(ji);
+            if (json_is_string(jid)) {
+                w.id = json_string_value(jid);
+                w.idlen = json_string_length(jid);
+            } else if (json_is_integer(jid)) {
+                snprintf(idbuf, 64, "%lld", (long long)json_integer_value(jid));
+                w.id = idbuf;
+                w.idlen = strlen(idbuf);
+            }
+            w.routing = json_is_string(jr) ? json_string_value(jr) : def_routing;
+            if (json_is_integer(js)) w.opts.if_seq_no = json_integer_value(js);
+            if (json_is_integer(jt)) w.opts.if_primary_term = json_integer_value(jt);
+            json_t *jop = json_object_get(meta, "op_type");
+            if (w.op == KILN_OP_INDEX && json_is_string(jop) && !strcmp(json_string_value(jop), "create"))
+            {
+                w.op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES reports */
+                op = "create";
+            }
         }
         if (w.op != KILN_OP_DELETE) {
             if (!kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
@@ -218,6 +277,8 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     resp->status = 200;
 done:
     json_decref(action);
+    kiln_json_dispose(&source);
+    kiln_json_dispose(&action_tape);
     for (size_t i = 0; i < touched.n; i++) kiln_index_unref(touched.v[i].idx);
     free(touched.v);
     kiln_buf_free(&items);

@@ -441,8 +441,8 @@ typedef struct {
     json_t *req;
 } kiln__update_ctx;
 
-static int kiln__update_fn(const char *old_src, size_t old_len, kiln_buf *new_src,
-                           json_t **new_doc, void *ctx, kiln_error *err)
+static int kiln__update_fn(const char *old_src, size_t old_len, kiln_buf *new_src, void *ctx,
+                           kiln_error *err)
 {
     kiln__update_ctx *c = ctx;
     json_t *doc = json_object_get(c->req, "doc");
@@ -475,7 +475,6 @@ static int kiln__update_fn(const char *old_src, size_t old_len, kiln_buf *new_sr
     char *text = json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER);
     kiln_buf_puts(new_src, text);
     free(text);
-    *new_doc = json_incref(result);
     c->w->get_source = result;
     return 0;
 }
@@ -495,10 +494,39 @@ static int kiln__check_id(const kiln_write *w, kiln_error *err)
     return 0;
 }
 
+/* Parses an index/create source into jd and checks it against the mapping: the tape and the
+ * fast check when the document conforms (the common case), else jansson and the full check,
+ * which adds new fields durably or words the error exactly as before. */
+static int kiln__prepare_source(kiln_index *idx, const kiln_write *w, kiln_json *jd,
+                                kiln_error *err)
+{
+    int parsed = kiln_json_parse(jd, w->body, w->body_len) == 0;
+    if (parsed) {
+        kiln_mapping *m = kiln_index_mapping(idx);
+        int ok = kiln_mapping_doc_conforms(m, jd);
+        kiln_mapping_unref(m);
+        if (ok) return 0;
+    }
+    json_t *doc = kiln__parse_json(w->body, w->body_len, "source", err);
+    if (!doc) return -1;
+    char id[520];
+    snprintf(id, sizeof id, "%.*s", (int)w->idlen, w->id);
+    int rc = kiln__map_doc(idx, doc, id, err);
+    if (rc == 0 && !parsed) {
+        /* jansson took what the tape refuses (a NUL byte it skips): index jansson's reading */
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!text || kiln_json_parse(jd, text, strlen(text)))
+            rc = kiln_fail(err, KILN_E_MAPPER_PARSING, "failed to parse source");
+        free(text);
+    }
+    json_decref(doc);
+    return rc;
+}
+
 int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
 {
     int rc = -1;
-    json_t *doc = NULL;
+    kiln_json local = KILN_JSON_INIT;
     if (!w->id && (w->op == KILN_OP_INDEX || w->op == KILN_OP_CREATE)) {
         kiln_index_gen_id(w->gen_id);
         w->id = w->gen_id;
@@ -510,14 +538,11 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
     switch (w->op) {
     case KILN_OP_INDEX:
     case KILN_OP_CREATE: {
-        doc = kiln__parse_json(w->body, w->body_len, "source", err);
-        if (!doc) goto out;
-        char id[520];
-        snprintf(id, sizeof id, "%.*s", (int)w->idlen, w->id);
-        if (kiln__map_doc(idx, doc, id, err)) goto out;
+        kiln_json *jd = w->scratch ? w->scratch : &local;
+        if (kiln__prepare_source(idx, w, jd, err)) goto out;
         kiln_write_opts o = w->opts;
         o.op_create = w->op == KILN_OP_CREATE;
-        rc = kiln_shard_index(s, w->id, w->idlen, w->body, w->body_len, doc, &o, &w->meta,
+        rc = kiln_shard_index(s, w->id, w->idlen, w->body, w->body_len, jd, &o, &w->meta,
                               &w->result, &w->lsn, err);
         break;
     }
@@ -553,7 +578,7 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
     }
     }
 out:
-    json_decref(doc);
+    kiln_json_dispose(&local);
     if (rc == 0)
         w->status = w->result == KILN_RESULT_CREATED     ? 201
                     : w->result == KILN_RESULT_NOT_FOUND ? 404

@@ -39,6 +39,7 @@ typedef struct kiln_write {
     const char *body;     /* source (index/create) or the update request body (update) */
     size_t body_len;
     kiln_write_opts opts;
+    kiln_json *scratch;   /* optional: reused for parsing sources (a _bulk request's items) */
     /* results */
     char gen_id[24];
     kiln_doc_meta meta;

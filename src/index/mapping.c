@@ -599,3 +599,123 @@ int kiln_mapping_check_doc(const kiln_mapping *m, json_t *doc, const char *doc_i
     json_decref(c.added);
     return rc;
 }
+
+/* ---- the fast check over a tape ------------------------------------------------------------
+ * Mirrors kiln__check_object/_entry/_value above for the outcome "passes, adds nothing"; any
+ * other outcome answers 0 and the jansson path above decides (and words the error). */
+
+typedef struct {
+    const kiln_mapping *m;
+    const kiln_json *doc;
+    char path[1024];
+} kiln__fast;
+
+static int kiln__fast_number(const kiln_json *doc, const kiln_jnode *v, double *out)
+{
+    if (v->type == KILN_JSON_INT) return (*out = (double)v->v.i), 1;
+    if (v->type == KILN_JSON_REAL) return (*out = v->v.d), 1;
+    if (v->type != KILN_JSON_STRING) return 0;
+    const char *s = kiln_json_string(doc, v);
+    char *end;
+    *out = strtod(s, &end);
+    return *s && *end == 0 && isfinite(*out);
+}
+
+static int kiln__fast_value(const kiln_json *doc, const kiln_field *f, const kiln_jnode *v)
+{
+    if (v->type == KILN_JSON_NULL) return 1;
+    if (v->type == KILN_JSON_OBJECT) return 0;
+    double d;
+    switch (f->type) {
+    case KILN_FT_TEXT:
+    case KILN_FT_KEYWORD: return 1;
+    case KILN_FT_BOOLEAN:
+        if (v->type == KILN_JSON_TRUE || v->type == KILN_JSON_FALSE) return 1;
+        if (v->type != KILN_JSON_STRING) return 0;
+        {
+            const char *s = kiln_json_string(doc, v);
+            return !strcmp(s, "true") || !strcmp(s, "false") || !*s;
+        }
+    case KILN_FT_DATE: {
+        if (v->type == KILN_JSON_INT) return 1;
+        if (v->type != KILN_JSON_STRING) return 0;
+        if (json_is_string(json_object_get(f->def, "format"))) return 1;
+        int64_t ms;
+        return kiln_date_parse(kiln_json_string(doc, v), v->v.s.len, &ms) == 0;
+    }
+    case KILN_FT_DOUBLE:
+    case KILN_FT_FLOAT:
+        if (!kiln__fast_number(doc, v, &d)) return 0;
+        return f->type != KILN_FT_FLOAT || fabs(d) <= 3.4028234663852886e38;
+    case KILN_FT_LONG:
+    case KILN_FT_INTEGER:
+    case KILN_FT_SHORT:
+    case KILN_FT_BYTE: {
+        static const double lim[] = {[KILN_FT_LONG] = 9223372036854775807.0,
+                                     [KILN_FT_INTEGER] = 2147483647.0,
+                                     [KILN_FT_SHORT] = 32767.0,
+                                     [KILN_FT_BYTE] = 127.0};
+        if (v->type == KILN_JSON_INT && f->type == KILN_FT_LONG) return 1;
+        if (!kiln__fast_number(doc, v, &d)) return 0;
+        return !(d > lim[f->type] || d < -lim[f->type] - 1);
+    }
+    case KILN_FT_OBJECT: break;
+    }
+    return 0;
+}
+
+static int kiln__fast_object(kiln__fast *c, const kiln_jnode *obj, size_t plen, kiln_dynamic dyn);
+
+static int kiln__fast_entry(kiln__fast *c, const kiln_jnode *v, size_t plen, kiln_dynamic dyn)
+{
+    const kiln_field *f = kiln_mapping_field(c->m, c->path);
+    if (v->type == KILN_JSON_ARRAY) {
+        if (!f) return dyn == KILN_DYNAMIC_FALSE;
+        const kiln_jnode *e = kiln_json_child(v);
+        for (uint32_t k = 0; k < v->v.count; k++, e = kiln_json_next(c->doc, e)) {
+            if (e->type == KILN_JSON_ARRAY) {
+                if (!kiln__fast_entry(c, e, plen, dyn)) return 0;
+            } else if (f->type == KILN_FT_OBJECT) {
+                if (e->type == KILN_JSON_OBJECT) {
+                    if (!kiln__fast_object(c, e, plen, f->dynamic)) return 0;
+                } else if (e->type != KILN_JSON_NULL) {
+                    return 0;
+                }
+            } else if (!kiln__fast_value(c->doc, f, e)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (!f) return dyn == KILN_DYNAMIC_FALSE; /* unmapped: ignored, or the slow path decides */
+    if (f->type == KILN_FT_OBJECT) {
+        if (v->type == KILN_JSON_NULL) return 1;
+        return v->type == KILN_JSON_OBJECT && kiln__fast_object(c, v, plen, f->dynamic);
+    }
+    return kiln__fast_value(c->doc, f, v);
+}
+
+static int kiln__fast_object(kiln__fast *c, const kiln_jnode *obj, size_t plen, kiln_dynamic dyn)
+{
+    const kiln_jnode *e = kiln_json_child(obj);
+    for (uint32_t k = 0; k < obj->v.count; k++, e = kiln_json_next(c->doc, e)) {
+        size_t klen = e->key_len, n = plen + (plen != 0);
+        if (klen == 0 || n + klen + 1 > sizeof c->path) return 0;
+        if (plen) c->path[plen] = '.';
+        memcpy(c->path + n, kiln_json_key(c->doc, e), klen + 1);
+        if (!kiln__fast_entry(c, e, n + klen, dyn)) return 0;
+        c->path[plen] = 0;
+    }
+    return 1;
+}
+
+int kiln_mapping_doc_conforms(const kiln_mapping *m, const kiln_json *doc)
+{
+    const kiln_jnode *root = kiln_json_root(doc);
+    if (!root || root->type != KILN_JSON_OBJECT) return 0;
+    kiln__fast c;
+    c.m = m;
+    c.doc = doc;
+    c.path[0] = 0;
+    return kiln__fast_object(&c, root, 0, m->dynamic);
+}

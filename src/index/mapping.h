@@ -7,6 +7,7 @@
 #define KILN_MAPPING_H
 
 #include "core/error.h"
+#include "core/json.h"
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -68,6 +69,11 @@ kiln_mapping *kiln_mapping_merge(const kiln_mapping *m, json_t *update, kiln_err
  * Values that cannot be converted to their field's type fail with mapper_parsing_exception. */
 int kiln_mapping_check_doc(const kiln_mapping *m, json_t *doc, const char *doc_id,
                            kiln_mapping **updated, kiln_error *err);
+
+/* The write path's fast check of a parsed document (core/json.h): 1 when doc certainly passes
+ * kiln_mapping_check_doc with no mapping update, 0 when that function has to decide (the
+ * document adds fields, or fails and the error must be described). Allocates nothing. */
+int kiln_mapping_doc_conforms(const kiln_mapping *m, const kiln_json *doc);
 
 const char *kiln_field_type_name(kiln_field_type t);
 int kiln_field_type_parse(const char *name, kiln_field_type *out);

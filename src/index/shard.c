@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
@@ -42,9 +43,16 @@ struct kiln_shard {
     int64_t last_refresh_ms;
     pthread_mutex_t refresh_lock; /* one refresh at a time, so searchers are installed in order */
     atomic_int sindex_commit_due; /* a flush happened: kiln_shard_maintain persists segments */
+    /* documents are prepared for the search index outside the write lock, in these */
+    pthread_mutex_t prep_lock;
+    kiln_sindex_prep *preps[16];
+    unsigned npreps;
 };
 
-static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc);
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc);
+static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p);
+static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s);
+static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p);
 
 /* ---- commit point ------------------------------------------------------------------------
  * File "commit" (replaced atomically):
@@ -227,6 +235,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->searcher_lock, NULL);
     pthread_mutex_init(&s->refresh_lock, NULL);
+    pthread_mutex_init(&s->prep_lock, NULL);
     kiln_idmap_init(&s->ids);
     kiln__commit c;
     char sub[1200];
@@ -278,6 +287,8 @@ void kiln_shard_close(kiln_shard *s)
     kiln_sindex_close(s->si);
     pthread_mutex_destroy(&s->refresh_lock);
     pthread_mutex_destroy(&s->searcher_lock);
+    for (unsigned i = 0; i < s->npreps; i++) kiln_sindex_prep_free(s->preps[i]);
+    pthread_mutex_destroy(&s->prep_lock);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
     kiln_idmap_dispose(&s->ids);
@@ -325,7 +336,7 @@ static void kiln__maybe_flush(kiln_shard *s)
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
-                              size_t srclen, json_t *doc, const kiln_idmap_entry *e,
+                              size_t srclen, const kiln_sindex_prep *prep, const kiln_idmap_entry *e,
                               kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn,
                               kiln_error *err)
 {
@@ -341,33 +352,37 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     memcpy(head + 24, &docnum, 4);
     memcpy(head + 28, &il, 4);
     memcpy(head + 32, &sl, 4);
-    /* One contiguous record: header, id, source. */
-    kiln_buf rec = KILN_BUF_INIT;
-    kiln_buf_reserve(&rec, sizeof head + idlen + srclen);
-    kiln_buf_append(&rec, head, sizeof head);
-    kiln_buf_append(&rec, id, idlen);
-    kiln_buf_append(&rec, src, srclen);
-    *lsn = kiln_wal_append(s->wal, KILN_WAL_INDEX, rec.data, rec.len, err);
-    kiln_buf_free(&rec);
+    /* One record: header, id, source, written from where they are. */
+    struct iovec parts[3] = {{head, sizeof head}, {(void *)id, idlen}, {(void *)src, srclen}};
+    *lsn = kiln_wal_appendv(s->wal, KILN_WAL_INDEX, parts, 3, err);
     if (!*lsn) return -1;
     kiln__apply_index(s, &d);
-    kiln__search_add(s, docnum, doc);
+    kiln__search_apply(s, docnum, prep);
     *meta = (kiln_doc_meta){docnum, d.seq_no, d.version, d.primary_term};
     *res = live ? KILN_RESULT_UPDATED : KILN_RESULT_CREATED;
     return 0;
 }
 
 int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
-                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err)
 {
+    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
+    kiln_sindex_prep *prep = NULL;
+    if (s->si && doc) {
+        prep = kiln__prep_acquire(s);
+        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+        kiln_sindex_prepare(prep, doc, m, s->ar);
+        kiln_mapping_unref(m);
+    }
     pthread_rwlock_wrlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int rc = kiln__version_check(s, id, idlen, e, o, err);
     if (rc == 0)
-        rc = kiln__index_locked(s, id, idlen, src, srclen, doc, e, meta, res, lsn, err);
+        rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
     pthread_rwlock_unlock(&s->lock);
+    if (prep) kiln__prep_release(s, prep);
     return rc;
 }
 
@@ -412,14 +427,14 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int live = e && e->docnum != KILN_DOCNUM_NONE;
     kiln_buf out = KILN_BUF_INIT;
-    json_t *doc = NULL;
+    kiln_json doc = KILN_JSON_INIT;
     int rc = kiln__version_check(s, id, idlen, e, o, err);
     if (rc) goto out;
     kiln_stored_doc old;
     if (live && kiln_docstore_get(s->ds, e->docnum, &old) == 0)
-        rc = fn(old.src, old.srclen, &out, &doc, ctx, err);
+        rc = fn(old.src, old.srclen, &out, ctx, err);
     else
-        rc = fn(NULL, 0, &out, &doc, ctx, err);
+        rc = fn(NULL, 0, &out, ctx, err);
     if (rc < 0) goto out;
     if (rc == 1) { /* no-op: report the current version */
         *meta = (kiln_doc_meta){e->docnum, e->seq_no, e->version, s->primary_term};
@@ -428,11 +443,20 @@ int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_wr
         rc = 0;
         goto out;
     }
-    rc = kiln__index_locked(s, id, idlen, out.data, out.len, doc, e, meta, res, lsn, err);
+    /* the new source is what fn serialised; the search index reads it back */
+    kiln_sindex_prep *prep = NULL;
+    if (s->si && out.len && kiln_json_parse(&doc, out.data, out.len) == 0) {
+        prep = kiln__prep_acquire(s);
+        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+        kiln_sindex_prepare(prep, &doc, m, s->ar);
+        kiln_mapping_unref(m);
+    }
+    rc = kiln__index_locked(s, id, idlen, out.data, out.len, prep, e, meta, res, lsn, err);
+    if (prep) kiln__prep_release(s, prep);
     if (rc == 0) kiln__maybe_flush(s);
 out:
     pthread_rwlock_unlock(&s->lock);
-    json_decref(doc);
+    kiln_json_dispose(&doc);
     kiln_buf_free(&out);
     return rc;
 }
@@ -522,16 +546,45 @@ static int64_t kiln__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Feeds one document to the search index (write lock held). The index is derived data: a
- * failure here is logged, never fails the acknowledged write. */
-static void kiln__search_add(kiln_shard *s, uint32_t docnum, json_t *doc)
+static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s)
+{
+    pthread_mutex_lock(&s->prep_lock);
+    kiln_sindex_prep *p = s->npreps ? s->preps[--s->npreps] : NULL;
+    pthread_mutex_unlock(&s->prep_lock);
+    return p ? p : kiln_sindex_prep_new();
+}
+
+static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p)
+{
+    pthread_mutex_lock(&s->prep_lock);
+    if (s->npreps < sizeof s->preps / sizeof *s->preps) {
+        s->preps[s->npreps++] = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&s->prep_lock);
+    kiln_sindex_prep_free(p);
+}
+
+/* Applies a prepared document to the search index (write lock held). The index is derived
+ * data: a failure here is logged, never fails the acknowledged write. */
+static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p)
+{
+    if (!s->si || !p) return;
+    kiln_error err;
+    if (kiln_sindex_add_prepared(s->si, docnum, p, &err))
+        KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
+}
+
+/* Prepares and applies in one go (write lock held: recovery's catch-up). */
+static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc)
 {
     if (!s->si || !doc) return;
+    kiln_sindex_prep *p = kiln__prep_acquire(s);
     kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
-    kiln_error err;
-    if (kiln_sindex_add(s->si, docnum, doc, m, s->ar, &err))
-        KILN_WARN("shard", "%s: search index: doc %u: %s", s->dir, docnum, err.reason);
+    kiln_sindex_prepare(p, doc, m, s->ar);
     kiln_mapping_unref(m);
+    kiln__search_apply(s, docnum, p);
+    kiln__prep_release(s, p);
 }
 
 /* Seals pending docs and publishes a new searcher. The write lock is held only to detach the
@@ -579,14 +632,14 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
     s->si = kiln_sindex_open(sub, err);
     int rc = s->si ? 0 : -1;
     /* catch up: the search index may lack what the log replay and stored files hold */
+    kiln_json doc = KILN_JSON_INIT;
     for (uint32_t d = s->si ? kiln_sindex_committed_upto(s->si) : 0;
          rc == 0 && d < kiln_docstore_next(s->ds); d++) {
         kiln_stored_doc sd;
         if (kiln_docstore_get(s->ds, d, &sd) || roaring_bitmap_contains(s->deleted, d)) continue;
-        json_t *doc = json_loadb(sd.src, sd.srclen, 0, NULL);
-        kiln__search_add(s, d, doc);
-        json_decref(doc);
+        if (kiln_json_parse(&doc, sd.src, sd.srclen) == 0) kiln__search_add(s, d, &doc);
     }
+    kiln_json_dispose(&doc);
     pthread_rwlock_unlock(&s->lock);
     if (rc == 0) rc = kiln__refresh(s, err);
     return rc;

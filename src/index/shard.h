@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "index/mapping.h"
 
 #include <jansson.h>
@@ -55,19 +56,20 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
 /* Flushes (so the next open replays nothing) and frees. */
 void kiln_shard_close(kiln_shard *s);
 
-/* Indexes a document (source bytes kept exactly as given; doc is its parsed form, borrowed).
+/* Indexes a document (source bytes kept exactly as given; doc is its parsed form, borrowed for
+ * the call; NULL: stored but not searchable, as in tests of the storage alone).
  * Fills meta and res; *lsn is what kiln_shard_sync needs before acknowledging. */
 int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
-                     json_t *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err);
 int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
                       kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
 
 /* Read-modify-write under the shard lock. fn sees the current source (NULL when missing) and
- * either fills new_src (+ *new_doc, owned by the shard afterwards) and returns 0, returns 1 for a
- * no-op, or fails with a negative status. */
-typedef int (*kiln_update_fn)(const char *old_src, size_t old_len, kiln_buf *new_src,
-                              json_t **new_doc, void *ctx, kiln_error *err);
+ * either fills new_src (compact JSON: the shard parses it for the search index) and returns 0,
+ * returns 1 for a no-op, or fails with a negative status. */
+typedef int (*kiln_update_fn)(const char *old_src, size_t old_len, kiln_buf *new_src, void *ctx,
+                              kiln_error *err);
 int kiln_shard_update(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
                       kiln_update_fn fn, void *ctx, kiln_doc_meta *meta, kiln_result *res,
                       uint64_t *lsn, kiln_error *err);

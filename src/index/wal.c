@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 #define KILN_WAL_HEADER 16
 #define KILN_WAL_MAX_RECORD (1u << 30)
@@ -177,14 +179,34 @@ fail:
 uint64_t kiln_wal_append(kiln_wal *w, uint32_t type, const void *payload, size_t len,
                          kiln_error *err)
 {
-    if (len > KILN_WAL_MAX_RECORD) {
+    struct iovec part = {(void *)payload, len};
+    return kiln_wal_appendv(w, type, &part, 1, err);
+}
+
+/* The record checksum over a payload given in parts: XXH3's streaming form gives the same
+ * value as the one-shot hash of the concatenation, so no contiguous copy is needed. */
+static uint64_t kiln__record_sum_v(uint32_t type, const struct iovec *parts, int nparts)
+{
+    if (nparts == 1) return kiln__record_sum(type, parts[0].iov_base, parts[0].iov_len);
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    for (int i = 0; i < nparts; i++) XXH3_64bits_update(&st, parts[i].iov_base, parts[i].iov_len);
+    return XXH3_64bits_digest(&st) ^ ((uint64_t)type * 0x9E3779B97F4A7C15ull);
+}
+
+uint64_t kiln_wal_appendv(kiln_wal *w, uint32_t type, const struct iovec *parts, int nparts,
+                          kiln_error *err)
+{
+    size_t len = 0;
+    for (int i = 0; i < nparts; i++) len += parts[i].iov_len;
+    if (len > KILN_WAL_MAX_RECORD || nparts > KILN_WAL_MAX_PARTS) {
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "record of %zu bytes is too large", len);
         return 0;
     }
     uint8_t h[KILN_WAL_HEADER];
     kiln__put32(h, (uint32_t)len);
     kiln__put32(h + 4, type);
-    uint64_t sum = kiln__record_sum(type, payload, len);
+    uint64_t sum = kiln__record_sum_v(type, parts, nparts);
     memcpy(h + 8, &sum, 8);
     pthread_mutex_lock(&w->lock);
     if (w->failed) {
@@ -193,10 +215,13 @@ uint64_t kiln_wal_append(kiln_wal *w, uint32_t type, const void *payload, size_t
         pthread_mutex_unlock(&w->lock);
         return 0;
     }
-    struct iovec iov[2] = {{h, sizeof h}, {(void *)payload, len}};
+    struct iovec iov[1 + KILN_WAL_MAX_PARTS];
+    iov[0] = (struct iovec){h, sizeof h};
+    memcpy(iov + 1, parts, (size_t)nparts * sizeof *parts);
+    int niov = 1 + nparts;
     size_t total = sizeof h + len, done = 0;
     while (done < total) {
-        ssize_t r = writev(w->fd, iov, 2);
+        ssize_t r = writev(w->fd, iov, niov);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             w->failed = 1;
@@ -210,7 +235,7 @@ uint64_t kiln_wal_append(kiln_wal *w, uint32_t type, const void *payload, size_t
         done += (size_t)r;
         /* Advance the iovecs past what was written (short writes are rare but legal). */
         size_t skip = (size_t)r;
-        for (int i = 0; i < 2 && skip; i++) {
+        for (int i = 0; i < niov && skip; i++) {
             size_t take = skip < iov[i].iov_len ? skip : iov[i].iov_len;
             iov[i].iov_base = (char *)iov[i].iov_base + take;
             iov[i].iov_len -= take;

@@ -27,6 +27,12 @@ kiln_wal *kiln_wal_open(const char *dir, uint64_t min_gen, kiln_wal_replay_fn fn
  * 0 and fills err on an I/O error; after one, the log refuses every write (fail loudly). */
 uint64_t kiln_wal_append(kiln_wal *w, uint32_t type, const void *payload, size_t len,
                          kiln_error *err);
+/* The same with the payload in parts (at most KILN_WAL_MAX_PARTS), written as one record
+ * without first copying them together. */
+#define KILN_WAL_MAX_PARTS 4
+struct iovec;
+uint64_t kiln_wal_appendv(kiln_wal *w, uint32_t type, const struct iovec *parts, int nparts,
+                          kiln_error *err);
 /* Blocks until everything up to lsn is on disk. Concurrent callers share one fdatasync. */
 int kiln_wal_sync(kiln_wal *w, uint64_t lsn, kiln_error *err);
 /* Starts a new generation file and returns its number; records before it can be dropped with

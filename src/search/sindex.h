@@ -21,6 +21,7 @@
 
 #include "analysis/analysis.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "index/mapping.h"
 
 #include <jansson.h>
@@ -40,6 +41,23 @@ void kiln_sindex_close(kiln_sindex *si);
  * added before. m and ar are borrowed for the call; fields the mapping lacks are skipped. */
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
                     const kiln_analysis_registry *ar, kiln_error *err);
+/* The same from a parsed document (the write path: no jansson tree per document). */
+int kiln_sindex_add_json(kiln_sindex *si, uint32_t docnum, const kiln_json *doc,
+                         const kiln_mapping *m, const kiln_analysis_registry *ar,
+                         kiln_error *err);
+/* The write path's two halves of kiln_sindex_add_json, so concurrent writers of a shard can
+ * do the costly half in parallel: kiln_sindex_prepare walks the document, converts values and
+ * runs the analyzers, touching no shared state (no lock needed; doc, m and ar are read only);
+ * kiln_sindex_add_prepared then applies it under the shard's write lock. A prep object is
+ * reusable and holds a reference to the last mapping it prepared with (freed with it). */
+typedef struct kiln_sindex_prep kiln_sindex_prep;
+kiln_sindex_prep *kiln_sindex_prep_new(void);
+void kiln_sindex_prep_free(kiln_sindex_prep *p);
+/* 0, or -1 when the document cannot be indexed (add_prepared then reports why). */
+int kiln_sindex_prepare(kiln_sindex_prep *p, const kiln_json *doc, const kiln_mapping *m,
+                        const kiln_analysis_registry *ar);
+int kiln_sindex_add_prepared(kiln_sindex *si, uint32_t docnum, const kiln_sindex_prep *p,
+                             kiln_error *err);
 /* Makes every doc added so far visible to readers acquired afterwards, merging as the policy
  * asks (freeze + publish + merge steps; needs the writer's exclusion). */
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err);

@@ -2,7 +2,7 @@
  * text, and appends to per-term postings and per-field doc values. No sorting per document:
  * a token's term id is found in one hash probe and postings are grouped with counting passes,
  * so a ~1 KB product document costs a few microseconds. */
-#include "search/searchInt.h"
+#include "search/prep.h"
 
 #include "core/buf.h"
 #include "dsl/query.h"
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* term hashing is per token: inline XXH3 for short inputs */
 #include <xxhash.h>
 
 void kiln__bytes_grow(kiln__bytes *b, uint32_t extra)
@@ -189,7 +190,7 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
                                 uint32_t h);
 static inline uint32_t kiln__hash(uint32_t field, const char *s, size_t len)
 {
-    return (uint32_t)XXH3_64bits_withSeed(s, len, field);
+    return kiln__hash_mix(XXH3_64bits(s, len), field); /* as prepared tokens are (prep.c) */
 }
 
 static uint32_t kiln__term_id(kiln__writer *w, uint32_t field, const char *s, size_t len)
@@ -224,7 +225,8 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
     memset(t, 0, sizeof *t);
     t->field = field;
     t->hash = h;
-    if (w->text.len + len > w->text.cap) kiln__bytes_grow(&w->text, (uint32_t)len);
+    /* allocated even for an empty first term: memcmp/memcpy never see a NULL buffer */
+    if (w->text.len + len > w->text.cap || !w->text.p) kiln__bytes_grow(&w->text, (uint32_t)len);
     t->text_off = w->text.len;
     t->text_len = (uint32_t)len;
     memcpy(w->text.p + w->text.len, s, len);
@@ -239,14 +241,8 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
 typedef struct kiln__addctx {
     kiln_sindex *si;
     kiln__writer *w;
-    const kiln_mapping *m;
-    const kiln_analysis_registry *ar;
     uint32_t local;
     uint32_t ntfields; /* fields touched by this doc: w->tfields */
-    /* token callback state */
-    uint32_t fid;
-    uint32_t pos_base, last_pos, ntok;
-    kiln_error *err;
 } kiln__addctx;
 
 static kiln__wfield *kiln__touch_field(kiln__addctx *c, uint32_t fid)
@@ -262,34 +258,12 @@ static kiln__wfield *kiln__touch_field(kiln__addctx *c, uint32_t fid)
     return f;
 }
 
-static int kiln__on_token(const kiln_token *tok, void *ctx)
-{
-    kiln__addctx *c = ctx;
-    kiln__writer *w = c->w;
-    uint32_t pos = c->pos_base + tok->position;
-    /* queue it: hash now and prefetch its table slot; kiln__resolve looks it up */
-    KILN__GROW(w->pend, w->npend, w->pend_cap, w->npend + 1);
-    kiln__pend *p = &w->pend[w->npend++];
-    p->hash = kiln__hash(c->fid, tok->text, tok->len);
-    p->off = w->pend_text.len;
-    p->len = (uint32_t)tok->len;
-    p->pos = pos;
-    __builtin_prefetch(&w->table[p->hash & w->table_mask]);
-    if (w->pend_text.len + tok->len > w->pend_text.cap) kiln__bytes_grow(&w->pend_text, (uint32_t)tok->len);
-    memcpy(w->pend_text.p + w->pend_text.len, tok->text, tok->len);
-    w->pend_text.len += (uint32_t)tok->len;
-    c->last_pos = pos;
-    c->ntok++;
-    return 0;
-}
-
-/* Looks the queued tokens up in three passes: table slots (prefetched when queued), candidate
- * term records (prefetched here), then verification, falling back to the full lookup (which
+/* Looks the queued tokens up in passes: table slots (prefetched when queued), candidate term
+ * records, then their texts (both prefetched here), then verification, falling back to the full lookup (which
  * also inserts) when a candidate is missing or differs. */
-static void kiln__resolve(kiln__addctx *c)
+static void kiln__resolve(kiln__addctx *c, uint32_t fid, const uint8_t *text)
 {
     kiln__writer *w = c->w;
-    uint32_t fid = c->fid;
     for (uint32_t i = 0; i < w->npend; i++) {
         kiln__pend *p = &w->pend[i];
         uint32_t j = p->hash & w->table_mask;
@@ -301,9 +275,12 @@ static void kiln__resolve(kiln__addctx *c)
                 break;
             }
     }
+    /* the candidates' texts live apart from their records: start those loads too */
+    for (uint32_t i = 0; i < w->npend; i++)
+        if (w->pend[i].cand) __builtin_prefetch(w->text.p + w->terms[w->pend[i].cand - 1].text_off);
     for (uint32_t i = 0; i < w->npend; i++) {
         kiln__pend *p = &w->pend[i];
-        const char *s = (const char *)w->pend_text.p + p->off;
+        const char *s = (const char *)text + p->off;
         uint32_t id;
         const kiln__wterm *t = p->cand ? &w->terms[p->cand - 1] : NULL;
         if (t && t->field == fid && t->text_len == p->len &&
@@ -317,7 +294,6 @@ static void kiln__resolve(kiln__addctx *c)
         w->ntoks++;
     }
     w->npend = 0;
-    w->pend_text.len = 0;
 }
 
 static void kiln__dv_push(kiln__wfield *f, uint32_t doc)
@@ -331,169 +307,68 @@ static void kiln__dv_push(kiln__wfield *f, uint32_t doc)
     f->dv_doc[f->dv_n] = doc;
 }
 
-/* Value of a leaf as a string (keyword/text accept numbers and booleans as ES does). */
-static const char *kiln__leaf_string(json_t *v, char *tmp, size_t tmpsz, size_t *len)
+/* Appends one prepared value: doc values, and the terms of its tokens (looked up in a batch). */
+static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const kiln__pitem *it)
 {
-    if (json_is_string(v)) {
-        *len = json_string_length(v);
-        return json_string_value(v);
-    }
-    if (json_is_integer(v))
-        snprintf(tmp, tmpsz, "%" PRId64, (int64_t)json_integer_value(v));
-    else if (json_is_real(v)) {
-        double d = json_real_value(v);
-        snprintf(tmp, tmpsz, "%.15g", d);
-        if (strtod(tmp, NULL) != d) snprintf(tmp, tmpsz, "%.17g", d);
-        if (!strpbrk(tmp, ".eEn")) strcat(tmp, ".0"); /* Java prints 1.0 */
-    } else if (json_is_boolean(v))
-        snprintf(tmp, tmpsz, "%s", json_is_true(v) ? "true" : "false");
-    else
-        return NULL;
-    *len = strlen(tmp);
-    return tmp;
-}
-
-static size_t kiln__utf8_chars(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
-}
-
-int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out);
-/* A date in the field's mapping "format" (e.g. "yyyy-MM-dd HH:mm:ss.SSS"), else ISO/epoch. */
-static int kiln__leaf_date(const kiln_field *mf, json_t *v, int64_t *out)
-{
-    json_t *fmt = mf->def ? json_object_get(mf->def, "format") : NULL;
-    if (json_is_string(fmt) && json_is_string(v)) {
-        kiln_error err;
-        return kiln_datemath_parse(json_string_value(v), json_string_value(fmt), 0, 0, out, &err)
-                   ? -1
-                   : 0;
-    }
-    return kiln__leaf_i64(KILN_FT_DATE, v, out);
-}
-
-int kiln__leaf_i64(kiln_field_type type, json_t *v, int64_t *out)
-{
-    if (type == KILN_FT_BOOLEAN) {
-        if (json_is_boolean(v)) {
-            *out = json_is_true(v);
-            return 0;
-        }
-        if (json_is_string(v)) {
-            const char *s = json_string_value(v);
-            if (!strcmp(s, "true")) return *out = 1, 0;
-            if (!strcmp(s, "false") || !*s) return *out = 0, 0;
-        }
-        return -1;
-    }
-    if (type == KILN_FT_DATE) {
-        if (json_is_integer(v)) return *out = json_integer_value(v), 0;
-        if (json_is_real(v)) return *out = (int64_t)json_real_value(v), 0;
-        if (json_is_string(v))
-            return kiln_date_parse(json_string_value(v), json_string_length(v), out) ? -1 : 0;
-        return -1;
-    }
-    if (json_is_integer(v)) return *out = json_integer_value(v), 0;
-    if (json_is_real(v)) return *out = (int64_t)json_real_value(v), 0;
-    if (json_is_string(v)) {
-        char *end;
-        const char *s = json_string_value(v);
-        double d = strtod(s, &end);
-        if (end == s || *end) return -1;
-        *out = (int64_t)d;
-        if (d > -9e15 && d < 9e15) return 0;
-        *out = strtoll(s, &end, 10);
-        return 0;
-    }
-    return -1;
-}
-
-int kiln__leaf_f64(json_t *v, double *out);
-int kiln__leaf_f64(json_t *v, double *out)
-{
-    if (json_is_number(v)) return *out = json_number_value(v), 0;
-    if (json_is_string(v)) {
-        char *end;
-        const char *s = json_string_value(v);
-        *out = strtod(s, &end);
-        return end == s || *end ? -1 : 0;
-    }
-    return -1;
-}
-
-static int kiln__index_leaf(kiln__addctx *c, uint32_t fid, const kiln_field *mf, json_t *v)
-{
+    uint32_t fid = c->si->m_fid[it->mfield];
+    if (fid == UINT32_MAX) return;
     kiln__wfield *f = &c->si->fields.v[fid];
-    char tmp[64];
-    size_t len;
-    const char *s;
-    switch (f->dv_kind) {
+    if (f->dv_kind != it->kind) return; /* both follow the field's type: never differs */
+    kiln__writer *w = c->w;
+    const char *s = (const char *)p->text.p + it->v.s.off;
+    uint32_t len = it->v.s.len;
+    switch (it->kind) {
     case KILN_DV_STR: {
-        s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
-        if (!s) return 0;
         kiln__touch_field(c, fid);
         /* original string for doc values */
         kiln__dv_push(f, c->local);
         KILN__GROW(f->str_off, f->str_n, f->str_cap, f->str_n + 2);
         if (f->str_n == 0) f->str_off[0] = 0;
-        if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, (uint32_t)len);
-        memcpy(f->str_blob.p + f->str_blob.len, s, len);
-        f->str_blob.len += (uint32_t)len;
+        if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, len);
+        if (len) memcpy(f->str_blob.p + f->str_blob.len, s, len); /* NULL until the first byte */
+        f->str_blob.len += len;
         f->dv_val.u32[f->dv_n++] = f->str_n;
         f->str_off[++f->str_n] = f->str_blob.len;
-        if (!f->indexed) return 0;
-        const kiln_analyzer *a = kiln_analyzer_get(c->ar, mf->analyzer);
-        if (!a) a = kiln_analyzer_get(c->ar, "standard");
-        if (!a)
-            return kiln_fail(c->err, KILN_E_ILLEGAL_ARGUMENT, "analyzer [%s] not found",
-                             mf->analyzer);
-        c->fid = fid;
-        c->pos_base = f->next_pos;
-        c->ntok = 0;
-        c->last_pos = f->next_pos;
-        kiln_analyze(a, s, len, f->next_pos, kiln__on_token, c);
-        kiln__resolve(c);
-        f->cur_len += c->ntok;
-        if (c->ntok) f->next_pos = c->last_pos + 1 + KILN__POS_GAP;
-        return 0;
+        if (!f->indexed || !it->ntok) return;
+        /* queue the tokens, prefetching their table slots; kiln__resolve looks them up */
+        KILN__GROW(w->pend, w->npend, w->pend_cap, it->ntok);
+        for (uint32_t k = 0; k < it->ntok; k++) {
+            const kiln__ptok *t = &p->toks[it->tok0 + k];
+            kiln__pend *q = &w->pend[w->npend++];
+            q->hash = kiln__hash_mix(t->hash, fid);
+            q->off = t->off;
+            q->len = t->len;
+            q->pos = t->pos;
+            __builtin_prefetch(&w->table[q->hash & w->table_mask]);
+        }
+        kiln__resolve(c, fid, p->text.p);
+        f->cur_len += it->ntok;
+        return;
     }
     case KILN_DV_ORD: {
-        s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
-        if (!s) return 0;
-        if (mf->ignore_above > 0 && kiln__utf8_chars(s, len) > (size_t)mf->ignore_above) return 0;
         kiln__touch_field(c, fid);
-        uint32_t id = kiln__term_id(c->w, fid, s, len);
-        KILN__GROW(c->w->toks, c->w->ntoks, c->w->toks_cap, c->w->ntoks + 1);
-        c->w->toks[c->w->ntoks].term = id;
-        c->w->toks[c->w->ntoks].pos = f->next_pos++;
-        c->w->ntoks++;
+        uint32_t id = kiln__term_id_h(w, fid, s, len, kiln__hash_mix(it->hash, fid));
+        KILN__GROW(w->toks, w->ntoks, w->toks_cap, w->ntoks + 1);
+        w->toks[w->ntoks].term = id;
+        w->toks[w->ntoks].pos = it->pos;
+        w->ntoks++;
         f->cur_len++;
         kiln__dv_push(f, c->local);
         f->dv_val.u32[f->dv_n++] = id;
-        return 0;
+        return;
     }
-    case KILN_DV_I64: {
-        int64_t x;
-        if (f->type == KILN_FT_DATE ? kiln__leaf_date(mf, v, &x) : kiln__leaf_i64(f->type, v, &x))
-            return 0; /* the shard's mapping check rejects what does not convert */
+    case KILN_DV_I64:
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
-        f->dv_val.i64[f->dv_n++] = x;
-        return 0;
-    }
-    case KILN_DV_F64: {
-        double x;
-        if (kiln__leaf_f64(v, &x)) return 0;
-        if (f->type == KILN_FT_FLOAT) x = (float)x;
+        f->dv_val.i64[f->dv_n++] = it->v.i64;
+        return;
+    case KILN_DV_F64:
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
-        f->dv_val.f64[f->dv_n++] = x;
-        return 0;
-    }
+        f->dv_val.f64[f->dv_n++] = it->v.f64;
+        return;
     default:
-        return 0;
+        return;
     }
 }
 
@@ -557,55 +432,6 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
     }
 }
 
-/* ---- JSON walk -------------------------------------------------------------------------- */
-
-static int kiln__walk_value(kiln__addctx *c, json_t *v, size_t plen);
-
-static int kiln__walk_object(kiln__addctx *c, json_t *obj, size_t plen)
-{
-    const char *key;
-    json_t *v;
-    char *path = c->si->path;
-    json_object_foreach(obj, key, v)
-    {
-        size_t klen = strlen(key);
-        if (plen + klen + 2 > sizeof c->si->path) continue;
-        size_t n = plen;
-        if (n) path[n++] = '.';
-        memcpy(path + n, key, klen + 1);
-        if (kiln__walk_value(c, v, n + klen)) return -1;
-        path[plen] = 0;
-    }
-    return 0;
-}
-
-static int kiln__walk_value(kiln__addctx *c, json_t *v, size_t plen)
-{
-    if (json_is_object(v)) return kiln__walk_object(c, v, plen);
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e)
-        {
-            if (kiln__walk_value(c, e, plen)) return -1;
-        }
-        return 0;
-    }
-    if (json_is_null(v)) return 0;
-    const kiln_field *mf = kiln_mapping_field(c->m, c->si->path);
-    if (!mf) return 0; /* unmapped (dynamic: false): kept in _source only */
-    size_t idx = (size_t)(mf - c->m->fields);
-    uint32_t fid = c->si->m_fid[idx];
-    if (fid != UINT32_MAX && kiln__index_leaf(c, fid, mf, v)) return -1;
-    for (uint32_t k = c->si->m_multi_at[2 * idx]; k < c->si->m_multi_at[2 * idx + 1]; k++) {
-        uint32_t j = c->si->m_multi[k];
-        if (c->si->m_fid[j] != UINT32_MAX &&
-            kiln__index_leaf(c, c->si->m_fid[j], &c->m->fields[j], v))
-            return -1;
-    }
-    return 0;
-}
-
 /* Groups the doc's tokens by term (counting passes, no sort) and appends postings. */
 static void kiln__finish_doc(kiln__addctx *c)
 {
@@ -627,6 +453,10 @@ static void kiln__finish_doc(kiln__addctx *c)
         kiln__wterm *t = &w->terms[w->touched[i]];
         t->cur_slot = acc;
         acc += t->cur_tf;
+        /* each term's postings tail is somewhere in the pool: start those loads now so the
+         * appends below do not wait for them one term at a time */
+        if (t->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->post.wr), 1);
+        if (t->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->pos.wr), 1);
     }
     KILN__GROW(w->slots, acc, w->slots_cap, acc + 1);
     for (uint32_t i = 0; i < w->ntoks; i++) {
@@ -670,18 +500,49 @@ static void kiln__finish_doc(kiln__addctx *c)
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
                     const kiln_analysis_registry *ar, kiln_error *err)
 {
+    if (!json_is_object(doc))
+        return kiln_fail(err, KILN_E_MAPPER_PARSING, "document must be an object");
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    kiln_json j = KILN_JSON_INIT;
+    int rc = text && kiln_json_parse(&j, text, strlen(text)) == 0
+                 ? kiln_sindex_add_json(si, docnum, &j, m, ar, err)
+                 : kiln_fail(err, KILN_E_INTERNAL, "search index: document does not serialize");
+    kiln_json_dispose(&j);
+    free(text);
+    return rc;
+}
+
+int kiln_sindex_add_json(kiln_sindex *si, uint32_t docnum, const kiln_json *doc,
+                         const kiln_mapping *m, const kiln_analysis_registry *ar, kiln_error *err)
+{
+    kiln_sindex_prep *p = kiln_sindex_prep_new();
+    kiln_sindex_prepare(p, doc, m, ar);
+    int rc = kiln_sindex_add_prepared(si, docnum, p, err);
+    kiln_sindex_prep_free(p);
+    return rc;
+}
+
+int kiln_sindex_add_prepared(kiln_sindex *si, uint32_t docnum, const kiln_sindex_prep *p,
+                             kiln_error *err)
+{
     kiln__writer *w = &si->w;
     if (si->next_docnum && docnum < si->next_docnum)
         return kiln_fail(err, KILN_E_INTERNAL, "search index: doc %u added after %u", docnum,
                          si->next_docnum - 1);
-    if (!json_is_object(doc))
-        return kiln_fail(err, KILN_E_MAPPER_PARSING, "document must be an object");
+    if (p->failed == KILN__PREP_REJECTED) {
+        *err = p->err; /* not an object: nothing added */
+        return -1;
+    }
     if (w->count == 0) w->base = docnum;
-    kiln__cache_mapping(si, m);
-    kiln__addctx c = {.si = si, .w = w, .m = m, .ar = ar, .local = docnum - w->base, .err = err};
-    si->path[0] = 0;
+    kiln__cache_mapping(si, p->m);
+    kiln__addctx c = {.si = si, .w = w, .local = docnum - w->base};
     w->ntoks = 0;
-    int rc = kiln__walk_object(&c, doc, 0);
+    for (uint32_t i = 0; i < p->nitems; i++) kiln__apply_item(&c, p, &p->items[i]);
+    int rc = 0;
+    if (p->failed) {
+        *err = p->err;
+        rc = -1;
+    }
     kiln__finish_doc(&c); /* also on failure: keeps the per-term state consistent */
     w->ndocs = c.local + 1;
     __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED); /* single writer */

@@ -95,6 +95,63 @@ test('malformed NDJSON is a 400 for the whole request', async () => {
   assert.equal(r3.status, 400, r3.text);
 });
 
+test('action lines: metadata keys, integer ids, op_type, duplicate keys and errors read as before', async () => {
+  const nd = (lines) => lines.join('\n') + '\n';
+  const post = (lines) => k.raw('POST', '/_bulk', nd(lines), { 'Content-Type': 'application/x-ndjson' });
+  let r = await post([
+    '{"index":{"_index":"bulkact","_id":7}}', '{"a":1}', // integer _id
+    '{"index":{"_index":"bulkact","_id":"r","routing":"x"}}', '{"a":2}',
+    '{"index":{"_index":"bulkact","_id":"c","op_type":"create"}}', '{"a":3}', // reported as create
+    '{"index":{"_index":"bulkact","_id":"d","_id":"e"}}', '{"a":4}', // duplicate key: the last wins
+    '{"index":{"_index":"bulkact","_id":"7","if_seq_no":999,"if_primary_term":1}}', '{"a":5}',
+    ' {"delete" : {"_index":"bulkact","_id":"r"}} ',
+  ]);
+  assert.equal(r.status, 200, r.text);
+  const it = r.body.items;
+  assert.equal(it[0].index._id, '7');
+  assert.equal(it[0].index.status, 201);
+  assert.equal(it[1].index.status, 201);
+  assert.equal(it[2].create.status, 201);
+  assert.equal(it[3].index._id, 'e');
+  assert.equal(it[4].index.status, 409);
+  assert.equal(it[4].index.error.type, 'version_conflict_engine_exception');
+  assert.equal(it[5].delete.result, 'deleted');
+  const cases = [
+    ['{}', 'Malformed action/metadata line [1], expected FIELD_NAME but found [END_OBJECT]'],
+    ['{"index":{},"delete":{}}', 'Malformed action/metadata line [1], expected a JSON object with one key (index, create, update or delete)'],
+    ['{"upsert":{}}', 'Malformed action/metadata line [1], expected one of [create, delete, index, update] but found [upsert]'],
+    ['{"index":"x"}', 'Malformed action/metadata line [1], expected START_OBJECT after the action name'],
+  ];
+  for (const [line, reason] of cases) {
+    r = await post([line, '{"a":1}']);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.body.error.reason, reason);
+  }
+  r = await post(['{"index":{"_index":"bulkact"']);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.error.reason, /^Malformed action\/metadata line \[1\], expected a JSON object with one key \(index, create, update or delete\): /);
+});
+
+test('document sources: invalid JSON keeps jansson\'s message, values are indexed as parsed', async () => {
+  const post = (body) => k.raw('POST', '/bulksrc/_bulk?refresh=true', body, { 'Content-Type': 'application/x-ndjson' });
+  let r = await post('{"index":{"_id":"1"}}\n{"a":1,"a":2}\n{"index":{"_id":"2"}}\n{"a":"\\ud800"}\n' +
+    '{"index":{"_id":"3"}}\n{"a":[1,}\n{"index":{"_id":"4"}}\n{"t":"caf\\u00e9 cr\\u00e8me","n":12,"p":2.50}\n');
+  assert.equal(r.status, 200, r.text);
+  const it = r.body.items;
+  assert.equal(it[0].index.error.reason, 'failed to parse source: duplicate object key near \'"a"\' at line 1, column 10');
+  assert.equal(it[1].index.error.reason, "failed to parse source: invalid Unicode '\\uD800' near '\"\\ud800\"' at line 1, column 13");
+  assert.equal(it[2].index.error.type, 'mapper_parsing_exception');
+  assert.match(it[2].index.error.reason, /^failed to parse source: unexpected token near '}'/);
+  assert.equal(it[3].index.status, 201);
+  const s = await k.raw('POST', '/bulksrc/_search', JSON.stringify({ query: { match: { t: 'café' } } }), { 'Content-Type': 'application/json' });
+  assert.equal(s.body.hits.total.value, 1, s.text);
+  const g = await k.client.get({ index: 'bulksrc', id: '4' });
+  assert.deepEqual(g.body._source, { t: 'café crème', n: 12, p: 2.5 });
+  const m = await k.client.indices.getMapping({ index: 'bulksrc' });
+  assert.equal(m.body.bulksrc.mappings.properties.p.type, 'float');
+  assert.equal(m.body.bulksrc.mappings.properties.n.type, 'long');
+});
+
 test('a body over the configured limit is 413 and stores nothing', async () => {
   const lines = [];
   for (let i = 0, len = 0; len < 1.5e6; i++) {

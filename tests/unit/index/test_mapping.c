@@ -130,5 +130,63 @@ static void test_dates(void)
     CHECK(kiln_date_parse("yesterday", 9, &ms) < 0);
 }
 
-KT_MAIN(KT_CASE(test_explicit_mapping), KT_CASE(test_dynamic_mapping), KT_CASE(test_strict_and_false),
+/* kiln_mapping_doc_conforms answers 1 only where kiln_mapping_check_doc passes without adding a
+ * field, and says 1 for the ordinary conforming document. */
+static void test_fast_check_agrees(void)
+{
+    kiln_error err;
+    json_t *def = J("{\"properties\": {\"t\": {\"type\": \"text\", \"fields\": {\"k\": {\"type\": "
+                    "\"keyword\"}}}, \"n\": {\"type\": \"integer\"}, \"l\": {\"type\": \"long\"}, "
+                    "\"b\": {\"type\": \"byte\"}, \"f\": {\"type\": \"float\"}, \"d\": {\"type\": "
+                    "\"double\"}, \"ok\": {\"type\": \"boolean\"}, \"at\": {\"type\": \"date\"}, "
+                    "\"atf\": {\"type\": \"date\", \"format\": \"yyyy/MM/dd\"}, \"o\": {\"properties\": "
+                    "{\"x\": {\"type\": \"keyword\"}}}, \"loose\": {\"dynamic\": false, \"properties\": "
+                    "{}}, \"strict\": {\"dynamic\": \"strict\", \"properties\": {}}}}");
+    kiln_mapping *m = kiln_mapping_new(def, &err);
+    json_decref(def);
+    CHECK(m != NULL);
+    static const struct {
+        const char *doc;
+        int conforms;
+    } cases[] = {
+        {"{\"t\":\"hello\",\"n\":3,\"l\":9007199254740993,\"f\":1.5,\"d\":\"2.5\",\"ok\":\"true\","
+         "\"at\":\"2024-03-14T06:43:23Z\",\"atf\":\"2024/01/02\",\"o\":{\"x\":\"y\"},\"b\":-128}", 1},
+        {"{\"t\":[\"a\",[\"b\",null],1,true],\"o\":[{\"x\":\"1\"},null],\"loose\":{\"new\":1}}", 1},
+        {"{\"t\":null,\"n\":null,\"o\":null}", 1},
+        {"{\"new\":1}", 0},                 /* adds a field */
+        {"{\"o\":{\"new\":1}}", 0},         /* adds a field below an object */
+        {"{\"strict\":{\"new\":1}}", 0},    /* strict: error */
+        {"{\"n\":\"x\"}", 0},               /* not a number */
+        {"{\"n\":2147483648}", 0},          /* out of range */
+        {"{\"b\":128}", 0},
+        {"{\"f\":1e39}", 0},
+        {"{\"d\":\"nan\"}", 0},
+        {"{\"ok\":\"yes\"}", 0},
+        {"{\"ok\":1}", 0},
+        {"{\"at\":\"yesterday\"}", 0},
+        {"{\"at\":1.5}", 0},
+        {"{\"t\":{\"a\":1}}", 0},           /* object for a value */
+        {"{\"o\":\"scalar\"}", 0},          /* value for an object */
+        {"{\"o\":[1]}", 0},
+        {"{\"\":1}", 0},                    /* empty field name */
+        {"[1]", 0},                         /* not an object */
+    };
+    kiln_json j = KILN_JSON_INIT;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CHECK_INT(kiln_json_parse(&j, cases[i].doc, strlen(cases[i].doc)), 0);
+        int fast = kiln_mapping_doc_conforms(m, &j);
+        if (fast != cases[i].conforms) KT_FAIL("fast check of %s: %d", cases[i].doc, fast);
+        json_t *doc = J(cases[i].doc);
+        kiln_mapping *upd = NULL;
+        int slow = kiln_mapping_check_doc(m, doc, "1", &upd, &err);
+        if (fast) CHECK(slow == 0 && upd == NULL); /* never says yes where the full check says no */
+        if (!fast) CHECK(slow != 0 || upd != NULL);
+        kiln_mapping_unref(upd);
+        json_decref(doc);
+    }
+    kiln_json_dispose(&j);
+    kiln_mapping_unref(m);
+}
+
+KT_MAIN(KT_CASE(test_fast_check_agrees), KT_CASE(test_explicit_mapping), KT_CASE(test_dynamic_mapping), KT_CASE(test_strict_and_false),
         KT_CASE(test_merge), KT_CASE(test_dates))

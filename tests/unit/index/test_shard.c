@@ -144,7 +144,7 @@ typedef struct {
     int calls;
 } upd_ctx;
 
-static int append_field(const char *old, size_t len, kiln_buf *out, json_t **doc, void *ctx,
+static int append_field(const char *old, size_t len, kiln_buf *out, void *ctx,
                         kiln_error *err)
 {
     upd_ctx *c = ctx;

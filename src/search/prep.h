@@ -1,0 +1,61 @@
+/* Private to src/search: a document prepared for the write buffer (prep.c) and applied to it
+ * under the shard's write lock (writer.c). Preparing does everything that needs no shared state
+ * (walking the document, converting values, running analyzers, hashing tokens), so concurrent
+ * writers of one shard do it in parallel; applying only finds term ids and appends. */
+#ifndef KILN_SEARCH_PREP_H
+#define KILN_SEARCH_PREP_H
+
+#include "search/searchInt.h"
+
+enum { KILN__PREP_FAILED = 1, KILN__PREP_REJECTED = 2 };
+
+/* One (mapping field, value) of the document, in document order. */
+typedef struct kiln__pitem {
+    uint32_t mfield;  /* index into the mapping's fields */
+    uint8_t kind;     /* kiln_dv_kind of the field */
+    uint32_t tok0, ntok; /* KILN_DV_STR: its tokens in prep->toks */
+    uint32_t pos;     /* KILN_DV_ORD: the value's position */
+    uint64_t hash;    /* KILN_DV_ORD: XXH3 of the string */
+    union {
+        int64_t i64;
+        double f64;
+        struct {
+            uint32_t off, len; /* STR, ORD: the string in prep->text */
+        } s;
+    } v;
+} kiln__pitem;
+
+typedef struct kiln__ptok {
+    uint64_t hash; /* XXH3 of the text; the field id is mixed in when applied */
+    uint32_t off, len, pos;
+} kiln__ptok;
+
+struct kiln_sindex_prep {
+    /* per mapping (rebuilt when the mapping changes): kind and multi-fields of each field */
+    kiln_mapping *m; /* a reference */
+    uint8_t *kind;   /* kiln_dv_kind, KILN_DV_NONE for objects */
+    uint8_t *indexed;
+    uint32_t *multi, *multi_at;
+    /* per document */
+    uint32_t *next_pos, *stamp; /* per mapping field; stamp != doc: next_pos is 0 */
+    uint32_t doc;
+    kiln__pitem *items;
+    uint32_t nitems, items_cap;
+    kiln__ptok *toks;
+    uint32_t ntoks, toks_cap;
+    kiln__bytes text;
+    char path[1024];
+    int failed; /* err holds why: KILN__PREP_FAILED (the items before the failure are still
+                   applied, as the walk did before), KILN__PREP_REJECTED (nothing to apply) */
+    kiln_error err;
+    /* analysis callback state */
+    uint32_t pos_base, last_pos, ntok;
+};
+
+/* The write buffer's term hash: the token's XXH3 mixed with the field id. */
+static inline uint32_t kiln__hash_mix(uint64_t h, uint32_t field)
+{
+    return (uint32_t)h ^ (field * 0x9E3779B1u);
+}
+
+#endif
