@@ -13,6 +13,7 @@
 #include "search/sindex.h"
 
 #include "core/fs.h"
+#include "core/json.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,7 +45,7 @@ static kiln_mapping *kiln__mapping_of(void *ctx)
 typedef struct {
     char **src;
     size_t *len;
-    json_t **doc;
+    kiln_json *doc;
     long n, next;
 } kiln__docs;
 
@@ -57,7 +58,7 @@ static void kiln__put(kiln_shard *s, kiln__docs *d, long i)
     kiln_result res;
     uint64_t lsn;
     kiln_error err;
-    if (kiln_shard_index(s, id, strlen(id), d->src[i % d->n], d->len[i % d->n], d->doc[i % d->n],
+    if (kiln_shard_index(s, id, strlen(id), d->src[i % d->n], d->len[i % d->n], &d->doc[i % d->n],
                          &o, &meta, &res, &lsn, &err)) {
         fprintf(stderr, "index: %s\n", err.reason);
         exit(1);
@@ -101,14 +102,14 @@ int main(int argc, char **argv)
     FILE *f = fopen(argv[1], "r");
     if (!f) return perror(argv[1]), 1;
     kiln__docs d = {calloc((size_t)max_docs, sizeof(char *)), calloc((size_t)max_docs, sizeof(size_t)),
-                    calloc((size_t)max_docs, sizeof(json_t *)), 0, 0};
+                    calloc((size_t)max_docs, sizeof(kiln_json)), 0, 0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     while (d.n < max_docs && (len = getline(&line, &cap, f)) > 0) {
         while (len && line[len - 1] == '\n') len--;
-        d.doc[d.n] = json_loadb(line, (size_t)len, 0, NULL);
-        if (!d.doc[d.n]) continue;
+        d.doc[d.n] = (kiln_json)KILN_JSON_INIT;
+        if (kiln_json_parse(&d.doc[d.n], line, (size_t)len)) continue;
         d.src[d.n] = strndup(line, (size_t)len);
         d.len[d.n++] = (size_t)len;
     }

@@ -4,6 +4,7 @@
  * deleted once the merged segment is published, and shards searched in parallel on the worker
  * pool giving exactly the sequential answer. Labels unit and tsan. */
 #include "../test.h"
+#include "core/json.h"
 
 #include "core/fs.h"
 #include "core/workers.h"
@@ -37,11 +38,12 @@ static void put(kiln_shard *s, const char *id, const char *src)
     kiln_doc_meta meta;
     kiln_result res;
     uint64_t lsn;
-    json_t *doc = json_loads(src, 0, NULL);
-    int rc = kiln_shard_index(s, id, strlen(id), src, strlen(src), doc, &o, &meta, &res, &lsn, &err);
+    kiln_json doc = KILN_JSON_INIT;
+    CHECK_INT(kiln_json_parse(&doc, src, strlen(src)), 0);
+    int rc = kiln_shard_index(s, id, strlen(id), src, strlen(src), &doc, &o, &meta, &res, &lsn, &err);
     if (rc) fprintf(stderr, "index %s: %s\n", id, err.reason);
     CHECK_INT(rc, 0);
-    json_decref(doc);
+    kiln_json_dispose(&doc);
 }
 
 static void del(kiln_shard *s, const char *id)
