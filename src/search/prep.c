@@ -204,19 +204,23 @@ static void kiln__prep_mapping(kiln_sindex_prep *p, const kiln_mapping *m)
         p->indexed[i] = m->fields[i].type == KILN_FT_KEYWORD ||
                         (m->fields[i].type == KILN_FT_TEXT && m->fields[i].index);
     }
-    /* multi-fields of field i: fields j whose parent path is i's path */
-    size_t k = 0;
+    kiln__multi_fields(m, p->multi, p->multi_at);
+}
+
+void kiln__multi_fields(const kiln_mapping *m, uint32_t *multi, uint32_t *multi_at)
+{
+    size_t k = 0, n = m->nfields;
     for (size_t i = 0; i < n; i++) {
-        p->multi_at[2 * i] = (uint32_t)k;
+        multi_at[2 * i] = (uint32_t)k;
         size_t plen = strlen(m->fields[i].path);
         for (size_t j = 0; j < n; j++) {
             const kiln_field *f = &m->fields[j];
             if (!f->is_multi_field || strncmp(f->path, m->fields[i].path, plen) ||
                 f->path[plen] != '.' || strchr(f->path + plen + 1, '.'))
                 continue;
-            p->multi[k++] = (uint32_t)j;
+            multi[k++] = (uint32_t)j;
         }
-        p->multi_at[2 * i + 1] = (uint32_t)k;
+        multi_at[2 * i + 1] = (uint32_t)k;
     }
 }
 

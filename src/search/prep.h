@@ -53,6 +53,10 @@ struct kiln_sindex_prep {
 };
 
 /* The write buffer's term hash: the token's XXH3 mixed with the field id. */
+/* The multi-fields of each mapping field i ("name" -> "name.keyword"): fields
+ * multi[multi_at[2i] .. multi_at[2i+1]). multi has m->nfields entries, multi_at 2 * nfields. */
+void kiln__multi_fields(const kiln_mapping *m, uint32_t *multi, uint32_t *multi_at);
+
 static inline uint32_t kiln__hash_mix(uint64_t h, uint32_t field)
 {
     return (uint32_t)h ^ (field * 0x9E3779B1u);

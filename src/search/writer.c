@@ -416,20 +416,7 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
     for (size_t i = 0; i < n; i++)
         si->m_fid[i] = m->fields[i].type == KILN_FT_OBJECT ? UINT32_MAX
                                                            : kiln__field_id(si, &m->fields[i]);
-    /* multi-fields of field i: fields j whose parent path is i's path */
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        si->m_multi_at[2 * i] = (uint32_t)k;
-        size_t plen = strlen(m->fields[i].path);
-        for (size_t j = 0; j < n; j++) {
-            const kiln_field *f = &m->fields[j];
-            if (!f->is_multi_field || strncmp(f->path, m->fields[i].path, plen) ||
-                f->path[plen] != '.' || strchr(f->path + plen + 1, '.'))
-                continue;
-            si->m_multi[k++] = (uint32_t)j;
-        }
-        si->m_multi_at[2 * i + 1] = (uint32_t)k;
-    }
+    kiln__multi_fields(m, si->m_multi, si->m_multi_at);
 }
 
 /* Groups the doc's tokens by term (counting passes, no sort) and appends postings. */

@@ -503,9 +503,12 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     return 0;
 }
 
-int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
-                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
-                        kiln_wasm_trap *trap)
+/* The batch loops under one trap guard: call k reads args + k * stride; with a hook, each(arg,
+ * first + k) runs before call k and every call gets a fresh budget (else one for the batch). */
+static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
+                     size_t stride, kiln_wasm_val *results, size_t first, size_t n,
+                     void (*each)(void *arg, size_t i), void *arg, size_t *done,
+                     kiln_wasm_trap *trap)
 {
     kiln__tls *t = &kiln__t;
     if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
@@ -515,7 +518,7 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
     kiln__jmpbuf jb;
     kiln__jmpbuf *prev = t->jmp;
     kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
-    size_t np = ex->sig.nparams, nr = ex->sig.nresults;
+    size_t nr = ex->sig.nresults;
     volatile size_t i = 0; /* read after a trap's longjmp */
     budget_start(in);
     in->dirty = true;
@@ -530,11 +533,23 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
     void *w = KILN__W2C(in);
     const kiln__val *a = (const kiln__val *)args;
     kiln__val *r = (kiln__val *)results;
-    for (size_t k = 0; k < n; k++, i = k)
-        fn(w, a + k * np, r + k * nr);
+    for (size_t k = 0; k < n; k++, i = k) {
+        if (each) {
+            each(arg, first + k);
+            budget_start(in);
+        }
+        fn(w, a + k * stride, r + k * nr);
+    }
     t->jmp = prev;
     if (done) *done = n;
     return 0;
+}
+
+int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
+                        const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
+                        kiln_wasm_trap *trap)
+{
+    return call_loop(in, ex, args, ex->sig.nparams, results, 0, n, NULL, NULL, done, trap);
 }
 
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
@@ -542,35 +557,7 @@ int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         void (*each)(void *arg, size_t i), void *arg, size_t *done,
                         kiln_wasm_trap *trap)
 {
-    kiln__tls *t = &kiln__t;
-    if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
-        trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
-        return KILN_WASM_ETRAP;
-    }
-    kiln__jmpbuf jb;
-    kiln__jmpbuf *prev = t->jmp;
-    kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
-    size_t nr = ex->sig.nresults;
-    volatile size_t i = 0; /* read after a trap's longjmp */
-    in->dirty = true;
-    if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
-        t->jmp = prev;
-        in->trapped = true;
-        if (done) *done = i;
-        trap_fill(trap, t->trap, ex, in);
-        return KILN_WASM_ETRAP;
-    }
-    t->jmp = &jb;
-    void *w = KILN__W2C(in);
-    kiln__val *r = (kiln__val *)results;
-    for (size_t k = 0; k < n; k++, i = k) {
-        each(arg, first + k);
-        budget_start(in);
-        fn(w, (const kiln__val *)args, r + k * nr);
-    }
-    t->jmp = prev;
-    if (done) *done = n;
-    return 0;
+    return call_loop(in, ex, args, 0, results, first, n, each, arg, done, trap);
 }
 
 /* ---- per-thread pools ---- */
