@@ -13,16 +13,6 @@
 #define XXH_INLINE_ALL /* hashed per token: inline XXH3 for short inputs */
 #include <xxhash.h>
 
-#define KILN__GROW(ptr, n, cap, need)                                                             \
-    do {                                                                                           \
-        if ((need) > (cap)) {                                                                      \
-            uint32_t c_ = (cap) ? (cap) : 16;                                                      \
-            while (c_ < (need)) c_ *= 2;                                                           \
-            (ptr) = kiln_xrealloc((ptr), (size_t)c_ * sizeof *(ptr));                              \
-            (cap) = c_;                                                                            \
-        }                                                                                          \
-    } while (0)
-
 /* A leaf value, from the tape (kiln_json) or from a jansson value (the query planner's
  * conversions share these functions). Strings are NUL-terminated. */
 typedef struct kiln__scalar {

@@ -304,6 +304,17 @@ static inline const char *kiln__term_text(const kiln__sfield *f, uint32_t i, siz
     return f->text + f->terms[i].text_off;
 }
 
+/* Grows array ptr (capacity cap, uint32_t) to hold at least need elements, doubling. */
+#define KILN__GROW(ptr, n, cap, need)                                                             \
+    do {                                                                                           \
+        if ((need) > (cap)) {                                                                      \
+            uint32_t c_ = (cap) ? (cap) : 16;                                                      \
+            while (c_ < (need)) c_ *= 2;                                                           \
+            (ptr) = kiln_xrealloc((ptr), (size_t)c_ * sizeof *(ptr));                              \
+            (cap) = c_;                                                                            \
+        }                                                                                          \
+    } while (0)
+
 /* ---- write buffer ------------------------------------------------------------------------ */
 
 typedef struct kiln__wterm {

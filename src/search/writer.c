@@ -101,16 +101,6 @@ uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r)
     return *kiln__pool_at(r->p, r->at++);
 }
 
-#define KILN__GROW(ptr, n, cap, need)                                                             \
-    do {                                                                                           \
-        if ((need) > (cap)) {                                                                      \
-            uint32_t c_ = (cap) ? (cap) : 16;                                                      \
-            while (c_ < (need)) c_ *= 2;                                                           \
-            (ptr) = kiln_xrealloc((ptr), (size_t)c_ * sizeof *(ptr));                              \
-            (cap) = c_;                                                                            \
-        }                                                                                          \
-    } while (0)
-
 void kiln__writer_init(kiln__writer *w)
 {
     memset(w, 0, sizeof *w);
