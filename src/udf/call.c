@@ -50,7 +50,7 @@ kiln_udf_bound *kiln_udf_bind(kiln_udf *u, json_t *params, kiln_error *err)
             }
             val = conv;
         } else if (d->def) {
-            val = json_incref(d->def);
+            val = json_deep_copy(d->def); /* a copy: jansson refcounts are not safe to share across threads */
         } else if (d->required) {
             kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                       "UDF [%s@%s] requires parameter [%s] of type [%s]", u->name, u->version,
