@@ -49,6 +49,20 @@ static int check_docs(const kiln_docstore *ds, uint32_t from, uint32_t to)
     return bad;
 }
 
+/* Reads [from, to) in a scrambled order: blocks are decompressed only up to the record read,
+ * resumed by later reads further in, and evicted from the 2-entry cache in between. */
+static int check_docs_scrambled(const kiln_docstore *ds, uint32_t from, uint32_t to)
+{
+    int bad = 0;
+    uint32_t n = to - from;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = from + (uint32_t)(((uint64_t)k * 7919u + 13u) % n); /* a permutation: n < 7919 */
+        bad += check_docs(ds, i, i + 1);
+        if (k % 3 == 0) bad += check_docs(ds, to - 1 - i + from, to - i + from);
+    }
+    return bad;
+}
+
 static void test_round_trip_tail_and_files(void)
 {
     char dir[256];
@@ -66,9 +80,11 @@ static void test_round_trip_tail_and_files(void)
     CHECK_INT(check_docs(ds, 0, 3000), 0); /* sealed tail blocks and the open block */
     kiln_stored_doc d;
     CHECK_INT(kiln_docstore_get(ds, 3000, &d), -1);
+    CHECK_INT(check_docs_scrambled(ds, 0, 3000), 0);
     CHECK_INT(kiln_docstore_flush(ds, &err), 0);
     CHECK_INT(kiln_docstore_tail_bytes(ds), 0);
     CHECK_INT(check_docs(ds, 0, 3000), 0);
+    CHECK_INT(check_docs_scrambled(ds, 0, 3000), 0);
     add_docs(ds, 3000, 3500);
     CHECK_INT(check_docs(ds, 2990, 3500), 0); /* across the file / tail boundary */
     CHECK_INT(kiln_docstore_flush(ds, &err), 0);
