@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_common.h"
 
 static double kiln__now(void)
 {
@@ -26,24 +27,8 @@ static double kiln__now(void)
 
 static double kiln__cpu(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return kiln__clock(CLOCK_THREAD_CPUTIME_ID);
 }
-
-static int kiln__cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static const char *kiln__mapping_json =
-    "{\"properties\":{\"name\":{\"type\":\"text\"},\"description\":{\"type\":\"text\"},"
-    "\"category\":{\"type\":\"keyword\"},\"brand\":{\"type\":\"keyword\"},"
-    "\"price\":{\"type\":\"double\"},\"rating\":{\"type\":\"double\"},"
-    "\"stock\":{\"type\":\"long\"},\"tags\":{\"type\":\"keyword\"},"
-    "\"created_at\":{\"type\":\"date\"},\"attributes\":{\"properties\":{"
-    "\"color\":{\"type\":\"keyword\"},\"size\":{\"type\":\"keyword\"}}}}}";
 
 typedef struct kiln__tdf {
     const char *t;

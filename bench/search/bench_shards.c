@@ -17,27 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double kiln__clock(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int kiln__cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static const char *kiln__mapping_json =
-    "{\"properties\":{\"name\":{\"type\":\"text\"},\"description\":{\"type\":\"text\"},"
-    "\"category\":{\"type\":\"keyword\"},\"brand\":{\"type\":\"keyword\"},"
-    "\"price\":{\"type\":\"double\"},\"rating\":{\"type\":\"double\"},"
-    "\"stock\":{\"type\":\"long\"},\"tags\":{\"type\":\"keyword\"},"
-    "\"created_at\":{\"type\":\"date\"},\"attributes\":{\"properties\":{"
-    "\"color\":{\"type\":\"keyword\"},\"size\":{\"type\":\"keyword\"}}}}}";
+#include "bench_common.h"
 
 typedef struct kiln__q {
     kiln_plan *p;
