@@ -363,6 +363,16 @@ static int kiln__parse_number(json_t *v, double *out)
     return *s && *end == 0 && isfinite(*out) ? 0 : -1;
 }
 
+/* Whether d fits the integer type t (long, integer, short, byte), as ES checks values. */
+static int kiln__int_in_range(kiln_field_type t, double d)
+{
+    static const double lim[] = {[KILN_FT_LONG] = 9223372036854775807.0,
+                                 [KILN_FT_INTEGER] = 2147483647.0,
+                                 [KILN_FT_SHORT] = 32767.0,
+                                 [KILN_FT_BYTE] = 127.0};
+    return !(d > lim[t] || d < -lim[t] - 1);
+}
+
 static int kiln__check_value(kiln__check *c, const kiln_field *f, json_t *v)
 {
     if (json_is_null(v)) return 0;
@@ -406,13 +416,9 @@ static int kiln__check_value(kiln__check *c, const kiln_field *f, json_t *v)
     case KILN_FT_INTEGER:
     case KILN_FT_SHORT:
     case KILN_FT_BYTE: {
-        static const double lim[] = {[KILN_FT_LONG] = 9223372036854775807.0,
-                                     [KILN_FT_INTEGER] = 2147483647.0,
-                                     [KILN_FT_SHORT] = 32767.0,
-                                     [KILN_FT_BYTE] = 127.0};
         if (json_is_integer(v) && f->type == KILN_FT_LONG) return 0;
         if (kiln__parse_number(v, &d)) return kiln__bad_value(c, f, v, NULL);
-        if (d > lim[f->type] || d < -lim[f->type] - 1) {
+        if (!kiln__int_in_range(f->type, d)) {
             char prev[64];
             return kiln_fail(c->err, KILN_E_MAPPER_PARSING,
                              "failed to parse field [%s] of type [%s] in document with id '%s'. "
@@ -651,13 +657,9 @@ static int kiln__fast_value(const kiln_json *doc, const kiln_field *f, const kil
     case KILN_FT_INTEGER:
     case KILN_FT_SHORT:
     case KILN_FT_BYTE: {
-        static const double lim[] = {[KILN_FT_LONG] = 9223372036854775807.0,
-                                     [KILN_FT_INTEGER] = 2147483647.0,
-                                     [KILN_FT_SHORT] = 32767.0,
-                                     [KILN_FT_BYTE] = 127.0};
         if (v->type == KILN_JSON_INT && f->type == KILN_FT_LONG) return 1;
         if (!kiln__fast_number(doc, v, &d)) return 0;
-        return !(d > lim[f->type] || d < -lim[f->type] - 1);
+        return kiln__int_in_range(f->type, d);
     }
     case KILN_FT_OBJECT: break;
     }

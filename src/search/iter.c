@@ -290,8 +290,7 @@ static uint32_t kiln__all_adv(kiln__it *it, uint32_t target)
 }
 static uint32_t kiln__all_next(kiln__it *it)
 {
-    if (it->doc == KILN__END) return KILN__END;
-    return kiln__all_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+    return kiln__it_next_by_advance(it, kiln__all_adv);
 }
 static float kiln__all_score(kiln__it *it)
 {
@@ -336,8 +335,7 @@ static uint32_t kiln__bits_adv(kiln__it *it, uint32_t target)
 }
 static uint32_t kiln__bits_next(kiln__it *it)
 {
-    if (it->doc == KILN__END) return KILN__END;
-    return kiln__bits_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+    return kiln__it_next_by_advance(it, kiln__bits_adv);
 }
 static float kiln__bits_score(kiln__it *it)
 {
@@ -796,8 +794,7 @@ static uint32_t kiln__dv_adv(kiln__it *it, uint32_t target)
 }
 static uint32_t kiln__dv_next(kiln__it *it)
 {
-    if (it->doc == KILN__END) return KILN__END;
-    return kiln__dv_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+    return kiln__it_next_by_advance(it, kiln__dv_adv);
 }
 static float kiln__dv_score(kiln__it *it)
 {

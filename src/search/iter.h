@@ -48,6 +48,13 @@ static inline uint32_t kiln__it_advance(kiln__it *it, uint32_t target)
     if (it->doc != KILN__UNSTARTED && it->doc >= target) return it->doc;
     return it->advance(it, target);
 }
+/* next() of an iterator that only knows how to advance: the doc after the current one. */
+static inline uint32_t kiln__it_next_by_advance(kiln__it *it,
+                                                uint32_t (*adv)(kiln__it *it, uint32_t target))
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
 void kiln__it_free(kiln__it *it);
 
 static inline float kiln__it_bound(kiln__it *it, uint32_t target, uint32_t *end)

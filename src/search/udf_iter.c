@@ -369,8 +369,7 @@ static uint32_t kiln__udf_adv(kiln__it *it, uint32_t target)
 }
 static uint32_t kiln__udf_next(kiln__it *it)
 {
-    if (it->doc == KILN__END) return KILN__END;
-    return kiln__udf_adv(it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+    return kiln__it_next_by_advance(it, kiln__udf_adv);
 }
 
 static float kiln__udf_score(kiln__it *it)
