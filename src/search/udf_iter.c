@@ -23,14 +23,21 @@ typedef struct {
     int index; /* -1: the first value; a path's [i] picks the i-th value of the leaf */
 } kiln__dv_handle;
 
+/* The document is rows[doc->at]: a batch's candidates, or `one` for a single call. */
 typedef struct {
     const kiln_segment *s;
-    uint32_t local;
-    uint32_t docnum;
+    const uint32_t *rows;
+    uint32_t one;
     kiln_shard *shard;
     kiln_buf id;
-    int id_loaded;
+    uint32_t id_docnum; /* whose _id is in id; UINT32_MAX: none */
 } kiln__dvdoc;
+
+static inline uint32_t kiln__dv_local(const kiln_udf_doc *doc)
+{
+    const kiln__dvdoc *d = doc->impl;
+    return d->rows[doc->at];
+}
 
 /* "a.b[2]" → dv of "a.b", index 2. Doc values are flattened per leaf path, so an index in the
  * middle ("items[1].price") selects the leaf's i-th value. */
@@ -64,26 +71,26 @@ static int kiln__dv_resolve(const kiln_udf_doc *doc, const char *p, size_t n, vo
 
 static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value *out)
 {
-    const kiln__dvdoc *d = doc->impl;
     const kiln__dv_handle *h = handle;
     const kiln_dv *dv = &h->dv;
+    uint32_t local = kiln__dv_local(doc);
     uint32_t i = h->index < 0 ? 0 : (uint32_t)h->index;
     out->kind = KILN_UDF_V_MISSING;
-    if (i >= kiln_dv_count(dv, d->local)) return;
+    if (i >= kiln_dv_count(dv, local)) return;
     switch (dv->kind) {
     case KILN_DV_I64:
-        out->i = kiln_dv_i64(dv, d->local, i);
+        out->i = kiln_dv_i64(dv, local, i);
         out->f = (double)out->i;
         out->kind = dv->type == KILN_FT_BOOLEAN ? KILN_UDF_V_BOOL : KILN_UDF_V_INT;
         break;
     case KILN_DV_F64:
-        out->f = kiln_dv_f64(dv, d->local, i);
+        out->f = kiln_dv_f64(dv, local, i);
         out->i = (int64_t)out->f;
         out->kind = KILN_UDF_V_FLOAT;
         break;
     case KILN_DV_ORD:
     case KILN_DV_STR:
-        out->str = kiln_dv_str(dv, d->local, i, &out->len);
+        out->str = kiln_dv_str(dv, local, i, &out->len);
         if (out->str) out->kind = KILN_UDF_V_STRING;
         break;
     default: break;
@@ -92,17 +99,15 @@ static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value
 
 static const char *kiln__dv_str(const kiln_udf_doc *doc, void *handle, size_t *len)
 {
-    const kiln__dvdoc *d = doc->impl;
     const kiln__dv_handle *h = handle;
     if (h->dv.kind != KILN_DV_ORD && h->dv.kind != KILN_DV_STR) return NULL;
-    return kiln_dv_str(&h->dv, d->local, h->index < 0 ? 0 : (uint32_t)h->index, len);
+    return kiln_dv_str(&h->dv, kiln__dv_local(doc), h->index < 0 ? 0 : (uint32_t)h->index, len);
 }
 
 static int kiln__dv_count(const kiln_udf_doc *doc, void *handle)
 {
-    const kiln__dvdoc *d = doc->impl;
     const kiln__dv_handle *h = handle;
-    uint32_t count = kiln_dv_count(&h->dv, d->local);
+    uint32_t count = kiln_dv_count(&h->dv, kiln__dv_local(doc));
     if (h->index >= 0) return (uint32_t)h->index < count;
     return (int)count;
 }
@@ -110,12 +115,13 @@ static int kiln__dv_count(const kiln_udf_doc *doc, void *handle)
 static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
 {
     kiln__dvdoc *d = doc->impl;
-    if (!d->id_loaded) {
+    uint32_t docnum = d->s->base + kiln__dv_local(doc);
+    if (d->id_docnum != docnum) {
         kiln_doc_meta meta;
         kiln_buf_reset(&d->id);
-        if (!d->shard || kiln_shard_doc_at(d->shard, d->docnum, &meta, &d->id, NULL))
+        if (!d->shard || kiln_shard_doc_at(d->shard, docnum, &meta, &d->id, NULL))
             kiln_buf_puts(&d->id, "");
-        d->id_loaded = 1;
+        d->id_docnum = docnum;
     }
     *len = d->id.len;
     return d->id.data ? d->id.data : "";
@@ -215,6 +221,8 @@ static void kiln__udf_ref_init(kiln__udf_ref *u, const kiln_segment *s, kiln__ud
     u->exclude = exclude;
     u->doc.s = s;
     u->doc.shard = rt->shard;
+    u->doc.rows = &u->doc.one;
+    u->doc.id_docnum = UINT32_MAX;
     /* deletes elsewhere in the shard cost this segment nothing: check liveness per doc only
      * when some doc of this segment is deleted */
     u->live = rt->live && !roaring_bitmap_contains_range(rt->live, s->base,
@@ -261,13 +269,6 @@ static int kiln__udf_past_deadline(kiln__udf_rt *rt)
     return rt->timed_out;
 }
 
-static void kiln__udf_position(kiln__dvdoc *d, uint32_t local)
-{
-    d->local = local;
-    d->docnum = d->s->base + local;
-    d->id_loaded = 0;
-}
-
 /* Calls the UDF on a segment doc. 1: result in *r; 0: no result (excluded error, deleted doc,
  * stopped); the search stops (END) once rt->failed or rt->timed_out is set. */
 static int kiln__udf_eval(kiln__udf_ref *u, uint32_t local, double score, kiln_udf_result *r)
@@ -280,8 +281,9 @@ static int kiln__udf_eval(kiln__udf_ref *u, uint32_t local, double score, kiln_u
         return 0;
     kiln_udf_session *session = kiln__udf_session(u);
     if (!session) return 0;
-    kiln__udf_position(d, local);
-    kiln_udf_doc doc = {&kiln__dv_ops, d->s, NULL, 0, d};
+    d->rows = &d->one;
+    d->one = local;
+    kiln_udf_doc doc = {&kiln__dv_ops, d->s, NULL, 0, d, 0};
     kiln_error err;
     if (kiln_udf_call(session, &doc, score, r, &err) == 0) return 1;
     kiln__udf_failed(u, &err);
@@ -312,12 +314,6 @@ static int kiln__udf_matches(kiln__it *it, uint32_t d)
     return kiln__udf_eval(&u->ref, d, 0, &r) && r.matched;
 }
 
-static void kiln__udf_batch_position(void *p, size_t i)
-{
-    kiln__udf_it *u = p;
-    kiln__udf_position(&u->ref.doc, u->buf[i]);
-}
-
 /* Collects the next live candidates from `from` into buf and evaluates them; 0 at the end. */
 static int kiln__udf_fill(kiln__udf_it *u, uint32_t from)
 {
@@ -342,12 +338,12 @@ static int kiln__udf_fill(kiln__udf_it *u, uint32_t from)
     if (!u->nbuf) return 0;
     kiln_udf_session *session = kiln__udf_session(&u->ref);
     if (!session) return 0;
-    kiln_udf_doc doc = {&kiln__dv_ops, u->ref.doc.s, NULL, 0, &u->ref.doc};
+    u->ref.doc.rows = u->buf;
+    kiln_udf_doc doc = {&kiln__dv_ops, u->ref.doc.s, NULL, 0, &u->ref.doc, 0};
     size_t at = 0;
     while (at < u->nbuf) { /* after an excluded failure, the rest of the batch */
         kiln_error err;
-        at = kiln_udf_call_batch(session, &doc, at, u->nbuf, kiln__udf_batch_position, u, u->hit,
-                                 &err);
+        at = kiln_udf_call_batch(session, &doc, at, u->nbuf, u->hit, &err);
         if (at == u->nbuf) break;
         u->hit[at++] = 0; /* the failed document: excluded, or the search stops */
         kiln__udf_failed(&u->ref, &err);

@@ -227,15 +227,14 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     return 0;
 }
 
-/* Batches: the engine points the document at each candidate through the caller's position
- * hook directly. Statistics time one call in KILN__BATCH: the first of each engine batch runs
+/* Batches: the engine stores each call's index in doc->at (no callback per document).
+ * Statistics time one call in KILN__BATCH: the first of each engine batch runs
  * alone between two clock reads. */
 #define KILN__BATCH 64
 
 /* Runs calls [first, first + m) of a batch; returns how many succeeded (m, or the index of the
  * failed call relative to first, with err filled). */
-static size_t kiln__batch_run(kiln_udf_session *s, size_t first, size_t m,
-                              void (*position)(void *user, size_t i), void *user,
+static size_t kiln__batch_run(kiln_udf_session *s, kiln_udf_doc *doc, size_t first, size_t m,
                               uint8_t *matched, kiln_error *err)
 {
     kiln_udf *u = s->b->u;
@@ -243,7 +242,7 @@ static size_t kiln__batch_run(kiln_udf_session *s, size_t first, size_t m,
     kiln_wasm_trap trap;
     size_t done = 0;
     if (kiln__instance(s, err)) return 0;
-    int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, first, m, position, user, &done,
+    int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, first, m, &doc->at, &done,
                                  &trap);
     size_t bad = done;
     if (u->result_type == KILN_WASM_I32) { /* the usual filter: no float to check */
@@ -257,21 +256,20 @@ static size_t kiln__batch_run(kiln_udf_session *s, size_t first, size_t m,
     }
     if (bad < done) { /* a NaN or infinite result */
         kiln__count_calls(s, bad);
-        position(user, first + bad);
+        doc->at = first + bad;
         kiln__call_failed(s, 0, NULL, err);
         return bad;
     }
     kiln__count_calls(s, done);
     if (rc != 0) {
-        position(user, first + done);
+        doc->at = first + done;
         kiln__call_failed(s, rc, &trap, err);
         return done;
     }
     return m;
 }
 
-size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t first, size_t n,
-                           void (*position)(void *user, size_t i), void *user,
+size_t kiln_udf_call_batch(kiln_udf_session *s, kiln_udf_doc *doc, size_t first, size_t n,
                            uint8_t *matched, kiln_error *err)
 {
     s->doc = doc;
@@ -280,12 +278,12 @@ size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t 
         size_t m = n - first < KILN__BATCH ? n - first : KILN__BATCH, ok;
         if (kiln__stats_on) { /* the timed call */
             uint64_t t0 = kiln__udf_now_ns();
-            ok = kiln__batch_run(s, first, 1, position, user, matched, err);
+            ok = kiln__batch_run(s, doc, first, 1, matched, err);
             kiln__udf_stats_sample(s->b->u->stats_id, kiln__udf_now_ns() - t0);
             if (ok < 1) return first;
-            ok += m > 1 ? kiln__batch_run(s, first + 1, m - 1, position, user, matched, err) : 0;
+            ok += m > 1 ? kiln__batch_run(s, doc, first + 1, m - 1, matched, err) : 0;
         } else {
-            ok = kiln__batch_run(s, first, m, position, user, matched, err);
+            ok = kiln__batch_run(s, doc, first, m, matched, err);
         }
         if (ok < m) return first + ok;
         first += m;

@@ -42,6 +42,9 @@ struct kiln_udf_doc {
     const char *id;
     size_t idlen;
     void *impl;
+    /* In a batch (kiln_udf_call_batch), the index of the document being called: the engine
+     * stores it before each call and implementations serving batches map it to their row. */
+    size_t at;
 };
 
 /* The document's _id (borrowed). */

@@ -38,11 +38,18 @@ static const char *kiln__in(kiln_wasm_ctx *ctx, int32_t p, int32_t n, const char
     return s ? s : (n == 0 ? "" : NULL);
 }
 
-/* memcpy for the short values most fields hold, without a libc call: overlapping words. */
+/* memcpy for the short values most fields hold (names, titles, keywords: up to 32 bytes),
+ * without a libc call: two overlapping loads and stores of 8 or 16 bytes. */
 static inline void kiln__copy(char *dst, const char *src, size_t n)
 {
-    uint64_t a, b;
-    if (n >= 8 && n <= 16) {
+    if (n >= 16 && n <= 32) {
+        char a[16], b[16];
+        memcpy(a, src, 16);
+        memcpy(b, src + n - 16, 16);
+        memcpy(dst, a, 16);
+        memcpy(dst + n - 16, b, 16);
+    } else if (n >= 8 && n < 16) {
+        uint64_t a, b;
         memcpy(&a, src, 8);
         memcpy(&b, src + n - 8, 8);
         memcpy(dst, &a, 8);

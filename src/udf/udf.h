@@ -96,14 +96,12 @@ kiln_udf_session *kiln_udf_session_new(kiln_udf_bound *b, uint64_t deadline_ns, 
 int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
                   kiln_udf_result *out, kiln_error *err);
 /* Calls a filter UDF on documents first .. n-1 under one trap guard per batch (a query's
- * scan): before call i, position(user, i) points doc's implementation at the i-th document
- * (it may run again for a document, e.g. to name it in an error); matched[i] receives
- * kiln_udf_result.matched (the score the UDF sees is 0). Returns n when every call
- * succeeded; otherwise the index of the call that failed as kiln_udf_call describes (err
- * filled, doc positioned on it); no later result is valid. */
-size_t kiln_udf_call_batch(kiln_udf_session *s, const kiln_udf_doc *doc, size_t first, size_t n,
-                           void (*position)(void *user, size_t i), void *user, uint8_t *matched,
-                           kiln_error *err);
+ * scan): before call i, doc->at = i (the doc's implementation maps it to its i-th document);
+ * matched[i] receives kiln_udf_result.matched (the score the UDF sees is 0). Returns n when
+ * every call succeeded; otherwise the index of the call that failed as kiln_udf_call
+ * describes (err filled, doc->at on it); no later result is valid. */
+size_t kiln_udf_call_batch(kiln_udf_session *s, kiln_udf_doc *doc, size_t first, size_t n,
+                           uint8_t *matched, kiln_error *err);
 /* Captured log lines as a JSON array (caller owns); NULL when not capturing. */
 json_t *kiln_udf_session_logs(const kiln_udf_session *s);
 void kiln_udf_session_free(kiln_udf_session *s);

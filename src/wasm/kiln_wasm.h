@@ -212,15 +212,14 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         kiln_wasm_trap *trap);
 
 /* Calls ex n times under one trap guard with the same args, for a query's per-document
- * loop: before call k, each(arg, first + k) runs (it points the host functions at that
- * document). Every call gets the full per-call fuel/deadline budget. results[k * nresults
- * ...] receives call k's results. Stops at the first trap: *done (if not NULL) is the
- * number of calls that completed (the trapped call is *done). Returns 0 or
- * KILN_WASM_ETRAP. */
+ * loop: before call k the engine stores first + k in *cursor (the host functions read it to
+ * find that call's document; a store, not a callback, so the loop costs nothing per call).
+ * Every call gets the full per-call fuel/deadline budget. results[k * nresults ...]
+ * receives call k's results. Stops at the first trap: *done (if not NULL) is the number of
+ * calls that completed (the trapped call is *done). Returns 0 or KILN_WASM_ETRAP. */
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t first, size_t n,
-                        void (*each)(void *arg, size_t i), void *arg, size_t *done,
-                        kiln_wasm_trap *trap);
+                        size_t *cursor, size_t *done, kiln_wasm_trap *trap);
 
 /* Removes the work dirs that processes which died mid-build (SIGKILL, power loss) left in
  * <cache_dir>/tmp; dirs of live processes are kept. Call when opening a cache dir. */

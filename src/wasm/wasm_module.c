@@ -353,17 +353,23 @@ static void budget_set(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadline_
     in->left0 = f - in->slice0;
 }
 
-static inline void budget_start(kiln_wasm_instance *in)
+/* The per-call part of a budget: fuel, deadline, host failure flag. */
+static inline void budget_reset(kiln_wasm_instance *in)
 {
     in->tick.fuel = (int64_t)in->slice0;
     in->fuel_left = in->left0;
     in->deadline_at = 0;
+    in->ctx.head.failed = 0;
+}
+
+static inline void budget_start(kiln_wasm_instance *in)
+{
+    budget_reset(in);
     /* Guest frames may use at most KILN__GUEST_STACK below the entry point (and
      * never the thread's last 256 KiB): deep recursion traps quickly. */
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lim = sp > KILN__GUEST_STACK ? sp - KILN__GUEST_STACK : 0;
     in->tick.stack_limit = lim > kiln__t.stack_limit ? lim : kiln__t.stack_limit;
-    in->ctx.head.failed = 0;
 }
 
 static void trap_fill(kiln_wasm_trap *trap, int code, const kiln_wasm_export *ex,
@@ -503,12 +509,12 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     return 0;
 }
 
-/* The batch loops under one trap guard: call k reads args + k * stride; with a hook, each(arg,
- * first + k) runs before call k and every call gets a fresh budget (else one for the batch). */
+/* The batch loops under one trap guard: call k reads args + k * stride; with a cursor,
+ * first + k is stored there before call k and every call gets a fresh budget (else one for
+ * the batch). The stack limit is the same for every call of the loop: set once. */
 static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
                      size_t stride, kiln_wasm_val *results, size_t first, size_t n,
-                     void (*each)(void *arg, size_t i), void *arg, size_t *done,
-                     kiln_wasm_trap *trap)
+                     size_t *cursor, size_t *done, kiln_wasm_trap *trap)
 {
     kiln__tls *t = &kiln__t;
     if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
@@ -533,12 +539,14 @@ static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const k
     void *w = KILN__W2C(in);
     const kiln__val *a = (const kiln__val *)args;
     kiln__val *r = (kiln__val *)results;
-    for (size_t k = 0; k < n; k++, i = k) {
-        if (each) {
-            each(arg, first + k);
-            budget_start(in);
+    if (cursor) {
+        for (size_t k = 0; k < n; k++, i = k) {
+            *cursor = first + k;
+            budget_reset(in);
+            fn(w, a, r + k * nr);
         }
-        fn(w, a + k * stride, r + k * nr);
+    } else {
+        for (size_t k = 0; k < n; k++, i = k) fn(w, a + k * stride, r + k * nr);
     }
     t->jmp = prev;
     if (done) *done = n;
@@ -549,15 +557,14 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
                         kiln_wasm_trap *trap)
 {
-    return call_loop(in, ex, args, ex->sig.nparams, results, 0, n, NULL, NULL, done, trap);
+    return call_loop(in, ex, args, ex->sig.nparams, results, 0, n, NULL, done, trap);
 }
 
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t first, size_t n,
-                        void (*each)(void *arg, size_t i), void *arg, size_t *done,
-                        kiln_wasm_trap *trap)
+                        size_t *cursor, size_t *done, kiln_wasm_trap *trap)
 {
-    return call_loop(in, ex, args, 0, results, first, n, each, arg, done, trap);
+    return call_loop(in, ex, args, 0, results, first, n, cursor, done, trap);
 }
 
 /* ---- per-thread pools ---- */

@@ -2,24 +2,20 @@
 #include "kiln_wasm.h"
 #include "wtest.h"
 
-static int32_t host_add(kiln_wasm_ctx *ctx, int32_t a, int32_t b)
-{
-    int32_t *bias = kiln_wasm_ctx_user(ctx);
-    if (bias && *bias == -1) kiln_wasm_ctx_fail(ctx, "bias -1");
-    return a + b + (bias ? *bias : 0);
-}
-
-/* kiln_wasm_call_each's hook: call i sees bias 100 * i, or -1 (a host failure) at fail_at. */
+/* The user data of host_add: a fixed bias, or with a cursor (kiln_wasm_call_each) a bias of
+ * 100 * cursor, -1 (a host failure) at fail_at. */
 typedef struct {
     int32_t bias;
-    size_t fail_at, hooks;
-} each_arg;
+    size_t cursor, fail_at;
+    int by_cursor;
+} add_user;
 
-static void each_hook(void *p, size_t i)
+static int32_t host_add(kiln_wasm_ctx *ctx, int32_t a, int32_t b)
 {
-    each_arg *e = p;
-    e->bias = i == e->fail_at ? -1 : (int32_t)(100 * i);
-    e->hooks++;
+    add_user *u = kiln_wasm_ctx_user(ctx);
+    if (u && u->by_cursor) u->bias = u->cursor == u->fail_at ? -1 : (int32_t)(100 * u->cursor);
+    if (u && u->bias == -1) kiln_wasm_ctx_fail(ctx, "bias -1");
+    return a + b + (u ? u->bias : 0);
 }
 
 static void call_each(kiln_wasm_module *m, int tier)
@@ -27,21 +23,20 @@ static void call_each(kiln_wasm_module *m, int tier)
     kiln_wasm_error err;
     kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
     const kiln_wasm_export *hadd = kiln_wasm_export_find(m, "hadd");
-    each_arg e = {0, (size_t)-1, 0};
-    kiln_wasm_set_user(in, &e.bias);
+    add_user e = {0, 99, (size_t)-1, 1};
+    kiln_wasm_set_user(in, &e);
     kiln_wasm_val a[1] = {{.i32 = 5}}, r[8];
     kiln_wasm_trap trap;
     size_t done = 99;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, each_hook, &e, &done, &trap), 0);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, &done, &trap), 0);
     CHECK_EQ(done, 8);
-    CHECK_EQ(e.hooks, 8);
+    CHECK_EQ(e.cursor, 7);
     for (int i = 0; i < 8; i++) CHECK_EQ(r[i].i32, 15 + 100 * i);
     /* A trap in call 3 stops the batch there: 3 calls done, the instance is discarded. */
     e.fail_at = 3;
-    e.hooks = 0;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, each_hook, &e, &done, &trap), KILN_WASM_ETRAP);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, &done, &trap), KILN_WASM_ETRAP);
     CHECK_EQ(done, 3);
-    CHECK_EQ(e.hooks, 4);
+    CHECK_EQ(e.cursor, 3);
     CHECK_EQ(trap.kind, KILN_TRAP_HOST);
     CHECK_STR_HAS(trap.msg, "bias -1");
     kiln_wasm_release(in);
@@ -126,7 +121,7 @@ static void run_tier(const uint8_t *b, size_t n, int tier)
     CHECK(r[0].f64 == 3.75);
 
     call_each(m, tier);
-    int32_t bias = 100;
+    add_user bias = {100, 0, 0, 0};
     kiln_wasm_set_user(in, &bias);
     a[0].i32 = 5;
     CHECK_EQ(kiln_wasm_call(in, kiln_wasm_export_find(m, "hadd"), a, r, &trap), 0);
@@ -215,12 +210,11 @@ static void fuel_exact(const uint8_t *b, size_t n)
     CHECK_EQ(kiln_wasm_call(in, count, a, r, &trap), 0);
     /* also in a batch: 4 x 1000 ticks pass where one budget for all would not */
     kiln_wasm_val r4[4];
-    each_arg e = {0, (size_t)-1, 0};
-    size_t done = 0;
-    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 10, 4, each_hook, &e, &done, &trap), 0);
+    size_t cursor = 0, done = 0;
+    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 10, 4, &cursor, &done, &trap), 0);
     CHECK_EQ(done, 4);
     CHECK_EQ(r4[3].i32, 998);
-    CHECK_EQ(e.bias, 1300); /* the hook saw first + k: 10 .. 13 */
+    CHECK_EQ(cursor, 13); /* first + k: 10 .. 13 */
     kiln_wasm_release(in);
     kiln_wasm_module_free(m);
 }

@@ -108,18 +108,49 @@ static void test_bind_and_call(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
-/* A batch over JSON documents: position() points the one kiln_udf_doc at the i-th. */
+/* A batch over JSON documents: each op reads the JSON document at doc->at. */
 typedef struct {
     kiln_udf_doc doc;
     json_t *docs[6];
     char ids[6][8];
 } batch_docs;
 
-static void batch_position(void *p, size_t i)
+static kiln_udf_doc batch_row(const kiln_udf_doc *doc)
 {
-    batch_docs *b = p;
-    kiln_udf_doc_json_init(&b->doc, b->docs[i], b->ids[i]);
+    batch_docs *b = doc->impl;
+    kiln_udf_doc row;
+    kiln_udf_doc_json_init(&row, b->docs[doc->at], b->ids[doc->at]);
+    return row;
 }
+static int batch_resolve(const kiln_udf_doc *doc, const char *p, size_t n, void **h)
+{
+    kiln_udf_doc row = batch_row(doc);
+    return row.ops->resolve(&row, p, n, h);
+}
+static void batch_value(const kiln_udf_doc *doc, void *h, kiln_udf_value *out)
+{
+    kiln_udf_doc row = batch_row(doc);
+    row.ops->value(&row, h, out);
+}
+static int batch_count(const kiln_udf_doc *doc, void *h)
+{
+    kiln_udf_doc row = batch_row(doc);
+    return row.ops->count(&row, h);
+}
+static void batch_release(void *h)
+{
+    kiln_udf_doc row;
+    kiln_udf_doc_json_init(&row, NULL, NULL);
+    row.ops->release(h);
+}
+static const char *batch_id(const kiln_udf_doc *doc, size_t *len)
+{
+    batch_docs *b = doc->impl;
+    *len = strlen(b->ids[doc->at]);
+    return b->ids[doc->at];
+}
+static const kiln_udf_doc_ops batch_ops = {batch_resolve, batch_value, batch_count,
+                                           batch_release, batch_id, NULL};
 
 /* 100 / (price - 13): traps (integer divide by zero) on the document priced 13. */
 static const char *DIV_13 =
@@ -147,9 +178,9 @@ static void test_batch(void)
         d.docs[i] = J(text);
         snprintf(d.ids[i], sizeof d.ids[i], "d%d", i);
     }
-    batch_position(&d, 0);
+    d.doc = (kiln_udf_doc){&batch_ops, NULL, NULL, 0, &d, 0};
     uint8_t matched[6];
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, batch_position, &d, matched, &err), 6);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, matched, &err), 6);
     static const uint8_t want[6] = {1, 0, 1, 1, 0, 1};
     for (int i = 0; i < 6; i++) CHECK_INT(matched[i], want[i]);
     kiln_udf_session_free(s);
@@ -166,11 +197,11 @@ static void test_batch(void)
     CHECK(t != NULL);
     b = kiln_udf_bind(t, NULL, &err);
     s = kiln_udf_session_new(b, 0, 0, &err);
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, batch_position, &d, matched, &err), 3);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, matched, &err), 3);
     CHECK(strstr(err.reason, "failed on document [d3]") != NULL);
     CHECK(strstr(err.reason, "integer_divide_by_zero") != NULL);
     /* the rest of the batch runs on a fresh instance */
-    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 4, 6, batch_position, &d, matched, &err), 6);
+    CHECK_INT(kiln_udf_call_batch(s, &d.doc, 4, 6, matched, &err), 6);
     CHECK_INT(matched[4], 1);
     CHECK_INT(matched[5], 1);
     kiln_udf_session_free(s);
