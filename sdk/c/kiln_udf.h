@@ -155,6 +155,16 @@ KILN_IMPORT(get_field_float64_h) double kiln_get_field_float64_h(int32_t h);
 /* As kiln_has_field(), by handle. */
 KILN_IMPORT(has_field_h) int32_t kiln_has_field_h(int32_t h);
 
+/* Binds a string field to a buffer for the rest of the query: before every call Kiln writes
+ * the field's value (as kiln_get_field_string_h() would: at most cap bytes) into buf and its
+ * full length into *len (-1 when missing), and does so at once for the current call. The
+ * per-document read then costs no host call. Returns 0; a handle field_handle did not
+ * return, or a buffer outside memory, traps. At most 8 bound fields; binding the same len
+ * again replaces that binding. Bind from the first call of a query (memory is restored
+ * between queries, bindings end with the query). */
+KILN_IMPORT(bind_field_string) int32_t kiln_bind_field_string(int32_t h, char *buf, int32_t cap,
+                                                               int32_t *len);
+
 /* ---- Freestanding string helpers ------------------------------------------------------- */
 
 /* Length of a NUL-terminated string (constant-folded for literals). */

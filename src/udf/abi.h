@@ -33,6 +33,12 @@
  *   get_field_int64_h     (i32 h) -> i64
  *   get_field_float64_h   (i32 h) -> f64
  *   has_field_h           (i32 h) -> i32
+ *   bind_field_string     (i32 h, i32 buf, i32 cap, i32 len_at) -> i32
+ *                         from now on for this query, before every call Kiln writes field h
+ *                         (as get_field_string_h would) into buf (at most cap bytes) and its
+ *                         length as an i32 at len_at (-1 if missing); also at once, for the
+ *                         current call. 0, or -1 (call trapped) for a bad handle or range.
+ *                         The per-document read of a string field with no host call at all.
  *
  * The UDF itself is an exported function named in its metadata ("function_name"). Its
  * parameters are the declared UDF parameters in order, for numeric types (i32, i64, f32, f64,

@@ -111,6 +111,7 @@ static int kiln__instance(kiln_udf_session *s, kiln_error *err)
         return kiln_fail(err, KILN_E_INTERNAL, "UDF [%s@%s]: cannot instantiate: %s",
                          s->b->u->name, s->b->u->version, werr.msg);
     kiln_wasm_set_user(s->in, s);
+    s->nbinds = 0; /* a fresh instance: its memory has no bound buffers until it binds again */
     if (s->deadline_ns) kiln_wasm_set_budget(s->in, 0, s->deadline_ns);
     return 0;
 }
@@ -220,17 +221,25 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     uint64_t t0 = sampled ? kiln__udf_now_ns() : 0;
     kiln_wasm_val res;
     kiln_wasm_trap trap;
-    int rc = kiln_wasm_call(s->in, u->ex, s->b->args, &res, &trap);
+    int rc;
+    if (s->nbinds) { /* bound fields are written by the engine's batch loop: a batch of one */
+        const kiln_wasm_input *in;
+        kiln_udf_doc one = *doc;
+        size_t nin = kiln__udf_stage_inputs(s, &one, one.at, 1, &in);
+        rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, &res, one.at, 1, &one.at, in, nin,
+                                 NULL, &trap);
+    } else {
+        rc = kiln_wasm_call(s->in, u->ex, s->b->args, &res, &trap);
+    }
     if (sampled) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
     if (rc != 0 || kiln__result(u->result_type, &res, out)) return kiln__call_failed(s, rc, &trap, err);
     kiln__count_calls(s, 1);
     return 0;
 }
 
-/* Batches: the engine stores each call's index in doc->at (no callback per document).
- * Statistics time one call in KILN__BATCH: the first of each engine batch runs
- * alone between two clock reads. */
-#define KILN__BATCH 64
+/* Batches: the engine stores each call's index in doc->at (no callback per document) and
+ * writes bound fields before each call. Statistics time one call in KILN__BATCH: the first
+ * of each engine batch runs alone between two clock reads. */
 
 /* Runs calls [first, first + m) of a batch; returns how many succeeded (m, or the index of the
  * failed call relative to first, with err filled). */
@@ -240,10 +249,17 @@ static size_t kiln__batch_run(kiln_udf_session *s, kiln_udf_doc *doc, size_t fir
     kiln_udf *u = s->b->u;
     kiln_wasm_val res[KILN__BATCH];
     kiln_wasm_trap trap;
-    size_t done = 0;
+    size_t done = 0, at = first, end = first + m;
+    int rc = 0;
     if (kiln__instance(s, err)) return 0;
-    int rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res, first, m, &doc->at, &done,
-                                 &trap);
+    while (at < end && rc == 0) { /* a guest binding a field ends the batch: restage */
+        const kiln_wasm_input *in = NULL;
+        size_t nin = kiln__udf_stage_inputs(s, doc, at, end - at, &in);
+        rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, res + (at - first), at, end - at,
+                                 &doc->at, in, nin, &done, &trap);
+        at += done;
+    }
+    done = at - first;
     size_t bad = done;
     if (u->result_type == KILN_WASM_I32) { /* the usual filter: no float to check */
         for (size_t i = 0; i < done; i++) matched[first + i] = res[i].i32 != 0;
@@ -331,6 +347,7 @@ void kiln_udf_session_free(kiln_udf_session *s)
     if (s->in) kiln_wasm_release(s->in);
     kiln__udf_paths_clear(s);
     free(s->paths);
+    free(s->stage);
     json_decref(s->logs);
     free(s);
 }

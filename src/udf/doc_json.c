@@ -159,4 +159,5 @@ void kiln_udf_doc_json_init(kiln_udf_doc *doc, json_t *json, const char *id)
     doc->id = id ? id : "";
     doc->idlen = strlen(doc->id);
     doc->impl = json;
+    doc->at = 0;
 }

@@ -38,29 +38,6 @@ static const char *kiln__in(kiln_wasm_ctx *ctx, int32_t p, int32_t n, const char
     return s ? s : (n == 0 ? "" : NULL);
 }
 
-/* memcpy for the short values most fields hold (names, titles, keywords: up to 32 bytes),
- * without a libc call: two overlapping loads and stores of 8 or 16 bytes. */
-static inline void kiln__copy(char *dst, const char *src, size_t n)
-{
-    if (n >= 16 && n <= 32) {
-        char a[16], b[16];
-        memcpy(a, src, 16);
-        memcpy(b, src + n - 16, 16);
-        memcpy(dst, a, 16);
-        memcpy(dst + n - 16, b, 16);
-    } else if (n >= 8 && n < 16) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n < 8) {
-        for (size_t i = 0; i < n; i++) dst[i] = src[i];
-    } else {
-        memcpy(dst, src, n);
-    }
-}
-
 /* Copies up to cap bytes of s to guest memory at out; returns len (the full length). */
 static int32_t kiln__out(kiln_wasm_ctx *ctx, int32_t out, int32_t cap, const char *s, size_t len,
                          const char *fn)
@@ -79,7 +56,7 @@ static int32_t kiln__out(kiln_wasm_ctx *ctx, int32_t out, int32_t cap, const cha
             kiln_wasm_ctx_fail(ctx, msg);
             return -1;
         }
-        kiln__copy(dst, s, n);
+        kiln_wasm_copy_small(dst, s, n);
     }
     return len > INT32_MAX ? INT32_MAX : (int32_t)len;
 }
@@ -129,17 +106,18 @@ static int kiln__field(kiln_wasm_ctx *ctx, int32_t p, int32_t n, const char *fn,
 
 /* A new segment (or kind of document): re-resolves the handles already given out, keeping
  * their numbers. */
-static void kiln__rebind_handles(kiln_udf_session *s)
+void kiln__udf_handles_current(kiln_udf_session *s, const kiln_udf_doc *doc)
 {
+    if (doc->ops == s->ops && doc->scope == s->scope) return;
     const kiln_udf_doc_ops *old = s->ops;
     for (size_t i = 0; i < s->npaths; i++) {
         if (old && s->paths[i].handle) old->release(s->paths[i].handle);
         s->paths[i].handle = NULL;
-        if (s->doc->ops->resolve(s->doc, s->paths[i].path, s->paths[i].len, &s->paths[i].handle))
+        if (doc->ops->resolve(doc, s->paths[i].path, s->paths[i].len, &s->paths[i].handle))
             s->paths[i].handle = NULL;
     }
-    s->ops = s->doc->ops;
-    s->scope = s->doc->scope;
+    s->ops = doc->ops;
+    s->scope = doc->scope;
 }
 
 static inline int kiln__field_h(kiln_wasm_ctx *ctx, int32_t h, kiln_udf_value *v)
@@ -152,7 +130,8 @@ static inline int kiln__field_h(kiln_wasm_ctx *ctx, int32_t h, kiln_udf_value *v
                                 "or query)");
         return -1;
     }
-    if (__builtin_expect(doc->ops != s->ops || doc->scope != s->scope, 0)) kiln__rebind_handles(s);
+    if (__builtin_expect(doc->ops != s->ops || doc->scope != s->scope, 0))
+        kiln__udf_handles_current(s, doc);
     if (s->paths[h].handle) doc->ops->value(doc, s->paths[h].handle, v);
     return 0;
 }
@@ -167,6 +146,20 @@ static const char *kiln__as_text(const kiln_udf_value *v, char *buf, size_t cap,
     case KILN_UDF_V_BOOL: *len = v->i ? 4 : 5; return v->i ? "true" : "false";
     default: *len = 0; return NULL;
     }
+}
+
+const char *kiln__udf_field_text(kiln_udf_session *s, int32_t h, char *buf, size_t *len)
+{
+    const kiln_udf_doc *doc = s->doc;
+    if (!doc || (uint32_t)h >= s->npaths) return NULL;
+    kiln__udf_handles_current(s, doc);
+    void *handle = s->paths[h].handle;
+    if (!handle) return NULL;
+    const char *str = doc->ops->str ? doc->ops->str(doc, handle, len) : NULL;
+    if (str) return str;
+    kiln_udf_value v;
+    doc->ops->value(doc, handle, &v);
+    return kiln__as_text(&v, buf, 40, len);
 }
 
 /* A NUL-terminated copy of a string value (numbers in strings are short). */
@@ -360,7 +353,7 @@ static int32_t kiln__get_field_string_h(kiln_wasm_ctx *ctx, int32_t h, int32_t o
         size_t n = len < (size_t)cap ? len : (size_t)cap;
         char *dst = str ? kiln_wasm_ctx_mem(ctx, (uint32_t)out, (uint32_t)n) : NULL;
         if (dst) {
-            kiln__copy(dst, str, n);
+            kiln_wasm_copy_small(dst, str, n);
             return len > INT32_MAX ? INT32_MAX : (int32_t)len;
         }
     }
@@ -407,6 +400,7 @@ static const kiln_wasm_host_fn kiln__host_table[] = {
     KILN__HOST(get_field_int64_h, "i:I"),
     KILN__HOST(get_field_float64_h, "i:F"),
     KILN__HOST(has_field_h, "i:i"),
+    {KILN_UDF_ABI_MODULE, "bind_field_string", "iiii:i", (void (*)(void))kiln__udf_bind_field_string},
 };
 
 static pthread_once_t kiln__host_once = PTHREAD_ONCE_INIT;

@@ -49,6 +49,16 @@ typedef struct {
     void *handle;
 } kiln__udf_path;
 
+#define KILN__UDF_MAX_BINDS 8 /* bound fields per query (bind_field_string) */
+#define KILN__BATCH 64        /* calls under one trap guard; statistics time the first */
+
+typedef struct {
+    int32_t h;
+    uint32_t dst, cap, len_at;
+} kiln__udf_bind;
+
+typedef struct kiln__udf_stage kiln__udf_stage;
+
 struct kiln_udf_session {
     kiln_udf_bound *b;
     kiln_wasm_instance *in;
@@ -68,6 +78,10 @@ struct kiln_udf_session {
     unsigned ntail;
     unsigned call_no;
     uint64_t pend_calls, pend_errors; /* not yet added to the thread's counters */
+    /* bound fields of the current instance (its memory holds the buffers) */
+    kiln__udf_bind binds[KILN__UDF_MAX_BINDS];
+    unsigned nbinds;
+    kiln__udf_stage *stage; /* the values staged for a batch, allocated on first use */
 };
 
 /* Host functions (host.c). */
@@ -76,6 +90,18 @@ int kiln__udf_host_register(kiln_error *err);
 kiln__udf_path *kiln__udf_path_get(kiln_udf_session *s, const char *p, size_t n);
 void kiln__udf_paths_clear(kiln_udf_session *s);
 void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len);
+/* Re-resolves the session's handles for doc's kind and segment when they changed. */
+void kiln__udf_handles_current(kiln_udf_session *s, const kiln_udf_doc *doc);
+/* Field h of the session's current document as text (numbers rendered into buf, >= 40
+ * bytes); NULL when missing or h is not a resolved handle. */
+const char *kiln__udf_field_text(kiln_udf_session *s, int32_t h, char *buf, size_t *len);
+
+/* Bound fields (bind.c): the host function, and the engine inputs for calls first .. first+n-1
+ * of a batch on doc (at most KILN__BATCH); returns how many inputs (s->nbinds). */
+int32_t kiln__udf_bind_field_string(kiln_wasm_ctx *ctx, int32_t h, int32_t buf, int32_t cap,
+                                    int32_t len_at);
+size_t kiln__udf_stage_inputs(kiln_udf_session *s, kiln_udf_doc *doc, size_t first, size_t n,
+                              const kiln_wasm_input **inputs);
 
 /* Statistics (stats.c); off only while benchmarking their cost. */
 extern int kiln__stats_on;

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -151,6 +152,34 @@ static inline void *kiln_wasm_ctx_mem(kiln_wasm_ctx *ctx, uint32_t ptr, uint32_t
 /* Makes the current call trap with KILN_TRAP_HOST after the host function returns
  * (checked on return to the engine). msg is copied. */
 void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg);
+/* Ends the kiln_wasm_call_each batch in progress after the current call returns (e.g. its
+ * inputs changed): the caller sees *done < n and continues with a new batch. */
+void kiln_wasm_ctx_end_batch(kiln_wasm_ctx *ctx);
+
+/* memcpy for the short strings most field values are (up to 32 bytes) without a libc call:
+ * two overlapping loads and stores of 8 or 16 bytes. */
+static inline void kiln_wasm_copy_small(void *dst, const void *src, size_t n)
+{
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    if (n >= 16 && n <= 32) {
+        char a[16], b[16];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8 && n < 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n < 8) {
+        for (size_t i = 0; i < n; i++) d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+}
 
 /* ---- Modules -------------------------------------------------------------------- */
 typedef struct {
@@ -211,15 +240,27 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
                         kiln_wasm_trap *trap);
 
+/* Bytes the engine writes into guest memory before each call of a batch (a UDF's bound
+ * field): call k gets ptr[k] (at most cap bytes at dst) and its full length as an i32 at
+ * len_at, or -1 there when ptr[k] is NULL. Ranges are checked once per batch. */
+typedef struct {
+    uint32_t dst, cap, len_at;
+    const char *const *ptr; /* [n], indexed by the call's position in the batch */
+    const size_t *len;      /* [n] */
+} kiln_wasm_input;
+
 /* Calls ex n times under one trap guard with the same args, for a query's per-document
  * loop: before call k the engine stores first + k in *cursor (the host functions read it to
- * find that call's document; a store, not a callback, so the loop costs nothing per call).
- * Every call gets the full per-call fuel/deadline budget. results[k * nresults ...]
- * receives call k's results. Stops at the first trap: *done (if not NULL) is the number of
- * calls that completed (the trapped call is *done). Returns 0 or KILN_WASM_ETRAP. */
+ * find that call's document; a store, not a callback, so the loop costs nothing per call)
+ * and writes the ninputs inputs of call k. Every call gets the full per-call fuel/deadline
+ * budget. results[k * nresults ...] receives call k's results. Stops at the first trap:
+ * *done (if not NULL) is the number of calls that completed (the trapped call is *done);
+ * returns KILN_WASM_ETRAP. Returns 0 when no call trapped, with *done < n when a host
+ * function ended the batch early (kiln_wasm_ctx_end_batch). */
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t first, size_t n,
-                        size_t *cursor, size_t *done, kiln_wasm_trap *trap);
+                        size_t *cursor, const kiln_wasm_input *inputs, size_t ninputs,
+                        size_t *done, kiln_wasm_trap *trap);
 
 /* Removes the work dirs that processes which died mid-build (SIGKILL, power loss) left in
  * <cache_dir>/tmp; dirs of live processes are kept. Call when opening a cache dir. */

@@ -341,6 +341,11 @@ void kiln_wasm_ctx_fail(kiln_wasm_ctx *ctx, const char *msg)
     snprintf(ctx->msg, sizeof ctx->msg, "%s", msg ? msg : "host function failed");
 }
 
+void kiln_wasm_ctx_end_batch(kiln_wasm_ctx *ctx)
+{
+    ctx->end_batch = 1;
+}
+
 /* ---- instances ---- */
 /* Splits the per-call fuel into the first slice and the rest, once per budget
  * change rather than per call. */
@@ -509,16 +514,77 @@ int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kil
     return 0;
 }
 
+/* Writes call k's inputs into guest memory (ranges checked by inputs_fit). */
+static inline void inputs_write(kiln_wasm_instance *in, const kiln_wasm_input *inputs,
+                                size_t ninputs, size_t k)
+{
+    uint8_t *mem = in->mem->data;
+    for (size_t j = 0; j < ninputs; j++) {
+        const kiln_wasm_input *x = &inputs[j];
+        const char *p = x->ptr[k];
+        int32_t l32 = -1;
+        if (p) {
+            size_t l = x->len[k];
+            kiln_wasm_copy_small(mem + x->dst, p, l < x->cap ? l : x->cap);
+            l32 = l > INT32_MAX ? INT32_MAX : (int32_t)l;
+        }
+        memcpy(mem + x->len_at, &l32, 4); /* wasm memory is little-endian, as the host */
+    }
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "guest memory written natively");
+
+/* The calls of a kiln_wasm_call_each batch, out of the setjmp frame so that nothing in the
+ * per-call loop lives across the jump; *i counts completed calls (read after a trap). */
+static __attribute__((noinline)) size_t each_loop(kiln_wasm_instance *in, kiln__tramp fn,
+                                                   const kiln__val *a, kiln__val *r, size_t nr,
+                                                   size_t first, size_t n, size_t *cursor,
+                                                   const kiln_wasm_input *inputs, size_t ninputs,
+                                                   volatile size_t *i)
+{
+    void *w = KILN__W2C(in);
+    size_t k = 0;
+    while (k < n) {
+        *cursor = first + k;
+        budget_reset(in);
+        if (ninputs) inputs_write(in, inputs, ninputs, k);
+        fn(w, a, r + k * nr);
+        *i = ++k;
+        if (__builtin_expect(in->ctx.end_batch, 0)) break;
+    }
+    return k;
+}
+
+/* Memory only grows, so ranges inside it at the start of a batch stay inside. */
+static bool inputs_fit(const kiln_wasm_instance *in, const kiln_wasm_input *inputs,
+                       size_t ninputs)
+{
+    uint64_t size = in->mem ? in->mem->size : 0;
+    for (size_t j = 0; j < ninputs; j++)
+        if ((uint64_t)inputs[j].dst + inputs[j].cap > size ||
+            (uint64_t)inputs[j].len_at + 4 > size)
+            return false;
+    return true;
+}
+
 /* The batch loops under one trap guard: call k reads args + k * stride; with a cursor,
- * first + k is stored there before call k and every call gets a fresh budget (else one for
- * the batch). The stack limit is the same for every call of the loop: set once. */
+ * first + k is stored there and call k's inputs written before call k, and every call gets
+ * a fresh budget (else one for the batch). The stack limit is the same for every call of
+ * the loop: set once. */
 static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
                      size_t stride, kiln_wasm_val *results, size_t first, size_t n,
-                     size_t *cursor, size_t *done, kiln_wasm_trap *trap)
+                     size_t *cursor, const kiln_wasm_input *inputs, size_t ninputs, size_t *done,
+                     kiln_wasm_trap *trap)
 {
     kiln__tls *t = &kiln__t;
     if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
         trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
+        return KILN_WASM_ETRAP;
+    }
+    if (ninputs && !inputs_fit(in, inputs, ninputs)) {
+        if (done) *done = 0;
+        kiln_wasm_ctx_fail(&in->ctx, "bound input outside the module's memory");
+        trap_fill(trap, WASM_RT_TRAP_HOST, ex, in);
         return KILN_WASM_ETRAP;
     }
     kiln__jmpbuf jb;
@@ -528,6 +594,7 @@ static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const k
     volatile size_t i = 0; /* read after a trap's longjmp */
     budget_start(in);
     in->dirty = true;
+    in->ctx.end_batch = 0;
     if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
         t->jmp = prev;
         in->trapped = true;
@@ -539,17 +606,13 @@ static int call_loop(kiln_wasm_instance *in, const kiln_wasm_export *ex, const k
     void *w = KILN__W2C(in);
     const kiln__val *a = (const kiln__val *)args;
     kiln__val *r = (kiln__val *)results;
-    if (cursor) {
-        for (size_t k = 0; k < n; k++, i = k) {
-            *cursor = first + k;
-            budget_reset(in);
-            fn(w, a, r + k * nr);
-        }
-    } else {
-        for (size_t k = 0; k < n; k++, i = k) fn(w, a + k * stride, r + k * nr);
-    }
+    size_t k = 0;
+    if (cursor)
+        k = each_loop(in, fn, a, r, nr, first, n, cursor, inputs, ninputs, &i);
+    else
+        for (; k < n; i = ++k) fn(w, a + k * stride, r + k * nr);
     t->jmp = prev;
-    if (done) *done = n;
+    if (done) *done = k;
     return 0;
 }
 
@@ -557,14 +620,15 @@ int kiln_wasm_call_many(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t n, size_t *done,
                         kiln_wasm_trap *trap)
 {
-    return call_loop(in, ex, args, ex->sig.nparams, results, 0, n, NULL, done, trap);
+    return call_loop(in, ex, args, ex->sig.nparams, results, 0, n, NULL, NULL, 0, done, trap);
 }
 
 int kiln_wasm_call_each(kiln_wasm_instance *in, const kiln_wasm_export *ex,
                         const kiln_wasm_val *args, kiln_wasm_val *results, size_t first, size_t n,
-                        size_t *cursor, size_t *done, kiln_wasm_trap *trap)
+                        size_t *cursor, const kiln_wasm_input *inputs, size_t ninputs,
+                        size_t *done, kiln_wasm_trap *trap)
 {
-    return call_loop(in, ex, args, 0, results, first, n, cursor, done, trap);
+    return call_loop(in, ex, args, 0, results, first, n, cursor, inputs, ninputs, done, trap);
 }
 
 /* ---- per-thread pools ---- */

@@ -31,6 +31,7 @@ struct kiln_wasm_ctx {
     const wasm_rt_memory_t *mem;
     struct kiln_wasm_instance *in;
     const kiln__resolver *resolver;
+    int end_batch; /* kiln_wasm_ctx_end_batch(): kiln_wasm_call_each returns after this call */
     char msg[128];
 };
 

@@ -28,17 +28,43 @@ static void call_each(kiln_wasm_module *m, int tier)
     kiln_wasm_val a[1] = {{.i32 = 5}}, r[8];
     kiln_wasm_trap trap;
     size_t done = 99;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, &done, &trap), 0);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, NULL, 0, &done, &trap), 0);
     CHECK_EQ(done, 8);
     CHECK_EQ(e.cursor, 7);
     for (int i = 0; i < 8; i++) CHECK_EQ(r[i].i32, 15 + 100 * i);
     /* A trap in call 3 stops the batch there: 3 calls done, the instance is discarded. */
     e.fail_at = 3;
-    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, &done, &trap), KILN_WASM_ETRAP);
+    CHECK_EQ(kiln_wasm_call_each(in, hadd, a, r, 0, 8, &e.cursor, NULL, 0, &done, &trap), KILN_WASM_ETRAP);
     CHECK_EQ(done, 3);
     CHECK_EQ(e.cursor, 3);
     CHECK_EQ(trap.kind, KILN_TRAP_HOST);
     CHECK_STR_HAS(trap.msg, "bias -1");
+    kiln_wasm_release(in);
+
+    /* Inputs: call k finds ptr[k] (at most cap bytes) at dst and its length (-1: none) at
+     * len_at; inp returns length * 1000 + the byte at dst + 3. */
+    in = kiln_wasm_acquire(m, &err);
+    const kiln_wasm_export *inp = kiln_wasm_export_find(m, "inp");
+    const char *ptrs[3] = {"abcd", NULL, "wxyz-long"};
+    size_t lens[3] = {4, 0, 9};
+    kiln_wasm_input x = {100, 4, 200, ptrs, lens};
+    size_t cur;
+    CHECK_EQ(kiln_wasm_call_each(in, inp, a, r, 0, 3, &cur, &x, 1, &done, &trap), 0);
+    CHECK_EQ(done, 3);
+    CHECK_EQ(r[0].i32, 4000 + 'd');
+    CHECK_EQ(r[1].i32, -1000 + 'd'); /* missing: the buffer keeps the last bytes */
+    CHECK_EQ(r[2].i32, 9000 + 'z');  /* truncated to cap, full length reported */
+    /* an input range outside memory fails the batch before any call */
+    kiln_wasm_input bad = {65534, 4, 200, ptrs, lens};
+    CHECK_EQ(kiln_wasm_call_each(in, inp, a, r, 0, 3, &cur, &bad, 1, &done, &trap), KILN_WASM_ETRAP);
+    CHECK_EQ(done, 0);
+    CHECK_EQ(trap.kind, KILN_TRAP_HOST);
+    /* a host function ends the batch after its call: 1 call done, no trap */
+    CHECK_EQ(kiln_wasm_call_each(in, kiln_wasm_export_find(m, "hend"), a, r, 0, 5, &cur, NULL, 0,
+                                 &done, &trap),
+             0);
+    CHECK_EQ(done, 1);
+    CHECK_EQ(r[0].i32, 1);
     kiln_wasm_release(in);
 }
 
@@ -57,11 +83,17 @@ static void host_fail(kiln_wasm_ctx *ctx)
     kiln_wasm_ctx_fail(ctx, "boom from host");
 }
 
+static void host_end(kiln_wasm_ctx *ctx)
+{
+    kiln_wasm_ctx_end_batch(ctx);
+}
+
 static const char *wat =
     "(module\n"
     "  (import \"env\" \"add\" (func $add (param i32 i32) (result i32)))\n"
     "  (import \"env\" \"get_str\" (func $gs (param i32 i32) (result i32)))\n"
     "  (import \"kiln\" \"fail\" (func $fail))\n"
+    "  (import \"env\" \"end\" (func $end))\n"
     "  (memory 1)\n"
     "  (global $g (mut i32) (i32.const 7))\n"
     "  (func $fac (export \"fac\") (param i64) (result i64)\n"
@@ -74,6 +106,9 @@ static const char *wat =
     "    (local.set 0 (call $gs (i32.const 100) (i32.const 16)))\n"
     "    (i32.add (local.get 0) (i32.load8_u (i32.const 100))))\n"
     "  (func (export \"hfail\") (call $fail))\n"
+    "  (func (export \"hend\") (result i32) (call $end) (i32.const 1))\n"
+    "  (func (export \"inp\") (result i32)\n"
+    "    (i32.add (i32.mul (i32.load (i32.const 200)) (i32.const 1000)) (i32.load8_u (i32.const 103))))\n"
     "  (func (export \"bump\") (result i32) (global.set $g (i32.add (global.get $g) (i32.const "
     "1)))\n"
     "    (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))\n"
@@ -211,7 +246,7 @@ static void fuel_exact(const uint8_t *b, size_t n)
     /* also in a batch: 4 x 1000 ticks pass where one budget for all would not */
     kiln_wasm_val r4[4];
     size_t cursor = 0, done = 0;
-    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 10, 4, &cursor, &done, &trap), 0);
+    CHECK_EQ(kiln_wasm_call_each(in, count, a, r4, 10, 4, &cursor, NULL, 0, &done, &trap), 0);
     CHECK_EQ(done, 4);
     CHECK_EQ(r4[3].i32, 998);
     CHECK_EQ(cursor, 13); /* first + k: 10 .. 13 */
@@ -225,9 +260,10 @@ int main(void)
         {"env", "add", "ii:i", (void (*)(void))host_add},
         {"env", "get_str", "ii:i", (void (*)(void))host_get_str},
         {"kiln", "fail", ":", (void (*)(void))host_fail},
+        {"env", "end", ":", (void (*)(void))host_end},
     };
     kiln_wasm_error err;
-    CHECK_EQ(kiln_wasm_host_register(host, 3, &err), 0);
+    CHECK_EQ(kiln_wasm_host_register(host, sizeof host / sizeof *host, &err), 0);
     size_t n;
     uint8_t *b = wtest_wat(wat, &n, NULL);
     run_tier(b, n, 0);

@@ -16,7 +16,8 @@
  *
  * Parameters are constant during a query and module memory is restored between queries
  * (docs/udf-abi.md, "Instance state"), so the first call of a query reads field and target and
- * compiles the target into bit masks; every later call costs one host call, the field read. */
+ * compiles the target into bit masks, and binds the field to `value`: Kiln then writes each
+ * document's value there before the call, so a call makes no host call at all. */
 #include "kiln_udf.h"
 #include "levenshtein.h"
 
@@ -30,6 +31,8 @@ static unsigned char value[FIELD_CAP];
 static char path[PATH_CAP];
 static int32_t path_len;
 static int32_t field; /* the field's handle: resolved once per query (the fast path) */
+static int32_t value_len; /* the bound field's length, written by Kiln before each call */
+static int32_t bound;     /* 1 when field is bound to value/value_len */
 static unsigned char target[TARGET_CAP];
 static lev_pattern pattern;
 static int32_t loaded; /* 1 once this query's parameters are read: back to 0 at the next query */
@@ -51,6 +54,7 @@ static int load_params(void) {
     return 0;
   }
   field = kiln_field_handle(path, path_len); /* -1: a malformed path, read as missing */
+  bound = field >= 0 && kiln_bind_field_string(field, (char *)value, FIELD_CAP, &value_len) == 0;
   loaded = 1;
   return 1;
 }
@@ -60,7 +64,7 @@ static int32_t match(int32_t max_distance) {
     return 0;
   if (!loaded && !load_params())
     return 0;
-  int32_t n = kiln_str_hv(field, (char *)value, FIELD_CAP);
+  int32_t n = bound ? value_len : kiln_str_hv(field, (char *)value, FIELD_CAP);
   if (n < 0)
     return 0; /* missing field: no match */
   if (n > FIELD_CAP) {

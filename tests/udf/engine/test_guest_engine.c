@@ -160,6 +160,20 @@ static double h_get_field_float64_h(kiln_wasm_ctx *c, int32_t h) {
   return v && !v->str ? v->num : NAN;
 }
 static int32_t h_has_field_h(kiln_wasm_ctx *c, int32_t h) { return H(c, h) != NULL; }
+/* Writes the value once: these calls never change document within an instance (the server
+ * writes bound fields before every call through the engine's batch inputs). */
+static int32_t h_bind_field_string(kiln_wasm_ctx *c, int32_t h, int32_t buf, int32_t cap,
+                                   int32_t len_at) {
+  const kv *v = H(c, h);
+  int32_t *len = kiln_wasm_ctx_mem(c, (uint32_t)len_at, 4);
+  if (!len) {
+    kiln_wasm_ctx_fail(c, "bad length range");
+    return -1;
+  }
+  int32_t n = put_str(c, v, buf, cap);
+  memcpy(len, &n, 4);
+  return 0;
+}
 
 #define HF(name, sig) {"kiln", #name, sig, (void (*)(void))h_##name}
 static const kiln_wasm_host_fn host_table[] = {
@@ -169,7 +183,7 @@ static const kiln_wasm_host_fn host_table[] = {
     HF(get_param_string, "iiii:i"), HF(get_param_int64, "ii:I"),    HF(get_param_float64, "ii:F"),
     HF(get_param_bool, "ii:i"),     HF(has_param, "ii:i"),          HF(field_handle, "ii:i"),
     HF(get_field_string_h, "iii:i"), HF(get_field_int64_h, "i:I"),  HF(get_field_float64_h, "i:F"),
-    HF(has_field_h, "i:i"),
+    HF(has_field_h, "i:i"),         HF(bind_field_string, "iiii:i"),
 };
 
 /* ---- Helpers -------------------------------------------------------------------------- */

@@ -83,6 +83,7 @@ export class KilnMock {
     this.logs = [];
     this.calls = {}; // import name -> count
     this.handles = [];
+    this.binds = [];
     this.memory = null;
   }
 
@@ -144,9 +145,27 @@ export class KilnMock {
       get_field_int64_h: (h) => { const v = lookup(this.doc, this.handlePath(h)); return v.length ? asI64(v[0]) : 0n; },
       get_field_float64_h: (h) => { const v = lookup(this.doc, this.handlePath(h)); return v.length ? asF64(v[0]) : NaN; },
       has_field_h: (h) => (lookup(this.doc, this.handlePath(h)).length ? 1 : 0),
+      bind_field_string: (h, buf, cap, lenAt) => {
+        this.handlePath(h);
+        this.range(buf, cap);
+        this.range(lenAt, 4);
+        this.binds = this.binds.filter((b) => b.lenAt !== lenAt);
+        if (this.binds.length === 8) throw new HostTrap('bind_field_string: at most 8 bound fields');
+        this.binds.push({ h, buf, cap, lenAt });
+        this.writeBound();
+        return 0;
+      },
     };
     for (const k of Object.keys(f)) f[k] = count(k, f[k]);
     return { kiln: f };
+  }
+  // What Kiln does before every call: each bound field's value and length into guest memory.
+  writeBound() {
+    for (const { h, buf, cap, lenAt } of this.binds) {
+      const vals = lookup(this.doc, this.handlePath(h));
+      const n = vals.length ? this.copyOut(asBytes(vals[0]), buf, cap) : -1;
+      new DataView(this.memory.buffer).setInt32(lenAt, n, true);
+    }
   }
   handlePath(h) {
     if (h < 0 || h >= this.handles.length) throw new HostTrap(`invalid field handle ${h}`);
@@ -162,7 +181,11 @@ export class KilnMock {
     this.instance = instance;
     if (typeof instance.exports.kiln_abi_version !== 'function' || instance.exports.kiln_abi_version() !== 1)
       throw new Error('module does not export kiln_abi_version() == 1');
-    return instance;
+    // Exported functions run as Kiln calls them: bound fields written first.
+    const exports = {};
+    for (const [k, v] of Object.entries(instance.exports))
+      exports[k] = typeof v === 'function' ? (...a) => { this.writeBound(); return v(...a); } : v;
+    return { exports, instance };
   }
 }
 
@@ -180,5 +203,5 @@ export const ABI_V1 = {
   has_field: 'ii:i', get_field_count: 'ii:i', get_document_id: 'ii:i', get_score: ':F', log: 'iii:',
   get_param_string: 'iiii:i', get_param_int64: 'ii:I', get_param_float64: 'ii:F', get_param_bool: 'ii:i',
   has_param: 'ii:i', field_handle: 'ii:i', get_field_string_h: 'iii:i', get_field_int64_h: 'i:I',
-  get_field_float64_h: 'i:F', has_field_h: 'i:i',
+  get_field_float64_h: 'i:F', has_field_h: 'i:i', bind_field_string: 'iiii:i',
 };

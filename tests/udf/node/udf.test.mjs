@@ -102,15 +102,18 @@ test('string_distance: threshold semantics, missing values, limits', async () =>
   assert.equal(host.logs[0].level, 2);
 });
 
-test('string_distance: parameters and the field handle once per query, then one read per document', async () => {
+test('string_distance: parameters and the field binding once per query, then no host call per document', async () => {
   const { host, f } = await sdQuery({ field: 'name', target: 'sitting' }, { name: 'kitten' });
-  f(3);
-  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, get_field_string_h: 1 });
-  for (const name of ['a', 'bb', 'kitten']) {
+  assert.equal(f(3), 1);
+  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, bind_field_string: 1 });
+  const want = { a: 0, bb: 0, kitten: 1, sitting: 1, sittin: 1, xxxxxxxxxxx: 0 };
+  for (const [name, m] of Object.entries(want)) {
     host.doc = { name };
-    f(3);
+    assert.equal(f(3), m, name); // the bound value is the current document's
   }
-  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, get_field_string_h: 4 });
+  host.doc = {};
+  assert.equal(f(3), 0, 'a missing bound field never matches');
+  assert.deepEqual(host.calls, { get_param_string: 2, field_handle: 1, bind_field_string: 1 });
 });
 
 test('popularity_boost: score formula and missing fields', async () => {

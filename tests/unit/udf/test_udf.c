@@ -220,6 +220,95 @@ static void test_batch(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
+/* Binds "name" on its first call of a query (buffer 100, length at 200); f returns length *
+ * 256 + first byte, len3 whether the length is 3; badbind binds a handle never given out. */
+static const char *BIND =
+    "(module (import \"kiln\" \"field_handle\" (func $fh (param i32 i32) (result i32)))\n"
+    " (import \"kiln\" \"bind_field_string\" (func $bind (param i32 i32 i32 i32) (result i32)))\n"
+    " (memory (export \"memory\") 1) (data (i32.const 0) \"name\")\n"
+    " (global $bound (mut i32) (i32.const 0))\n"
+    " (func (export \"kiln_abi_version\") (result i32) (i32.const 1))\n"
+    " (func $once (if (i32.eqz (global.get $bound)) (then (global.set $bound (i32.const 1))\n"
+    "  (drop (call $bind (call $fh (i32.const 0) (i32.const 4)) (i32.const 100) (i32.const 8)\n"
+    "   (i32.const 200))))))\n"
+    " (func (export \"f\") (result i32) (call $once)\n"
+    "  (i32.add (i32.mul (i32.load (i32.const 200)) (i32.const 256)) (i32.load8_u (i32.const 100))))\n"
+    " (func (export \"len3\") (result i32) (call $once) (i32.eq (i32.load (i32.const 200)) (i32.const 3)))\n"
+    " (func (export \"badbind\") (result i32)\n"
+    "  (call $bind (i32.const 99) (i32.const 100) (i32.const 8) (i32.const 200))))";
+
+static kiln_udf_session *bind_session(kiln_udf_registry *r, const char *fn, kiln_udf **u,
+                                      kiln_udf_bound **b)
+{
+    size_t len;
+    uint8_t *w = wat("bind", BIND, &len);
+    char meta[64], version[16];
+    snprintf(meta, sizeof meta, "{\"function_name\": \"%s\"}", fn);
+    snprintf(version, sizeof version, "1.0.%d", fn[0] == 'f' ? 0 : fn[0] == 'l' ? 1 : 2);
+    json_t *m = J(meta);
+    kiln_error err;
+    *u = kiln_udf_register(r, "bind", version, m, w, len, &err);
+    CHECK(*u != NULL);
+    json_decref(m);
+    free(w);
+    *b = kiln_udf_bind(*u, NULL, &err);
+    return kiln_udf_session_new(*b, 0, 0, &err);
+}
+
+/* A bound field holds each document's value in every call: single calls, a batch whose first
+ * call binds (the rest of it is restaged), a batch after it, and missing values (-1). */
+static void test_bound_fields(void)
+{
+    char dir[256];
+    kiln_udf_registry *r = open_registry(dir, sizeof dir);
+    kiln_udf *u;
+    kiln_udf_bound *b;
+    kiln_udf_session *s = bind_session(r, "f", &u, &b);
+    kiln_udf_result res;
+    CHECK_INT(call_on(s, "{\"name\": \"xyz\"}", &res), 0);
+    CHECK_INT(res.raw_i, 3 * 256 + 'x');
+    CHECK_INT(call_on(s, "{\"name\": \"hello world\"}", &res), 0);
+    CHECK_INT(res.raw_i, 11 * 256 + 'h'); /* full length, bytes up to the buffer's 8 */
+    CHECK_INT(call_on(s, "{\"name\": 12}", &res), 0);
+    CHECK_INT(res.raw_i, 2 * 256 + '1'); /* numbers as text, as get_field_string */
+    CHECK_INT(call_on(s, "{}", &res), 0);
+    CHECK_INT(res.raw_i, -256 + '1'); /* missing: -1, the buffer untouched */
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    kiln_udf_unref(u);
+
+    s = bind_session(r, "len3", &u, &b);
+    static const char *names[6] = {"abc", "xy", NULL, "abcd", "qqq", "abc"};
+    batch_docs d;
+    for (int i = 0; i < 6; i++) {
+        char text[40];
+        snprintf(text, sizeof text, names[i] ? "{\"name\": \"%s\"}" : "{}", names[i]);
+        d.docs[i] = J(text);
+        snprintf(d.ids[i], sizeof d.ids[i], "d%d", i);
+    }
+    d.doc = (kiln_udf_doc){&batch_ops, NULL, NULL, 0, &d, 0};
+    uint8_t matched[6];
+    kiln_error err;
+    for (int round = 0; round < 2; round++) { /* binds in call 0, then bound from the start */
+        memset(matched, 9, sizeof matched);
+        CHECK_INT(kiln_udf_call_batch(s, &d.doc, 0, 6, matched, &err), 6);
+        static const uint8_t want[6] = {1, 0, 0, 0, 1, 1};
+        for (int i = 0; i < 6; i++) CHECK_INT(matched[i], want[i]);
+    }
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    kiln_udf_unref(u);
+
+    s = bind_session(r, "badbind", &u, &b);
+    CHECK_INT(call_on(s, "{\"name\": \"x\"}", &res), -1);
+    kiln_udf_session_free(s);
+    kiln_udf_bound_free(b);
+    kiln_udf_unref(u);
+    for (int i = 0; i < 6; i++) json_decref(d.docs[i]);
+    kiln_udf_registry_close(r);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
 typedef struct {
     kiln_udf_registry *r;
     int calls, failures;
@@ -289,6 +378,7 @@ int main(void)
     char tmp[] = "/tmp/kiln-test-wat-XXXXXX";
     WAT_DIR = mkdtemp(tmp);
     static const kiln_test_case cases[] = {KT_CASE(test_bind_and_call), KT_CASE(test_batch),
+                                           KT_CASE(test_bound_fields),
                                            KT_CASE(test_threads_and_unregister)};
     int rc = kiln_test_run(cases, sizeof cases / sizeof cases[0]);
     kiln_fs_remove_tree(tmp, NULL);
