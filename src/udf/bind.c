@@ -65,11 +65,16 @@ size_t kiln__udf_stage_inputs(kiln_udf_session *s, kiln_udf_doc *doc, size_t fir
     kiln__udf_stage *st = s->stage;
     const kiln_udf_doc *saved = s->doc;
     s->doc = doc;
+    kiln__udf_handles_current(s, doc); /* once per batch: one segment */
+    const char *(*str)(const kiln_udf_doc *, void *, size_t *) = doc->ops->str;
     for (unsigned j = 0; j < s->nbinds; j++) {
         const kiln__udf_bind *b = &s->binds[j];
+        void *handle = (uint32_t)b->h < s->npaths ? s->paths[b->h].handle : NULL;
         for (size_t k = 0; k < n; k++) {
             doc->at = first + k;
-            st->ptr[j][k] = kiln__udf_field_text(s, b->h, st->num[j][k], &st->len[j][k]);
+            const char *v = str && handle ? str(doc, handle, &st->len[j][k]) : NULL;
+            /* not a string (or no fast path): the general read, numbers as text */
+            st->ptr[j][k] = v ? v : kiln__udf_field_text(s, b->h, st->num[j][k], &st->len[j][k]);
         }
         st->in[j] = (kiln_wasm_input){b->dst, b->cap, b->len_at, st->ptr[j], st->len[j]};
     }

@@ -74,12 +74,8 @@ void kiln__udf_paths_clear(kiln_udf_session *s)
 
 kiln__udf_path *kiln__udf_path_get(kiln_udf_session *s, const char *p, size_t n)
 {
-    if (s->doc->ops != s->ops || s->doc->scope != s->scope) {
-        /* another kind of document or another segment: handles do not carry over */
-        kiln__udf_paths_clear(s);
-        s->ops = s->doc->ops;
-        s->scope = s->doc->scope;
-    }
+    /* another kind of document or another segment: re-resolve, keeping the handles given out */
+    kiln__udf_handles_current(s, s->doc);
     for (size_t i = 0; i < s->npaths; i++)
         if (s->paths[i].len == n && memcmp(s->paths[i].path, p, n) == 0) return &s->paths[i];
     if (s->npaths == s->cap)

@@ -212,8 +212,9 @@ static void test_loops(void)
              KILN_WASM_ETRAP);
     double ms = (double)(wtest_now_ns() - t0) / 1e6;
     CHECK_EQ(trap.kind, KILN_TRAP_DEADLINE);
-    /* Loose upper bound: CI machines are shared; the benchmark reports the figure. */
-    CHECK(ms >= 99 && ms < 1000);
+    /* Never before the deadline; how soon after it is the benchmark's figure (bench/wasm), not
+     * a test's: on a loaded machine the stopped thread may wait for a core. */
+    CHECK(ms >= 99);
     printf("  infinite loop                  %s after %.1f ms (deadline 100 ms)\n", trap.msg, ms);
     kiln_wasm_release(in);
     kiln_wasm_module_free(m);
