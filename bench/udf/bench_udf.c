@@ -188,6 +188,12 @@ __attribute__((noinline)) static double native_once(void *a)
     return now_s() - t0;
 }
 
+static const char *bench_dir;
+static void remove_bench_dir(void)
+{
+    kiln_fs_remove_tree(bench_dir, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -197,8 +203,10 @@ int main(int argc, char **argv)
     const char *udfs = argv[1];
     unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 200000;
     int repeats = argc > 3 ? atoi(argv[3]) : 5;
-    char dir[] = "/tmp/kiln-bench-udf-XXXXXX";
+    static char dir[] = "/tmp/kiln-bench-udf-XXXXXX";
     if (!mkdtemp(dir)) return 1;
+    bench_dir = dir;
+    atexit(remove_bench_dir); /* also on the early returns of the partial runs */
     kiln_error err;
     bench_env e = {0};
     char regdir[300];
@@ -355,6 +363,5 @@ int main(int argc, char **argv)
     kiln_mapping_unref(e.m);
     kiln_analysis_registry_free(e.ar);
     json_decref(mj);
-    kiln_fs_remove_tree(dir, NULL);
     return 0;
 }
