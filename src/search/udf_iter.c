@@ -127,8 +127,17 @@ static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
     return d->id.data ? d->id.data : "";
 }
 
-static const kiln_udf_doc_ops kiln__dv_ops = {kiln__dv_resolve, kiln__dv_value, kiln__dv_count,
-                                              free, kiln__dv_doc_id, kiln__dv_str};
+/* Text originals kept in zstd blocks are decoded into the thread's block cache (kiln_dv_str). */
+static int kiln__dv_str_transient(const kiln_udf_doc *doc, void *handle)
+{
+    (void)doc;
+    const kiln_dv *dv = &((const kiln__dv_handle *)handle)->dv;
+    return dv->kind == KILN_DV_STR && dv->str_z && !dv->str_ord;
+}
+
+static const kiln_udf_doc_ops kiln__dv_ops = {kiln__dv_resolve, kiln__dv_value,    kiln__dv_count,
+                                              free,             kiln__dv_doc_id,   kiln__dv_str,
+                                              kiln__dv_str_transient};
 
 /* ---- one execution's sessions ------------------------------------------------------------------ */
 

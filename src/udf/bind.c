@@ -5,6 +5,7 @@
 #include "core/buf.h"
 #include "udf/udf_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ struct kiln__udf_stage {
     size_t len[KILN__UDF_MAX_BINDS][KILN__BATCH];
     char num[KILN__UDF_MAX_BINDS][KILN__BATCH][40];
     kiln_wasm_input in[KILN__UDF_MAX_BINDS];
+    kiln_buf copies; /* transient values (see kiln_udf_doc_ops.str_transient), cap bytes each */
+    size_t at[KILN__UDF_MAX_BINDS][KILN__BATCH]; /* their offsets in copies */
 };
 
 int32_t kiln__udf_bind_field_string(kiln_wasm_ctx *ctx, int32_t h, int32_t buf, int32_t cap,
@@ -67,18 +70,37 @@ size_t kiln__udf_stage_inputs(kiln_udf_session *s, kiln_udf_doc *doc, size_t fir
     s->doc = doc;
     kiln__udf_handles_current(s, doc); /* once per batch: one segment */
     const char *(*str)(const kiln_udf_doc *, void *, size_t *) = doc->ops->str;
+    kiln_buf_reset(&st->copies);
     for (unsigned j = 0; j < s->nbinds; j++) {
         const kiln__udf_bind *b = &s->binds[j];
         void *handle = (uint32_t)b->h < s->npaths ? s->paths[b->h].handle : NULL;
+        int transient = handle && doc->ops->str_transient && doc->ops->str_transient(doc, handle);
         for (size_t k = 0; k < n; k++) {
             doc->at = first + k;
             const char *v = str && handle ? str(doc, handle, &st->len[j][k]) : NULL;
             /* not a string (or no fast path): the general read, numbers as text */
-            st->ptr[j][k] = v ? v : kiln__udf_field_text(s, b->h, st->num[j][k], &st->len[j][k]);
+            if (!v) v = kiln__udf_field_text(s, b->h, st->num[j][k], &st->len[j][k]);
+            st->ptr[j][k] = v;
+            st->at[j][k] = SIZE_MAX;
+            if (v && transient && v != st->num[j][k]) { /* the next read may overwrite it */
+                st->at[j][k] = st->copies.len;
+                kiln_buf_append(&st->copies, v, st->len[j][k] < b->cap ? st->len[j][k] : b->cap);
+            }
         }
         st->in[j] = (kiln_wasm_input){b->dst, b->cap, b->len_at, st->ptr[j], st->len[j]};
     }
+    if (st->copies.len) /* pointers into copies once it has stopped growing */
+        for (unsigned j = 0; j < s->nbinds; j++)
+            for (size_t k = 0; k < n; k++)
+                if (st->at[j][k] != SIZE_MAX) st->ptr[j][k] = st->copies.data + st->at[j][k];
     s->doc = saved;
     *inputs = st->in;
     return s->nbinds;
+}
+
+void kiln__udf_stage_free(kiln__udf_stage *st)
+{
+    if (!st) return;
+    kiln_buf_free(&st->copies);
+    free(st);
 }

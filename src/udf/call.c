@@ -347,7 +347,7 @@ void kiln_udf_session_free(kiln_udf_session *s)
     if (s->in) kiln_wasm_release(s->in);
     kiln__udf_paths_clear(s);
     free(s->paths);
-    free(s->stage);
+    kiln__udf_stage_free(s->stage);
     json_decref(s->logs);
     free(s);
 }

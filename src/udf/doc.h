@@ -34,6 +34,10 @@ typedef struct kiln_udf_doc_ops {
     /* Optional fast path of value() for string fields, the read a text-matching UDF does per
      * document: the string (borrowed) or NULL when the value is missing or not a string. */
     const char *(*str)(const kiln_udf_doc *doc, void *handle, size_t *len);
+    /* Optional: 1 when strings read at handle (str or value) stay valid only until the next
+     * read on this thread (decoded into a per-thread buffer); bound-field staging, which
+     * reads a batch ahead, copies those. NULL: strings live as long as the document. */
+    int (*str_transient)(const kiln_udf_doc *doc, void *handle);
 } kiln_udf_doc_ops;
 
 struct kiln_udf_doc {

@@ -150,7 +150,7 @@ static int kiln__count(const kiln_udf_doc *doc, void *handle)
 }
 
 static const kiln_udf_doc_ops kiln__json_ops = {kiln__resolve, kiln__value, kiln__count,
-                                                kiln__path_free, NULL, NULL};
+                                                kiln__path_free, NULL, NULL, NULL};
 
 void kiln_udf_doc_json_init(kiln_udf_doc *doc, json_t *json, const char *id)
 {

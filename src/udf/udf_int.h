@@ -102,6 +102,7 @@ int32_t kiln__udf_bind_field_string(kiln_wasm_ctx *ctx, int32_t h, int32_t buf, 
                                     int32_t len_at);
 size_t kiln__udf_stage_inputs(kiln_udf_session *s, kiln_udf_doc *doc, size_t first, size_t n,
                               const kiln_wasm_input **inputs);
+void kiln__udf_stage_free(kiln__udf_stage *st);
 
 /* Statistics (stats.c); off only while benchmarking their cost. */
 extern int kiln__stats_on;

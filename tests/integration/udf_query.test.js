@@ -217,3 +217,38 @@ test('a scan over many documents evaluates in batches: every document once, trap
   assert.equal(s.calls, 999); // each live document once
   assert.equal(s.errors, 10);
 });
+
+test('a bound text field reads each document\'s own value, compressed originals included', async () => {
+  // bound "body" (buffer at 100, 8 bytes; length at 200): matches when its first 6 bytes, a
+  // zero-padded number, equal the document's n
+  const bytes = wat('own_body', `(module
+    (import "kiln" "field_handle" (func $fh (param i32 i32) (result i32)))
+    (import "kiln" "bind_field_string" (func $bind (param i32 i32 i32 i32) (result i32)))
+    (import "kiln" "get_field_int64" (func $gi (param i32 i32) (result i64)))
+    (memory (export "memory") 1)
+    (data (i32.const 0) "body")
+    (data (i32.const 16) "n")
+    (global $bound (mut i32) (i32.const 0))
+    (func (export "kiln_abi_version") (result i32) (i32.const 1))
+    (func (export "f") (result i32) (local $i i32) (local $acc i64)
+      (if (i32.eqz (global.get $bound)) (then (global.set $bound (i32.const 1))
+        (drop (call $bind (call $fh (i32.const 0) (i32.const 4)) (i32.const 100) (i32.const 8) (i32.const 200)))))
+      (if (i32.lt_s (i32.load (i32.const 200)) (i32.const 6)) (then (return (i32.const 0))))
+      (block $done (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 6)))
+        (local.set $acc (i64.add (i64.mul (local.get $acc) (i64.const 10))
+          (i64.extend_i32_u (i32.sub (i32.load8_u (i32.add (i32.const 100) (local.get $i))) (i32.const 48)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))
+      (i64.eq (local.get $acc) (call $gi (i32.const 16) (i32.const 1)))))`);
+  assert.equal((await k.raw('PUT', '/_udf/own_body/1.0.0?function_name=f', bytes, { 'Content-Type': 'application/wasm' })).status, 201);
+  // 600 bodies of ~400 bytes: over the size from which text originals are kept in zstd blocks
+  // (decoded per block into a per-thread cache while a batch is staged ahead of its calls)
+  const filler = (i) => Array.from({ length: 60 }, (_, j) => `w${(i * 7919 + j * 104729) % 100000}`).join(' ');
+  const body = [];
+  for (let i = 0; i < 600; i++)
+    body.push({ index: { _index: 'bodies', _id: String(i) } }, { n: i, body: `${String(i).padStart(6, '0')} ${filler(i)}` });
+  await k.client.bulk({ body, refresh: true });
+  await k.client.indices.flush({ index: 'bodies' });
+  const r = await k.client.search({ index: 'bodies', body: { size: 0, track_total_hits: true, query: { wasm_udf: { name: 'own_body' } } } });
+  assert.equal(r.body.hits.total.value, 600);
+});

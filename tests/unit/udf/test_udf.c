@@ -150,7 +150,7 @@ static const char *batch_id(const kiln_udf_doc *doc, size_t *len)
     return b->ids[doc->at];
 }
 static const kiln_udf_doc_ops batch_ops = {batch_resolve, batch_value, batch_count,
-                                           batch_release, batch_id, NULL};
+                                           batch_release, batch_id, NULL, NULL};
 
 /* 100 / (price - 13): traps (integer divide by zero) on the document priced 13. */
 static const char *DIV_13 =
