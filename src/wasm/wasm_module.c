@@ -367,14 +367,19 @@ static inline void budget_reset(kiln_wasm_instance *in)
     in->ctx.head.failed = 0;
 }
 
-static inline void budget_start(kiln_wasm_instance *in)
+/* A new budget for calls made from the frame at sp: guest frames may use at most
+ * KILN__GUEST_STACK below it (and never the thread's last 256 KiB), so deep recursion traps
+ * quickly. */
+static inline void budget_start_at(kiln_wasm_instance *in, uintptr_t sp)
 {
     budget_reset(in);
-    /* Guest frames may use at most KILN__GUEST_STACK below the entry point (and
-     * never the thread's last 256 KiB): deep recursion traps quickly. */
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lim = sp > KILN__GUEST_STACK ? sp - KILN__GUEST_STACK : 0;
     in->tick.stack_limit = lim > kiln__t.stack_limit ? lim : kiln__t.stack_limit;
+}
+
+static inline void budget_start(kiln_wasm_instance *in)
+{
+    budget_start_at(in, (uintptr_t)__builtin_frame_address(0));
 }
 
 static void trap_fill(kiln_wasm_trap *trap, int code, const kiln_wasm_export *ex,
@@ -478,38 +483,59 @@ void kiln_wasm_set_budget(kiln_wasm_instance *in, uint64_t fuel, uint64_t deadli
                deadline_ns ? deadline_ns : in->m->lim.deadline_ns);
 }
 
+#ifdef KILN__HAVE_GUARDED_CALL
+/* What a single call needs after its guarded call, kept in its frame rather than in
+ * callee-saved registers: the fast path then saves and restores none. */
+typedef struct {
+    kiln__jmpbuf jb;
+    kiln__jmpbuf *prev;
+    kiln_wasm_instance *in;
+    const kiln_wasm_export *ex;
+    kiln_wasm_trap *trap;
+} call_frame;
+
+static __attribute__((noinline, cold)) int call_trapped(const call_frame *f)
+{
+    f->in->trapped = true;
+    trap_fill(f->trap, kiln__t.trap, f->ex, f->in);
+    return KILN_WASM_ETRAP;
+}
+#endif
+
 int kiln_wasm_call(kiln_wasm_instance *in, const kiln_wasm_export *ex, const kiln_wasm_val *args,
                    kiln_wasm_val *results, kiln_wasm_trap *trap)
 {
-    kiln__tls *t = &kiln__t;
-    if (__builtin_expect(!t->inited, 0) && kiln__thread_init()) {
+    if (__builtin_expect(!kiln__t.inited, 0) && kiln__thread_init()) {
         trap_fill(trap, WASM_RT_TRAP_EXHAUSTION, ex, in);
         return KILN_WASM_ETRAP;
     }
-    kiln__jmpbuf jb;
-    kiln__jmpbuf *prev = t->jmp;
     kiln__tramp fn = atomic_load_explicit(&ex->tramp, memory_order_acquire);
+#ifdef KILN__HAVE_GUARDED_CALL
+    call_frame f; /* jb is filled by kiln__guarded_call: no initializer to zero it */
+    f.prev = kiln__t.jmp;
+    f.in = in;
+    f.ex = ex;
+    f.trap = trap;
+    budget_start_at(in, (uintptr_t)&f); /* the frame's address stands for the stack pointer */
+    in->dirty = true;
+    kiln__t.jmp = &f.jb; /* filled by kiln__guarded_call before any guest code runs */
+    int trapped = kiln__guarded_call(fn, KILN__W2C(in), args, results, &f.jb);
+    kiln__t.jmp = f.prev;
+    if (__builtin_expect(trapped, 0)) return call_trapped(&f);
+#else
+    kiln__jmpbuf jb;
+    kiln__jmpbuf *prev = kiln__t.jmp;
     budget_start(in);
     in->dirty = true;
-#ifdef KILN__HAVE_GUARDED_CALL
-    t->jmp = &jb; /* filled by kiln__guarded_call before any guest code runs */
-    int trapped = kiln__guarded_call(fn, KILN__W2C(in), args, results, &jb);
-    t->jmp = prev;
-    if (__builtin_expect(trapped, 0)) {
-        in->trapped = true;
-        trap_fill(trap, t->trap, ex, in);
-        return KILN_WASM_ETRAP;
-    }
-#else
     if (__builtin_expect(KILN__SETJMP(jb) != 0, 0)) {
-        t->jmp = prev;
+        kiln__t.jmp = prev;
         in->trapped = true;
-        trap_fill(trap, t->trap, ex, in);
+        trap_fill(trap, kiln__t.trap, ex, in);
         return KILN_WASM_ETRAP;
     }
-    t->jmp = &jb;
+    kiln__t.jmp = &jb;
     fn(KILN__W2C(in), (const kiln__val *)args, (kiln__val *)results);
-    t->jmp = prev;
+    kiln__t.jmp = prev;
 #endif
     return 0;
 }
