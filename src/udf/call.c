@@ -222,15 +222,17 @@ int kiln_udf_call(kiln_udf_session *s, const kiln_udf_doc *doc, double score,
     kiln_wasm_val res;
     kiln_wasm_trap trap;
     int rc;
-    if (s->nbinds) { /* bound fields are written by the engine's batch loop: a batch of one */
+    if (s->nbinds) { /* bound fields: this document's values into guest memory first */
         const kiln_wasm_input *in;
         kiln_udf_doc one = *doc;
         size_t nin = kiln__udf_stage_inputs(s, &one, one.at, 1, &in);
-        rc = kiln_wasm_call_each(s->in, u->ex, s->b->args, &res, one.at, 1, &one.at, in, nin,
-                                 NULL, &trap);
-    } else {
-        rc = kiln_wasm_call(s->in, u->ex, s->b->args, &res, &trap);
+        if (kiln_wasm_put_inputs(s->in, in, nin)) { /* bind checked them: an engine bug */
+            kiln_fail(err, KILN_E_INTERNAL, "UDF [%s@%s]: bound field outside memory",
+                      u->name, u->version);
+            return -1;
+        }
     }
+    rc = kiln_wasm_call(s->in, u->ex, s->b->args, &res, &trap);
     if (sampled) kiln__udf_stats_sample(u->stats_id, kiln__udf_now_ns() - t0);
     if (rc != 0 || kiln__result(u->result_type, &res, out)) return kiln__call_failed(s, rc, &trap, err);
     kiln__count_calls(s, 1);

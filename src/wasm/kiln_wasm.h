@@ -249,6 +249,10 @@ typedef struct {
     const size_t *len;      /* [n] */
 } kiln_wasm_input;
 
+/* Writes inputs[j].ptr[0] (each input's first value) into the instance's memory now, for a
+ * single kiln_wasm_call. Returns 0, or -1 (nothing written) if a range is outside memory. */
+int kiln_wasm_put_inputs(kiln_wasm_instance *in, const kiln_wasm_input *inputs, size_t ninputs);
+
 /* Calls ex n times under one trap guard with the same args, for a query's per-document
  * loop: before call k the engine stores first + k in *cursor (the host functions read it to
  * find that call's document; a store, not a callback, so the loop costs nothing per call)

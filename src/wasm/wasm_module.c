@@ -593,6 +593,13 @@ static bool inputs_fit(const kiln_wasm_instance *in, const kiln_wasm_input *inpu
     return true;
 }
 
+int kiln_wasm_put_inputs(kiln_wasm_instance *in, const kiln_wasm_input *inputs, size_t ninputs)
+{
+    if (!inputs_fit(in, inputs, ninputs)) return -1;
+    inputs_write(in, inputs, ninputs, 0);
+    return 0;
+}
+
 /* The batch loops under one trap guard: call k reads args + k * stride; with a cursor,
  * first + k is stored there and call k's inputs written before call k, and every call gets
  * a fresh budget (else one for the batch). The stack limit is the same for every call of
