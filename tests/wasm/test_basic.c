@@ -59,6 +59,11 @@ static void call_each(kiln_wasm_module *m, int tier)
     CHECK_EQ(kiln_wasm_call_each(in, inp, a, r, 0, 3, &cur, &bad, 1, &done, &trap), KILN_WASM_ETRAP);
     CHECK_EQ(done, 0);
     CHECK_EQ(trap.kind, KILN_TRAP_HOST);
+    /* a single call's inputs, written before kiln_wasm_call */
+    CHECK_EQ(kiln_wasm_put_inputs(in, &bad, 1), -1);
+    CHECK_EQ(kiln_wasm_put_inputs(in, &x, 1), 0);
+    CHECK_EQ(kiln_wasm_call(in, inp, a, r, &trap), 0);
+    CHECK_EQ(r[0].i32, 4000 + 'd');
     /* a host function ends the batch after its call: 1 call done, no trap */
     CHECK_EQ(kiln_wasm_call_each(in, kiln_wasm_export_find(m, "hend"), a, r, 0, 5, &cur, NULL, 0,
                                  &done, &trap),
