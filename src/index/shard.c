@@ -20,6 +20,10 @@
 
 enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
 
+/* Prepared documents kept for reuse (their buffers are warm): a _bulk request prepares up to
+ * its window of documents ahead of the one it applies (api/bulk.c). */
+#define KILN__PREP_POOL 96
+
 struct kiln_shard {
     char dir[1024];
     unsigned id;
@@ -45,7 +49,7 @@ struct kiln_shard {
     atomic_int sindex_commit_due; /* a flush happened: kiln_shard_maintain persists segments */
     /* documents are prepared for the search index outside the write lock, in these */
     pthread_mutex_t prep_lock;
-    kiln_sindex_prep *preps[16];
+    kiln_sindex_prep *preps[KILN__PREP_POOL];
     unsigned npreps;
 };
 
@@ -363,18 +367,26 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     return 0;
 }
 
-int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
-                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
-                     uint64_t *lsn, kiln_error *err)
+kiln_sindex_prep *kiln_shard_prepare(kiln_shard *s, const kiln_json *doc)
 {
-    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
-    kiln_sindex_prep *prep = NULL;
-    if (s->si && doc) {
-        prep = kiln__prep_acquire(s);
-        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
-        kiln_sindex_prepare(prep, doc, m, s->ar);
-        kiln_mapping_unref(m);
-    }
+    if (!s->si || !doc) return NULL;
+    kiln_sindex_prep *prep = kiln__prep_acquire(s);
+    kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+    kiln_sindex_prepare(prep, doc, m, s->ar);
+    kiln_mapping_unref(m);
+    return prep;
+}
+
+void kiln_shard_prep_release(kiln_shard *s, kiln_sindex_prep *prep)
+{
+    if (prep) kiln__prep_release(s, prep);
+}
+
+int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                              size_t srclen, const kiln_sindex_prep *prep,
+                              const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                              uint64_t *lsn, kiln_error *err)
+{
     pthread_rwlock_wrlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int rc = kiln__version_check(s, id, idlen, e, o, err);
@@ -382,7 +394,17 @@ int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *sr
         rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
     pthread_rwlock_unlock(&s->lock);
-    if (prep) kiln__prep_release(s, prep);
+    return rc;
+}
+
+int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
+                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                     uint64_t *lsn, kiln_error *err)
+{
+    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
+    kiln_sindex_prep *prep = kiln_shard_prepare(s, doc);
+    int rc = kiln_shard_index_prepared(s, id, idlen, src, srclen, prep, o, meta, res, lsn, err);
+    kiln_shard_prep_release(s, prep);
     return rc;
 }
 

@@ -23,6 +23,7 @@
 
 typedef struct kiln_shard kiln_shard;
 struct kiln_sindex; /* the search index of the shard (src/search) */
+struct kiln_sindex_prep;
 
 typedef struct kiln_doc_meta {
     uint32_t docnum;
@@ -62,6 +63,17 @@ void kiln_shard_close(kiln_shard *s);
 int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
                      const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err);
+/* kiln_shard_index in two halves, so a caller can prepare documents on other threads while it
+ * applies earlier ones in order: kiln_shard_prepare does the search index's costly half (walk,
+ * analysis, hashing) on any thread, touching no shard state (NULL when there is no search index
+ * or doc is NULL); kiln_shard_index_prepared is the rest of kiln_shard_index; then give the
+ * prepared document back with kiln_shard_prep_release (NULL is fine). */
+struct kiln_sindex_prep *kiln_shard_prepare(kiln_shard *s, const kiln_json *doc);
+int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                              size_t srclen, const struct kiln_sindex_prep *prep,
+                              const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                              uint64_t *lsn, kiln_error *err);
+void kiln_shard_prep_release(kiln_shard *s, struct kiln_sindex_prep *prep);
 int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
                       kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
 
