@@ -304,7 +304,10 @@ typedef struct kiln__bulk_run {
     atomic_size_t claim;   /* next item to prepare */
     atomic_size_t applied; /* items applied so far */
     atomic_int applier;    /* the applier task has started */
-    atomic_int waiting;    /* threads blocked on cv */
+    /* sleeping, woken only when what they wait for happened (a wake per item would cost a
+     * context switch per document): */
+    atomic_size_t applier_wants; /* the item the applier waits for, SIZE_MAX if none */
+    atomic_int preparer_waits;   /* a preparer waits for the window to drain by half */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* the applier's */
@@ -313,19 +316,16 @@ typedef struct kiln__bulk_run {
     int errors;
 } kiln__bulk_run;
 
-static void kiln__wake(kiln__bulk_run *r)
+static void kiln__broadcast(kiln__bulk_run *r)
 {
-    if (atomic_load(&r->waiting)) {
-        pthread_mutex_lock(&r->mu);
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-    }
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void kiln__prepare_item(kiln__item *it, kiln_json *scratch)
 {
     if (it->idx) it->fast = kiln_index_prepare(it->idx, &it->w, scratch, &it->prep);
-    atomic_store(&it->state, 2);
 }
 
 /* Claims and prepares item i if nobody has yet; 1 if it did. */
@@ -333,9 +333,9 @@ static int kiln__claim(kiln__bulk_run *r, size_t i, kiln_json *scratch)
 {
     size_t c = i;
     if (!atomic_compare_exchange_strong(&r->claim, &c, i + 1)) return 0;
-    atomic_store(&r->items[i].state, 1);
     kiln__prepare_item(&r->items[i], scratch);
-    kiln__wake(r);
+    atomic_store(&r->items[i].state, 2);
+    if (atomic_load(&r->applier_wants) == i) kiln__broadcast(r);
     return 1;
 }
 
@@ -366,23 +366,17 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
     }
 }
 
-/* Blocks until pred holds; only for conditions another running thread is about to make true. */
-#define KILN__WAIT_FOR(r, pred)                                                                    \
-    do {                                                                                           \
-        if (pred) break;                                                                           \
-        pthread_mutex_lock(&(r)->mu);                                                              \
-        atomic_fetch_add(&(r)->waiting, 1);                                                        \
-        while (!(pred))                                                                            \
-            pthread_cond_wait(&(r)->cv, &(r)->mu);                                                 \
-        atomic_fetch_sub(&(r)->waiting, 1);                                                        \
-        pthread_mutex_unlock(&(r)->mu);                                                            \
-    } while (0)
+static int kiln__window_open(kiln__bulk_run *r)
+{
+    size_t c = atomic_load(&r->claim);
+    return c >= r->n || c < atomic_load(&r->applied) + KILN__BULK_WINDOW / 2;
+}
 
 /* Task 0 applies every item in order, preparing those nobody has claimed; the others prepare
- * ahead of it. Nobody waits for a thread that may not be running: the applier waits only for
- * an item being prepared (its preparer is running), a preparer only for the applier once it
- * has started; a preparer that finds the window full before that returns (its thread then runs
- * the applier task, or already does). */
+ * ahead of it, up to KILN__BULK_WINDOW items. Nobody waits for a thread that may not be
+ * running: the applier waits only for an item being prepared (its preparer is running), a
+ * preparer only for the applier once it has started; a preparer that finds the window full
+ * before that returns (its thread then runs the applier task, or already does). */
 static void kiln__bulk_task(void *ctx, size_t task)
 {
     kiln__bulk_run *r = ctx;
@@ -393,20 +387,31 @@ static void kiln__bulk_task(void *ctx, size_t task)
             kiln__item *it = &r->items[i];
             while (atomic_load(&r->claim) <= i)
                 kiln__claim(r, atomic_load(&r->claim), &scratch);
-            KILN__WAIT_FOR(r, atomic_load(&it->state) == 2);
+            if (atomic_load(&it->state) != 2) {
+                pthread_mutex_lock(&r->mu);
+                atomic_store(&r->applier_wants, i);
+                while (atomic_load(&it->state) != 2)
+                    pthread_cond_wait(&r->cv, &r->mu);
+                atomic_store(&r->applier_wants, SIZE_MAX);
+                pthread_mutex_unlock(&r->mu);
+            }
             kiln__apply_item(r, it, &scratch);
             atomic_store(&r->applied, i + 1);
-            kiln__wake(r);
+            if (atomic_load(&r->preparer_waits) && kiln__window_open(r)) kiln__broadcast(r);
         }
+        if (atomic_load(&r->preparer_waits)) kiln__broadcast(r);
     } else {
         for (;;) {
             size_t i = atomic_load(&r->claim);
             if (i >= r->n) break;
             if (i >= atomic_load(&r->applied) + KILN__BULK_WINDOW) {
                 if (!atomic_load(&r->applier)) break;
-                KILN__WAIT_FOR(r, atomic_load(&r->claim) >= r->n ||
-                                      atomic_load(&r->claim) <
-                                          atomic_load(&r->applied) + KILN__BULK_WINDOW);
+                pthread_mutex_lock(&r->mu);
+                atomic_fetch_add(&r->preparer_waits, 1);
+                while (!kiln__window_open(r))
+                    pthread_cond_wait(&r->cv, &r->mu);
+                atomic_fetch_sub(&r->preparer_waits, 1);
+                pthread_mutex_unlock(&r->mu);
                 continue;
             }
             kiln__claim(r, i, &scratch);
@@ -424,7 +429,7 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     size_t n;
     int rc = 0;
     int bad = kiln__parse_items(req, resp, &items, &n);
-    kiln__bulk_run r = {.items = items, .n = n};
+    kiln__bulk_run r = {.items = items, .n = n, .applier_wants = SIZE_MAX};
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
     if (bad) goto done;
