@@ -5,6 +5,10 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/workers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +25,11 @@ static int kiln__next_line(const char *body, size_t body_len, size_t *pos, const
         size_t l = nl ? (size_t)(nl - start) : body_len - *pos;
         *pos += l + (nl != NULL);
         size_t t = l;
-        while (t && (start[t - 1] == '\r' || start[t - 1] == ' ' || start[t - 1] == '\t')) t--;
+        while (t && (start[t - 1] == '\r' || start[t - 1] == ' ' || start[t - 1] == '\t'))
+            t--;
         size_t s = 0;
-        while (s < t && (start[s] == ' ' || start[s] == '\t')) s++;
+        while (s < t && (start[s] == ' ' || start[s] == '\t'))
+            s++;
         if (s == t) continue; /* blank lines are allowed between items */
         *line = start + s;
         *len = t - s;
@@ -50,7 +56,8 @@ static void kiln__touch(kiln__touched_set *t, kiln_index *idx, unsigned shard, u
             if (lsn > t->v[i].lsn) t->v[i].lsn = lsn;
             return;
         }
-    if (t->n == t->cap) t->v = kiln_xrealloc(t->v, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *t->v);
+    if (t->n == t->cap)
+        t->v = kiln_xrealloc(t->v, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *t->v);
     t->v[t->n++] = (kiln__touched){kiln_index_ref(idx), shard, lsn};
 }
 
@@ -59,7 +66,9 @@ static int kiln__op_parse(const char *op, kiln_op_type *out)
     static const struct {
         const char *name;
         kiln_op_type op;
-    } ops[] = {{"index", KILN_OP_INDEX}, {"create", KILN_OP_CREATE}, {"update", KILN_OP_UPDATE},
+    } ops[] = {{"index", KILN_OP_INDEX},
+               {"create", KILN_OP_CREATE},
+               {"update", KILN_OP_UPDATE},
                {"delete", KILN_OP_DELETE}};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
         if (!strcmp(op, ops[i].name)) return (*out = ops[i].op), 0;
@@ -69,8 +78,8 @@ static int kiln__op_parse(const char *op, kiln_op_type *out)
 /* Reads a well-formed action line from its tape into w (strings borrowed from the tape) with
  * the same rules as the jansson path below; 0 when the line needs that path (an error to word,
  * or a shape it handles). */
-static int kiln__action_fast(const kiln_json *a, kiln_write *w, const char **op,
-                             const char **index, char idbuf[64])
+static int kiln__action_fast(const kiln_json *a, kiln_write *w, const char **op, const char **index,
+                             char idbuf[64])
 {
     const kiln_jnode *root = kiln_json_root(a);
     if (root->type != KILN_JSON_OBJECT || root->v.count != 1) return 0;
@@ -112,8 +121,8 @@ static int kiln__action_fast(const kiln_json *a, kiln_write *w, const char **op,
 
 static int kiln__bad_action(kiln_resp *resp, size_t lineno, const char *why)
 {
-    return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
-                          "Malformed action/metadata line [%zu], %s", lineno, why);
+    return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT, "Malformed action/metadata line [%zu], %s",
+                          lineno, why);
 }
 
 static void kiln__item_error(kiln_buf *b, const char *op, const char *index, const char *id,
@@ -136,25 +145,58 @@ static void kiln__item_error(kiln_buf *b, const char *op, const char *index, con
     kiln_buf_puts(b, "}}}");
 }
 
-static int kiln__bulk(kiln_req *req, kiln_resp *resp)
+/* ---- items --------------------------------------------------------------------------------
+ * The whole body is read first (a malformed line fails the request before any item is
+ * applied, as in Elasticsearch), then items are applied in order by one thread while the
+ * costly half of each index/create (source parse, mapping check, analysis) is done ahead of it
+ * on the node's workers, up to KILN__BULK_WINDOW items ahead. */
+
+#define KILN__BULK_WINDOW 64
+
+typedef struct kiln__item {
+    kiln_write w;
+    const char *op;     /* the action's name as reported (static) */
+    char *index;        /* owned */
+    char *id, *routing; /* owned copies behind w.id / w.routing */
+    kiln_index *idx;    /* a reference, or NULL with err set */
+    kiln_error err;
+    atomic_int state; /* 0 unclaimed, 1 being prepared, 2 prepared */
+    int fast;         /* prepared: kiln_index_write_prepared applies it */
+    struct kiln_sindex_prep *prep;
+} kiln__item;
+
+static const char *kiln__op_name(kiln_op_type op)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (kiln__refresh_check(req, resp)) return 0;
+    return op == KILN_OP_CREATE   ? "create"
+           : op == KILN_OP_UPDATE ? "update"
+           : op == KILN_OP_DELETE ? "delete"
+                                  : "index";
+}
+
+static char *kiln__dup(const char *s, size_t len)
+{
+    char *d = kiln_xmalloc(len + 1);
+    memcpy(d, s, len);
+    d[len] = 0;
+    return d;
+}
+
+/* Parses every action line (and takes its source line) into items; 0, or -1 with the request's
+ * error already in resp. */
+static int kiln__parse_items(kiln_req *req, kiln_resp *resp, kiln__item **out, size_t *nout)
+{
     const char *def_index = kiln_req_param(req, "index");
     const char *def_routing = kiln_req_query(req, "routing");
-    kiln_buf items = KILN_BUF_INIT;
-    kiln__touched_set touched = {0};
-    int errors = 0, nitems = 0, rc = 0;
-    size_t pos = 0, lineno = 0;
+    kiln__item *items = NULL;
+    size_t n = 0, cap = 0, pos = 0, lineno = 0;
     const char *line;
     size_t len;
+    int rc = 0;
     json_t *action = NULL;
-    kiln_json source = KILN_JSON_INIT; /* one parse buffer for every item's source */
     kiln_json action_tape = KILN_JSON_INIT;
     while (kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
         lineno++;
-        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT, .scratch = &source};
+        kiln_write w = {.opts = KILN_WRITE_OPTS_INIT};
         const char *op = NULL, *index = def_index;
         char idbuf[64];
         /* the common, well-formed action line goes through the tape; anything else (errors to
@@ -166,31 +208,39 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
             json_error_t jerr;
             action = json_loadb(line, len, 0, &jerr);
             if (json_is_object(action) && json_object_size(action) == 0) {
-                rc = kiln__bad_action(resp, lineno, "expected FIELD_NAME but found [END_OBJECT]");
+                rc = -1;
+                kiln__bad_action(resp, lineno, "expected FIELD_NAME but found [END_OBJECT]");
                 goto done;
             }
             if (!json_is_object(action) || json_object_size(action) != 1) {
                 char why[256];
-                snprintf(why, sizeof why, "expected a JSON object with one key (index, create, "
-                         "update or delete)%s%s", action ? "" : ": ", action ? "" : jerr.text);
-                rc = kiln__bad_action(resp, lineno, why);
+                snprintf(why, sizeof why,
+                         "expected a JSON object with one key (index, create, "
+                         "update or delete)%s%s",
+                         action ? "" : ": ", action ? "" : jerr.text);
+                rc = -1;
+                kiln__bad_action(resp, lineno, why);
                 goto done;
             }
             op = json_object_iter_key(json_object_iter(action));
             json_t *meta = json_object_iter_value(json_object_iter(action));
             if (kiln__op_parse(op, &w.op) < 0) {
                 char why[300];
-                snprintf(why, sizeof why, "expected one of [create, delete, index, update] but found [%s]", op);
-                rc = kiln__bad_action(resp, lineno, why);
+                snprintf(why, sizeof why,
+                         "expected one of [create, delete, index, update] but found [%s]", op);
+                rc = -1;
+                kiln__bad_action(resp, lineno, why);
                 goto done;
             }
             if (!json_is_object(meta)) {
-                rc = kiln__bad_action(resp, lineno, "expected START_OBJECT after the action name");
+                rc = -1;
+                kiln__bad_action(resp, lineno, "expected START_OBJECT after the action name");
                 goto done;
             }
             json_t *ji = json_object_get(meta, "_index"), *jid = json_object_get(meta, "_id");
             json_t *jr = json_object_get(meta, "routing");
-            json_t *js = json_object_get(meta, "if_seq_no"), *jt = json_object_get(meta, "if_primary_term");
+            json_t *js = json_object_get(meta, "if_seq_no"),
+                   *jt = json_object_get(meta, "if_primary_term");
             if (json_is_string(ji)) index = json_string_value(ji);
             if (json_is_string(jid)) {
                 w.id = json_string_value(jid);
@@ -204,65 +254,212 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
             if (json_is_integer(js)) w.opts.if_seq_no = json_integer_value(js);
             if (json_is_integer(jt)) w.opts.if_primary_term = json_integer_value(jt);
             json_t *jop = json_object_get(meta, "op_type");
-            if (w.op == KILN_OP_INDEX && json_is_string(jop) && !strcmp(json_string_value(jop), "create"))
-            {
-                w.op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES reports */
-                op = "create";
-            }
+            if (w.op == KILN_OP_INDEX && json_is_string(jop) &&
+                !strcmp(json_string_value(jop), "create"))
+                w.op = KILN_OP_CREATE; /* {"index": {"op_type": "create"}} is a create, as ES
+                                          reports */
         }
+        op = kiln__op_name(w.op);
         if (w.op != KILN_OP_DELETE) {
             if (!kiln__next_line(req->body, req->body_len, &pos, &line, &len)) {
-                rc = kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
-                                    "The bulk request must be terminated by a newline [\\n]; "
-                                    "the [%s] action on line [%zu] has no source line",
-                                    op, lineno);
+                rc = -1;
+                kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
+                               "The bulk request must be terminated by a newline [\\n]; "
+                               "the [%s] action on line [%zu] has no source line",
+                               op, lineno);
                 goto done;
             }
             lineno++;
-            w.body = line;
+            w.body = line; /* the request body outlives the items */
             w.body_len = len;
         }
         if (!index) {
-            rc = kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
-                                "Validation Failed: 1: index is missing;");
+            rc = -1;
+            kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
+                           "Validation Failed: 1: index is missing;");
             goto done;
         }
-        if (nitems++) kiln_buf_putc(&items, ',');
-        kiln_error err;
-        kiln_error_clear(&err);
-        kiln_index *idx = w.op == KILN_OP_DELETE ? kiln_node_get(kiln__node, index, &err)
-                                                 : kiln_node_get_or_create(kiln__node, index, &err);
-        if (!idx || kiln_index_write(idx, &w, &err)) {
-            if (!w.id) w.idlen = 0;
-            kiln__item_error(&items, op, index, w.id, w.idlen, &err);
-            errors = 1;
-        } else {
-            if (w.lsn) kiln__touch(&touched, idx, w.shard, w.lsn);
-            kiln_buf_printf(&items, "{\"%s\":{", op);
-            kiln__write_result(&items, idx, &w);
-            kiln_buf_printf(&items, ",\"status\":%d}}", w.status);
-        }
-        json_decref(w.get_source);
-        kiln_index_unref(idx);
+        if (n == cap) items = kiln_xrealloc(items, (cap = cap ? cap * 2 : 64) * sizeof *items);
+        kiln__item *it = &items[n++];
+        memset(it, 0, sizeof *it);
+        it->op = op;
+        it->index = kiln_xstrdup(index);
+        if (w.id) w.id = it->id = kiln__dup(w.id, w.idlen);
+        if (w.routing) w.routing = it->routing = kiln_xstrdup(w.routing);
+        it->w = w;
         json_decref(action);
         action = NULL;
     }
-    if (nitems == 0) {
+done:
+    json_decref(action);
+    kiln_json_dispose(&action_tape);
+    *out = items;
+    *nout = n;
+    return rc;
+}
+
+typedef struct kiln__bulk_run {
+    kiln__item *items;
+    size_t n;
+    atomic_size_t claim;   /* next item to prepare */
+    atomic_size_t applied; /* items applied so far */
+    atomic_int applier;    /* the applier task has started */
+    /* sleeping, woken only when what they wait for happened (a wake per item would cost a
+     * context switch per document): */
+    atomic_size_t applier_wants; /* the item the applier waits for, SIZE_MAX if none */
+    atomic_int preparer_waits;   /* a preparer waits for the window to drain by half */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* the applier's */
+    kiln_buf out;
+    kiln__touched_set touched;
+    int errors;
+} kiln__bulk_run;
+
+static void kiln__broadcast(kiln__bulk_run *r)
+{
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void kiln__prepare_item(kiln__item *it, kiln_json *scratch)
+{
+    if (it->idx) it->fast = kiln_index_prepare(it->idx, &it->w, scratch, &it->prep);
+}
+
+/* Claims and prepares item i if nobody has yet; 1 if it did. */
+static int kiln__claim(kiln__bulk_run *r, size_t i, kiln_json *scratch)
+{
+    size_t c = i;
+    if (!atomic_compare_exchange_strong(&r->claim, &c, i + 1)) return 0;
+    kiln__prepare_item(&r->items[i], scratch);
+    atomic_store(&r->items[i].state, 2);
+    if (atomic_load(&r->applier_wants) == i) kiln__broadcast(r);
+    return 1;
+}
+
+static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scratch)
+{
+    kiln_error err;
+    kiln_error_clear(&err);
+    int rc;
+    if (!it->idx) {
+        err = it->err;
+        rc = -1;
+    } else if (it->fast) {
+        rc = kiln_index_write_prepared(it->idx, &it->w, it->prep, &err);
+        it->prep = NULL;
+    } else {
+        it->w.scratch = scratch;
+        rc = kiln_index_write(it->idx, &it->w, &err);
+    }
+    if (r->out.len) kiln_buf_putc(&r->out, ',');
+    if (rc) {
+        kiln__item_error(&r->out, it->op, it->index, it->w.id, it->w.id ? it->w.idlen : 0, &err);
+        r->errors = 1;
+    } else {
+        if (it->w.lsn) kiln__touch(&r->touched, it->idx, it->w.shard, it->w.lsn);
+        kiln_buf_printf(&r->out, "{\"%s\":{", it->op);
+        kiln__write_result(&r->out, it->idx, &it->w);
+        kiln_buf_printf(&r->out, ",\"status\":%d}}", it->w.status);
+    }
+}
+
+static int kiln__window_open(kiln__bulk_run *r)
+{
+    size_t c = atomic_load(&r->claim);
+    return c >= r->n || c < atomic_load(&r->applied) + KILN__BULK_WINDOW / 2;
+}
+
+/* Task 0 applies every item in order, preparing those nobody has claimed; the others prepare
+ * ahead of it, up to KILN__BULK_WINDOW items. Nobody waits for a thread that may not be
+ * running: the applier waits only for an item being prepared (its preparer is running), a
+ * preparer only for the applier once it has started; a preparer that finds the window full
+ * before that returns (its thread then runs the applier task, or already does). */
+static void kiln__bulk_task(void *ctx, size_t task)
+{
+    kiln__bulk_run *r = ctx;
+    kiln_json scratch = KILN_JSON_INIT;
+    if (task == 0) {
+        atomic_store(&r->applier, 1);
+        for (size_t i = 0; i < r->n; i++) {
+            kiln__item *it = &r->items[i];
+            while (atomic_load(&r->claim) <= i)
+                kiln__claim(r, atomic_load(&r->claim), &scratch);
+            if (atomic_load(&it->state) != 2) {
+                pthread_mutex_lock(&r->mu);
+                atomic_store(&r->applier_wants, i);
+                while (atomic_load(&it->state) != 2)
+                    pthread_cond_wait(&r->cv, &r->mu);
+                atomic_store(&r->applier_wants, SIZE_MAX);
+                pthread_mutex_unlock(&r->mu);
+            }
+            kiln__apply_item(r, it, &scratch);
+            atomic_store(&r->applied, i + 1);
+            if (atomic_load(&r->preparer_waits) && kiln__window_open(r)) kiln__broadcast(r);
+        }
+        if (atomic_load(&r->preparer_waits)) kiln__broadcast(r);
+    } else {
+        for (;;) {
+            size_t i = atomic_load(&r->claim);
+            if (i >= r->n) break;
+            if (i >= atomic_load(&r->applied) + KILN__BULK_WINDOW) {
+                if (!atomic_load(&r->applier)) break;
+                pthread_mutex_lock(&r->mu);
+                atomic_fetch_add(&r->preparer_waits, 1);
+                while (!kiln__window_open(r))
+                    pthread_cond_wait(&r->cv, &r->mu);
+                atomic_fetch_sub(&r->preparer_waits, 1);
+                pthread_mutex_unlock(&r->mu);
+                continue;
+            }
+            kiln__claim(r, i, &scratch);
+        }
+    }
+    kiln_json_dispose(&scratch);
+}
+
+static int kiln__bulk(kiln_req *req, kiln_resp *resp)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (kiln__refresh_check(req, resp)) return 0;
+    kiln__item *items;
+    size_t n;
+    int rc = 0;
+    int bad = kiln__parse_items(req, resp, &items, &n);
+    kiln__bulk_run r = {.items = items, .n = n, .applier_wants = SIZE_MAX};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    if (bad) goto done;
+    if (n == 0) {
         rc = kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
                             "Validation Failed: 1: no requests added;");
         goto done;
     }
+    for (size_t i = 0; i < n; i++) {
+        kiln__item *it = &items[i];
+        kiln_error_clear(&it->err);
+        it->idx = it->w.op == KILN_OP_DELETE
+                      ? kiln_node_get(kiln__node, it->index, &it->err)
+                      : kiln_node_get_or_create(kiln__node, it->index, &it->err);
+    }
+    kiln_buf_reserve(&r.out, n * 200);
+    kiln_workers *wk = kiln_node_workers(kiln__node);
+    size_t tasks = n < 8 ? 1 : kiln_workers_count(wk) > 1 ? kiln_workers_count(wk) : 2;
+    kiln_workers_run(wk, kiln__bulk_task, &r, tasks);
     /* Nothing is acknowledged until every touched shard's log is on disk. */
-    for (size_t i = 0; i < touched.n; i++) {
+    for (size_t i = 0; i < r.touched.n; i++) {
         kiln_error err;
-        if (kiln_index_sync(touched.v[i].idx, touched.v[i].shard, touched.v[i].lsn, &err)) {
+        if (kiln_index_sync(r.touched.v[i].idx, r.touched.v[i].shard, r.touched.v[i].lsn, &err)) {
             rc = kiln__reply(resp, &err);
             goto done;
         }
     }
     int forced = 0;
-    for (size_t i = 0; i < touched.n; i++) {
-        int f = kiln__refresh_param(req, resp, touched.v[i].idx);
+    for (size_t i = 0; i < r.touched.n; i++) {
+        int f = kiln__refresh_param(req, resp, r.touched.v[i].idx);
         if (f < 0) goto done;
         forced |= f;
     }
@@ -270,18 +467,29 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     long took = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     kiln_buf *b = &resp->body;
     kiln_buf_reset(b);
-    kiln_buf_reserve(b, items.len + 64);
-    kiln_buf_printf(b, "{\"took\":%ld,\"errors\":%s,\"items\":[", took, errors ? "true" : "false");
-    kiln_buf_append(b, items.data, items.len);
+    kiln_buf_reserve(b, r.out.len + 64);
+    kiln_buf_printf(b, "{\"took\":%ld,\"errors\":%s,\"items\":[", took,
+                    r.errors ? "true" : "false");
+    kiln_buf_append(b, r.out.data, r.out.len);
     kiln_buf_puts(b, "]}");
     resp->status = 200;
 done:
-    json_decref(action);
-    kiln_json_dispose(&source);
-    kiln_json_dispose(&action_tape);
-    for (size_t i = 0; i < touched.n; i++) kiln_index_unref(touched.v[i].idx);
-    free(touched.v);
-    kiln_buf_free(&items);
+    for (size_t i = 0; i < n; i++) {
+        kiln__item *it = &items[i];
+        if (it->prep && it->idx) kiln_shard_prep_release(it->idx->shards[it->w.shard], it->prep);
+        json_decref(it->w.get_source);
+        kiln_index_unref(it->idx);
+        free(it->index);
+        free(it->id);
+        free(it->routing);
+    }
+    free(items);
+    for (size_t i = 0; i < r.touched.n; i++)
+        kiln_index_unref(r.touched.v[i].idx);
+    free(r.touched.v);
+    kiln_buf_free(&r.out);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
     return rc;
 }
 

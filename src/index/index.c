@@ -588,6 +588,45 @@ out:
     return rc;
 }
 
+int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
+                       struct kiln_sindex_prep **prep)
+{
+    *prep = NULL;
+    if (w->op != KILN_OP_INDEX && w->op != KILN_OP_CREATE) return 0;
+    if (!w->id) {
+        kiln_index_gen_id(w->gen_id);
+        w->id = w->gen_id;
+        w->idlen = strlen(w->gen_id);
+    }
+    if (kiln__check_id(w, NULL)) return 0;
+    w->shard = kiln_index_route(idx, w->id, w->idlen, w->routing);
+    if (kiln_json_parse(scratch, w->body, w->body_len)) return 0;
+    kiln_mapping *m = kiln_index_mapping(idx);
+    int ok = kiln_mapping_doc_conforms(m, scratch);
+    kiln_mapping_unref(m);
+    if (!ok) return 0;
+    /* fields never change type once mapped, so a document that conforms to this mapping is
+     * prepared the same under any later one */
+    *prep = kiln_shard_prepare(idx->shards[w->shard], scratch);
+    return 1;
+}
+
+int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
+                              kiln_error *err)
+{
+    kiln_shard *s = idx->shards[w->shard];
+    kiln_write_opts o = w->opts;
+    o.op_create = w->op == KILN_OP_CREATE;
+    int rc = kiln_shard_index_prepared(s, w->id, w->idlen, w->body, w->body_len, prep, &o,
+                                       &w->meta, &w->result, &w->lsn, err);
+    kiln_shard_prep_release(s, prep);
+    if (rc == 0)
+        w->status = w->result == KILN_RESULT_CREATED ? 201 : 200;
+    else
+        w->status = kiln_code_status(err->code);
+    return rc;
+}
+
 int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *err)
 {
     return kiln_shard_sync(idx->shards[shard], lsn, err);

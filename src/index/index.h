@@ -65,6 +65,18 @@ int kiln_index_put_mapping(kiln_index *idx, json_t *body, kiln_error *err);
 
 /* Performs one write on its shard (not yet durable: sync with kiln_index_sync). */
 int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err);
+/* kiln_index_write of an index/create in two halves, for callers that prepare documents on
+ * several threads and apply them in order (_bulk): kiln_index_prepare fills in the id (a
+ * generated one if missing) and the shard, parses the source into scratch and prepares it for
+ * the search index, on any thread (no shard state is touched). It returns 1 when w can go to
+ * kiln_index_write_prepared with *prep (NULL is fine), 0 when w needs kiln_index_write (another
+ * operation, a bad id, or a source that is not valid JSON or adds fields to the mapping). */
+struct kiln_sindex_prep;
+int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
+                       struct kiln_sindex_prep **prep);
+/* Applies a prepared write and gives prep back to its shard. */
+int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
+                              kiln_error *err);
 int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *err);
 unsigned kiln_index_route(const kiln_index *idx, const char *id, size_t idlen,
                           const char *routing);

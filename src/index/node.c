@@ -31,6 +31,9 @@ struct kiln_node {
 };
 
 static void kiln__bg_start(kiln_node *n);
+static json_t *kiln__setting_find(json_t *settings, const char *key);
+static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int64_t *ms,
+                            kiln_error *err);
 static void kiln__bg_stop(kiln_node *n);
 
 static int kiln__cmp_name(const void *a, const void *b)
@@ -40,9 +43,12 @@ static int kiln__cmp_name(const void *a, const void *b)
 
 static void kiln__add(kiln_node *n, kiln_index *idx)
 {
+    int64_t idle_after = kiln_node_search_idle_after(idx);
+    for (unsigned s = 0; s < idx->nshards; s++)
+        kiln_shard_set_search_idle_after(idx->shards[s], idle_after);
     if (n->count == n->cap)
-        n->indices = kiln_xrealloc(n->indices, (n->cap = n->cap ? n->cap * 2 : 16) *
-                                                   sizeof *n->indices);
+        n->indices =
+            kiln_xrealloc(n->indices, (n->cap = n->cap ? n->cap * 2 : 16) * sizeof *n->indices);
     n->indices[n->count++] = idx;
     qsort(n->indices, n->count, sizeof *n->indices, kiln__cmp_name);
 }
@@ -123,7 +129,8 @@ void kiln_node_close(kiln_node *n)
     if (!n) return;
     kiln__bg_stop(n);
     kiln_workers_free(n->workers);
-    for (size_t i = 0; i < n->count; i++) kiln_index_unref(n->indices[i]);
+    for (size_t i = 0; i < n->count; i++)
+        kiln_index_unref(n->indices[i]);
     free(n->indices);
     pthread_rwlock_destroy(&n->lock);
     free(n);
@@ -165,10 +172,12 @@ static kiln_index *kiln__create_locked(kiln_node *n, const char *name, json_t *b
         return NULL;
     }
     json_t *settings = json_object_get(body, "settings");
-    json_t *ri = json_object_get(settings, "index.refresh_interval");
-    if (!ri) ri = json_object_get(json_object_get(settings, "index"), "refresh_interval");
-    if (!ri) ri = json_object_get(settings, "refresh_interval");
+    json_t *ri = kiln__setting_find(settings, "index.refresh_interval");
     if (ri && !json_is_null(ri) && kiln_node_parse_interval(ri, NULL, err)) return NULL;
+    json_t *idle = kiln__setting_find(settings, "index.search.idle.after");
+    if (idle && !json_is_null(idle) &&
+        kiln__parse_time(idle, "index.search.idle.after", 0, NULL, err))
+        return NULL;
     kiln_index *idx = kiln_index_create(n->data_dir, name, body, err);
     if (!idx) return NULL;
     kiln__add(n, idx);
@@ -219,8 +228,8 @@ int kiln_node_delete(kiln_node *n, const char *name, kiln_error *err)
     return 0;
 }
 
-int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
-                      int allow_no_indices, kiln_index ***out, size_t *count, kiln_error *err)
+int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable, int allow_no_indices,
+                      kiln_index ***out, size_t *count, kiln_error *err)
 {
     *out = NULL;
     *count = 0;
@@ -250,7 +259,8 @@ int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
     }
     if (rc == 0) {
         size_t k = 0;
-        for (size_t i = 0; i < n->count; i++) k += want[i] != 0;
+        for (size_t i = 0; i < n->count; i++)
+            k += want[i] != 0;
         *out = kiln_xcalloc(k ? k : 1, sizeof **out);
         for (size_t i = 0; i < n->count; i++)
             if (want[i]) (*out)[(*count)++] = kiln_index_ref(n->indices[i]);
@@ -267,7 +277,8 @@ int kiln_node_resolve(kiln_node *n, const char *expr, int ignore_unavailable,
 
 void kiln_node_release(kiln_index **list, size_t count)
 {
-    for (size_t i = 0; i < count; i++) kiln_index_unref(list[i]);
+    for (size_t i = 0; i < count; i++)
+        kiln_index_unref(list[i]);
     free(list);
 }
 
@@ -276,7 +287,61 @@ kiln_workers *kiln_node_workers(kiln_node *n)
     return n->workers;
 }
 
-/* ---- index.refresh_interval ------------------------------------------------------------------ */
+/* ---- index.refresh_interval, index.search.idle.after ----------------------------------------- */
+
+/* A setting in a create-index "settings" object, whichever way it is spelt: flat
+ * ("index.a.b"), nested ({"index": {"a": {"b": ...}}}), mixed, or without "index.". */
+static json_t *kiln__setting_find_in(json_t *obj, const char *key)
+{
+    if (!json_is_object(obj)) return NULL;
+    json_t *v = json_object_get(obj, key);
+    if (v) return v;
+    for (const char *dot = strchr(key, '.'); dot; dot = strchr(dot + 1, '.')) {
+        char head[256];
+        if ((size_t)(dot - key) >= sizeof head) break;
+        memcpy(head, key, (size_t)(dot - key));
+        head[dot - key] = 0;
+        if ((v = kiln__setting_find_in(json_object_get(obj, head), dot + 1))) return v;
+    }
+    return NULL;
+}
+
+static json_t *kiln__setting_find(json_t *settings, const char *key)
+{
+    json_t *v = kiln__setting_find_in(settings, key);
+    return v ? v : kiln__setting_find_in(settings, key + strlen("index."));
+}
+
+static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int64_t *ms,
+                            kiln_error *err)
+{
+    int64_t out;
+    if (kiln_node_parse_interval(v, &out, NULL))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "failed to parse setting [%s] with value [%s] as a time value: unit is "
+                         "missing or unrecognized",
+                         name, json_is_string(v) ? json_string_value(v) : "");
+    if (out < 0 && !allow_disabled)
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "failed to parse value [%s] for setting [%s], must be >= [0ms]",
+                         json_is_string(v) ? json_string_value(v) : "-1", name);
+    if (ms) *ms = out;
+    return 0;
+}
+
+int64_t kiln_node_search_idle_after(const kiln_index *idx)
+{
+    if (kiln_index_setting(idx, "index.refresh_interval")) return -1; /* explicit: never idle */
+    const char *v = kiln_index_setting(idx, "index.search.idle.after");
+    int64_t ms = KILN_SEARCH_IDLE_AFTER_DEFAULT_MS;
+    if (v) {
+        json_t *j = json_string(v);
+        if (kiln__parse_time(j, "index.search.idle.after", 0, &ms, NULL))
+            ms = KILN_SEARCH_IDLE_AFTER_DEFAULT_MS;
+        json_decref(j);
+    }
+    return ms;
+}
 
 int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err)
 {
@@ -295,9 +360,11 @@ int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err)
         if (!strcmp(text, "-1") || !strcmp(text, "0"))
             out = (int64_t)x; /* -1: disabled; 0: as ES, no unit needed */
         else if (x >= 0) {
-            static const struct { const char *unit; double ms; } units[] = {
-                {"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1e3},
-                {"m", 6e4},      {"h", 3.6e6},     {"d", 8.64e7}};
+            static const struct {
+                const char *unit;
+                double ms;
+            } units[] = {{"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1},    {"s", 1e3},
+                         {"m", 6e4},      {"h", 3.6e6},     {"d", 8.64e7}};
             for (size_t i = 0; i < sizeof units / sizeof *units; i++)
                 if (!strcmp(end, units[i].unit)) out = (int64_t)(x * units[i].ms);
         }
@@ -329,7 +396,8 @@ static kiln_index **kiln__snapshot(kiln_node *n, size_t *count)
 {
     pthread_rwlock_rdlock(&n->lock);
     kiln_index **list = kiln_xcalloc(n->count + 1, sizeof *list);
-    for (size_t i = 0; i < n->count; i++) list[i] = kiln_index_ref(n->indices[i]);
+    for (size_t i = 0; i < n->count; i++)
+        list[i] = kiln_index_ref(n->indices[i]);
     *count = n->count;
     pthread_rwlock_unlock(&n->lock);
     return list;
@@ -359,11 +427,15 @@ static void *kiln__refresher(void *arg)
         kiln_index **list = kiln__snapshot(n, &count);
         int64_t tick = KILN__TICK_MS;
         for (size_t i = 0; i < count; i++) {
-            int64_t every = kiln_node_refresh_interval(list[i]);
-            if (every < 0 || atomic_load(&list[i]->deleted)) continue;
-            if (every / 2 < tick) tick = every / 2 > 10 ? every / 2 : 10;
+            if (atomic_load(&list[i]->deleted)) continue;
             for (unsigned s = 0; s < list[i]->nshards; s++)
-                kiln_shard_searcher_release(kiln_shard_searcher_acquire(list[i]->shards[s], every));
+                kiln_shard_seal_if_over(list[i]->shards[s], KILN_INDEX_BUFFER_BYTES);
+            int64_t every = kiln_node_refresh_interval(list[i]);
+            if (every < 0) continue;
+            if (every / 2 < tick) tick = every / 2 > 10 ? every / 2 : 10;
+            int64_t idle_after = kiln_node_search_idle_after(list[i]);
+            for (unsigned s = 0; s < list[i]->nshards; s++)
+                kiln_shard_scheduled_refresh(list[i]->shards[s], every, idle_after);
         }
         kiln_node_release(list, count);
         pthread_mutex_lock(&n->bg_lock);
@@ -393,8 +465,8 @@ static void *kiln__merger(void *arg)
             for (unsigned s = 0; s < list[i]->nshards && !atomic_load(&list[i]->deleted); s++) {
                 kiln_error err;
                 if (kiln_shard_maintain(list[i]->shards[s], &err) < 0)
-                    KILN_WARN("node", "[%s][%u]: search index upkeep failed: %s", list[i]->name,
-                              s, err.reason);
+                    KILN_WARN("node", "[%s][%u]: search index upkeep failed: %s", list[i]->name, s,
+                              err.reason);
             }
         }
         kiln_node_release(list, count);

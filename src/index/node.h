@@ -36,5 +36,13 @@ kiln_workers *kiln_node_workers(kiln_node *n);
 int64_t kiln_node_refresh_interval(const kiln_index *idx);
 /* Parses a time value ("1s", "500ms", "-1", ...) into *ms (may be NULL); 400 on bad input. */
 int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err);
+/* index.search.idle.after (default 30 s, as ES): a shard no search has used for that long skips
+ * its scheduled refreshes until the next search, unless index.refresh_interval was set
+ * explicitly. -1 when the index never goes search idle. */
+#define KILN_SEARCH_IDLE_AFTER_DEFAULT_MS 30000
+int64_t kiln_node_search_idle_after(const kiln_index *idx);
+/* A shard's search write buffer is sealed into a (not yet searchable) segment beyond this, so
+ * memory stays bounded while no refresh runs (ES's indexing buffer). */
+#define KILN_INDEX_BUFFER_BYTES ((size_t)256 << 20)
 
 #endif

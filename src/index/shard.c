@@ -20,6 +20,10 @@
 
 enum { KILN_WAL_INDEX = 1, KILN_WAL_DELETE = 2 };
 
+/* Prepared documents kept for reuse (their buffers are warm): a _bulk request prepares up to
+ * its window of documents ahead of the one it applies (api/bulk.c). */
+#define KILN__PREP_POOL 96
+
 struct kiln_shard {
     char dir[1024];
     unsigned id;
@@ -41,15 +45,20 @@ struct kiln_shard {
     pthread_mutex_t searcher_lock;
     kiln_shard_searcher *searcher;
     int64_t last_refresh_ms;
+    int64_t last_search_ms;  /* a search acquired a searcher (search idle after a while) */
+    atomic_int idle_skipped; /* a scheduled refresh was skipped: the next search refreshes */
+    int64_t idle_after_ms;   /* index.search.idle.after as last given; -1 never idle */
+    atomic_uint_least64_t refreshes;
     pthread_mutex_t refresh_lock; /* one refresh at a time, so searchers are installed in order */
     atomic_int sindex_commit_due; /* a flush happened: kiln_shard_maintain persists segments */
     /* documents are prepared for the search index outside the write lock, in these */
     pthread_mutex_t prep_lock;
-    kiln_sindex_prep *preps[16];
+    kiln_sindex_prep *preps[KILN__PREP_POOL];
     unsigned npreps;
 };
 
 static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc);
+static int64_t kiln__now_ms(void);
 static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p);
 static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s);
 static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p);
@@ -182,8 +191,7 @@ static void kiln__apply_delete(kiln_shard *s, const char *id, size_t idlen, int6
     if (seq_no >= s->next_seq_no) s->next_seq_no = seq_no + 1;
 }
 
-static int kiln__replay(uint32_t type, const void *payload, size_t len, void *ctx,
-                        kiln_error *err)
+static int kiln__replay(uint32_t type, const void *payload, size_t len, void *ctx, kiln_error *err)
 {
     kiln_shard *s = ctx;
     const uint8_t *p = payload;
@@ -236,6 +244,8 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     pthread_mutex_init(&s->searcher_lock, NULL);
     pthread_mutex_init(&s->refresh_lock, NULL);
     pthread_mutex_init(&s->prep_lock, NULL);
+    s->last_search_ms = kiln__now_ms(); /* as ES: a new shard is not search idle at once */
+    s->idle_after_ms = -1;
     kiln_idmap_init(&s->ids);
     kiln__commit c;
     char sub[1200];
@@ -287,7 +297,8 @@ void kiln_shard_close(kiln_shard *s)
     kiln_sindex_close(s->si);
     pthread_mutex_destroy(&s->refresh_lock);
     pthread_mutex_destroy(&s->searcher_lock);
-    for (unsigned i = 0; i < s->npreps; i++) kiln_sindex_prep_free(s->preps[i]);
+    for (unsigned i = 0; i < s->npreps; i++)
+        kiln_sindex_prep_free(s->preps[i]);
     pthread_mutex_destroy(&s->prep_lock);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
@@ -300,8 +311,7 @@ void kiln_shard_close(kiln_shard *s)
 /* ---- writes ------------------------------------------------------------------------------ */
 
 static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen,
-                               const kiln_idmap_entry *e, const kiln_write_opts *o,
-                               kiln_error *err)
+                               const kiln_idmap_entry *e, const kiln_write_opts *o, kiln_error *err)
 {
     int live = e && e->docnum != KILN_DOCNUM_NONE;
     if (o->op_create && live)
@@ -316,12 +326,11 @@ static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen
                              "], primary term [%" PRId64 "] but no document was found",
                              (int)idlen, id, o->if_seq_no, o->if_primary_term);
         if (e->seq_no != o->if_seq_no || s->primary_term != o->if_primary_term)
-            return kiln_fail(err, KILN_E_VERSION_CONFLICT,
-                             "[%.*s]: version conflict, required seqNo [%" PRId64
-                             "], primary term [%" PRId64 "]. current document has seqNo [%" PRId64
-                             "] and primary term [%" PRId64 "]",
-                             (int)idlen, id, o->if_seq_no, o->if_primary_term, e->seq_no,
-                             s->primary_term);
+            return kiln_fail(
+                err, KILN_E_VERSION_CONFLICT,
+                "[%.*s]: version conflict, required seqNo [%" PRId64 "], primary term [%" PRId64
+                "]. current document has seqNo [%" PRId64 "] and primary term [%" PRId64 "]",
+                (int)idlen, id, o->if_seq_no, o->if_primary_term, e->seq_no, s->primary_term);
     }
     return 0;
 }
@@ -336,13 +345,13 @@ static void kiln__maybe_flush(kiln_shard *s)
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
-                              size_t srclen, const kiln_sindex_prep *prep, const kiln_idmap_entry *e,
-                              kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn,
-                              kiln_error *err)
+                              size_t srclen, const kiln_sindex_prep *prep,
+                              const kiln_idmap_entry *e, kiln_doc_meta *meta, kiln_result *res,
+                              uint64_t *lsn, kiln_error *err)
 {
     int live = e && e->docnum != KILN_DOCNUM_NONE;
-    kiln_stored_doc d = {id, idlen, src, srclen, s->next_seq_no, e ? e->version + 1 : 1,
-                         s->primary_term};
+    kiln_stored_doc d = {
+        id, idlen, src, srclen, s->next_seq_no, e ? e->version + 1 : 1, s->primary_term};
     uint32_t docnum = kiln_docstore_next(s->ds);
     uint8_t head[36];
     uint32_t il = (uint32_t)idlen, sl = (uint32_t)srclen;
@@ -363,26 +372,42 @@ static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const
     return 0;
 }
 
-int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
-                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
-                     uint64_t *lsn, kiln_error *err)
+kiln_sindex_prep *kiln_shard_prepare(kiln_shard *s, const kiln_json *doc)
 {
-    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
-    kiln_sindex_prep *prep = NULL;
-    if (s->si && doc) {
-        prep = kiln__prep_acquire(s);
-        kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
-        kiln_sindex_prepare(prep, doc, m, s->ar);
-        kiln_mapping_unref(m);
-    }
+    if (!s->si || !doc) return NULL;
+    kiln_sindex_prep *prep = kiln__prep_acquire(s);
+    kiln_mapping *m = s->mapping_fn(s->mapping_ctx);
+    kiln_sindex_prepare(prep, doc, m, s->ar);
+    kiln_mapping_unref(m);
+    return prep;
+}
+
+void kiln_shard_prep_release(kiln_shard *s, kiln_sindex_prep *prep)
+{
+    if (prep) kiln__prep_release(s, prep);
+}
+
+int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                              size_t srclen, const kiln_sindex_prep *prep, const kiln_write_opts *o,
+                              kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err)
+{
     pthread_rwlock_wrlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
     int rc = kiln__version_check(s, id, idlen, e, o, err);
-    if (rc == 0)
-        rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
+    if (rc == 0) rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
     if (rc == 0) kiln__maybe_flush(s);
     pthread_rwlock_unlock(&s->lock);
-    if (prep) kiln__prep_release(s, prep);
+    return rc;
+}
+
+int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
+                     const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta,
+                     kiln_result *res, uint64_t *lsn, kiln_error *err)
+{
+    /* the costly half of indexing (walk, analysis, hashing) runs here, before the lock */
+    kiln_sindex_prep *prep = kiln_shard_prepare(s, doc);
+    int rc = kiln_shard_index_prepared(s, id, idlen, src, srclen, prep, o, meta, res, lsn, err);
+    kiln_shard_prep_release(s, prep);
     return rc;
 }
 
@@ -467,8 +492,7 @@ int kiln_shard_sync(kiln_shard *s, uint64_t lsn, kiln_error *err)
     return kiln_wal_sync(s->wal, lsn, err);
 }
 
-int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta,
-                   kiln_buf *src)
+int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta, kiln_buf *src)
 {
     pthread_rwlock_rdlock(&s->lock);
     kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
@@ -520,7 +544,8 @@ int kiln_shard_maintain(kiln_shard *s, kiln_error *err)
 {
     if (!s->si) return 0;
     int merged = 0;
-    while (kiln_sindex_merge_step(s->si) > 0) merged = 1;
+    while (kiln_sindex_merge_step(s->si) > 0)
+        merged = 1;
     if (atomic_exchange(&s->sindex_commit_due, 0) && kiln_sindex_commit_sealed(s->si, err))
         return -1;
     return merged;
@@ -531,9 +556,11 @@ void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out)
     pthread_rwlock_rdlock(&s->lock);
     out->docs = s->live_docs;
     out->deleted = roaring_bitmap_get_cardinality(s->deleted);
-    out->store_bytes = kiln_docstore_disk_bytes(s->ds) + kiln_wal_size(s->wal) +
-                       kiln_docstore_tail_bytes(s->ds);
+    out->store_bytes =
+        kiln_docstore_disk_bytes(s->ds) + kiln_wal_size(s->wal) + kiln_docstore_tail_bytes(s->ds);
     out->max_seq_no = s->next_seq_no - 1;
+    out->refreshes = atomic_load(&s->refreshes);
+    out->search_idle = (uint64_t)atomic_load(&s->idle_skipped);
     pthread_rwlock_unlock(&s->lock);
 }
 
@@ -614,6 +641,7 @@ static int kiln__refresh(kiln_shard *s, kiln_error *err)
     kiln_shard_searcher *old = s->searcher;
     s->searcher = sr;
     __atomic_store_n(&s->last_refresh_ms, kiln__now_ms(), __ATOMIC_RELAXED);
+    atomic_fetch_add(&s->refreshes, 1);
     pthread_mutex_unlock(&s->searcher_lock);
     pthread_mutex_unlock(&s->refresh_lock);
     if (old) kiln_shard_searcher_release(old);
@@ -645,24 +673,81 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
     return rc;
 }
 
-kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms)
+/* Writes not yet in the current searcher: pending in the write buffer, or sealed (a flush or
+ * a full buffer) since the searcher was built. */
+static int kiln__stale(kiln_shard *s)
 {
-    if (!s->si) return NULL;
-    /* stale: docs pending, or sealed by a flush (commit) since the searcher was built */
     pthread_mutex_lock(&s->searcher_lock);
     int stale = !s->searcher || s->searcher->gen != kiln_sindex_generation(s->si);
     pthread_mutex_unlock(&s->searcher_lock);
-    if (refresh_after_ms >= 0 && (stale || kiln_sindex_pending(s->si)) &&
-        kiln__now_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= refresh_after_ms) {
-        kiln_error err;
-        if (kiln__refresh(s, &err))
-            KILN_WARN("shard", "%s: refresh failed: %s", s->dir, err.reason);
-    }
+    return stale || kiln_sindex_pending(s->si);
+}
+
+static int kiln__refresh_due(kiln_shard *s, int64_t after_ms)
+{
+    return after_ms >= 0 && kiln__stale(s) &&
+           kiln__now_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= after_ms;
+}
+
+static void kiln__refresh_logged(kiln_shard *s)
+{
+    kiln_error err;
+    if (kiln__refresh(s, &err)) KILN_WARN("shard", "%s: refresh failed: %s", s->dir, err.reason);
+}
+
+static kiln_shard_searcher *kiln__searcher_ref(kiln_shard *s)
+{
     pthread_mutex_lock(&s->searcher_lock);
     kiln_shard_searcher *sr = s->searcher;
     if (sr) atomic_fetch_add(&sr->refs, 1);
     pthread_mutex_unlock(&s->searcher_lock);
     return sr;
+}
+
+kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms)
+{
+    if (!s->si) return NULL;
+    /* a search on a search-idle shard (or one whose scheduled refresh was skipped) refreshes
+     * first and waits for it, however recent the last refresh */
+    int64_t now = kiln__now_ms(), after = __atomic_load_n(&s->idle_after_ms, __ATOMIC_RELAXED);
+    int64_t last = __atomic_exchange_n(&s->last_search_ms, now, __ATOMIC_RELAXED);
+    int idle = atomic_exchange(&s->idle_skipped, 0) || (after >= 0 && now - last >= after);
+    if (refresh_after_ms >= 0 &&
+        ((idle && kiln__stale(s)) || kiln__refresh_due(s, refresh_after_ms)))
+        kiln__refresh_logged(s);
+    return kiln__searcher_ref(s);
+}
+
+void kiln_shard_set_search_idle_after(kiln_shard *s, int64_t idle_after_ms)
+{
+    __atomic_store_n(&s->idle_after_ms, idle_after_ms, __ATOMIC_RELAXED);
+}
+
+int kiln_shard_scheduled_refresh(kiln_shard *s, int64_t every_ms, int64_t idle_after_ms)
+{
+    kiln_shard_set_search_idle_after(s, idle_after_ms);
+    if (!s->si || !kiln__refresh_due(s, every_ms)) return 0;
+    if (idle_after_ms >= 0 &&
+        kiln__now_ms() - __atomic_load_n(&s->last_search_ms, __ATOMIC_RELAXED) >= idle_after_ms) {
+        atomic_store(&s->idle_skipped, 1);
+        return 0;
+    }
+    kiln__refresh_logged(s);
+    return 1;
+}
+
+int kiln_shard_seal_if_over(kiln_shard *s, size_t limit)
+{
+    if (!s->si || kiln_sindex_buffer_bytes(s->si) <= limit) return 0;
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_sindex_freeze(s->si); /* O(fields): writers wait only for this */
+    pthread_rwlock_unlock(&s->lock);
+    kiln_error err;
+    if (kiln_sindex_publish(s->si, &err)) {
+        KILN_WARN("shard", "%s: sealing the search buffer failed: %s", s->dir, err.reason);
+        return 0;
+    }
+    return 1;
 }
 
 void kiln_shard_searcher_release(kiln_shard_searcher *sr)

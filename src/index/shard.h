@@ -23,6 +23,7 @@
 
 typedef struct kiln_shard kiln_shard;
 struct kiln_sindex; /* the search index of the shard (src/search) */
+struct kiln_sindex_prep;
 
 typedef struct kiln_doc_meta {
     uint32_t docnum;
@@ -48,6 +49,8 @@ typedef struct kiln_shard_stats {
     uint64_t deleted;      /* deleted documents still taking space */
     uint64_t store_bytes;  /* stored-fields files + write-ahead log */
     int64_t max_seq_no;
+    uint64_t refreshes;    /* searchers published (every refresh, however triggered) */
+    uint64_t search_idle;  /* 1 if the last scheduled refresh was skipped: search idle */
 } kiln_shard_stats;
 
 /* Opens or creates the shard in dir and recovers it: commit point, then log replay. */
@@ -62,6 +65,17 @@ void kiln_shard_close(kiln_shard *s);
 int kiln_shard_index(kiln_shard *s, const char *id, size_t idlen, const char *src, size_t srclen,
                      const kiln_json *doc, const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                      uint64_t *lsn, kiln_error *err);
+/* kiln_shard_index in two halves, so a caller can prepare documents on other threads while it
+ * applies earlier ones in order: kiln_shard_prepare does the search index's costly half (walk,
+ * analysis, hashing) on any thread, touching no shard state (NULL when there is no search index
+ * or doc is NULL); kiln_shard_index_prepared is the rest of kiln_shard_index; then give the
+ * prepared document back with kiln_shard_prep_release (NULL is fine). */
+struct kiln_sindex_prep *kiln_shard_prepare(kiln_shard *s, const kiln_json *doc);
+int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                              size_t srclen, const struct kiln_sindex_prep *prep,
+                              const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                              uint64_t *lsn, kiln_error *err);
+void kiln_shard_prep_release(kiln_shard *s, struct kiln_sindex_prep *prep);
 int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
                       kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
 
@@ -112,6 +126,19 @@ int kiln_shard_search_attach(kiln_shard *s, kiln_shard_mapping_fn fn, void *ctx,
 /* The current searcher. When refresh_after_ms >= 0 and writes are pending since a refresh at
  * least that old, refreshes first (a search-driven refresh_interval). Release exactly once. */
 kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_after_ms);
+/* The node's scheduled refresh (index.refresh_interval = every_ms): refreshes when writes are
+ * pending and the last refresh is at least every_ms old, unless the shard is search idle: no
+ * search acquired a searcher for idle_after_ms (index.search.idle.after; -1: never idle). An
+ * idle shard's refresh waits for the next search, which then refreshes before it runs, as in
+ * Elasticsearch. A new shard counts as searched when opened. 1 if it refreshed. */
+int kiln_shard_scheduled_refresh(kiln_shard *s, int64_t every_ms, int64_t idle_after_ms);
+/* Tells the shard its index.search.idle.after (-1 never idle, the default until told) so a
+ * search can tell it arrives on an idle shard before any scheduled refresh ran. */
+void kiln_shard_set_search_idle_after(kiln_shard *s, int64_t idle_after_ms);
+/* Seals the search write buffer into a segment when it holds more than limit bytes (memory
+ * stays bounded while no refresh happens); the new segment is searchable after the next
+ * refresh, as a Lucene flush is. The seal runs on the calling thread. 1 if it sealed. */
+int kiln_shard_seal_if_over(kiln_shard *s, size_t limit);
 void kiln_shard_searcher_release(kiln_shard_searcher *sr);
 /* Current doc number of _id (realtime), 0 if found. */
 int kiln_shard_docnum(kiln_shard *s, const char *id, size_t idlen, uint32_t *docnum);

@@ -24,14 +24,16 @@ struct kiln_wal {
     char dir[1024];
     int fd;
     uint64_t gen;
-    uint64_t gen_base;     /* LSN at which the current generation starts */
-    uint64_t gen_bytes;    /* bytes in the current generation */
-    pthread_mutex_t lock;  /* guards everything below and the append position */
+    uint64_t gen_base;    /* LSN at which the current generation starts */
+    uint64_t gen_bytes;   /* bytes in the current generation */
+    pthread_mutex_t lock; /* guards everything below and the append position */
     pthread_cond_t synced_cv;
-    uint64_t written_lsn;  /* end of the last appended record */
-    uint64_t synced_lsn;   /* everything below is durable */
-    int syncing;           /* one thread is in fdatasync */
-    int failed;            /* an I/O error happened: the log refuses writes from now on */
+    uint64_t written_lsn; /* end of the last appended record */
+    kiln_buf pending;     /* appended records not yet written to fd: the last pending.len
+                             bytes before written_lsn (one write per many records) */
+    uint64_t synced_lsn;  /* everything below is durable */
+    int syncing;          /* one thread is in fdatasync */
+    int failed;           /* an I/O error happened: the log refuses writes from now on */
     char fail_reason[256];
 };
 
@@ -190,15 +192,45 @@ static uint64_t kiln__record_sum_v(uint32_t type, const struct iovec *parts, int
     if (nparts == 1) return kiln__record_sum(type, parts[0].iov_base, parts[0].iov_len);
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
-    for (int i = 0; i < nparts; i++) XXH3_64bits_update(&st, parts[i].iov_base, parts[i].iov_len);
+    for (int i = 0; i < nparts; i++)
+        XXH3_64bits_update(&st, parts[i].iov_base, parts[i].iov_len);
     return XXH3_64bits_digest(&st) ^ ((uint64_t)type * 0x9E3779B97F4A7C15ull);
+}
+
+/* Records are gathered in memory and written by the next sync (which must write them anyway)
+ * or when this much is pending: one write() per bulk request instead of one per document. */
+#define KILN__WAL_BUFFER (1u << 20)
+
+static void kiln__wal_failed(kiln_wal *w, const char *what, int e)
+{
+    w->failed = 1;
+    snprintf(w->fail_reason, sizeof w->fail_reason, "%s: %s", what,
+             e ? strerror(e) : "short write");
+    KILN_ERROR("wal", "%s: %s", w->dir, w->fail_reason);
+}
+
+/* Writes the pending records to the file (lock held); -1 when the log failed. */
+static int kiln__wal_drain(kiln_wal *w)
+{
+    size_t done = 0;
+    while (!w->failed && done < w->pending.len) {
+        ssize_t r = write(w->fd, w->pending.data + done, w->pending.len - done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            kiln__wal_failed(w, "write", r < 0 ? errno : 0);
+        else
+            done += (size_t)r;
+    }
+    kiln_buf_reset(&w->pending);
+    return w->failed ? -1 : 0;
 }
 
 uint64_t kiln_wal_appendv(kiln_wal *w, uint32_t type, const struct iovec *parts, int nparts,
                           kiln_error *err)
 {
     size_t len = 0;
-    for (int i = 0; i < nparts; i++) len += parts[i].iov_len;
+    for (int i = 0; i < nparts; i++)
+        len += parts[i].iov_len;
     if (len > KILN_WAL_MAX_RECORD || nparts > KILN_WAL_MAX_PARTS) {
         kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "record of %zu bytes is too large", len);
         return 0;
@@ -215,32 +247,14 @@ uint64_t kiln_wal_appendv(kiln_wal *w, uint32_t type, const struct iovec *parts,
         pthread_mutex_unlock(&w->lock);
         return 0;
     }
-    struct iovec iov[1 + KILN_WAL_MAX_PARTS];
-    iov[0] = (struct iovec){h, sizeof h};
-    memcpy(iov + 1, parts, (size_t)nparts * sizeof *parts);
-    int niov = 1 + nparts;
-    size_t total = sizeof h + len, done = 0;
-    while (done < total) {
-        ssize_t r = writev(w->fd, iov, niov);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            w->failed = 1;
-            snprintf(w->fail_reason, sizeof w->fail_reason, "write: %s",
-                     r < 0 ? strerror(errno) : "short write");
-            KILN_ERROR("wal", "%s: %s", w->dir, w->fail_reason);
-            kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
-            pthread_mutex_unlock(&w->lock);
-            return 0;
-        }
-        done += (size_t)r;
-        /* Advance the iovecs past what was written (short writes are rare but legal). */
-        size_t skip = (size_t)r;
-        for (int i = 0; i < niov && skip; i++) {
-            size_t take = skip < iov[i].iov_len ? skip : iov[i].iov_len;
-            iov[i].iov_base = (char *)iov[i].iov_base + take;
-            iov[i].iov_len -= take;
-            skip -= take;
-        }
+    kiln_buf_append(&w->pending, h, sizeof h);
+    for (int i = 0; i < nparts; i++)
+        kiln_buf_append(&w->pending, parts[i].iov_base, parts[i].iov_len);
+    size_t total = sizeof h + len;
+    if (w->pending.len >= KILN__WAL_BUFFER && kiln__wal_drain(w)) {
+        kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
+        pthread_mutex_unlock(&w->lock);
+        return 0;
     }
     w->written_lsn += total;
     w->gen_bytes += total;
@@ -264,6 +278,7 @@ int kiln_wal_sync(kiln_wal *w, uint64_t lsn, kiln_error *err)
             continue;
         }
         /* Become the syncer for everything written so far: later writers join the next round. */
+        if (kiln__wal_drain(w)) continue; /* failed: reported above */
         w->syncing = 1;
         uint64_t target = w->written_lsn;
         int fd = w->fd;
@@ -290,8 +305,13 @@ int kiln_wal_roll(kiln_wal *w, uint64_t *new_gen, kiln_error *err)
 {
     pthread_mutex_lock(&w->lock);
     /* Everything in the old generation must be durable before we stop syncing its file. */
-    while (w->syncing) pthread_cond_wait(&w->synced_cv, &w->lock);
+    while (w->syncing)
+        pthread_cond_wait(&w->synced_cv, &w->lock);
     int rc = 0;
+    if (kiln__wal_drain(w)) {
+        rc = kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
+        goto out;
+    }
     if (w->synced_lsn < w->written_lsn) {
         if (fdatasync(w->fd) != 0) {
             w->failed = 1;
@@ -338,9 +358,10 @@ void kiln_wal_close(kiln_wal *w)
 {
     if (!w) return;
     if (w->fd >= 0) {
-        if (!w->failed) fdatasync(w->fd);
+        if (!w->failed && kiln__wal_drain(w) == 0) fdatasync(w->fd);
         close(w->fd);
     }
+    kiln_buf_free(&w->pending);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->synced_cv);
     free(w);

@@ -5,6 +5,7 @@
 #include "search/iter.h"
 
 #include "core/buf.h"
+#include "index/zblock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,55 @@ static void kiln__mdv_push(kiln__wfield *f, uint32_t doc)
         f->dv_cap = cap;
     }
     f->dv_doc[f->dv_n] = doc;
+}
+
+/* Reads a field's text originals in value order. Compressed ones are decompressed a block at a
+ * time and walked once: kiln_dv_str would re-walk the block's lengths for every value. */
+typedef struct kiln__strcur {
+    const kiln_dv *dv;
+    uint32_t blk, end; /* current block; its values end before value `end` */
+    const uint8_t *lens, *lens_end;
+    const char *val, *val_end; /* the next value's bytes, the block's end */
+} kiln__strcur;
+
+static const char *kiln__strcur_next(kiln__strcur *c, uint32_t d, uint32_t i, uint32_t v,
+                                     size_t *len)
+{
+    const kiln_dv *dv = c->dv;
+    if (!dv->str_z || dv->str_ord) return kiln_dv_str(dv, d, i, len);
+    const kiln__strblock *b = dv->str_blocks;
+    if (!c->lens || v >= c->end) { /* values arrive in order: the next block starts here */
+        c->blk = c->lens ? c->blk + 1 : 0;
+        while (c->blk + 1 < dv->str_nblocks && b[c->blk + 1].first <= v)
+            c->blk++;
+        uint32_t k = c->blk;
+        c->end = k + 1 < dv->str_nblocks ? b[k + 1].first : dv->off[dv->ndocs];
+        uint64_t zend = k + 1 < dv->str_nblocks ? b[k + 1].zoff : dv->str_zlen;
+        const uint8_t *raw = kiln_zblock_get(dv->str_owner, k, dv->str_z + b[k].zoff,
+                                             zend - b[k].zoff, b[k].raw_len);
+        c->lens = c->lens_end = raw;
+        if (!raw) return kiln_dv_str(dv, d, i, len); /* reports the damage as reads do */
+        const uint8_t *p = raw, *end = raw + b[k].raw_len;
+        for (uint32_t n = b[k].first; n < c->end && p < end; n++)
+            while (p < end && *p++ & 0x80)
+                ;
+        c->lens_end = p;
+        c->val = (const char *)p;
+        c->val_end = (const char *)end;
+        for (uint32_t n = b[k].first; n < v; n++) { /* a block entered mid-way (never, in order) */
+            uint32_t l;
+            c->lens = kiln__get_vu32(c->lens, &l);
+            c->val += l;
+        }
+    }
+    if (c->lens >= c->lens_end) return kiln_dv_str(dv, d, i, len);
+    uint32_t l;
+    c->lens = kiln__get_vu32(c->lens, &l);
+    if (l > (size_t)(c->val_end - c->val)) return kiln_dv_str(dv, d, i, len);
+    const char *s = c->val;
+    c->val += l;
+    *len = l;
+    return s;
 }
 
 static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segment *s,
@@ -85,30 +135,39 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
         memcpy(f->norms + offset, sf->norms, s->ndocs);
     }
     const kiln_dv *dv = &sf->dv;
+    kiln__strcur cur = {.dv = dv};
     for (uint32_t d = 0; d < s->ndocs && dv->kind != KILN_DV_NONE; d++) {
         for (uint32_t v = dv->off[d]; v < dv->off[d + 1]; v++) {
             kiln__mdv_push(f, offset + d);
             switch (dv->kind) {
-            case KILN_DV_I64: f->dv_val.i64[f->dv_n++] = dv->i64[v]; break;
-            case KILN_DV_F64: f->dv_val.f64[f->dv_n++] = dv->f64[v]; break;
-            case KILN_DV_ORD: f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]]; break;
+            case KILN_DV_I64:
+                f->dv_val.i64[f->dv_n++] = dv->i64[v];
+                break;
+            case KILN_DV_F64:
+                f->dv_val.f64[f->dv_n++] = dv->f64[v];
+                break;
+            case KILN_DV_ORD:
+                f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]];
+                break;
             case KILN_DV_STR: {
                 size_t n;
-                const char *sv = kiln_dv_str(dv, d, v - dv->off[d], &n); /* may be compressed */
+                const char *sv = kiln__strcur_next(&cur, d, v - dv->off[d], v, &n);
                 uint32_t a = 0, b = (uint32_t)n;
                 if (f->str_n + 2 > f->str_cap) {
                     f->str_cap = f->str_cap ? f->str_cap * 2 : 1024;
                     f->str_off = kiln_xrealloc(f->str_off, (size_t)f->str_cap * 4);
                 }
                 if (f->str_n == 0) f->str_off[0] = 0;
-                if (f->str_blob.len + (b - a) > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, b - a);
+                if (f->str_blob.len + (b - a) > f->str_blob.cap)
+                    kiln__bytes_grow(&f->str_blob, b - a);
                 if (b) memcpy(f->str_blob.p + f->str_blob.len, sv + a, b - a);
                 f->str_blob.len += b - a;
                 f->dv_val.u32[f->dv_n++] = f->str_n;
                 f->str_off[++f->str_n] = f->str_blob.len;
                 break;
             }
-            default: break;
+            default:
+                break;
             }
         }
     }

@@ -409,6 +409,7 @@ struct kiln_sindex {
     kiln__fields fields;
     kiln__writer w;
     uint32_t next_docnum; /* every docnum added so far is below */
+    _Atomic size_t buf_bytes; /* the writer's estimate of its buffer (kiln_sindex_buffer_bytes) */
     uint32_t sealed_upto;    /* every docnum below is in a sealed segment */
     uint32_t committed_upto; /* every docnum below is in a persisted segment */
     uint32_t *obsolete;      /* bases of merged-away segment files, removed after a commit */

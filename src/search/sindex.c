@@ -109,7 +109,8 @@ void kiln_sindex_close(kiln_sindex *si)
 {
     if (!si) return;
     kiln_sindex_reader_release(si->current);
-    for (size_t i = 0; i < si->nsegs; i++) kiln__segment_unref(si->segs[i]);
+    for (size_t i = 0; i < si->nsegs; i++)
+        kiln__segment_unref(si->segs[i]);
     free(si->segs);
     free(si->obsolete);
     while (si->frozen) {
@@ -202,9 +203,11 @@ void kiln_sindex_freeze(kiln_sindex *si)
     kiln__fields_detach(&si->fields, &fz->fs);
     fz->upto = si->next_docnum;
     fz->next = NULL;
+    atomic_store(&si->buf_bytes, 0);
     pthread_mutex_lock(&si->lock);
     kiln__frozen **tail = &si->frozen;
-    while (*tail) tail = &(*tail)->next;
+    while (*tail)
+        tail = &(*tail)->next;
     *tail = fz;
     pthread_mutex_unlock(&si->lock);
 }
@@ -267,7 +270,8 @@ int kiln_sindex_merge_step(kiln_sindex *si)
     uint64_t best_docs = UINT64_MAX;
     for (size_t i = 0; i + KILN__MERGE_WIDTH <= si->nsegs; i++) {
         uint64_t docs = 0;
-        for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++) docs += si->segs[k]->ndocs;
+        for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++)
+            docs += si->segs[k]->ndocs;
         if (docs < best_docs) {
             best_docs = docs;
             best = i;
@@ -287,11 +291,13 @@ int kiln_sindex_merge_step(kiln_sindex *si)
         /* only merges remove segments and we hold the merge lock: the run is where it was,
          * maybe with new segments after it */
         size_t at = 0;
-        while (si->segs[at] != in[0]) at++;
+        while (si->segs[at] != in[0])
+            at++;
         for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) {
             kiln_segment *old = si->segs[at + k];
             if (old->persisted) {
-                si->obsolete = kiln_xrealloc(si->obsolete, (si->nobsolete + 1) * sizeof *si->obsolete);
+                si->obsolete =
+                    kiln_xrealloc(si->obsolete, (si->nobsolete + 1) * sizeof *si->obsolete);
                 si->obsolete[si->nobsolete++] = old->base;
             }
             kiln__segment_unref(old);
@@ -302,7 +308,8 @@ int kiln_sindex_merge_step(kiln_sindex *si)
         si->nsegs -= KILN__MERGE_WIDTH - 1;
     }
     pthread_mutex_unlock(&si->lock);
-    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) kiln__segment_unref(in[k]);
+    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++)
+        kiln__segment_unref(in[k]);
     if (m) kiln__publish(si);
     pthread_mutex_unlock(&si->merge_lock);
     return m ? 1 : 0;
@@ -349,7 +356,8 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
 
     int rc = 0, dirty = si->committed_upto != upto || nobs;
     size_t prefix = 0; /* durable segments before the first reused file name */
-    while (prefix < n && segs[prefix]->persisted) prefix++;
+    while (prefix < n && segs[prefix]->persisted)
+        prefix++;
     for (size_t i = prefix; i < n; i++)
         if (!segs[i]->persisted && kiln__base_in(obs, nobs, segs[i]->base)) {
             rc = kiln__commit_write(si->dir, segs[prefix]->base, segs, prefix, err);
@@ -379,7 +387,8 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
         si->nobsolete = 0;
         pthread_mutex_unlock(&si->lock);
     }
-    for (size_t i = 0; i < n; i++) kiln__segment_unref(segs[i]);
+    for (size_t i = 0; i < n; i++)
+        kiln__segment_unref(segs[i]);
     free(segs);
     free(obs);
     pthread_mutex_unlock(&si->merge_lock);
@@ -415,7 +424,8 @@ kiln_sindex_reader *kiln_sindex_reader_acquire(kiln_sindex *si)
 void kiln_sindex_reader_release(kiln_sindex_reader *r)
 {
     if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
-    for (size_t i = 0; i < r->nsegs; i++) kiln__segment_unref(r->segs[i]);
+    for (size_t i = 0; i < r->nsegs; i++)
+        kiln__segment_unref(r->segs[i]);
     free(r->segs);
     free(r->bases);
     free(r);
@@ -431,8 +441,7 @@ const kiln_segment *kiln_reader_segment(const kiln_sindex_reader *r, size_t i)
     return i < r->nsegs ? r->segs[i] : NULL;
 }
 
-const kiln_segment *kiln_reader_find(const kiln_sindex_reader *r, uint32_t docnum,
-                                     uint32_t *local)
+const kiln_segment *kiln_reader_find(const kiln_sindex_reader *r, uint32_t docnum, uint32_t *local)
 {
     size_t lo = 0, hi = r->nsegs;
     while (lo < hi) { /* last segment with base <= docnum */
@@ -559,8 +568,10 @@ static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len
     uint32_t l = 0, k = v - b->first;
     for (uint32_t i = 0; i < nv && p; i++) {
         p = kiln__get_vu32_in(p, end, &l);
-        if (i < k) start += l;
-        else if (i == k) *len = l;
+        if (i < k)
+            start += l;
+        else if (i == k)
+            *len = l;
     }
     if (!p || start + *len > (uint64_t)(end - p)) {
         *len = 0;

@@ -82,6 +82,9 @@ int kiln_sindex_commit(kiln_sindex *si, kiln_error *err);
  * with adds, publishes and merges. */
 int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err);
 uint32_t kiln_sindex_committed_upto(const kiln_sindex *si);
+/* Bytes the write buffer holds (its term table, postings pool, doc values, norms); an
+ * estimate from capacities, cheap enough to ask often. Any thread. */
+size_t kiln_sindex_buffer_bytes(const kiln_sindex *si);
 /* Docs added but not yet refreshed (for refresh decisions and stats). */
 uint32_t kiln_sindex_pending(const kiln_sindex *si);
 /* Bumped whenever the published segment set changes (refresh, commit's seal, merge): a

@@ -17,7 +17,8 @@
 void kiln__bytes_grow(kiln__bytes *b, uint32_t extra)
 {
     uint32_t cap = b->cap ? b->cap : 16;
-    while (cap < b->len + extra) cap *= 2;
+    while (cap < b->len + extra)
+        cap *= 2;
     b->p = kiln_xrealloc(b->p, cap);
     b->cap = cap;
 }
@@ -40,7 +41,8 @@ void kiln__pool_reset(kiln__pool *p)
 
 void kiln__pool_free(kiln__pool *p)
 {
-    for (uint32_t i = 0; i < p->nblocks; i++) free(p->blocks[i]);
+    for (uint32_t i = 0; i < p->nblocks; i++)
+        free(p->blocks[i]);
     free(p->blocks);
     memset(p, 0, sizeof *p);
 }
@@ -143,7 +145,8 @@ void kiln__writer_reset(kiln__writer *w, kiln__fields *fs, uint32_t base)
     if (w->present) memset(w->present, 0, (size_t)w->present_words * 8);
     w->ndocs = 0;
     __atomic_store_n(&w->count, 0, __ATOMIC_RELAXED); /* read by searchers (pending) */
-    for (uint32_t i = 0; i < fs->n; i++) kiln__wfield_clear(&fs->v[i], 0);
+    for (uint32_t i = 0; i < fs->n; i++)
+        kiln__wfield_clear(&fs->v[i], 0);
 }
 
 void kiln__writer_free(kiln__writer *w)
@@ -168,7 +171,8 @@ static void kiln__table_grow(kiln__writer *w)
     uint64_t *t = kiln_xcalloc((size_t)mask + 1, sizeof *t);
     for (uint32_t i = 0; i < w->nterms; i++) {
         uint32_t j = w->terms[i].hash & mask;
-        while (t[j]) j = (j + 1) & mask;
+        while (t[j])
+            j = (j + 1) & mask;
         t[j] = (uint64_t)w->terms[i].hash << 32 | (i + 1);
     }
     free(w->table);
@@ -203,8 +207,7 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
         if ((uint32_t)(e >> 32) == h) {
             uint32_t id = (uint32_t)e - 1;
             kiln__wterm *t = &w->terms[id];
-            if (t->field == field && t->text_len == len &&
-                !memcmp(w->text.p + t->text_off, s, len))
+            if (t->field == field && t->text_len == len && !memcmp(w->text.p + t->text_off, s, len))
                 return id;
         }
         j = (j + 1) & w->table_mask;
@@ -249,8 +252,8 @@ static kiln__wfield *kiln__touch_field(kiln__addctx *c, uint32_t fid)
 }
 
 /* Looks the queued tokens up in passes: table slots (prefetched when queued), candidate term
- * records, then their texts (both prefetched here), then verification, falling back to the full lookup (which
- * also inserts) when a candidate is missing or differs. */
+ * records, then their texts (both prefetched here), then verification, falling back to the full
+ * lookup (which also inserts) when a candidate is missing or differs. */
 static void kiln__resolve(kiln__addctx *c, uint32_t fid, const uint8_t *text)
 {
     kiln__writer *w = c->w;
@@ -404,8 +407,8 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
     si->m_multi = kiln_xrealloc(si->m_multi, (n + 1) * sizeof *si->m_multi);
     si->m_multi_at = kiln_xrealloc(si->m_multi_at, (n + 1) * 2 * sizeof *si->m_multi_at);
     for (size_t i = 0; i < n; i++)
-        si->m_fid[i] = m->fields[i].type == KILN_FT_OBJECT ? UINT32_MAX
-                                                           : kiln__field_id(si, &m->fields[i]);
+        si->m_fid[i] =
+            m->fields[i].type == KILN_FT_OBJECT ? UINT32_MAX : kiln__field_id(si, &m->fields[i]);
     kiln__multi_fields(m, si->m_multi, si->m_multi_at);
 }
 
@@ -460,7 +463,8 @@ static void kiln__finish_doc(kiln__addctx *c)
         kiln__wfield *f = &c->si->fields.v[c->w->tfields[i]];
         if (c->local >= f->norms_cap) {
             uint32_t cap = f->norms_cap ? f->norms_cap : 1024;
-            while (cap <= c->local) cap *= 2;
+            while (cap <= c->local)
+                cap *= 2;
             f->norms = kiln_xrealloc(f->norms, cap);
             memset(f->norms + f->norms_cap, 0, cap - f->norms_cap);
             f->norms_cap = cap;
@@ -472,6 +476,24 @@ static void kiln__finish_doc(kiln__addctx *c)
             f->sum_ttf += f->cur_len;
         }
     }
+}
+
+/* What the buffer holds, from its used sizes (the writer's thread: arrays move as they grow). */
+static size_t kiln__buffer_bytes(const kiln_sindex *si)
+{
+    const kiln__writer *w = &si->w;
+    size_t n = (size_t)(w->pool.cur + 1) * KILN__POOL_BLOCK + (size_t)w->nterms * sizeof *w->terms +
+               ((size_t)w->table_mask + 1) * 8 + w->text.len + (size_t)w->present_words * 8;
+    for (uint32_t i = 0; i < si->fields.n; i++) {
+        const kiln__wfield *f = &si->fields.v[i];
+        n += (size_t)f->dv_n * 12 + f->str_blob.len + (size_t)f->str_n * 4 + f->norms_cap;
+    }
+    return n;
+}
+
+size_t kiln_sindex_buffer_bytes(const kiln_sindex *si)
+{
+    return atomic_load(&((kiln_sindex *)si)->buf_bytes);
 }
 
 int kiln_sindex_add(kiln_sindex *si, uint32_t docnum, json_t *doc, const kiln_mapping *m,
@@ -514,7 +536,8 @@ int kiln_sindex_add_prepared(kiln_sindex *si, uint32_t docnum, const kiln_sindex
     kiln__cache_mapping(si, p->m);
     kiln__addctx c = {.si = si, .w = w, .local = docnum - w->base};
     w->ntoks = 0;
-    for (uint32_t i = 0; i < p->nitems; i++) kiln__apply_item(&c, p, &p->items[i]);
+    for (uint32_t i = 0; i < p->nitems; i++)
+        kiln__apply_item(&c, p, &p->items[i]);
     int rc = 0;
     if (p->failed) {
         *err = p->err;
@@ -525,12 +548,14 @@ int kiln_sindex_add_prepared(kiln_sindex *si, uint32_t docnum, const kiln_sindex
     __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED); /* single writer */
     if ((c.local >> 6) >= w->present_words) {
         uint32_t nw = w->present_words ? w->present_words : 64;
-        while (nw <= (c.local >> 6)) nw *= 2;
+        while (nw <= (c.local >> 6))
+            nw *= 2;
         w->present = kiln_xrealloc(w->present, (size_t)nw * 8);
         memset(w->present + w->present_words, 0, (size_t)(nw - w->present_words) * 8);
         w->present_words = nw;
     }
     w->present[c.local >> 6] |= 1ULL << (c.local & 63);
     si->next_docnum = docnum + 1;
+    if ((w->count & 63) == 0) atomic_store(&si->buf_bytes, kiln__buffer_bytes(si));
     return rc;
 }

@@ -178,3 +178,50 @@ test('bulk items are durable once acknowledged (SIGKILL restart)', async () => {
     assert.deepEqual(g.body._source, { i, s: `doc ${i}` });
   }
 });
+
+test('a malformed line anywhere fails the whole request before any item is applied', async () => {
+  const body = '{"index":{"_index":"bulkatomic","_id":"1"}}\n{"a":1}\n{"nonsense":{}}\n{"a":2}\n';
+  const r = await k.raw('POST', '/_bulk', body, { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r.status, 400, r.text);
+  const g = await k.raw('GET', '/bulkatomic/_doc/1');
+  assert.equal(g.status, 404, g.text); /* not applied, and the index was not even created */
+});
+
+test('large bulks (items prepared in parallel) keep item order, versions and new fields', async () => {
+  const lines = [];
+  for (let i = 0; i < 300; i++) {
+    lines.push(JSON.stringify({ index: { _index: 'bulkpar', _id: String(i % 250) } }));
+    // item 120 adds a field (mapping update mid-request); later items use it too
+    lines.push(JSON.stringify(i >= 120 ? { n: i, title: `doc ${i}`, extra: i } : { n: i, title: `doc ${i}` }));
+    if (i === 200) lines.push(JSON.stringify({ delete: { _index: 'bulkpar', _id: '100' } }));
+    if (i === 201) lines.push(JSON.stringify({ create: { _index: 'bulkpar', _id: '4' } }), '{"n":-1}');
+  }
+  const r = await k.raw('POST', '/_bulk', lines.join('\n') + '\n', { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r.status, 200, r.text);
+  const it = r.body.items;
+  assert.equal(it.length, 302);
+  assert.equal(r.body.errors, true); /* the create of an existing id */
+  let seq = -1;
+  for (const x of it) {
+    const v = Object.values(x)[0];
+    if (v.error) continue;
+    assert.ok(v._seq_no > seq, 'seq_no grows in item order');
+    seq = v._seq_no;
+  }
+  assert.equal(it[0].index.result, 'created');
+  assert.equal(it[0].index._version, 1);
+  const second = it.findIndex((x, k2) => k2 > 0 && x.index && x.index._id === '0');
+  assert.equal(it[second].index.result, 'updated'); /* id 0 again (item 250) */
+  assert.equal(it[second].index._version, 2);
+  assert.equal(it[201].delete.result, 'deleted');
+  assert.equal(it[203].create.status, 409);
+  const g = await k.raw('GET', '/bulkpar/_doc/100');
+  assert.equal(g.status, 404, 'deleted by the delete item, never re-indexed after it');
+  const g2 = await k.raw('GET', '/bulkpar/_doc/10');
+  assert.equal(g2.body._source.n, 260); /* the last write of id 10 wins */
+  const m = await k.raw('GET', '/bulkpar/_mapping');
+  assert.ok(m.body.bulkpar.mappings.properties.extra, JSON.stringify(m.body));
+  await k.raw('POST', '/bulkpar/_refresh');
+  const c = await k.raw('POST', '/bulkpar/_count', { query: { range: { extra: { gte: 120 } } } });
+  assert.equal(c.body.count, 50 + 130); /* ids 0..49 (rewritten from item 250 on) and 120..249 */
+});

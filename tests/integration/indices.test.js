@@ -148,3 +148,29 @@ test('root and cluster health', async () => {
   assert.equal(h.body.number_of_nodes, 1);
   assert.equal(typeof h.body.cluster_name, 'string');
 });
+
+test('index.search.idle.after: an idle shard is refreshed by the next search, which sees every write', async () => {
+  // 0s: idle at once, so every scheduled refresh is skipped until a search comes
+  let r = await k.raw('PUT', '/idle1', { settings: { index: { search: { idle: { after: '0s' } } } } });
+  assert.equal(r.status, 200, r.text);
+  const s = await k.raw('GET', '/idle1/_settings');
+  assert.equal(s.body.idle1.settings.index.search.idle.after, '0s');
+  const nd = (docs) => docs.map((d, i) => `{"index":{"_id":"${i}"}}\n${JSON.stringify(d)}`).join('\n') + '\n';
+  r = await k.raw('POST', '/idle1/_bulk', nd([{ t: 'a' }, { t: 'b' }, { t: 'c' }]), { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r.status, 200, r.text);
+  const g = await k.raw('GET', '/idle1/_doc/2'); /* gets stay realtime */
+  assert.equal(g.status, 200);
+  assert.equal(g.body._source.t, 'c');
+  r = await k.raw('POST', '/idle1/_search', { query: { match_all: {} } });
+  assert.equal(r.body.hits.total.value, 3, r.text);
+  r = await k.raw('POST', '/idle1/_bulk?refresh=wait_for', nd([{ t: 'a' }, { t: 'b' }, { t: 'c' }, { t: 'd' }]), { 'Content-Type': 'application/x-ndjson' });
+  assert.equal(r.status, 200, r.text);
+  r = await k.raw('POST', '/idle1/_count', { query: { term: { t: 'd' } } });
+  assert.equal(r.body.count, 1, r.text);
+  // the setting is checked like any time value; negative values are refused as by ES
+  r = await k.raw('PUT', '/idle2', { settings: { 'index.search.idle.after': '-1' } });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.error.reason, /index\.search\.idle\.after/);
+  r = await k.raw('PUT', '/idle3', { settings: { search: { idle: { after: 'soon' } } } });
+  assert.equal(r.status, 400, r.text);
+});

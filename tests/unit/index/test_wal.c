@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -41,6 +42,45 @@ static void test_append_sync_replay(void)
     CHECK(w != NULL);
     CHECK_INT(r.n, 100);
     CHECK_STR(r.last, "7:record-99");
+    kiln_wal_close(w);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
+/* Appends are gathered in memory: a sync writes everything appended before it to the file
+ * (what is synced is in the file, checked before any close), more than the 1 MiB buffer is
+ * written without a sync, and the file always ends on a whole record. */
+static int64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+static void test_buffered_appends(void)
+{
+    char dir[256], path[400];
+    kiln_test_tmpdir(dir, sizeof dir, "wal");
+    snprintf(path, sizeof path, "%s/translog-000000.log", dir);
+    kiln_error err;
+    kiln_wal *w = kiln_wal_open(dir, 0, NULL, NULL, &err);
+    CHECK(w != NULL);
+    static char rec[1000];
+    memset(rec, 'x', sizeof rec);
+    uint64_t lsn = 0;
+    for (int i = 0; i < 10; i++)
+        lsn = kiln_wal_append(w, 1, rec, sizeof rec, &err);
+    CHECK_INT(kiln_wal_sync(w, lsn, &err), 0);
+    CHECK_INT(file_size(path), (int64_t)lsn); /* synced bytes are in the file */
+    for (int i = 0; i < 3000; i++)
+        lsn = kiln_wal_append(w, 1, rec, sizeof rec, &err);
+    int64_t mid = file_size(path);
+    CHECK(mid > 10 * 1016 && mid < (int64_t)lsn);   /* written past the buffer, not all */
+    CHECK_INT(mid % (int64_t)(16 + sizeof rec), 0); /* whole records */
+    CHECK_INT(kiln_wal_sync(w, lsn, &err), 0);
+    CHECK_INT(file_size(path), (int64_t)lsn);
+    kiln_wal_close(w);
+    replay_log r = {0};
+    w = kiln_wal_open(dir, 0, collect, &r, &err);
+    CHECK_INT(r.n, 3010);
     kiln_wal_close(w);
     kiln_fs_remove_tree(dir, NULL);
 }
@@ -85,7 +125,8 @@ static void test_corrupt_record_ends_log(void)
     kiln_test_tmpdir(dir, sizeof dir, "wal");
     kiln_error err;
     kiln_wal *w = kiln_wal_open(dir, 0, NULL, NULL, &err);
-    for (int i = 0; i < 3; i++) kiln_wal_sync(w, kiln_wal_append(w, 2, "0123456789", 10, &err), &err);
+    for (int i = 0; i < 3; i++)
+        kiln_wal_sync(w, kiln_wal_append(w, 2, "0123456789", 10, &err), &err);
     kiln_wal_close(w);
     snprintf(path, sizeof path, "%s/translog-000000.log", dir);
     int fd = open(path, O_RDWR);
@@ -193,6 +234,7 @@ static void test_appendv_parts(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
-KT_MAIN(KT_CASE(test_appendv_parts), KT_CASE(test_append_sync_replay), KT_CASE(test_torn_tail_is_truncated),
+KT_MAIN(KT_CASE(test_appendv_parts), KT_CASE(test_buffered_appends),
+        KT_CASE(test_append_sync_replay), KT_CASE(test_torn_tail_is_truncated),
         KT_CASE(test_corrupt_record_ends_log), KT_CASE(test_roll_and_drop),
         KT_CASE(test_concurrent_group_commit))

@@ -71,10 +71,11 @@ static kiln_plan *plan_of(const char *qjs, const kiln_mapping *m)
 
 /* Every hit of the query on the shard's current searcher as "id,id,..." (sorted by _id bytes
  * by the caller's choice of ids), and the total. */
-static uint64_t ids_of(kiln_shard *s, const char *qjs, char *out, size_t cap)
+static uint64_t ids_of_after(kiln_shard *s, const char *qjs, char *out, size_t cap,
+                             int64_t refresh_after_ms)
 {
     kiln_plan *p = plan_of(qjs, the_mapping);
-    kiln_shard_searcher *sr = kiln_shard_searcher_acquire(s, 0);
+    kiln_shard_searcher *sr = kiln_shard_searcher_acquire(s, refresh_after_ms);
     kiln_search_stats *st = kiln_stats_new(p);
     kiln_stats_gather(p, sr->reader, st);
     kiln_stats_finish(p, st);
@@ -96,6 +97,11 @@ static uint64_t ids_of(kiln_shard *s, const char *qjs, char *out, size_t cap)
     kiln_shard_searcher_release(sr);
     kiln_plan_free(p);
     return total;
+}
+
+static uint64_t ids_of(kiln_shard *s, const char *qjs, char *out, size_t cap)
+{
+    return ids_of_after(s, qjs, out, cap, 0);
 }
 
 static size_t nsegments(kiln_shard *s)
@@ -213,6 +219,70 @@ static void test_writes_during_merge(void)
     CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
     CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
     CHECK(strstr(got, "a04,") == NULL);
+    kiln_shard_close(s);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(the_mapping);
+}
+
+/* ---- search idle ------------------------------------------------------------------------- */
+
+static uint64_t refreshes(kiln_shard *s)
+{
+    kiln_shard_stats st;
+    kiln_shard_stats_get(s, &st);
+    return st.refreshes;
+}
+
+/* A shard no search has used for index.search.idle.after skips its scheduled refreshes; the
+ * next search refreshes first (whatever its interval) and sees every write; gets stay
+ * realtime. Idleness is given as a threshold (0: idle at once, an hour: not idle), so no
+ * timing is assumed. */
+static void test_search_idle(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "idle");
+    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
+    kiln_error err;
+    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    char got[8192];
+    put(s, "a1", "{\"t\":\"x\"}");
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 3600000), 1); /* just opened: not idle */
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 3600000), 0); /* nothing pending */
+    uint64_t r0 = refreshes(s);
+    put(s, "a2", "{\"t\":\"x\"}");
+    put(s, "a3", "{\"t\":\"x\"}");
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 0), 0); /* idle: skipped */
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 0), 0);
+    CHECK_INT(refreshes(s), r0);
+    kiln_shard_stats st;
+    kiln_shard_stats_get(s, &st);
+    CHECK_INT(st.search_idle, 1);
+    kiln_doc_meta meta;
+    CHECK_INT(kiln_shard_get(s, "a3", 2, &meta, NULL), 1); /* realtime */
+    /* the search refreshes although its own interval (an hour) has not passed */
+    CHECK_INT(ids_of_after(s, "{\"match_all\":{}}", got, sizeof got, 3600000), 3);
+    CHECK_STR(got, "a1,a2,a3");
+    CHECK_INT(refreshes(s), r0 + 1);
+    /* searched just now: active again, scheduled refreshes run */
+    put(s, "a4", "{\"t\":\"x\"}");
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 3600000), 1);
+    put(s, "a5", "{\"t\":\"x\"}");
+    CHECK_INT(kiln_shard_scheduled_refresh(s, 0, -1), 1); /* -1: never idle */
+    CHECK_INT(ids_of_after(s, "{\"match_all\":{}}", got, sizeof got, -1), 5);
+
+    /* a full write buffer is sealed, but searchable only after a refresh */
+    char id[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "b%03d", i);
+        put(s, id, "{\"t\":\"y\"}");
+    }
+    CHECK_INT(kiln_shard_seal_if_over(s, (size_t)1 << 40), 0); /* under the limit */
+    CHECK_INT(kiln_shard_seal_if_over(s, 0), 1);
+    CHECK_INT(ids_of_after(s, "{\"match_all\":{}}", got, sizeof got, -1), 5);
+    CHECK_INT(ids_of_after(s, "{\"match\":{\"t\":\"y\"}}", got, sizeof got, 0), 100);
     kiln_shard_close(s);
     kiln_fs_remove_tree(dir, NULL);
     kiln_mapping_unref(the_mapping);
@@ -341,4 +411,5 @@ static void test_parallel_shards(void)
     kiln_mapping_unref(the_mapping);
 }
 
-KT_MAIN(KT_CASE(test_writes_during_merge), KT_CASE(test_parallel_shards))
+KT_MAIN(KT_CASE(test_writes_during_merge), KT_CASE(test_search_idle),
+        KT_CASE(test_parallel_shards))

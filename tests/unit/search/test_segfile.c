@@ -150,6 +150,31 @@ static void test_text_originals_round_trip(void)
     kiln_mapping_unref(m);
 }
 
+/* Merging segments whose text originals are all compressed (the merge reads them a block at a
+ * time, in order) keeps every value, including empty ones and values longer than a block. */
+static void test_merge_compressed(void)
+{
+    kiln_mapping *m =
+        mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(NULL, &err);
+    uint32_t d = 0;
+    for (int seg = 0; seg < 12; seg++) {
+        for (int i = 0; i < 450; i++, d++)
+            add_doc(si, m, d);
+        kiln_sindex_freeze(si);
+        CHECK_INT(kiln_sindex_publish(si, &err), 0);
+    }
+    CHECK(segment_sizes(si).raw == 0 && segment_sizes(si).z > 0); /* every segment compressed */
+    int merges = 0;
+    while (kiln_sindex_merge_step(si) > 0) merges++;
+    CHECK(merges > 0);
+    CHECK_INT(check_values(si, d, 1), 0);
+    CHECK_INT(check_values(si, d, 7919), 0);
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
 /* A committed single-segment index in dir; returns the segment's path. */
 static void make_index(char *dir, size_t dcap, char *path, size_t pcap)
 {
@@ -379,5 +404,6 @@ static void test_postings_round_trip(void)
 }
 
 KT_MAIN(KT_CASE(test_bit_packing), KT_CASE(test_postings_round_trip),
-        KT_CASE(test_text_originals_round_trip), KT_CASE(test_shared_arrays),
+        KT_CASE(test_text_originals_round_trip), KT_CASE(test_merge_compressed),
+        KT_CASE(test_shared_arrays),
         KT_CASE(test_corrupt_frames_detected), KT_CASE(test_old_version_refused))
