@@ -7,7 +7,7 @@
  *   --dataset debian    bench/datasets/debian.js --format docs
  *
  *   bench_search FILE [--dataset products|debian] [--docs N] [--segment-docs N] [--runs N]
- *                     [--exact-totals] [--index-dir DIR] [--merge M]
+ *                     [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL]
  *
  * Indexing is timed without JSON parsing (reported separately). Queries go through the whole
  * search path: DSL parse, plan, statistics, execution, top-k.
@@ -15,7 +15,8 @@
  * (memory-mapped) instead of indexing again: quick re-runs while profiling.
  * --merge M measures refresh and merge cost instead of queries: documents are refreshed every
  * --segment-docs N (each refresh timed; no policy merges), then the first M segments are
- * merged into one (CPU time and MB/s of segment bytes in and out). */
+ * merged into one (CPU time and MB/s of segment bytes in and out).
+ * --only LABEL runs only the queries whose label contains LABEL (for profiles). */
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
@@ -51,9 +52,12 @@ static int kiln__cmp_df(const void *a, const void *b)
     return (x->df < y->df) - (x->df > y->df);
 }
 
+static const char *kiln__only; /* --only SUBSTRING: run the queries whose label contains it */
+
 static void kiln__run(kiln_sindex *si, kiln_mapping *m, const char *label, const char *qjs,
                       int runs, int exact, const kiln_sort_key *sort, size_t nsort)
 {
+    if (kiln__only && !strstr(label, kiln__only)) return;
     json_error_t je;
     json_t *j = json_loads(qjs, 0, &je);
     double *lat = calloc((size_t)runs, sizeof *lat), *cpu = calloc((size_t)runs, sizeof *cpu);
@@ -164,7 +168,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr,
                 "usage: %s FILE [--dataset products|debian] [--docs N] [--segment-docs N] "
-                "[--runs N] [--exact-totals] [--index-dir DIR] [--merge M]\n",
+                "[--runs N] [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL]\n",
                 argv[0]);
         return 2;
     }
@@ -179,6 +183,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--exact-totals")) exact = 1;
         else if (!strcmp(argv[i], "--index-dir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--merge") && i + 1 < argc) merge = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) kiln__only = argv[++i];
         else if (!strcmp(argv[i], "--dataset") && i + 1 < argc) {
             const char *name = argv[++i];
             ds = NULL;

@@ -280,6 +280,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         int prune_ok = !nk && o->k && !o->after && !o->has_min_score && o->track_total_hits >= 0;
         uint32_t target = 0, upto = 0;
         int have_upto = 0;
+        /* Counting to track_total_hits with a full heap: every match is counted, but a doc is
+         * scored only when its range's bound can beat the worst kept hit (the bound is taken
+         * once per range [doc, cnt_end]). */
+        uint32_t cnt_end = 0;
+        int have_cnt = 0, cnt_skip = 0;
         for (;;) {
             uint32_t d;
             if (prune_ok && h.n == h.k && total >= (uint64_t)o->track_total_hits) {
@@ -297,7 +302,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                     upto = end;
                     have_upto = 1;
                 }
+                /* with min_comp set, an iterator may pass over matches without returning
+                 * them (a phrase skips docs that cannot compete), so the count stops being
+                 * exact here even when no range is skipped */
                 it->min_comp = h.v[0].score;
+                res->total_is_lower_bound = 1;
                 d = kiln__it_advance(it, target);
             } else
                 d = kiln__it_next(it);
@@ -309,6 +318,22 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                 break;
             }
             if (check_live && !roaring_bitmap_contains(live, docnum)) continue;
+            if (prune_ok && h.n == h.k) { /* still counting (else the branch above ran) */
+                if (!have_cnt || d > cnt_end) {
+                    /* the threshold lets conjunctions widen a losing range; it is taken back
+                     * at once, as next() must not skip docs (phrases, MaxScore) while
+                     * counting */
+                    it->min_comp = h.v[0].score;
+                    float b = kiln__it_bound(it, d, &cnt_end);
+                    it->min_comp = -1;
+                    cnt_skip = cnt_end != KILN__END && b <= h.v[0].score;
+                    have_cnt = cnt_end != KILN__END;
+                }
+                if (cnt_skip) { /* cannot enter the top k: ties lose to earlier docs */
+                    total++;
+                    continue;
+                }
+            }
             float score = need_scores ? it->score(it) : NAN;
             if (o->has_min_score && !(score >= o->min_score)) continue;
             total++;

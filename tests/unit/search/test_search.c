@@ -6,6 +6,7 @@
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
+#include "search/iter.h"
 #include "core/fs.h"
 
 #include <pthread.h>
@@ -90,6 +91,28 @@ static const char *docs_of(const run *r)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%u", i ? "," : "",
                  r->res.hits[i].docnum);
     return buf;
+}
+
+/* The per-width block unpackers of the term iterator agree with the generic kiln__unpack on
+ * every width, values at their largest included. */
+static void test_unpack_widths(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (unsigned w = 0; w <= 32; w++) {
+        uint32_t v[KILN__BLOCK], a[KILN__BLOCK], b[KILN__BLOCK];
+        uint8_t packed[16 * 32 + KILN__PACK_PAD];
+        memset(packed, 0, sizeof packed);
+        for (unsigned i = 0; i < KILN__BLOCK; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t mask = w == 32 ? UINT32_MAX : (1u << w) - 1;
+            v[i] = i % 7 == 3 ? mask : (uint32_t)x & mask;
+        }
+        kiln__pack(packed, v, w);
+        kiln__unpack(packed, a, w);
+        kiln__unpack_block(packed, b, w);
+        CHECK(!memcmp(a, v, sizeof v));
+        CHECK(!memcmp(b, v, sizeof v));
+    }
 }
 
 static void test_norms(void)
@@ -446,6 +469,9 @@ static void test_pruning(void)
         size_t n = 0;
         int len = 1 + (int)(i % 37);
         n += (size_t)snprintf(buf + n, sizeof buf - n, "{\"k\":\"k%u\",\"t\":\"", i % 3);
+        /* "z" is in nearly every doc: dense postings blocks (consecutive docs), and a few with
+         * a gap; repeated in some docs so its tfs vary */
+        if (i % 997 != 5) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i % 5 ? "z " : "z z ");
         for (int w = 0; w < len; w++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             /* skewed: low words are common */
@@ -470,20 +496,49 @@ static void test_pruning(void)
         "{\"dis_max\":{\"queries\":[{\"match\":{\"t\":\"a\"}},{\"match\":{\"t\":\"e\"}}],\"tie_breaker\":0.3}}",
         "{\"match_phrase\":{\"t\":\"a b\"}}",
         "{\"bool\":{\"must\":{\"match\":{\"t\":\"c\"}},\"must_not\":{\"match\":{\"t\":\"d\"}}}}",
+        "{\"match\":{\"t\":\"z\"}}",
+        "{\"match\":{\"t\":{\"query\":\"z h\",\"operator\":\"and\"}}}",
+        "{\"match\":{\"t\":{\"query\":\"z a\",\"operator\":\"and\"}}}",
+        "{\"match\":{\"t\":\"z h\"}}",
+        "{\"match\":{\"t\":\"z a j\"}}",
+        "{\"match_phrase\":{\"t\":\"z z\"}}",
+        "{\"match_phrase\":{\"t\":\"z a\"}}",
     };
+    /* k and track_total_hits: 0 prunes at once; the others count exactly first (a doc is
+     * scored only when its range's bound can beat the worst kept hit), then prune */
+    static const struct {
+        size_t k;
+        int64_t tth;
+    } modes[] = {{10, 0}, {10, 1}, {10, 37}, {10, 1000}, {1, 3000}, {3, 100000}};
     for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
         kiln_search_opts exact = {.k = 10, .track_total_hits = -1};
-        kiln_search_opts pruned = {.k = 10, .track_total_hits = 0};
         run a = search_full(si, m, qs[i], NULL, &exact);
-        run b = search_full(si, m, qs[i], NULL, &pruned);
-        char da[512];
-        snprintf(da, sizeof da, "%s", docs_of(&a));
-        if (strcmp(da, docs_of(&b))) fprintf(stderr, "pruning differs for %s\n", qs[i]);
-        CHECK_STR(docs_of(&b), da);
-        for (size_t k = 0; k < a.res.nhits && k < b.res.nhits; k++)
-            CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+        for (size_t md = 0; md < sizeof modes / sizeof *modes; md++) {
+            kiln_search_opts pruned = {.k = modes[md].k, .track_total_hits = modes[md].tth};
+            run b = search_full(si, m, qs[i], NULL, &pruned);
+            char da[512] = "";
+            for (size_t k = 0; k < a.res.nhits && k < modes[md].k; k++)
+                snprintf(da + strlen(da), sizeof da - strlen(da), "%s%u", k ? "," : "",
+                         a.res.hits[k].docnum);
+            if (strcmp(da, docs_of(&b)))
+                fprintf(stderr, "pruning differs for %s (k %zu, tth %lld)\n", qs[i],
+                        modes[md].k, (long long)modes[md].tth);
+            CHECK_STR(docs_of(&b), da);
+            for (size_t k = 0; k < a.res.nhits && k < b.res.nhits; k++)
+                CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+            /* totals: exact below the tracking limit, the limit (a lower bound) above it */
+            uint64_t lim = (uint64_t)modes[md].tth;
+            if (a.res.total < lim) {
+                CHECK_INT(b.res.total, a.res.total);
+                CHECK_INT(b.res.total_is_lower_bound, 0);
+            } else {
+                CHECK_INT(b.res.total, lim);
+                if (a.res.total > lim) CHECK_INT(b.res.total_is_lower_bound, 1);
+            }
+            if (b.res.nhits) CHECK_FLOAT(b.res.max_score, a.res.max_score);
+            kiln_search_result_free(&b.res);
+        }
         kiln_search_result_free(&a.res);
-        kiln_search_result_free(&b.res);
     }
     kiln_sindex_close(si);
     kiln_mapping_unref(m);
@@ -792,6 +847,7 @@ static void test_concurrency(void)
 
 int main(void)
 {
+    test_unpack_widths();
     test_norms();
     test_varint();
     test_single_doc_score();
