@@ -935,6 +935,15 @@ static uint32_t kiln__dv_adv(kiln__it *it, uint32_t target)
             return it->doc = doc;
     return it->doc = KILN__END;
 }
+/* As a conjunction's follower a scan is checked on the lead's candidates (two-phase, like a
+ * UDF filter) rather than advanced: advance() would walk every doc from the candidate to the
+ * next value in range, only for the lead to skip past most of them. */
+static int kiln__dv_matches(kiln__it *it, uint32_t doc)
+{
+    kiln__dv_it *d = (kiln__dv_it *)it;
+    return doc < d->dv.ndocs && d->dv.off[doc + 1] != d->dv.off[doc] &&
+           d->pred(&d->dv, doc, d->arg);
+}
 static uint32_t kiln__dv_next(kiln__it *it)
 {
     return kiln__it_next_by_advance(it, kiln__dv_adv);
@@ -960,6 +969,7 @@ kiln__it *kiln__it_dv(const kiln_dv *dv, kiln__dv_pred pred, const void *arg, si
     d->base.free = kiln__dv_free;
     d->base.cost = dv->ndocs;
     d->base.cost_class = 1;
+    d->base.matches = kiln__dv_matches;
     d->base.max_score = score;
     d->dv = *dv;
     d->pred = pred;
