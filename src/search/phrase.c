@@ -60,7 +60,7 @@ static uint32_t kiln__nearest(const uint32_t *v, uint32_t n, int64_t x)
 /* The fewest occurrences the doc needs for its phrase score to beat min_comp (1 when the
  * collector has no threshold yet). BM25 grows with the frequency, so the score of f
  * occurrences beats min_comp iff f * cache > w / (w - min_comp) - 1. */
-static uint32_t kiln__phrase_need(kiln__phrase_it *p, uint32_t d)
+static inline uint32_t kiln__phrase_need(kiln__phrase_it *p, uint32_t d)
 {
     if (p->base.min_comp < 0 || !p->bm.cache) return 1;
     uint8_t nb = p->norms ? p->norms[d] : 1;
@@ -79,6 +79,10 @@ static uint32_t kiln__phrase_need(kiln__phrase_it *p, uint32_t d)
     p->need[nb] = f;
     return f;
 }
+
+/* Positions below this are matched through a bitmap (products' descriptions have ~60–125
+ * tokens, so nearly every doc); longer docs take the merge walk. */
+#define KILN__PHRASE_BITS 512
 
 /* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads (only its
  * positions are decoded first); each other term, rarest first, keeps the candidate starts it
@@ -111,6 +115,22 @@ static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
         uint32_t m = kiln__load_pos(p, i), c = 0;
         const uint32_t *v = p->pos[i];
         kept = 0;
+        if (m && v[m - 1] < KILN__PHRASE_BITS) { /* short doc: a bitmap, no branchy walk */
+            uint64_t bits[KILN__PHRASE_BITS / 64];
+            uint32_t words = (v[m - 1] >> 6) + 1;
+            memset(bits, 0, words * sizeof *bits);
+            for (uint32_t j = 0; j < m; j++) bits[v[j] >> 6] |= 1ULL << (v[j] & 63);
+            int64_t top = v[m - 1];
+            for (uint32_t a = 0; a < count; a++) {
+                int64_t want = starts[a] + p->offsets[i];
+                if (want >= 0 && want <= top && (bits[want >> 6] >> (want & 63) & 1))
+                    starts[kept++] = starts[a];
+                else if (kept + (count - a - 1) < need)
+                    return 0; /* cannot reach need any more */
+            }
+            count = kept;
+            continue;
+        }
         for (uint32_t a = 0; a < count && c < m; a++) {
             int64_t want = starts[a] + p->offsets[i];
             if (v[c] < want) { /* gallop, then step */
