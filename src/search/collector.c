@@ -346,7 +346,7 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                 break;
             }
             if (check_live && !roaring_bitmap_contains(live, docnum)) continue;
-            if (prune_ok && h.n == h.k) { /* still counting (else the branch above ran) */
+            if (prune_ok && h.n == h.k && total < (uint64_t)o->track_total_hits) { /* counting */
                 if (!have_cnt || d > cnt_end) {
                     /* the threshold lets conjunctions widen a losing range; it is taken back
                      * at once, as next() must not skip docs (phrases, MaxScore) while
