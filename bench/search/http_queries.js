@@ -16,7 +16,9 @@
 // 201st ("medium"), first at or below df 100 ("rare"). Frequencies are counted on the analyzed
 // text: products' synthetic words are lowercase ASCII (a regex split gives the analyzer's
 // tokens), Debian's text goes through the index's own _analyze; each chosen term's df is then
-// checked with _count. Kiln has no _forcemerge: the segment count after a _flush is reported.
+// checked with _count (ties of df are broken by term text here; bench_search's sort may pick
+// another term of the same df — compare the printed terms). Kiln has no _forcemerge: the
+// segment count after a _flush is reported.
 // Searches ask for the default response (top 10 with _source), track_total_hits default 10,000.
 
 const fs = require('node:fs');
