@@ -218,6 +218,29 @@ static void kiln__sort_value(const kiln_sort_key *k, const kiln__skey *sk, uint3
     }
 }
 
+/* Does doc lose to the worst kept hit w on a numeric first key alone (min/max mode)? Equal
+ * values and missing ones are left to the full comparison (tie-breaks, missing order). */
+static int kiln__first_key_loses(const kiln_sort_key *k, const kiln__skey *sk, uint32_t doc,
+                                 const kiln_sort_value *w)
+{
+    uint32_t cnt = kiln_dv_count(&sk->dv, doc);
+    if (!cnt) return 0;
+    kiln_sort_mode mode = k->mode;
+    if (mode == KILN_SMODE_DEFAULT) mode = k->desc ? KILN_SMODE_MAX : KILN_SMODE_MIN;
+    uint32_t pick = sk->dv.off[doc] + (mode == KILN_SMODE_MAX ? cnt - 1 : 0);
+    int c;
+    if (sk->dv.kind == KILN_DV_F64) {
+        if (w->type != KILN_SV_F64) return 0;
+        double x = sk->dv.f64[pick];
+        c = (x > w->d) - (x < w->d);
+    } else {
+        if (w->type != KILN_SV_I64) return 0;
+        int64_t x = sk->dv.i64[pick];
+        c = (x > w->i) - (x < w->i);
+    }
+    return (k->desc ? -c : c) > 0;
+}
+
 static int64_t kiln__now_ns(void)
 {
     struct timespec ts;
@@ -272,6 +295,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         for (size_t k = 0; k < nk; k++)
             skeys[k].has = o->sort[k].by == KILN_SORT_FIELD &&
                            !kiln_dv_get(s, o->sort[k].field, &skeys[k].dv);
+        /* a full heap turns most docs away on the first sort key: compared in place */
+        int fast_key = nk && !o->after && o->sort[0].by == KILN_SORT_FIELD && skeys[0].has &&
+                       (skeys[0].dv.kind == KILN_DV_I64 || skeys[0].dv.kind == KILN_DV_F64) &&
+                       (o->sort[0].mode == KILN_SMODE_DEFAULT ||
+                        o->sort[0].mode == KILN_SMODE_MIN || o->sort[0].mode == KILN_SMODE_MAX);
         /* live docs: a segment range fully present needs no per-doc check */
         int check_live = !no_deletes && !roaring_bitmap_contains_range(
                                             live, s->base, (uint64_t)s->base + s->ndocs);
@@ -280,6 +308,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         int prune_ok = !nk && o->k && !o->after && !o->has_min_score && o->track_total_hits >= 0;
         uint32_t target = 0, upto = 0;
         int have_upto = 0;
+        /* Counting to track_total_hits with a full heap: every match is counted, but a doc is
+         * scored only when its range's bound can beat the worst kept hit (the bound is taken
+         * once per range [doc, cnt_end]). */
+        uint32_t cnt_end = 0;
+        int have_cnt = 0, cnt_skip = 0;
         for (;;) {
             uint32_t d;
             if (prune_ok && h.n == h.k && total >= (uint64_t)o->track_total_hits) {
@@ -297,7 +330,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                     upto = end;
                     have_upto = 1;
                 }
+                /* with min_comp set, an iterator may pass over matches without returning
+                 * them (a phrase skips docs that cannot compete), so the count stops being
+                 * exact here even when no range is skipped */
                 it->min_comp = h.v[0].score;
+                res->total_is_lower_bound = 1;
                 d = kiln__it_advance(it, target);
             } else
                 d = kiln__it_next(it);
@@ -309,12 +346,31 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                 break;
             }
             if (check_live && !roaring_bitmap_contains(live, docnum)) continue;
+            if (prune_ok && h.n == h.k && total < (uint64_t)o->track_total_hits) { /* counting */
+                if (!have_cnt || d > cnt_end) {
+                    /* the threshold lets conjunctions widen a losing range; it is taken back
+                     * at once, as next() must not skip docs (phrases, MaxScore) while
+                     * counting */
+                    it->min_comp = h.v[0].score;
+                    float b = kiln__it_bound(it, d, &cnt_end);
+                    it->min_comp = -1;
+                    cnt_skip = cnt_end != KILN__END && b <= h.v[0].score;
+                    have_cnt = cnt_end != KILN__END;
+                }
+                if (cnt_skip) { /* cannot enter the top k: ties lose to earlier docs */
+                    total++;
+                    continue;
+                }
+            }
             float score = need_scores ? it->score(it) : NAN;
             if (o->has_min_score && !(score >= o->min_score)) continue;
             total++;
             if (need_scores && score > max_score) max_score = score;
             if (!o->k) continue;
             kiln_hit c = {.docnum = docnum, .shard = o->shard, .score = score, .sort = NULL};
+            if (nk && h.n == h.k && fast_key && kiln__first_key_loses(&o->sort[0], &skeys[0], d,
+                                                                       &h.v[0].sort[0]))
+                continue;
             if (nk) {
                 for (size_t k = 0; k < nk; k++)
                     kiln__sort_value(&o->sort[k], &skeys[k], d, docnum, score, &cand_sort[k]);

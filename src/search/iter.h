@@ -82,6 +82,10 @@ uint32_t kiln__it_term_freq(kiln__it *it);
 /* The term iterator's block bound for other BM25 inputs (a phrase's: its freq <= the tf). */
 float kiln__it_term_bound_bm(kiln__it *it, uint32_t target, uint32_t *end, kiln__bm25 bm);
 
+/* Unpacks KILN__BLOCK values of width w (0..32) packed as kiln__pack packs them: the same
+ * as kiln__unpack, with one specialised loop per width (the term iterator's block decode). */
+void kiln__unpack_block(const uint8_t *in, uint32_t *v, unsigned w);
+
 kiln__it *kiln__it_empty(void);
 /* Every doc of the segment (present: borrowed bitset of existing docs, or NULL = all). */
 kiln__it *kiln__it_all(uint32_t ndocs, const uint64_t *present, float score);

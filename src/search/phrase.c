@@ -24,6 +24,11 @@ typedef struct kiln__phrase_it {
     int64_t *starts;              /* exact phrases: candidate starts (pos - offset) */
     uint32_t starts_cap;
     size_t *order;                /* exact phrases: terms by increasing tf in the doc */
+    /* kiln__phrase_need by norm byte, for the min_comp it was computed with (NaN: not yet):
+     * the threshold changes only when the collector's heap does, the per-doc check is then a
+     * lookup instead of a division and a search */
+    float need_comp[256];
+    uint32_t need[256];
 } kiln__phrase_it;
 
 static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
@@ -55,17 +60,29 @@ static uint32_t kiln__nearest(const uint32_t *v, uint32_t n, int64_t x)
 /* The fewest occurrences the doc needs for its phrase score to beat min_comp (1 when the
  * collector has no threshold yet). BM25 grows with the frequency, so the score of f
  * occurrences beats min_comp iff f * cache > w / (w - min_comp) - 1. */
-static uint32_t kiln__phrase_need(const kiln__phrase_it *p, uint32_t d)
+static inline uint32_t kiln__phrase_need(kiln__phrase_it *p, uint32_t d)
 {
     if (p->base.min_comp < 0 || !p->bm.cache) return 1;
-    float w = p->bm.weight, c = p->bm.cache[p->norms ? p->norms[d] : 1];
-    if (!(w > p->base.min_comp) || !(c > 0)) return UINT32_MAX;
-    float x = (w / (w - p->base.min_comp) - 1.0f) / c;
-    uint32_t f = x < 1 ? 1 : x > 1e9f ? UINT32_MAX : (uint32_t)x;
-    while (f > 1 && w - w / (1.0f + (float)(f - 1) * c) > p->base.min_comp) f--; /* float */
-    while (f != UINT32_MAX && !(w - w / (1.0f + (float)f * c) > p->base.min_comp)) f++;
+    uint8_t nb = p->norms ? p->norms[d] : 1;
+    if (p->need_comp[nb] == p->base.min_comp) return p->need[nb];
+    float w = p->bm.weight, c = p->bm.cache[nb];
+    uint32_t f;
+    if (!(w > p->base.min_comp) || !(c > 0))
+        f = UINT32_MAX;
+    else {
+        float x = (w / (w - p->base.min_comp) - 1.0f) / c;
+        f = x < 1 ? 1 : x > 1e9f ? UINT32_MAX : (uint32_t)x;
+        while (f > 1 && w - w / (1.0f + (float)(f - 1) * c) > p->base.min_comp) f--; /* float */
+        while (f != UINT32_MAX && !(w - w / (1.0f + (float)f * c) > p->base.min_comp)) f++;
+    }
+    p->need_comp[nb] = p->base.min_comp;
+    p->need[nb] = f;
     return f;
 }
+
+/* Positions below this are matched through a bitmap (products' descriptions have ~60–125
+ * tokens, so nearly every doc); longer docs take the merge walk. */
+#define KILN__PHRASE_BITS 512
 
 /* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads (only its
  * positions are decoded first); each other term, rarest first, keeps the candidate starts it
@@ -98,6 +115,22 @@ static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
         uint32_t m = kiln__load_pos(p, i), c = 0;
         const uint32_t *v = p->pos[i];
         kept = 0;
+        if (m && v[m - 1] < KILN__PHRASE_BITS) { /* short doc: a bitmap, no branchy walk */
+            uint64_t bits[KILN__PHRASE_BITS / 64];
+            uint32_t words = (v[m - 1] >> 6) + 1;
+            memset(bits, 0, words * sizeof *bits);
+            for (uint32_t j = 0; j < m; j++) bits[v[j] >> 6] |= 1ULL << (v[j] & 63);
+            int64_t top = v[m - 1];
+            for (uint32_t a = 0; a < count; a++) {
+                int64_t want = starts[a] + p->offsets[i];
+                if (want >= 0 && want <= top && (bits[want >> 6] >> (want & 63) & 1))
+                    starts[kept++] = starts[a];
+                else if (kept + (count - a - 1) < need)
+                    return 0; /* cannot reach need any more */
+            }
+            count = kept;
+            continue;
+        }
         for (uint32_t a = 0; a < count && c < m; a++) {
             int64_t want = starts[a] + p->offsets[i];
             if (v[c] < want) { /* gallop, then step */
@@ -134,7 +167,9 @@ static float kiln__phrase_freq(kiln__phrase_it *p, uint32_t d)
     return freq;
 }
 
-/* The doc's score bound from its terms' frequencies (see kiln__phrase_bound). */
+/* The doc's score bound from its terms' frequencies (see kiln__phrase_bound): an exact phrase
+ * occurs at most min(tf) times, a sloppy one adds at most 1 per occurrence of term 0; the
+ * score of that many occurrences beats min_comp iff it reaches kiln__phrase_need. */
 static int kiln__phrase_cannot_compete(kiln__phrase_it *p, uint32_t d)
 {
     if (p->base.min_comp < 0 || !p->bm.cache) return 0;
@@ -143,9 +178,7 @@ static int kiln__phrase_cannot_compete(kiln__phrase_it *p, uint32_t d)
         uint32_t x = kiln__it_term_freq(p->terms[i]);
         if (x < tf) tf = x;
     }
-    uint8_t nb = p->norms ? p->norms[d] : 1;
-    float w = p->bm.weight;
-    return w - w / (1.0f + (float)tf * p->bm.cache[nb]) <= p->base.min_comp;
+    return tf < kiln__phrase_need(p, d);
 }
 
 static uint32_t kiln__phrase_match(kiln__phrase_it *p, uint32_t d)
@@ -244,6 +277,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->cap = kiln_xcalloc(n, sizeof *p->cap);
     p->cur = kiln_xcalloc(n, sizeof *p->cur);
     p->order = kiln_xcalloc(n, sizeof *p->order);
+    for (int i = 0; i < 256; i++) p->need_comp[i] = __builtin_nanf("");
     p->conj = kiln__it_and(terms, n); /* owns the term iterators */
     p->base.cost = p->conj->cost;
     p->base.max_score = bm.cache ? bm.weight : 0; /* w * freq/(freq + K) < w */

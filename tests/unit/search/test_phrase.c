@@ -2,7 +2,9 @@
  * 3-word vocabulary (so norms are equal and the score grows with the phrase frequency), phrases
  * with repeated terms; the matching docs, the frequency order of the scores, and the top hits
  * with pruning (a threshold handed down) against exhaustive counting. It fails if the
- * pruning asks one occurrence too many (checked by sabotage). */
+ * pruning asks one occurrence too many (checked by sabotage). Run twice: short docs (phrases
+ * matched through a bitmap of positions) and the same docs behind 600 filler tokens (the
+ * merge walk). */
 #include "../test.h"
 
 #include "dsl/query.h"
@@ -56,14 +58,18 @@ static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_
     kiln_query_free(query);
 }
 
-static void test_exact_phrases(void)
+/* pad: filler tokens ("f", in no phrase) before each doc's LEN tokens, the same number in
+ * every doc so norms stay equal: 0 keeps positions small (the bitmap match), 600 puts them
+ * past it (the merge walk). */
+static void exact_phrases(int pad)
 {
     kiln_mapping *m = mapping();
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(NULL, &err);
     srand(7);
     for (int d = 0; d < NDOCS; d++) {
-        char text[128] = "";
+        char text[128 + 2 * 600] = "";
+        for (int k = 0; k < pad; k++) strcat(text, "f ");
         for (int k = 0; k < LEN; k++) {
             /* skewed: "a" common, so some docs hold a phrase many times */
             int r = rand() % 10;
@@ -71,7 +77,7 @@ static void test_exact_phrases(void)
             snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "",
                      W[toks[d][k]]);
         }
-        char doc[160];
+        char doc[sizeof text + 32];
         snprintf(doc, sizeof doc, "{\"t\":\"%s\"}", text);
         json_t *j = json_loads(doc, 0, NULL);
         CHECK_INT(kiln_sindex_add(si, (uint32_t)d, j, m, NULL, &err), 0);
@@ -99,7 +105,7 @@ static void test_exact_phrases(void)
             int fb = ref_freq((int)res.hits[h].docnum, cases[c].ph, cases[c].n);
             if (fa < fb || (fa == fb) != (res.hits[h - 1].score == res.hits[h].score)) bad++;
         }
-        if (bad) fprintf(stderr, "phrase [%s]: %d disagreements\n", cases[c].text, bad);
+        if (bad) fprintf(stderr, "phrase [%s] pad %d: %d disagreements\n", cases[c].text, pad, bad);
         CHECK_INT(bad, 0);
         /* pruned (exact counting stops at 10) keeps the exhaustive top 300, whose threshold
          * sits among docs of every frequency */
@@ -118,4 +124,14 @@ static void test_exact_phrases(void)
     kiln_mapping_unref(m);
 }
 
-KT_MAIN(KT_CASE(test_exact_phrases))
+static void test_exact_phrases(void)
+{
+    exact_phrases(0);
+}
+
+static void test_exact_phrases_long_docs(void)
+{
+    exact_phrases(600);
+}
+
+KT_MAIN(KT_CASE(test_exact_phrases), KT_CASE(test_exact_phrases_long_docs))

@@ -6,6 +6,7 @@
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
+#include "search/iter.h"
 #include "core/fs.h"
 
 #include <pthread.h>
@@ -90,6 +91,28 @@ static const char *docs_of(const run *r)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%u", i ? "," : "",
                  r->res.hits[i].docnum);
     return buf;
+}
+
+/* The per-width block unpackers of the term iterator agree with the generic kiln__unpack on
+ * every width, values at their largest included. */
+static void test_unpack_widths(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (unsigned w = 0; w <= 32; w++) {
+        uint32_t v[KILN__BLOCK], a[KILN__BLOCK], b[KILN__BLOCK];
+        uint8_t packed[16 * 32 + KILN__PACK_PAD];
+        memset(packed, 0, sizeof packed);
+        for (unsigned i = 0; i < KILN__BLOCK; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t mask = w == 32 ? UINT32_MAX : (1u << w) - 1;
+            v[i] = i % 7 == 3 ? mask : (uint32_t)x & mask;
+        }
+        kiln__pack(packed, v, w);
+        kiln__unpack(packed, a, w);
+        kiln__unpack_block(packed, b, w);
+        CHECK(!memcmp(a, v, sizeof v));
+        CHECK(!memcmp(b, v, sizeof v));
+    }
 }
 
 static void test_norms(void)
@@ -446,6 +469,9 @@ static void test_pruning(void)
         size_t n = 0;
         int len = 1 + (int)(i % 37);
         n += (size_t)snprintf(buf + n, sizeof buf - n, "{\"k\":\"k%u\",\"t\":\"", i % 3);
+        /* "z" is in nearly every doc: dense postings blocks (consecutive docs), and a few with
+         * a gap; repeated in some docs so its tfs vary */
+        if (i % 997 != 5) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", i % 5 ? "z " : "z z ");
         for (int w = 0; w < len; w++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             /* skewed: low words are common */
@@ -470,21 +496,125 @@ static void test_pruning(void)
         "{\"dis_max\":{\"queries\":[{\"match\":{\"t\":\"a\"}},{\"match\":{\"t\":\"e\"}}],\"tie_breaker\":0.3}}",
         "{\"match_phrase\":{\"t\":\"a b\"}}",
         "{\"bool\":{\"must\":{\"match\":{\"t\":\"c\"}},\"must_not\":{\"match\":{\"t\":\"d\"}}}}",
+        "{\"match\":{\"t\":\"z\"}}",
+        "{\"match\":{\"t\":{\"query\":\"z h\",\"operator\":\"and\"}}}",
+        "{\"match\":{\"t\":{\"query\":\"z a\",\"operator\":\"and\"}}}",
+        "{\"match\":{\"t\":\"z h\"}}",
+        "{\"match\":{\"t\":\"z a j\"}}",
+        "{\"match_phrase\":{\"t\":\"z z\"}}",
+        "{\"match_phrase\":{\"t\":\"z a\"}}",
     };
+    /* k and track_total_hits: 0 prunes at once; the others count exactly first (a doc is
+     * scored only when its range's bound can beat the worst kept hit), then prune */
+    static const struct {
+        size_t k;
+        int64_t tth;
+    } modes[] = {{10, 0}, {10, 1}, {10, 37}, {10, 1000}, {1, 3000}, {3, 100000}};
     for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
         kiln_search_opts exact = {.k = 10, .track_total_hits = -1};
-        kiln_search_opts pruned = {.k = 10, .track_total_hits = 0};
         run a = search_full(si, m, qs[i], NULL, &exact);
-        run b = search_full(si, m, qs[i], NULL, &pruned);
-        char da[512];
-        snprintf(da, sizeof da, "%s", docs_of(&a));
-        if (strcmp(da, docs_of(&b))) fprintf(stderr, "pruning differs for %s\n", qs[i]);
-        CHECK_STR(docs_of(&b), da);
-        for (size_t k = 0; k < a.res.nhits && k < b.res.nhits; k++)
-            CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+        for (size_t md = 0; md < sizeof modes / sizeof *modes; md++) {
+            kiln_search_opts pruned = {.k = modes[md].k, .track_total_hits = modes[md].tth};
+            run b = search_full(si, m, qs[i], NULL, &pruned);
+            char da[512] = "";
+            for (size_t k = 0; k < a.res.nhits && k < modes[md].k; k++)
+                snprintf(da + strlen(da), sizeof da - strlen(da), "%s%u", k ? "," : "",
+                         a.res.hits[k].docnum);
+            if (strcmp(da, docs_of(&b)))
+                fprintf(stderr, "pruning differs for %s (k %zu, tth %lld)\n", qs[i],
+                        modes[md].k, (long long)modes[md].tth);
+            CHECK_STR(docs_of(&b), da);
+            for (size_t k = 0; k < a.res.nhits && k < b.res.nhits; k++)
+                CHECK_FLOAT(b.res.hits[k].score, a.res.hits[k].score);
+            /* totals: exact below the tracking limit, the limit (a lower bound) above it */
+            uint64_t lim = (uint64_t)modes[md].tth;
+            if (a.res.total < lim) {
+                CHECK_INT(b.res.total, a.res.total);
+                CHECK_INT(b.res.total_is_lower_bound, 0);
+            } else {
+                CHECK_INT(b.res.total, lim);
+                if (a.res.total > lim) CHECK_INT(b.res.total_is_lower_bound, 1);
+            }
+            if (b.res.nhits) CHECK_FLOAT(b.res.max_score, a.res.max_score);
+            kiln_search_result_free(&b.res);
+        }
         kiln_search_result_free(&a.res);
-        kiln_search_result_free(&b.res);
     }
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
+/* Sorting by a numeric field with a full heap (most docs turned away on the first key alone)
+ * against a reference order: multi-valued docs (min/max modes), missing values (last), ties
+ * broken by doc number, long and double columns, two segments, asc and desc. */
+static int64_t g_key[3000];
+static int g_has[3000], g_desc;
+static int cmp_ref(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (g_has[x] != g_has[y]) return g_has[x] ? -1 : 1;
+    if (g_has[x] && g_key[x] != g_key[y]) {
+        int c = g_key[x] < g_key[y] ? -1 : 1;
+        return g_desc ? -c : c;
+    }
+    return (x > y) - (x < y);
+}
+
+static void test_sort_numeric_topk(void)
+{
+    kiln_mapping *m = mapping("{\"properties\":{\"n\":{\"type\":\"long\"},\"d\":{\"type\":\"double\"}}}");
+    kiln_sindex *si = kiln_sindex_open(NULL, NULL);
+    enum { N = 3000 };
+    int64_t v[N][2];
+    int nv[N];
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    char buf[256];
+    for (uint32_t i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        nv[i] = (int)(x % 7 == 0 ? 0 : x % 5 == 0 ? 2 : 1); /* missing, two values, one */
+        for (int k = 0; k < nv[i]; k++) v[i][k] = (int64_t)((x >> (8 + 16 * k)) % 50) - 10;
+        if (nv[i] == 0)
+            snprintf(buf, sizeof buf, "{}");
+        else if (nv[i] == 1)
+            snprintf(buf, sizeof buf, "{\"n\":%lld,\"d\":%lld.5}", (long long)v[i][0],
+                     (long long)v[i][0]);
+        else
+            snprintf(buf, sizeof buf, "{\"n\":[%lld,%lld],\"d\":[%lld.5,%lld.5]}",
+                     (long long)v[i][0], (long long)v[i][1], (long long)v[i][0],
+                     (long long)v[i][1]);
+        add(si, i, buf, m);
+        if (i == 1234) kiln_sindex_refresh(si, NULL);
+    }
+    kiln_sindex_refresh(si, NULL);
+    static const char *fields[] = {"n", "d"};
+    static const kiln_sort_mode modes[] = {KILN_SMODE_DEFAULT, KILN_SMODE_MIN, KILN_SMODE_MAX};
+    for (int f = 0; f < 2; f++)
+        for (int desc = 0; desc < 2; desc++)
+            for (int md = 0; md < 3; md++) {
+                kiln_sort_mode mode = modes[md];
+                if (mode == KILN_SMODE_DEFAULT) mode = desc ? KILN_SMODE_MAX : KILN_SMODE_MIN;
+                uint32_t ref[N];
+                for (uint32_t i = 0; i < N; i++) {
+                    ref[i] = i;
+                    g_has[i] = nv[i] > 0;
+                    int64_t a = v[i][0], b = nv[i] == 2 ? v[i][1] : a;
+                    g_key[i] = mode == KILN_SMODE_MAX ? (a > b ? a : b) : (a < b ? a : b);
+                }
+                g_desc = desc;
+                qsort(ref, N, sizeof *ref, cmp_ref);
+                kiln_sort_key key = {.by = KILN_SORT_FIELD, .field = fields[f], .desc = desc,
+                                     .mode = modes[md]};
+                kiln_search_opts o = {.k = 20, .track_total_hits = -1, .sort = &key, .nsort = 1};
+                run r = search_full(si, m, "{\"match_all\":{}}", NULL, &o);
+                CHECK_INT(r.res.total, N);
+                CHECK_INT(r.res.nhits, 20);
+                char want[512] = "";
+                for (int k = 0; k < 20; k++)
+                    snprintf(want + strlen(want), sizeof want - strlen(want), "%s%u", k ? "," : "",
+                             ref[k]);
+                CHECK_STR(docs_of(&r), want);
+                kiln_search_result_free(&r.res);
+            }
     kiln_sindex_close(si);
     kiln_mapping_unref(m);
 }
@@ -792,6 +922,7 @@ static void test_concurrency(void)
 
 int main(void)
 {
+    test_unpack_widths();
     test_norms();
     test_varint();
     test_single_doc_score();
@@ -802,6 +933,7 @@ int main(void)
     test_doc_values();
     test_large();
     test_pruning();
+    test_sort_numeric_topk();
     test_persist();
     test_merge();
     test_fuzz();
