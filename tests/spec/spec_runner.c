@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 static int verbose, tier;
+static int t0_own, t0_wasm2c; /* modules whose tier 0 came from Kiln's translator / wasm2c */
 static int passed, failed, skipped;
 static char workdir[256];
 
@@ -214,6 +215,15 @@ static int load_module(const char *file, const char *name, int *out_idx, char *w
         snprintf(why, cap, "%s", err.msg);
         free(lk);
         return 1;
+    }
+    if (tier == 0) {
+        const char *by = kiln__module_t0_translator(m);
+        if (by && !strcmp(by, "kiln")) {
+            t0_own++;
+        } else {
+            t0_wasm2c++;
+            if (verbose) printf("  tier 0 by wasm2c: %s\n", m->t0_why);
+        }
     }
     const kiln__modinfo *mi = kiln__module_info(m);
     for (uint32_t i = 0; i < mi->nimports; i++) {
@@ -540,5 +550,7 @@ int main(int argc, char **argv)
     }
     printf("%s tier %d: %d passed, %d failed, %d n/a (text-format modules)\n", base, tier, passed,
            failed, skipped);
+    if (tier == 0)
+        printf("%s tier 0 translator: %d modules by kiln, %d by wasm2c\n", base, t0_own, t0_wasm2c);
     return failed ? 1 : 0;
 }
