@@ -28,21 +28,27 @@ typedef struct {
 } frame;
 
 typedef struct {
-    uint8_t vt, mut;
-    uint8_t op; /* 0x41..0x44 const */
-    uint64_t bits;
-} glob;
+    uint8_t op, t; /* 0x41..0x44 const, 0x23 global.get, 0xd0 ref.null, 0xd2 ref.func */
+    uint64_t bits; /* constant, or the global/function index */
+} cexpr;
 
 typedef struct {
+    uint8_t vt, mut;
+    cexpr init;
+} glob;
+
+enum { SEG_ACTIVE, SEG_PASSIVE, SEG_DECLARED };
+typedef struct {
+    uint8_t mode, t;
     uint32_t table;
-    uint32_t off_op; /* 0x41 const, 0x23 global.get */
-    uint64_t off;
+    cexpr off;
     uint32_t n;
-    uint32_t *funcs;
+    int64_t *items; /* function index, or -1 for ref.null */
 } elemseg;
 
 typedef struct {
-    uint64_t off;
+    uint8_t mode;
+    cexpr off;
     const uint8_t *data;
     uint32_t len;
 } dataseg;
@@ -60,6 +66,10 @@ typedef struct {
     /* module */
     glob *globals; /* defined globals */
     uint32_t nglobals;
+    uint32_t *imp_of; /* global/table/memory index -> import index (imports come first) */
+    uint32_t gimp0, timp0; /* offsets of globals and tables in imp_of */
+    int64_t mem_imp;       /* import index of the memory, or -1 */
+    uint8_t *declared;     /* functions ref.func may name */
     elemseg *elems;
     uint32_t nelems;
     dataseg *datas;
@@ -72,7 +82,7 @@ typedef struct {
     uint32_t nfs, fcap;
     uint8_t *lt; /* local types */
     uint32_t nlocals;
-    uint8_t *dused; /* [4][MAX_STACK] declared stack variables */
+    uint8_t *dused; /* [6][MAX_STACK] declared stack variables */
     uint32_t dmax;  /* slots below dmax may be marked in dused */
     const kiln_wasm_sig *fsig;
     uint32_t nlabels;
@@ -180,8 +190,9 @@ static int valtype(X *x, uint8_t t)
     case 0x7c:
         return TF64;
     case 0x70:
+        return TFUNCREF;
     case 0x6f:
-        return unsup(x, "reference types");
+        return TEXTERNREF;
     default:
         return bad(x, x->pos, "malformed value type");
     }
@@ -189,21 +200,18 @@ static int valtype(X *x, uint8_t t)
 
 static const char *ctype(int t)
 {
-    static const char *n[] = {"u32", "u64", "f32", "f64"};
-    return t >= 0 && t < 4 ? n[t] : "u32";
+    static const char *n[] = {"u32", "u64", "f32", "f64", "wasm_rt_funcref_t",
+                              "wasm_rt_externref_t"};
+    return t >= 0 && t < 6 ? n[t] : "u32";
 }
 static char letter(int t)
 {
-    return t >= 0 && t < 4 ? "ijfd"[t] : 'i';
+    return t >= 0 && t < 6 ? "ijfdre"[t] : 'i';
 }
 
-static bool sig_numeric(const kiln_wasm_sig *s)
+static bool is_ref(int t)
 {
-    for (int i = 0; i < s->nparams; i++)
-        if (s->params[i] > TF64) return false;
-    for (int i = 0; i < s->nresults; i++)
-        if (s->results[i] > TF64) return false;
-    return true;
+    return t == TFUNCREF || t == TEXTERNREF;
 }
 
 /* Name of the multi-value struct (wasm2c's: struct wasm_multi_<letters>), defined once. */
@@ -259,7 +267,7 @@ static int push(X *x, int t)
         if (!p) return bad(x, x->pos, "out of memory");
         x->vs = p, x->vcap = nc;
     }
-    if (x->live && t <= TF64) {
+    if (x->live && t <= TEXTERNREF) {
         x->dused[(size_t)t * MAX_STACK + x->nvs] = 1;
         if (x->nvs >= x->dmax) x->dmax = x->nvs + 1;
     }
@@ -664,6 +672,109 @@ static int push_results(X *x, const kiln_wasm_sig *s)
     return 0;
 }
 
+/* ---- bulk memory and table instructions (0xfc 8, 9, 12..17) ---- */
+static void gref(const X *x, uint32_t g, char *buf, size_t cap);
+static void tref(const X *x, uint32_t t, char *buf, size_t cap);
+static void funcref_lit(const X *x, sb *s, uint32_t f);
+
+static int pop3(X *x, int t2, size_t at)
+{
+    if (pop(x, TI32, at) < 0 || pop(x, t2, at) < 0 || pop(x, TI32, at) < 0) return -1;
+    return 0;
+}
+
+static int table_op(X *x, uint32_t sub, size_t at)
+{
+    const kiln__modinfo *mi = x->mi;
+    uint32_t a, b;
+    char t1[32], t2[32];
+    uint8_t z;
+    switch (sub) {
+    case 8: { /* memory.init seg 0 */
+        if (r_u32(x, &a) || r_u8(x, &z)) return -1;
+        if (z) return bad(x, at, "zero byte expected");
+        if (!mi->has_memory) return bad(x, at, "unknown memory 0");
+        if (a >= x->ndatas) return bad(x, at, "unknown data segment %u", a);
+        if (pop3(x, TI32, at)) return -1;
+        uint32_t base = x->nvs;
+        if (x->datas[a].mode == SEG_PASSIVE)
+            EMIT("MI(&MEM,D%u,m->dd%u?0:%u,i%u,i%u,i%u);", a, a, x->datas[a].len, base, base + 1,
+                 base + 2);
+        else
+            EMIT("MI(&MEM,D%u,0,i%u,i%u,i%u);", a, base, base + 1, base + 2);
+        return 0;
+    }
+    case 9: /* data.drop */
+        if (r_u32(x, &a)) return -1;
+        if (a >= x->ndatas) return bad(x, at, "unknown data segment %u", a);
+        if (x->datas[a].mode == SEG_PASSIVE) EMIT("m->dd%u=1;", a);
+        return 0;
+    case 12: { /* table.init seg table */
+        if (r_u32(x, &a) || r_u32(x, &b)) return -1;
+        if (a >= x->nelems) return bad(x, at, "unknown elem segment %u", a);
+        if (b >= mi->ntables) return bad(x, at, "unknown table %u", b);
+        if (x->elems[a].t != mi->tables[b].vtype) return bad(x, at, "type mismatch: table.init");
+        if (pop3(x, TI32, at)) return -1;
+        uint32_t base = x->nvs;
+        char sz[48];
+        if (x->elems[a].mode == SEG_PASSIVE)
+            snprintf(sz, sizeof sz, "m->ed%u?0:%u", a, x->elems[a].n);
+        else
+            snprintf(sz, sizeof sz, "0");
+        tref(x, b, t1, sizeof t1);
+        if (x->elems[a].t == TFUNCREF)
+            EMIT("TI(&%s,E%u,%s,i%u,i%u,i%u,m);", t1, a, sz, base, base + 1, base + 2);
+        else
+            EMIT("TE(&%s,%s,i%u,i%u,i%u);", t1, sz, base, base + 1, base + 2);
+        return 0;
+    }
+    case 13: /* elem.drop */
+        if (r_u32(x, &a)) return -1;
+        if (a >= x->nelems) return bad(x, at, "unknown elem segment %u", a);
+        if (x->elems[a].mode == SEG_PASSIVE) EMIT("m->ed%u=1;", a);
+        return 0;
+    case 14: { /* table.copy dst src */
+        if (r_u32(x, &a) || r_u32(x, &b)) return -1;
+        if (a >= mi->ntables) return bad(x, at, "unknown table %u", a);
+        if (b >= mi->ntables) return bad(x, at, "unknown table %u", b);
+        if (mi->tables[a].vtype != mi->tables[b].vtype) return bad(x, at, "type mismatch: table.copy");
+        if (pop3(x, TI32, at)) return -1;
+        uint32_t base = x->nvs;
+        tref(x, a, t1, sizeof t1), tref(x, b, t2, sizeof t2);
+        EMIT("%ccopy(&%s,&%s,i%u,i%u,i%u);", letter(mi->tables[a].vtype), t1, t2, base, base + 1,
+             base + 2);
+        return 0;
+    }
+    case 15:   /* table.grow */
+    case 16:   /* table.size */
+    case 17: { /* table.fill */
+        if (r_u32(x, &a)) return -1;
+        if (a >= mi->ntables) return bad(x, at, "unknown table %u", a);
+        int t = mi->tables[a].vtype;
+        tref(x, a, t1, sizeof t1);
+        uint32_t base;
+        if (sub == 15) {
+            if (pop(x, TI32, at) < 0 || pop(x, t, at) < 0) return -1;
+            base = x->nvs;
+            if (push(x, TI32)) return -1;
+            EMIT("i%u=kiln__rt->grow_%s_table(&%s,i%u,%c%u);", base,
+                 t == TFUNCREF ? "funcref" : "externref", t1, base + 1, letter(t), base);
+        } else if (sub == 16) {
+            base = x->nvs;
+            if (push(x, TI32)) return -1;
+            EMIT("i%u=%s.size;", base, t1);
+        } else {
+            if (pop3(x, t, at)) return -1;
+            base = x->nvs;
+            EMIT("%cfill(&%s,i%u,%c%u,i%u);", letter(t), t1, base, letter(t), base + 1, base + 2);
+        }
+        return 0;
+    }
+    default:
+        return bad(x, at, "unknown 0xfc opcode %u", sub);
+    }
+}
+
 /* ---- one function body ---- */
 static int read_blocktype(X *x, int64_t *bt, uint8_t *one, size_t at)
 {
@@ -684,7 +795,6 @@ static int read_blocktype(X *x, int64_t *bt, uint8_t *one, size_t at)
     int64_t s;
     if (r_sleb(x, 33, &s)) return -1;
     if (s < 0 || (uint64_t)s >= x->mi->ntypes) return bad(x, at, "unknown type %lld", (long long)s);
-    if (!sig_numeric(&x->mi->types[s])) return unsup(x, "reference types");
     *bt = s;
     return 0;
 }
@@ -698,7 +808,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     x->nvs = 0, x->nfs = 0, x->nlabels = 1, x->live = true;
     x->body.len = 0, x->extra.len = 0;
     if (x->body.p) x->body.p[0] = 0;
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < 6; t++)
         memset(x->dused + (size_t)t * MAX_STACK, 0, x->dmax);
     x->dmax = 0;
     x->fsig = fs;
@@ -776,7 +886,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (!x->o->no_fuel) EMIT("FU;");
                 EMIT("\n");
             } else if (op == 0x04) {
-                EMIT("if(i%u){\n", cond);
+                /* params are saved for the else branch (the then branch reuses the slots) */
                 if (bt >= 0)
                     for (int k = 0; k < mi->types[bt].nparams; k++) {
                         int t = mi->types[bt].params[k];
@@ -784,6 +894,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                             sb_fmt(&x->extra, "%s x%u_%d;", ctype(t), f->label, k);
                         EMIT("x%u_%d=%c%u;", f->label, k, letter(t), f->height + (uint32_t)k);
                     }
+                EMIT("if(i%u){\n", cond);
             }
             break;
         }
@@ -951,7 +1062,9 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             uint32_t base = x->nvs;
             if (push_results(x, s)) return -1;
             if (x->live) {
-                sb_fmt(&x->body, "{wasm_rt_funcref_t*e=CI(&m->T%u,i%u,FT[%u]);", u2, idx, u);
+                char tb[32];
+                tref(x, u2, tb, sizeof tb);
+                sb_fmt(&x->body, "{wasm_rt_funcref_t*e=CI(&%s,i%u,FT[%u]);", tb, idx, u);
                 emit_call_head(x, s, base);
                 sb_str(&x->body, "((");
                 ret_type(x, &x->body, s);
@@ -983,7 +1096,8 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             int t1 = pop(x, t2 == TUNK ? want : t2, at);
             if (t1 < 0) return -1;
             int t = t1 != TUNK ? t1 : t2;
-            if (t != TUNK && t > TF64) return bad(x, at, "type mismatch: select of references");
+            if (op == 0x1b && t != TUNK && is_ref(t))
+                return bad(x, at, "type mismatch: untyped select of references");
             uint32_t base = x->nvs;
             if (push(x, t == TUNK ? TUNK : t)) return -1;
             if (t != TUNK) {
@@ -1015,15 +1129,17 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (r_u32(x, &u)) return -1;
             if (u >= mi->nglobals) return bad(x, at, "unknown global %u", u);
             int t = mi->globals[u].vtype;
+            char g[32];
+            gref(x, u, g, sizeof g);
             if (op == 0x23) {
                 vname(a, t, x->nvs);
                 if (push(x, t)) return -1;
-                EMIT("%s=m->g%u;", a, u);
+                EMIT("%s=%s;", a, g);
             } else {
                 if (!mi->globals[u].mut) return bad(x, at, "global %u is immutable", u);
                 if (pop(x, t, at) < 0) return -1;
                 vname(a, t, x->nvs);
-                EMIT("m->g%u=%s;", u, a);
+                EMIT("%s=%s;", g, a);
             }
             break;
         }
@@ -1088,8 +1204,60 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     return -1;
                 uint32_t base = x->nvs;
                 EMIT("%s(&MEM,i%u,i%u,i%u);", u == 10 ? "MC" : "MF", base, base + 1, base + 2);
+            } else if (table_op(x, u, at)) {
+                return -1;
+            }
+            break;
+        }
+        case 0x25:
+        case 0x26: { /* table.get, table.set */
+            char tb[32];
+            if (r_u32(x, &u)) return -1;
+            if (u >= mi->ntables) return bad(x, at, "unknown table %u", u);
+            int t = mi->tables[u].vtype;
+            tref(x, u, tb, sizeof tb);
+            if (op == 0x26 && pop(x, t, at) < 0) return -1;
+            if (pop(x, TI32, at) < 0) return -1;
+            uint32_t base = x->nvs;
+            if (op == 0x25) {
+                if (push(x, t)) return -1;
+                EMIT("%c%u=%cget(&%s,i%u);", letter(t), base, letter(t), tb, base);
             } else {
-                return unsup(x, "bulk memory / table instructions");
+                EMIT("%cset(&%s,i%u,%c%u);", letter(t), tb, base, letter(t), base + 1);
+            }
+            break;
+        }
+        case 0xd0: { /* ref.null */
+            uint8_t h;
+            if (r_u8(x, &h)) return -1;
+            if (h != 0x70 && h != 0x6f) return bad(x, at, "malformed reference type");
+            int t = h == 0x70 ? TFUNCREF : TEXTERNREF;
+            uint32_t base = x->nvs;
+            if (push(x, t)) return -1;
+            EMIT("%c%u=%s;", letter(t), base,
+                 t == TFUNCREF ? "wasm_rt_funcref_null_value" : "wasm_rt_externref_null_value");
+            break;
+        }
+        case 0xd1: { /* ref.is_null */
+            int t = pop(x, TUNK, at);
+            if (t < 0) return -1;
+            if (t != TUNK && !is_ref(t)) return bad(x, at, "type mismatch: ref.is_null");
+            uint32_t base = x->nvs;
+            if (push(x, TI32)) return -1;
+            if (t == TFUNCREF) EMIT("i%u=r%u.func==0;", base, base);
+            if (t == TEXTERNREF) EMIT("i%u=e%u==0;", base, base);
+            break;
+        }
+        case 0xd2: { /* ref.func */
+            if (r_u32(x, &u)) return -1;
+            if (u >= mi->nfunc_imports + mi->nfuncs) return bad(x, at, "unknown function %u", u);
+            if (!x->declared[u]) return bad(x, at, "undeclared function reference %u", u);
+            uint32_t base = x->nvs;
+            if (push(x, TFUNCREF)) return -1;
+            if (x->live) {
+                sb_fmt(&x->body, "r%u=", base);
+                funcref_lit(x, &x->body, u);
+                sb_str(&x->body, ";");
             }
             break;
         }
@@ -1102,8 +1270,6 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (do_numop(x, &numops[op - 0x45], at)) return -1;
                 break;
             }
-            if (op == 0xd0 || op == 0xd1 || op == 0xd2 || op == 0x25 || op == 0x26)
-                return unsup(x, "reference types");
             return bad(x, at, "illegal opcode 0x%02x", op);
         }
         if (x->body.oom) return bad(x, at, "out of memory");
@@ -1111,8 +1277,8 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
 }
 
 /* ---- module sections ---- */
-/* A constant expression of type want; *op gets the instruction, *bits its value. */
-static int const_expr(X *x, int want, uint8_t *op, uint64_t *bits)
+/* A constant expression of type want (TUNK: any; the type is returned in ce->t). */
+static int const_expr(X *x, int want, cexpr *ce)
 {
     size_t at = x->pos;
     uint8_t o, e;
@@ -1145,19 +1311,34 @@ static int const_expr(X *x, int want, uint8_t *op, uint64_t *bits)
     case 0x23: {
         uint32_t g;
         if (r_u32(x, &g)) return -1;
-        if (g >= x->mi->nglobal_imports) return bad(x, at, "unknown global %u in constant expression", g);
-        return unsup(x, "imported globals");
+        if (g >= x->mi->nglobal_imports)
+            return bad(x, at, "unknown global %u in constant expression", g);
+        if (x->mi->globals[g].mut) return bad(x, at, "constant expression required");
+        t = x->mi->globals[g].vtype, v = g;
+        break;
     }
-    case 0xd0:
-    case 0xd2:
-        return unsup(x, "reference types");
+    case 0xd0: {
+        uint8_t h;
+        if (r_u8(x, &h)) return -1;
+        if (h != 0x70 && h != 0x6f) return bad(x, at, "malformed reference type");
+        t = h == 0x70 ? TFUNCREF : TEXTERNREF;
+        break;
+    }
+    case 0xd2: {
+        uint32_t f;
+        if (r_u32(x, &f)) return -1;
+        if (f >= x->mi->nfunc_imports + x->mi->nfuncs) return bad(x, at, "unknown function %u", f);
+        x->declared[f] = 1;
+        t = TFUNCREF, v = f;
+        break;
+    }
     default:
         return bad(x, at, "constant expression required");
     }
     if (r_u8(x, &e)) return -1;
     if (e != 0x0b) return bad(x, at, "type mismatch: constant expression");
-    if (t != want) return bad(x, at, "type mismatch in constant expression");
-    *op = o, *bits = v;
+    if (want != TUNK && t != want) return bad(x, at, "type mismatch in constant expression");
+    ce->op = o, ce->t = (uint8_t)t, ce->bits = v;
     return 0;
 }
 
@@ -1175,7 +1356,7 @@ static int sec_global(X *x)
         if (vt < 0) return -1;
         glob *g = &x->globals[i];
         g->vt = (uint8_t)vt, g->mut = mut;
-        if (const_expr(x, vt, &g->op, &g->bits)) return -1;
+        if (const_expr(x, vt, &g->init)) return -1;
         x->nglobals = i + 1;
     }
     return 0;
@@ -1183,6 +1364,7 @@ static int sec_global(X *x)
 
 static int sec_elem(X *x)
 {
+    const kiln__modinfo *mi = x->mi;
     uint32_t n;
     if (r_u32(x, &n)) return -1;
     if (n > 1000000) return bad(x, x->pos, "too many element segments");
@@ -1194,26 +1376,44 @@ static int sec_elem(X *x)
         elemseg *s = &x->elems[i];
         x->nelems = i + 1;
         if (r_u32(x, &flags)) return -1;
-        if (flags != 0 && flags != 2) return unsup(x, "passive, declared or expression element segments");
-        if (flags == 2 && r_u32(x, &s->table)) return -1;
-        if (s->table >= x->mi->ntables) return bad(x, at, "unknown table %u", s->table);
-        if (x->mi->tables[s->table].vtype != TFUNCREF) return bad(x, at, "type mismatch: element segment");
-        uint8_t op;
-        if (const_expr(x, TI32, &op, &s->off)) return -1;
-        if (flags == 2) {
+        if (flags > 7) return bad(x, at, "malformed elements segment kind");
+        s->mode = !(flags & 1) ? SEG_ACTIVE : (flags & 2) ? SEG_DECLARED : SEG_PASSIVE;
+        s->t = TFUNCREF;
+        if (flags == 2 || flags == 6)
+            if (r_u32(x, &s->table)) return -1;
+        if (s->mode == SEG_ACTIVE && const_expr(x, TI32, &s->off)) return -1;
+        if (flags & 3) { /* elemkind (0x00) or reftype */
             uint8_t kind;
             if (r_u8(x, &kind)) return -1;
-            if (kind != 0) return bad(x, at, "malformed element kind");
+            if (flags & 4) {
+                if (kind != 0x70 && kind != 0x6f) return bad(x, at, "malformed reference type");
+                s->t = kind == 0x70 ? TFUNCREF : TEXTERNREF;
+            } else if (kind != 0) {
+                return bad(x, at, "malformed element kind");
+            }
+        }
+        if (s->mode == SEG_ACTIVE) {
+            if (s->table >= mi->ntables) return bad(x, at, "unknown table %u", s->table);
+            if (mi->tables[s->table].vtype != s->t) return bad(x, at, "type mismatch: element segment");
         }
         if (r_u32(x, &k)) return -1;
         if (k > x->end - x->pos) return bad(x, at, "element segment length out of bounds");
-        s->funcs = malloc((k ? k : 1) * sizeof *s->funcs);
-        if (!s->funcs) return bad(x, at, "out of memory");
+        s->items = malloc((k ? k : 1) * sizeof *s->items);
+        if (!s->items) return bad(x, at, "out of memory");
         for (uint32_t j = 0; j < k; j++) {
-            if (r_u32(x, &s->funcs[j])) return -1;
+            if (flags & 4) {
+                cexpr ce;
+                if (const_expr(x, s->t, &ce)) return -1;
+                if (ce.op == 0x23) return unsup(x, "global.get in element expressions");
+                s->items[j] = ce.op == 0xd2 ? (int64_t)ce.bits : -1;
+            } else {
+                uint32_t f;
+                if (r_u32(x, &f)) return -1;
+                if (f >= mi->nfunc_imports + mi->nfuncs) return bad(x, at, "unknown function %u", f);
+                x->declared[f] = 1;
+                s->items[j] = f;
+            }
             s->n = j + 1;
-            if (s->funcs[j] >= x->mi->nfunc_imports + x->mi->nfuncs)
-                return bad(x, at, "unknown function %u", s->funcs[j]);
         }
     }
     return 0;
@@ -1231,19 +1431,64 @@ static int sec_data(X *x)
         uint32_t flags, mem = 0;
         dataseg *d = &x->datas[i];
         if (r_u32(x, &flags)) return -1;
-        if (flags == 1) return unsup(x, "passive data segments");
         if (flags > 2) return bad(x, at, "malformed data segment flags");
+        d->mode = flags == 1 ? SEG_PASSIVE : SEG_ACTIVE;
         if (flags == 2 && r_u32(x, &mem)) return -1;
-        if (mem != 0 || !x->mi->has_memory) return bad(x, at, "unknown memory %u", mem);
-        uint8_t op;
-        if (const_expr(x, TI32, &op, &d->off)) return -1;
+        if (d->mode == SEG_ACTIVE) {
+            if (mem != 0 || !x->mi->has_memory) return bad(x, at, "unknown memory %u", mem);
+            if (const_expr(x, TI32, &d->off)) return -1;
+        }
         if (r_u32(x, &d->len) || r_bytes(x, d->len, &d->data)) return -1;
         x->ndatas = i + 1;
     }
     return 0;
 }
 
+/* The pre-check records "no maximum" as UINT32_MAX; the spec's limit check needs to
+ * know whether a maximum was given. */
+static int sec_memory(X *x)
+{
+    uint32_t n, mn, mx = 0;
+    uint8_t flags;
+    size_t at = x->pos;
+    if (r_u32(x, &n)) return -1;
+    for (uint32_t i = 0; i < n && i < 2; i++) {
+        if (r_u8(x, &flags) || r_u32(x, &mn)) return -1;
+        if ((flags & 1) && r_u32(x, &mx)) return -1;
+        if (mn > 65536 || ((flags & 1) && mx > 65536))
+            return bad(x, at, "memory size must be at most 65536 pages (4GiB)");
+        if ((flags & 1) && mn > mx)
+            return bad(x, at, "size minimum must not be greater than maximum");
+    }
+    return 0;
+}
+
 /* ---- output ---- */
+/* After the instance struct and FT: segment and table helpers (table traps are table
+ * traps, as Kiln's instrumentation makes them in the wasm2c tier). */
+static const char prelude2[] =
+    "typedef struct{u32 ft;wasm_rt_function_ptr_t f;size_t off;}EX;\n"
+    "static void TI(wasm_rt_funcref_table_t*t,const EX*e,u32 sz,u32 d,u32 s,u32 n,void*m){"
+    "if((u64)s+n>sz)TR(WASM_RT_TRAP_OOB_TABLE);if((u64)d+n>t->size)TR(WASM_RT_TRAP_OOB_TABLE);"
+    "for(u32 k=0;k<n;k++){const EX*x=&e[s+k];t->data[d+k]=(wasm_rt_funcref_t){FT[x->ft],x->f,"
+    "(char*)m+x->off};}}\n"
+    "static void TE(wasm_rt_externref_table_t*t,u32 sz,u32 d,u32 s,u32 n){"
+    "if((u64)s+n>sz)TR(WASM_RT_TRAP_OOB_TABLE);if((u64)d+n>t->size)TR(WASM_RT_TRAP_OOB_TABLE);"
+    "for(u32 k=0;k<n;k++)t->data[d+k]=0;}\n"
+    "static void MI(wasm_rt_memory_t*M,const u8*src,u32 sz,u32 d,u32 s,u32 n){"
+    "if((u64)s+n>sz)TR(WASM_RT_TRAP_OOB);if((u64)d+n>M->size)TR(WASM_RT_TRAP_OOB);"
+    "memcpy(M->data+d,src+s,n);}\n"
+    "#define TABOPS(p,T,E) static E p##get(T*t,u32 i){if(i>=t->size)TR(WASM_RT_TRAP_OOB_TABLE);"
+    "return t->data[i];}\\\n"
+    "static void p##set(T*t,u32 i,E v){if(i>=t->size)TR(WASM_RT_TRAP_OOB_TABLE);t->data[i]=v;}"
+    "\\\n"
+    "static void p##fill(T*t,u32 d,E v,u32 n){if((u64)d+n>t->size)TR(WASM_RT_TRAP_OOB_TABLE);"
+    "for(u32 k=0;k<n;k++)t->data[d+k]=v;}\\\n"
+    "static void p##copy(T*a,T*b,u32 d,u32 s,u32 n){if((u64)d+n>a->size||(u64)s+n>b->size)"
+    "TR(WASM_RT_TRAP_OOB_TABLE);memmove(a->data+d,b->data+s,(size_t)n*sizeof(E));}\n"
+    "TABOPS(r,wasm_rt_funcref_table_t,wasm_rt_funcref_t)"
+    "TABOPS(e,wasm_rt_externref_table_t,wasm_rt_externref_t)\n";
+
 static const char prelude[] =
     "#include <wasm-rt.h>\n#include \"kiln_abi.h\"\n"
     "typedef uint8_t u8;typedef int8_t s8;typedef uint16_t u16;typedef int16_t s16;"
@@ -1337,13 +1582,23 @@ static const char prelude[] =
 static void val_in(sb *s, int t, const char *arr, int k)
 {
     static const char *cast[] = {"(u32)", "(u64)", "", ""}, *fld[] = {"i32", "i64", "f32", "f64"};
-    sb_fmt(s, "%s%s[%d].%s", cast[t & 3], arr, k, fld[t & 3]);
+    if (t == TFUNCREF)
+        sb_str(s, "wasm_rt_funcref_null_value");
+    else if (t == TEXTERNREF)
+        sb_fmt(s, "(wasm_rt_externref_t)(uintptr_t)%s[%d].bits", arr, k);
+    else
+        sb_fmt(s, "%s%s[%d].%s", cast[t & 3], arr, k, fld[t & 3]);
 }
 static void val_out(sb *s, int t, const char *arr, int k, const char *expr)
 {
     static const char *cast[] = {"(int32_t)", "(int64_t)", "", ""},
                       *fld[] = {"i32", "i64", "f32", "f64"};
-    sb_fmt(s, "%s[%d].%s=%s%s;", arr, k, fld[t & 3], cast[t & 3], expr);
+    if (t == TFUNCREF)
+        sb_fmt(s, "%s[%d].bits=(uintptr_t)(%s).func;", arr, k, expr);
+    else if (t == TEXTERNREF)
+        sb_fmt(s, "%s[%d].bits=(uintptr_t)%s;", arr, k, expr);
+    else
+        sb_fmt(s, "%s[%d].%s=%s%s;", arr, k, fld[t & 3], cast[t & 3], expr);
 }
 
 static void func_proto(X *x, sb *s, uint32_t f, bool names)
@@ -1398,8 +1653,14 @@ static void import_thunk(X *x, uint32_t i)
         case TF32:
             sb_fmt(s, "a[%d].bits=0;a[%d].f32=a%d;", k, k, k);
             break;
-        default:
+        case TF64:
             sb_fmt(s, "a[%d].f64=a%d;", k, k);
+            break;
+        case TFUNCREF:
+            sb_fmt(s, "a[%d].bits=(uintptr_t)a%d.func;", k, k);
+            break;
+        default:
+            sb_fmt(s, "a[%d].bits=(uintptr_t)a%d;", k, k);
             break;
         }
     }
@@ -1421,58 +1682,160 @@ static void import_thunk(X *x, uint32_t i)
     sb_str(s, "}}\n");
 }
 
-static void fmt_const(sb *s, int t, uint64_t bits)
+/* Lvalues of globals and tables (imported ones live behind a pointer field). */
+static void gref(const X *x, uint32_t g, char *buf, size_t cap)
 {
-    switch (t) {
-    case TI32:
-        sb_fmt(s, "%uu", (uint32_t)bits);
+    if (g < x->mi->nglobal_imports)
+        snprintf(buf, cap, "(*m->p%u)", x->imp_of[x->gimp0 + g]);
+    else
+        snprintf(buf, cap, "m->g%u", g);
+}
+static bool table_imported(const X *x, uint32_t t)
+{
+    return x->imp_of[x->timp0 + t] != UINT32_MAX;
+}
+static void tref(const X *x, uint32_t t, char *buf, size_t cap)
+{
+    if (table_imported(x, t))
+        snprintf(buf, cap, "(*m->p%u)", x->imp_of[x->timp0 + t]);
+    else
+        snprintf(buf, cap, "m->T%u", t);
+}
+
+/* A funcref value for function f (imports: the thunk, closed over the env field). */
+static void funcref_lit(const X *x, sb *s, uint32_t f)
+{
+    if (f < x->mi->nfunc_imports)
+        sb_fmt(s, "(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)h%u,&m->env}",
+               x->mi->func_types[f], f);
+    else
+        sb_fmt(s, "(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)w%u,m}",
+               x->mi->func_types[f], f);
+}
+
+static void cexpr_c(const X *x, sb *s, const cexpr *ce)
+{
+    char g[32];
+    switch (ce->op) {
+    case 0x41:
+        sb_fmt(s, "%uu", (uint32_t)ce->bits);
         break;
-    case TI64:
-        sb_fmt(s, "%lluull", (unsigned long long)bits);
+    case 0x42:
+        sb_fmt(s, "%lluull", (unsigned long long)ce->bits);
         break;
-    case TF32:
-        sb_fmt(s, "fb(%uu)", (uint32_t)bits);
+    case 0x43:
+        sb_fmt(s, "fb(%uu)", (uint32_t)ce->bits);
+        break;
+    case 0x44:
+        sb_fmt(s, "db(%lluull)", (unsigned long long)ce->bits);
+        break;
+    case 0x23:
+        gref(x, (uint32_t)ce->bits, g, sizeof g);
+        sb_str(s, g);
+        break;
+    case 0xd0:
+        sb_str(s, ce->t == TFUNCREF ? "wasm_rt_funcref_null_value" : "wasm_rt_externref_null_value");
         break;
     default:
-        sb_fmt(s, "db(%lluull)", (unsigned long long)bits);
+        funcref_lit(x, s, (uint32_t)ce->bits);
         break;
     }
 }
 
-/* Instance struct in wasm2c 1.0.32's field order: env pointer (if any import), globals,
- * memory, tables. The field names are listed in kiln__lay for the layout comparison. */
+/* Instance struct in wasm2c 1.0.32's member order: env pointer (if any import), one
+ * pointer per non-function import, globals, memory, tables, then one bit per passive data
+ * and element segment. kiln__lay lists the non-bitfield members' offsets. */
 static void instance_struct(X *x, sb *lay, uint32_t *nlay)
 {
     const kiln__modinfo *mi = x->mi;
     sb *s = &x->out;
     bool any = false;
     sb_str(s, "typedef struct I {");
+#define MEMBER(...)                                                                                \
+    do {                                                                                           \
+        char nm_[32];                                                                              \
+        snprintf(nm_, sizeof nm_, __VA_ARGS__);                                                    \
+        sb_fmt(lay, "offsetof(I,%s),", nm_);                                                       \
+        ++*nlay, any = true;                                                                       \
+    } while (0)
     if (mi->nimports) {
         sb_str(s, "void*env;");
-        sb_str(lay, "offsetof(I,env),");
-        ++*nlay, any = true;
+        MEMBER("env");
     }
-    for (uint32_t g = 0; g < x->nglobals; g++) {
-        sb_fmt(s, "%s g%u;", ctype(x->globals[g].vt), g);
-        sb_fmt(lay, "offsetof(I,g%u),", g);
-        ++*nlay, any = true;
+    for (uint32_t i = 0; i < mi->nimports; i++) {
+        const kiln__import *im = &mi->imports[i];
+        switch (im->kind) {
+        case KILN__EXT_MEMORY:
+            sb_fmt(s, "wasm_rt_memory_t*p%u;", i);
+            break;
+        case KILN__EXT_TABLE:
+            sb_fmt(s, "%s*p%u;",
+                   im->vtype == TFUNCREF ? "wasm_rt_funcref_table_t" : "wasm_rt_externref_table_t", i);
+            break;
+        case KILN__EXT_GLOBAL:
+            sb_fmt(s, "%s*p%u;", ctype(im->vtype), i);
+            break;
+        default:
+            continue;
+        }
+        MEMBER("p%u", i);
     }
-    if (mi->has_memory) {
+    for (uint32_t g = mi->nglobal_imports; g < mi->nglobals; g++) {
+        sb_fmt(s, "%s g%u;", ctype(mi->globals[g].vtype), g);
+        MEMBER("g%u", g);
+    }
+    if (mi->has_memory && !mi->memory_imported) {
         sb_str(s, "wasm_rt_memory_t M0;");
-        sb_str(lay, "offsetof(I,M0),");
-        ++*nlay, any = true;
+        MEMBER("M0");
     }
     for (uint32_t t = 0; t < mi->ntables; t++) {
-        sb_fmt(s, "wasm_rt_funcref_table_t T%u;", t);
-        sb_fmt(lay, "offsetof(I,T%u),", t);
-        ++*nlay, any = true;
+        if (table_imported(x, t)) continue;
+        sb_fmt(s, "%s T%u;",
+               mi->tables[t].vtype == TFUNCREF ? "wasm_rt_funcref_table_t"
+                                               : "wasm_rt_externref_table_t",
+               t);
+        MEMBER("T%u", t);
     }
+    for (uint32_t d = 0; d < x->ndatas; d++)
+        if (x->datas[d].mode == SEG_PASSIVE) sb_fmt(s, "bool dd%u:1;", d), any = true;
+    for (uint32_t e = 0; e < x->nelems; e++)
+        if (x->elems[e].mode == SEG_PASSIVE) sb_fmt(s, "bool ed%u:1;", e), any = true;
     if (!any) {
         sb_str(s, "char dummy_member;");
-        sb_str(lay, "offsetof(I,dummy_member),");
-        ++*nlay;
+        MEMBER("dummy_member");
     }
+#undef MEMBER
     sb_str(s, "} I;\n");
+}
+
+/* Segment data for memory.init / table.init and instantiation. */
+static void segments_out(X *x)
+{
+    sb *s = &x->out;
+    for (uint32_t d = 0; d < x->ndatas; d++) {
+        const dataseg *ds = &x->datas[d];
+        sb_fmt(s, "static const u8 D%u[%u]={", d, ds->len ? ds->len : 1);
+        for (uint32_t k = 0; k < ds->len; k++)
+            sb_fmt(s, "%u,", ds->data[k]);
+        sb_str(s, "};\n");
+    }
+    for (uint32_t e = 0; e < x->nelems; e++) {
+        const elemseg *es = &x->elems[e];
+        if (es->t != TFUNCREF) continue;
+        sb_fmt(s, "static const EX E%u[%u]={", e, es->n ? es->n : 1);
+        for (uint32_t k = 0; k < es->n; k++) {
+            int64_t f = es->items[k];
+            if (f < 0)
+                sb_str(s, "{0,0,0},");
+            else if ((uint64_t)f < x->mi->nfunc_imports)
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)h%u,offsetof(I,env)},",
+                       x->mi->func_types[f], (uint32_t)f);
+            else
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f],
+                       (uint32_t)f);
+        }
+        sb_str(s, "};\n");
+    }
 }
 
 static int module_out(X *x)
@@ -1481,10 +1844,15 @@ static int module_out(X *x)
     sb *s = &x->out;
     sb lay = {0};
     uint32_t nlay = 0;
+    char tb[32];
     sb_str(s, prelude);
-    sb_str(s, x->o->explicit_bounds ? "#define A(T,a,o) (*(T*)(MEM.data+CK(&MEM,(u64)(a)+o,sizeof(T))))\n"
-                                    : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n");
-    sb_str(s, "#define MEM m->M0\n");
+    sb_str(s, x->o->explicit_bounds
+                  ? "#define A(T,a,o) (*(T*)(MEM.data+CK(&MEM,(u64)(a)+o,sizeof(T))))\n"
+                  : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n");
+    if (x->mem_imp >= 0)
+        sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
+    else
+        sb_str(s, "#define MEM m->M0\n");
     instance_struct(x, &lay, &nlay);
     for (uint32_t t = 0; t < mi->ntypes; t++) /* multi-value structs before any use */
         if (mi->types[t].nresults > 1) {
@@ -1493,20 +1861,23 @@ static int module_out(X *x)
         }
     sb_fmt(s, "static u32 FT[%u];\nstatic void (*kiln__hf[%u])(void);\n", mi->ntypes ? mi->ntypes : 1,
            mi->nimports ? mi->nimports : 1);
+    sb_str(s, prelude2);
     for (uint32_t i = 0; i < mi->nimports; i++)
-        import_thunk(x, i);
+        if (mi->imports[i].kind == KILN__EXT_FUNC) import_thunk(x, i);
     uint32_t nf = mi->nfunc_imports + mi->nfuncs;
     for (uint32_t f = mi->nfunc_imports; f < nf; f++) {
         func_proto(x, s, f, false);
         sb_str(s, ";\n");
     }
+    segments_out(x);
     /* function bodies */
     x->pos = x->code_pos, x->end = x->code_end;
     uint32_t n;
     if (x->code_pos == 0 && mi->nfuncs) return bad(x, 0, "code section missing");
     if (mi->nfuncs) {
         if (r_u32(x, &n)) return -1;
-        if (n != mi->nfuncs) return bad(x, x->pos, "function and code section have inconsistent lengths");
+        if (n != mi->nfuncs)
+            return bad(x, x->pos, "function and code section have inconsistent lengths");
     }
     for (uint32_t i = 0; i < mi->nfuncs; i++) {
         uint32_t size;
@@ -1516,15 +1887,16 @@ static int module_out(X *x)
         if (size > x->code_end - x->pos) return bad(x, x->pos, "function body out of bounds");
         size_t body_end = x->pos + size;
         uint32_t f = mi->nfunc_imports + i;
-        if (!sig_numeric(&mi->types[mi->func_types[f]])) return unsup(x, "reference types");
         if (func_body(x, f, body_end)) return -1;
         x->pos = body_end;
         const kiln_wasm_sig *sig = &mi->types[mi->func_types[f]];
         func_proto(x, s, f, true);
         sb_str(s, "{\n");
-        for (uint32_t l = sig->nparams; l < x->nlocals; l++)
-            sb_fmt(s, "%s l%u=0;", ctype(x->lt[l]), l);
-        for (int t = 0; t < 4; t++) {
+        for (uint32_t l = sig->nparams; l < x->nlocals; l++) {
+            sb_fmt(s, "%s l%u=", ctype(x->lt[l]), l);
+            sb_str(s, x->lt[l] == TFUNCREF ? "{0};" : "0;");
+        }
+        for (int t = 0; t < 6; t++) {
             bool first = true;
             for (uint32_t d = 0; d < x->dmax; d++)
                 if (x->dused[(size_t)t * MAX_STACK + d]) {
@@ -1543,58 +1915,63 @@ static int module_out(X *x)
         if (s->oom) return bad(x, 0, "out of memory");
     }
     x->func = -1;
-    /* instantiate */
+    /* instantiate, in wasm2c's order: imports, globals, memory and data, tables and
+     * elements, segment flags, start */
     sb_str(s, "static void kiln__inst(void*i,void*env){I*m=i;(void)env;\n");
     if (mi->nimports) sb_str(s, "m->env=env;\n");
+    for (uint32_t i = 0; i < mi->nimports; i++)
+        if (mi->imports[i].kind != KILN__EXT_FUNC)
+            sb_fmt(s, "m->p%u=kiln__rt->import_ptr(*(void**)env,%u);\n", i, i);
     for (uint32_t g = 0; g < x->nglobals; g++) {
-        sb_fmt(s, "m->g%u=", g);
-        fmt_const(s, x->globals[g].vt, x->globals[g].bits);
+        sb_fmt(s, "m->g%u=", g + mi->nglobal_imports);
+        cexpr_c(x, s, &x->globals[g].init);
         sb_str(s, ";");
     }
-    if (mi->has_memory)
+    if (mi->has_memory && !mi->memory_imported)
         sb_fmt(s, "kiln__rt->allocate_memory(&m->M0,%uu,%uu);\n", mi->mem_min,
                mi->mem_max == UINT32_MAX ? 65536u : mi->mem_max);
     for (uint32_t d = 0; d < x->ndatas; d++) {
         const dataseg *ds = &x->datas[d];
-        sb_fmt(s, "{static const u8 D[%u]={", ds->len ? ds->len : 1);
-        for (uint32_t k = 0; k < ds->len; k++)
-            sb_fmt(s, "%u,", ds->data[k]);
-        sb_fmt(s, "};if(%lluull+%uull>m->M0.size)TR(WASM_RT_TRAP_OOB);memcpy(m->M0.data+%lluull,D,%u);}\n",
-               (unsigned long long)(uint32_t)ds->off, ds->len, (unsigned long long)(uint32_t)ds->off,
-               ds->len);
-        if (s->oom) return bad(x, 0, "out of memory");
+        if (ds->mode != SEG_ACTIVE) continue;
+        sb_str(s, "MI(&MEM,D");
+        sb_fmt(s, "%u,%u,", d, ds->len);
+        cexpr_c(x, s, &ds->off);
+        sb_fmt(s, ",0,%u);\n", ds->len);
     }
     for (uint32_t t = 0; t < mi->ntables; t++)
-        sb_fmt(s, "kiln__rt->allocate_funcref_table(&m->T%u,%uu,%uu);\n", t, mi->tables[t].min,
-               mi->tables[t].max);
+        if (!table_imported(x, t))
+            sb_fmt(s, "kiln__rt->allocate_%s_table(&m->T%u,%uu,%uu);\n",
+                   mi->tables[t].vtype == TFUNCREF ? "funcref" : "externref", t,
+                   mi->tables[t].min, mi->tables[t].max);
     for (uint32_t e = 0; e < x->nelems; e++) {
         const elemseg *es = &x->elems[e];
-        sb_fmt(s, "if(%lluull+%uull>m->T%u.size)TR(WASM_RT_TRAP_OOB_TABLE);{wasm_rt_funcref_t*d=m->T%u.data+%uu;\n",
-               (unsigned long long)(uint32_t)es->off, es->n, es->table, es->table,
-               (uint32_t)es->off);
-        for (uint32_t k = 0; k < es->n; k++) {
-            uint32_t f = es->funcs[k];
-            if (f < mi->nfunc_imports)
-                sb_fmt(s, "d[%u]=(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)h%u,&m->env};", k,
-                       mi->func_types[f], f);
-            else
-                sb_fmt(s, "d[%u]=(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)w%u,m};", k,
-                       mi->func_types[f], f);
-        }
-        sb_str(s, "}\n");
+        if (es->mode != SEG_ACTIVE) continue;
+        tref(x, es->table, tb, sizeof tb);
+        if (es->t == TFUNCREF)
+            sb_fmt(s, "TI(&%s,E%u,%u,", tb, e, es->n);
+        else
+            sb_fmt(s, "TE(&%s,%u,", tb, es->n);
+        cexpr_c(x, s, &es->off);
+        sb_fmt(s, ",0,%u%s);\n", es->n, es->t == TFUNCREF ? ",m" : "");
     }
+    for (uint32_t d = 0; d < x->ndatas; d++)
+        if (x->datas[d].mode == SEG_PASSIVE) sb_fmt(s, "m->dd%u=0;", d);
+    for (uint32_t e = 0; e < x->nelems; e++)
+        if (x->elems[e].mode == SEG_PASSIVE) sb_fmt(s, "m->ed%u=0;", e);
     if (mi->has_start) {
         const kiln_wasm_sig *ss = &mi->types[mi->func_types[mi->start]];
         if (ss->nparams || ss->nresults) return bad(x, 0, "start function must be [] -> []");
         if (mi->start < mi->nfunc_imports)
-            sb_fmt(s, "h%u(m->env);\n", mi->start);
+            sb_fmt(s, "h%u(&m->env);\n", mi->start);
         else
             sb_fmt(s, "w%u(m);\n", mi->start);
     }
     sb_str(s, "}\nstatic void kiln__free(void*i){I*m=i;(void)m;");
-    if (mi->has_memory) sb_str(s, "kiln__rt->free_memory(&m->M0);");
+    if (mi->has_memory && !mi->memory_imported) sb_str(s, "kiln__rt->free_memory(&m->M0);");
     for (uint32_t t = 0; t < mi->ntables; t++)
-        sb_fmt(s, "kiln__rt->free_funcref_table(&m->T%u);", t);
+        if (!table_imported(x, t))
+            sb_fmt(s, "kiln__rt->free_%s_table(&m->T%u);",
+                   mi->tables[t].vtype == TFUNCREF ? "funcref" : "externref", t);
     sb_str(s, "}\n");
     /* export trampolines and pointers */
     uint32_t nfx = 0;
@@ -1609,7 +1986,7 @@ static int module_out(X *x)
             sb_str(s, " v=");
         }
         if (ei->index < mi->nfunc_imports)
-            sb_fmt(s, "h%u(((I*)i)->env", ei->index);
+            sb_fmt(s, "h%u(&((I*)i)->env", ei->index);
         else
             sb_fmt(s, "w%u((I*)i", ei->index);
         for (int k = 0; k < sig->nparams; k++) {
@@ -1641,24 +2018,35 @@ static int module_out(X *x)
         const kiln__export_info *ei = &mi->exports[e];
         switch (ei->kind) {
         case KILN__EXT_MEMORY:
-            if (!mi->has_memory || ei->index != 0) return bad(x, 0, "unknown memory %u", ei->index);
-            sb_fmt(s, "case %u:return &m->M0;\n", e);
+            if (!mi->has_memory || ei->index != 0) {
+                free(lay.p);
+                return bad(x, 0, "unknown memory %u", ei->index);
+            }
+            sb_fmt(s, "case %u:return &MEM;\n", e);
             break;
         case KILN__EXT_TABLE:
-            if (ei->index >= mi->ntables) return bad(x, 0, "unknown table %u", ei->index);
-            sb_fmt(s, "case %u:return &m->T%u;\n", e, ei->index);
+            if (ei->index >= mi->ntables) {
+                free(lay.p);
+                return bad(x, 0, "unknown table %u", ei->index);
+            }
+            tref(x, ei->index, tb, sizeof tb);
+            sb_fmt(s, "case %u:return &%s;\n", e, tb);
             break;
         case KILN__EXT_GLOBAL:
-            if (ei->index >= mi->nglobals) return bad(x, 0, "unknown global %u", ei->index);
-            sb_fmt(s, "case %u:return &m->g%u;\n", e, ei->index);
+            if (ei->index >= mi->nglobals) {
+                free(lay.p);
+                return bad(x, 0, "unknown global %u", ei->index);
+            }
+            gref(x, ei->index, tb, sizeof tb);
+            sb_fmt(s, "case %u:return &%s;\n", e, tb);
             break;
         default:
             break;
         }
     }
     sb_str(s, "default:return 0;}}\n");
-    sb_fmt(s, "static wasm_rt_memory_t*kiln__mem(void*i){(void)i;return %s;}\n",
-           mi->has_memory ? "&((I*)i)->M0" : "0");
+    sb_fmt(s, "static wasm_rt_memory_t*kiln__mem(void*i){I*m=i;(void)m;return %s;}\n",
+           mi->has_memory ? "&MEM" : "0");
     sb_fmt(s, "static const uint32_t kiln__lay[%u]={%s%s};\n", nlay ? nlay : 1, lay.p ? lay.p : "",
            nlay ? "" : "0");
     free(lay.p);
@@ -1684,6 +2072,38 @@ static int module_out(X *x)
     return 0;
 }
 
+/* Import index of every global, table and the memory (UINT32_MAX: defined). */
+static int map_imports(X *x)
+{
+    const kiln__modinfo *mi = x->mi;
+    x->gimp0 = 0, x->timp0 = mi->nglobals;
+    x->imp_of = malloc(((size_t)mi->nglobals + mi->ntables + 1) * sizeof *x->imp_of);
+    if (!x->imp_of) return bad(x, 0, "out of memory");
+    for (size_t k = 0; k < (size_t)mi->nglobals + mi->ntables + 1; k++)
+        x->imp_of[k] = UINT32_MAX;
+    uint32_t g = 0, t = 0;
+    x->mem_imp = -1;
+    for (uint32_t i = 0; i < mi->nimports; i++) {
+        switch (mi->imports[i].kind) {
+        case KILN__EXT_GLOBAL:
+            if (g >= mi->nglobals) return bad(x, 0, "import count differs from the pre-check");
+            x->imp_of[x->gimp0 + g++] = i;
+            break;
+        case KILN__EXT_TABLE:
+            if (t >= mi->ntables) return bad(x, 0, "import count differs from the pre-check");
+            x->imp_of[x->timp0 + t++] = i;
+            break;
+        case KILN__EXT_MEMORY:
+            x->mem_imp = i;
+            break;
+        default:
+            break;
+        }
+    }
+    if (g != mi->nglobal_imports) return bad(x, 0, "import count differs from the pre-check");
+    return 0;
+}
+
 int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, size_t *out_len,
                 char *why, size_t why_cap, kiln_wasm_error *err)
 {
@@ -1692,21 +2112,20 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     x->mi = mi, x->o = o, x->err = err, x->why = why, x->why_cap = why_cap, x->func = -1;
     x->b = mi->stripped, x->pos = 8, x->end = mi->stripped_len;
     if (why_cap) why[0] = 0;
-    /* what this translator leaves to wasm2c */
-    for (uint32_t i = 0; i < mi->nimports; i++)
-        if (mi->imports[i].kind != KILN__EXT_FUNC) unsup(x, "non-function imports");
     for (uint32_t i = 0; i < mi->ntables; i++)
-        if (mi->tables[i].vtype != TFUNCREF) unsup(x, "externref tables");
-    for (uint32_t t = 0; t < mi->ntypes; t++)
-        if (!sig_numeric(&mi->types[t])) unsup(x, "reference types");
-    if (mi->has_memory && (mi->mem_min > 65536 || (mi->mem_max != UINT32_MAX && (mi->mem_max > 65536 || mi->mem_min > mi->mem_max))))
-        bad(x, 0, "memory size must be at most 65536 pages and min <= max");
-    for (uint32_t i = 0; i < mi->ntables; i++)
-        if (mi->tables[i].min > mi->tables[i].max) bad(x, 0, "size minimum must not be greater than maximum");
+        if (mi->tables[i].min > mi->tables[i].max)
+            bad(x, 0, "size minimum must not be greater than maximum");
     if (mi->stripped_len < 8) bad(x, 0, "module too short");
-    if (!x->status)
-        x->dused = calloc((size_t)4 * MAX_STACK, 1);
-    if (!x->status && !x->dused) bad(x, 0, "out of memory");
+    if (!x->status) map_imports(x);
+    if (!x->status) {
+        x->dused = calloc((size_t)6 * MAX_STACK, 1);
+        x->declared = calloc((size_t)mi->nfunc_imports + mi->nfuncs + 1, 1);
+        if (!x->dused || !x->declared) bad(x, 0, "out of memory");
+    }
+    for (uint32_t e = 0; !x->status && e < mi->nexports; e++)
+        if (mi->exports[e].kind == KILN__EXT_FUNC &&
+            mi->exports[e].index < mi->nfunc_imports + mi->nfuncs)
+            x->declared[mi->exports[e].index] = 1;
     /* sections */
     while (!x->status && x->pos < mi->stripped_len) {
         uint8_t id;
@@ -1727,6 +2146,8 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
             sec_data(x);
         else if (id == 10)
             x->code_pos = x->pos, x->code_end = send;
+        else if (id == 5)
+            sec_memory(x);
         x->pos = send;
     }
     if (!x->status && x->nglobals + mi->nglobal_imports != mi->nglobals)
@@ -1739,8 +2160,9 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     }
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
+    free(x->imp_of), free(x->declared);
     for (uint32_t i = 0; i < x->nelems; i++)
-        free(x->elems[i].funcs);
+        free(x->elems[i].items);
     free(x->elems);
     return st;
 }
