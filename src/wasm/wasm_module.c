@@ -158,9 +158,14 @@ static void *tier1_main(void *arg)
             c = NULL;
             snprintf(err.msg, sizeof err.msg, "tier 1 exports differ from tier 0");
         } else if (m->code[0] && !same_layout(m->code[0]->desc, c->desc)) {
+            const kiln__module_desc *d0 = m->code[0]->desc;
+            bool abi = d0->nlayout && d0->layout[d0->nlayout - 1] == UINT32_MAX;
             kiln__code_close(c);
             c = NULL;
-            snprintf(err.msg, sizeof err.msg, "tier 1 instance layout differs from tier 0");
+            snprintf(err.msg, sizeof err.msg, "%s",
+                     abi ? "staying on tier 0: tcc returns this module's multi-value results "
+                           "differently from cc"
+                         : "tier 1 instance layout differs from tier 0");
         }
     }
     pthread_mutex_lock(&m->mu);
@@ -261,9 +266,21 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
         if (rc != 0 && rc != KILN__XL_UNSUPPORTED) goto fail; /* invalid module */
         own = rc == 0;
     }
+    if (own && kiln__compile(m->workdir, 0, &o, err)) {
+        /* tcc refused Kiln's C (a translator bug or a resource limit): wasm2c's C next */
+        snprintf(m->t0_why, sizeof m->t0_why, "tcc on Kiln's C: %.100s", err ? err->msg : "");
+        kiln__rmtree(m->workdir);
+        free(m->workdir);
+        m->workdir = NULL;
+        own = false;
+    } else if (own) {
+        goto compiled;
+    }
     if (!own && kiln__translate(&m->info, &o, base, &m->workdir, err)) goto fail;
+    if (kiln__compile(m->workdir, first_tier, &o, err)) goto fail;
+compiled:
     snprintf(path, sizeof path, "%s/t%d.so", m->workdir, first_tier);
-    if (kiln__compile(m->workdir, first_tier, &o, err) ||
+    if (
         kiln__code_open(path, &m->info, first_tier, &m->code[first_tier], err))
         goto fail;
     if (first_tier == 0) m->t0_by = own ? "kiln" : "wasm2c";

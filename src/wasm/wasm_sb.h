@@ -46,7 +46,21 @@ static inline void sb_fmt(sb *s, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n > 0) sb_add(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n <= 0) return;
+    if ((size_t)n < sizeof tmp) {
+        sb_add(s, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1); /* never truncate: generated code must stay whole */
+    if (!big) {
+        s->oom = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(s, big, (size_t)n);
+    free(big);
 }
 
 #endif

@@ -40,6 +40,7 @@ typedef struct {
 enum { SEG_ACTIVE, SEG_PASSIVE, SEG_DECLARED };
 typedef struct {
     uint8_t mode, t;
+    uint32_t bit; /* passive: its "dropped" bit in F (wasm2c's bool bitfield) */
     uint32_t table;
     cexpr off;
     uint32_t n;
@@ -48,6 +49,7 @@ typedef struct {
 
 typedef struct {
     uint8_t mode;
+    uint32_t bit;
     cexpr off;
     const uint8_t *data;
     uint32_t len;
@@ -70,6 +72,7 @@ typedef struct {
     uint32_t gimp0, timp0; /* offsets of globals and tables in imp_of */
     int64_t mem_imp;       /* import index of the memory, or -1 */
     uint8_t *declared;     /* functions ref.func may name */
+    uint32_t nflag_bytes;  /* segment "dropped" bits */
     elemseg *elems;
     uint32_t nelems;
     dataseg *datas;
@@ -204,9 +207,10 @@ static const char *ctype(int t)
                               "wasm_rt_externref_t"};
     return t >= 0 && t < 6 ? n[t] : "u32";
 }
+/* Stack slot names: letter + depth ('k' for f32: "f32"/"f64" are type names). */
 static char letter(int t)
 {
-    return t >= 0 && t < 6 ? "ijfdre"[t] : 'i';
+    return t >= 0 && t < 6 ? "ijkdre"[t] : 'i';
 }
 
 static bool is_ref(int t)
@@ -673,6 +677,8 @@ static int push_results(X *x, const kiln_wasm_sig *s)
 }
 
 /* ---- bulk memory and table instructions (0xfc 8, 9, 12..17) ---- */
+static bool flagged_data(const dataseg *d);
+static bool flagged_elem(const elemseg *e);
 static void gref(const X *x, uint32_t g, char *buf, size_t cap);
 static void tref(const X *x, uint32_t t, char *buf, size_t cap);
 static void funcref_lit(const X *x, sb *s, uint32_t f);
@@ -697,9 +703,9 @@ static int table_op(X *x, uint32_t sub, size_t at)
         if (a >= x->ndatas) return bad(x, at, "unknown data segment %u", a);
         if (pop3(x, TI32, at)) return -1;
         uint32_t base = x->nvs;
-        if (x->datas[a].mode == SEG_PASSIVE)
-            EMIT("MI(&MEM,D%u,m->dd%u?0:%u,i%u,i%u,i%u);", a, a, x->datas[a].len, base, base + 1,
-                 base + 2);
+        if (x->datas[a].mode == SEG_PASSIVE && x->datas[a].len)
+            EMIT("MI(&MEM,D%u,(m->F[%u]>>%u&1)?0:%u,i%u,i%u,i%u);", a, x->datas[a].bit >> 3,
+                 x->datas[a].bit & 7, x->datas[a].len, base, base + 1, base + 2);
         else
             EMIT("MI(&MEM,D%u,0,i%u,i%u,i%u);", a, base, base + 1, base + 2);
         return 0;
@@ -707,7 +713,8 @@ static int table_op(X *x, uint32_t sub, size_t at)
     case 9: /* data.drop */
         if (r_u32(x, &a)) return -1;
         if (a >= x->ndatas) return bad(x, at, "unknown data segment %u", a);
-        if (x->datas[a].mode == SEG_PASSIVE) EMIT("m->dd%u=1;", a);
+        if (x->datas[a].mode == SEG_PASSIVE && x->datas[a].len)
+            EMIT("m->F[%u]|=%u;", x->datas[a].bit >> 3, 1u << (x->datas[a].bit & 7));
         return 0;
     case 12: { /* table.init seg table */
         if (r_u32(x, &a) || r_u32(x, &b)) return -1;
@@ -717,8 +724,9 @@ static int table_op(X *x, uint32_t sub, size_t at)
         if (pop3(x, TI32, at)) return -1;
         uint32_t base = x->nvs;
         char sz[48];
-        if (x->elems[a].mode == SEG_PASSIVE)
-            snprintf(sz, sizeof sz, "m->ed%u?0:%u", a, x->elems[a].n);
+        if (x->elems[a].mode == SEG_PASSIVE && x->elems[a].n)
+            snprintf(sz, sizeof sz, "(m->F[%u]>>%u&1)?0:%u", x->elems[a].bit >> 3,
+                     x->elems[a].bit & 7, x->elems[a].n);
         else
             snprintf(sz, sizeof sz, "0");
         tref(x, b, t1, sizeof t1);
@@ -731,7 +739,8 @@ static int table_op(X *x, uint32_t sub, size_t at)
     case 13: /* elem.drop */
         if (r_u32(x, &a)) return -1;
         if (a >= x->nelems) return bad(x, at, "unknown elem segment %u", a);
-        if (x->elems[a].mode == SEG_PASSIVE) EMIT("m->ed%u=1;", a);
+        if (x->elems[a].mode == SEG_PASSIVE && x->elems[a].n)
+            EMIT("m->F[%u]|=%u;", x->elems[a].bit >> 3, 1u << (x->elems[a].bit & 7));
         return 0;
     case 14: { /* table.copy dst src */
         if (r_u32(x, &a) || r_u32(x, &b)) return -1;
@@ -1621,9 +1630,12 @@ static void import_thunk(X *x, uint32_t i)
     const kiln__import *im = &x->mi->imports[i];
     const kiln_wasm_sig *sig = &x->mi->types[im->type_index];
     sb *s = &x->out;
+    uint32_t fidx = 0; /* thunks are named by function index, hf[] is by import index */
+    for (uint32_t k = 0; k < i; k++)
+        fidx += x->mi->imports[k].kind == KILN__EXT_FUNC;
     sb_str(s, "static ");
     ret_type(x, s, sig);
-    sb_fmt(s, " h%u(void*c0", i);
+    sb_fmt(s, " h%u(void*c0", fidx);
     for (int k = 0; k < sig->nparams; k++)
         sb_fmt(s, ",%s a%d", ctype(sig->params[k]), k);
     sb_str(s, "){void*c=*(void**)c0;\n");
@@ -1742,7 +1754,35 @@ static void cexpr_c(const X *x, sb *s, const cexpr *ce)
     }
 }
 
-/* Instance struct in wasm2c 1.0.32's member order: env pointer (if any import), one
+/* wasm2c keeps a "dropped" flag only for non-empty passive segments (an empty one reads
+ * the same dropped or not). */
+static bool flagged_data(const dataseg *d)
+{
+    return d->mode == SEG_PASSIVE && d->len > 0;
+}
+static bool flagged_elem(const elemseg *e)
+{
+    return e->mode == SEG_PASSIVE && e->n > 0;
+}
+
+static bool risky_multi(const kiln_wasm_sig *s)
+{
+    static const unsigned sz[] = {4, 8, 4, 8, 24, 8};
+    unsigned bytes = 0;
+    bool fl = false, in = false;
+    if (s->nresults < 2) return false;
+    for (int k = 0; k < s->nresults; k++) {
+        unsigned z = sz[s->results[k] % 6];
+        bytes = (bytes + z - 1) / z * z + z;
+        if (s->results[k] == TF32 || s->results[k] == TF64)
+            fl = true;
+        else
+            in = true;
+    }
+    return bytes <= 16 && fl && in;
+}
+
+/* Instance struct in wasm2c 1.0.32's member order: env pointer (if any function import), one
  * pointer per non-function import, globals, memory, tables, then one bit per passive data
  * and element segment. kiln__lay lists the non-bitfield members' offsets. */
 static void instance_struct(X *x, sb *lay, uint32_t *nlay)
@@ -1758,7 +1798,7 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
         sb_fmt(lay, "offsetof(I,%s),", nm_);                                                       \
         ++*nlay, any = true;                                                                       \
     } while (0)
-    if (mi->nimports) {
+    if (mi->nfunc_imports) { /* wasm2c keeps the env pointer only for function imports */
         sb_str(s, "void*env;");
         MEMBER("env");
     }
@@ -1796,11 +1836,28 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
                t);
         MEMBER("T%u", t);
     }
+    /* wasm2c's "dropped" flags are bool bitfields; tcc packs those differently from gcc, so
+     * they are an explicit byte array with gcc's x86-64 layout (consecutive bits, LSB first,
+     * from the next byte) */
+    uint32_t nbits = 0;
     for (uint32_t d = 0; d < x->ndatas; d++)
-        if (x->datas[d].mode == SEG_PASSIVE) sb_fmt(s, "bool dd%u:1;", d), any = true;
+        if (flagged_data(&x->datas[d])) x->datas[d].bit = nbits++;
     for (uint32_t e = 0; e < x->nelems; e++)
-        if (x->elems[e].mode == SEG_PASSIVE) sb_fmt(s, "bool ed%u:1;", e), any = true;
-    if (!any) {
+        if (flagged_elem(&x->elems[e])) x->elems[e].bit = nbits++;
+    x->nflag_bytes = (nbits + 7) / 8;
+    if (nbits) sb_fmt(s, "u8 F[%u];", x->nflag_bytes);
+    /* wasm2c adds a dummy member when the module has no global, memory or table at all */
+    (void)any;
+    /* tcc 0.9.27 returns some small mixed float/integer structs in other registers than gcc
+     * (e.g. {f64, u32}): tier-0 functions with such results may sit in tables that tier-1
+     * code calls, so such modules never get the swap (a layout entry gcc never produces). */
+    for (uint32_t t = 0; t < mi->ntypes; t++)
+        if (risky_multi(&mi->types[t])) {
+            sb_str(lay, "0xffffffffu,");
+            ++*nlay;
+            break;
+        }
+    if (!mi->nglobals && !mi->has_memory && !mi->ntables) {
         sb_str(s, "char dummy_member;");
         MEMBER("dummy_member");
     }
@@ -1918,7 +1975,7 @@ static int module_out(X *x)
     /* instantiate, in wasm2c's order: imports, globals, memory and data, tables and
      * elements, segment flags, start */
     sb_str(s, "static void kiln__inst(void*i,void*env){I*m=i;(void)env;\n");
-    if (mi->nimports) sb_str(s, "m->env=env;\n");
+    if (mi->nfunc_imports) sb_str(s, "m->env=env;\n");
     for (uint32_t i = 0; i < mi->nimports; i++)
         if (mi->imports[i].kind != KILN__EXT_FUNC)
             sb_fmt(s, "m->p%u=kiln__rt->import_ptr(*(void**)env,%u);\n", i, i);
@@ -1954,11 +2011,10 @@ static int module_out(X *x)
         cexpr_c(x, s, &es->off);
         sb_fmt(s, ",0,%u%s);\n", es->n, es->t == TFUNCREF ? ",m" : "");
     }
-    for (uint32_t d = 0; d < x->ndatas; d++)
-        if (x->datas[d].mode == SEG_PASSIVE) sb_fmt(s, "m->dd%u=0;", d);
-    for (uint32_t e = 0; e < x->nelems; e++)
-        if (x->elems[e].mode == SEG_PASSIVE) sb_fmt(s, "m->ed%u=0;", e);
+    if (x->nflag_bytes) sb_fmt(s, "memset(m->F,0,%u);\n", x->nflag_bytes);
     if (mi->has_start) {
+        if (mi->start >= mi->nfunc_imports + mi->nfuncs)
+            return bad(x, 0, "unknown function %u (start)", mi->start);
         const kiln_wasm_sig *ss = &mi->types[mi->func_types[mi->start]];
         if (ss->nparams || ss->nresults) return bad(x, 0, "start function must be [] -> []");
         if (mi->start < mi->nfunc_imports)
@@ -2010,8 +2066,9 @@ static int module_out(X *x)
     sb_fmt(s, "static const kiln__tramp kiln__tramps[%u]={", nfx ? nfx : 1);
     for (uint32_t k = 0; k < nfx; k++)
         sb_fmt(s, "t%u,", k);
-    sb_fmt(s, "%s};\nstatic const uint32_t kiln__exidx[%u]={%s%s};\n", nfx ? "" : "0",
-           nfx ? nfx : 1, idx.p ? idx.p : "", nfx ? "" : "0");
+    sb_fmt(s, "%s};\nstatic const uint32_t kiln__exidx[%u]={", nfx ? "" : "0", nfx ? nfx : 1);
+    if (idx.p) sb_str(s, idx.p);
+    sb_str(s, nfx ? "};\n" : "0};\n");
     free(idx.p);
     sb_str(s, "static void*kiln__xptr(void*i,uint32_t e){I*m=i;(void)m;switch(e){\n");
     for (uint32_t e = 0; e < mi->nexports; e++) {
@@ -2047,8 +2104,9 @@ static int module_out(X *x)
     sb_str(s, "default:return 0;}}\n");
     sb_fmt(s, "static wasm_rt_memory_t*kiln__mem(void*i){I*m=i;(void)m;return %s;}\n",
            mi->has_memory ? "&MEM" : "0");
-    sb_fmt(s, "static const uint32_t kiln__lay[%u]={%s%s};\n", nlay ? nlay : 1, lay.p ? lay.p : "",
-           nlay ? "" : "0");
+    sb_fmt(s, "static const uint32_t kiln__lay[%u]={", nlay ? nlay : 1);
+    if (lay.p) sb_str(s, lay.p);
+    sb_str(s, nlay ? "};\n" : "0};\n");
     free(lay.p);
     sb_fmt(s,
            "static const kiln__module_desc kiln__desc={KILN__ABI_VERSION,sizeof(I),kiln__inst,"
