@@ -90,6 +90,14 @@ typedef struct {
     const kiln_wasm_sig *fsig;
     uint32_t nlabels;
     bool live;
+    /* Folded expressions: a stack slot either lives in its variable or is pending as an
+     * expression (pure: constants, locals, globals, loads, non-trapping arithmetic), so
+     * the C is compact expressions rather than one statement per instruction. */
+    int32_t *pe_off; /* [MAX_STACK] offset in pend, -1: in its variable */
+    uint32_t *pe_len;
+    uint8_t *pe_fl; /* PF_* */
+    uint32_t npend;
+    sb pend, tmp;
     sb body, extra, multi, out;
 } X;
 
@@ -257,12 +265,19 @@ static void ret_type(X *x, sb *s, const kiln_wasm_sig *sig)
         if (x->live) sb_fmt(&x->body, __VA_ARGS__);                                                \
     } while (0)
 
-static void vname(char *buf, int t, uint32_t d)
+static void vname(X *x, char *buf, int t, uint32_t d)
 {
     snprintf(buf, 16, "%c%u", letter(t), d);
+    if (x->live && t >= 0 && t <= TEXTERNREF && d < MAX_STACK) {
+        x->dused[(size_t)t * MAX_STACK + d] = 1;
+        if (d >= x->dmax) x->dmax = d + 1;
+    }
 }
 
-static int push(X *x, int t)
+static void consume(X *x, uint32_t d);
+/* mark: the slot's variable is written by the caller (pending slots are declared only
+ * when materialized) */
+static int push_ex(X *x, int t, bool mark)
 {
     if (x->nvs >= MAX_STACK) return unsup(x, "value stack deeper than 20000");
     if (x->nvs == x->vcap) {
@@ -271,12 +286,113 @@ static int push(X *x, int t)
         if (!p) return bad(x, x->pos, "out of memory");
         x->vs = p, x->vcap = nc;
     }
-    if (x->live && t <= TEXTERNREF) {
+    if (x->pe_off[x->nvs] >= 0) consume(x, x->nvs);
+    if (mark && x->live && t <= TEXTERNREF) {
         x->dused[(size_t)t * MAX_STACK + x->nvs] = 1;
         if (x->nvs >= x->dmax) x->dmax = x->nvs + 1;
     }
     x->vs[x->nvs++] = (uint8_t)t;
     return 0;
+}
+static int push(X *x, int t)
+{
+    return push_ex(x, t, true);
+}
+
+enum { PF_LOCAL = 1, PF_GLOBAL = 2, PF_LOAD = 4, PF_ALL = 0xff };
+
+/* Emits slot d's pending expression into its variable. */
+static void materialize(X *x, uint32_t d)
+{
+    if (x->pe_off[d] < 0) return;
+    if (x->live) {
+        char v[16];
+        vname(x, v, x->vs[d], d);
+        sb_fmt(&x->body, "%s=", v);
+        sb_add(&x->body, x->pend.p + x->pe_off[d], x->pe_len[d]);
+        sb_str(&x->body, ";");
+    }
+    x->pe_off[d] = -1;
+    x->npend--;
+}
+
+/* Materializes the pending slots below top whose expression reads what mask names. */
+static void materialize_below(X *x, uint32_t top, uint8_t mask)
+{
+    if (!x->npend) return;
+    for (uint32_t d = 0; d < top && d < x->nvs + 2 && x->npend; d++)
+        if (x->pe_off[d] >= 0 && (mask == PF_ALL || (x->pe_fl[d] & mask))) materialize(x, d);
+}
+
+static void materialize_all(X *x)
+{
+    if (!x->npend) return;
+    for (uint32_t d = 0; d < MAX_STACK && x->npend; d++)
+        if (x->pe_off[d] >= 0) {
+            if (d < x->nvs) {
+                materialize(x, d);
+            } else { /* popped without use: pure, nothing to evaluate */
+                x->pe_off[d] = -1;
+                x->npend--;
+            }
+        }
+}
+
+/* Appends slot d (just popped or still on the stack) as an operand. */
+static void operand(X *x, sb *s, int t, uint32_t d)
+{
+    if (x->pe_off[d] >= 0) {
+        const char *e = x->pend.p + x->pe_off[d];
+        uint32_t n = x->pe_len[d];
+        bool atom = true; /* a name or a number needs no parentheses */
+        for (uint32_t k = 0; k < n && atom; k++)
+            atom = (e[k] >= '0' && e[k] <= '9') || (e[k] >= 'a' && e[k] <= 'z') ||
+                   (e[k] >= 'A' && e[k] <= 'Z') || e[k] == '_';
+        if (!atom) sb_add(s, "(", 1);
+        sb_add(s, e, n);
+        if (!atom) sb_add(s, ")", 1);
+    } else {
+        char v[16];
+        vname(x, v, t, d);
+        sb_str(s, v);
+    }
+}
+
+/* Drops the pending state of popped slot d once its text has been used. */
+static void consume(X *x, uint32_t d)
+{
+    if (x->pe_off[d] >= 0) {
+        x->pe_off[d] = -1;
+        x->npend--;
+    }
+}
+
+static int push_ex(X *x, int t, bool mark);
+/* Pushes the expression in x->tmp as a pending slot (or evaluates it if long). */
+static int push_pending(X *x, int t, uint8_t fl)
+{
+    uint32_t d = x->nvs;
+    if (push_ex(x, t, false)) return -1;
+    if (!x->live) return 0;
+    if (x->tmp.len > 240 || x->pend.len > INT32_MAX / 2) {
+        char v[16];
+        vname(x, v, t, d);
+        sb_fmt(&x->body, "%s=", v);
+        sb_add(&x->body, x->tmp.p, x->tmp.len);
+        sb_str(&x->body, ";");
+        return 0;
+    }
+    x->pe_off[d] = (int32_t)x->pend.len;
+    x->pe_len[d] = (uint32_t)x->tmp.len;
+    x->pe_fl[d] = fl;
+    x->npend++;
+    sb_add(&x->pend, x->tmp.p, x->tmp.len);
+    return 0;
+}
+
+static uint8_t pflags(const X *x, uint32_t d)
+{
+    return x->pe_off[d] >= 0 ? x->pe_fl[d] : 0;
 }
 
 /* Pops one value of type want (TUNK: any); returns its type or -1. */
@@ -361,7 +477,7 @@ static void copy_down(X *x, const uint8_t *ts, uint32_t n, uint32_t base)
     if (from == base) return;
     for (uint32_t k = 0; k < n; k++) {
         char a[16], b[16];
-        vname(a, ts[k], base + k), vname(b, ts[k], from + k);
+        vname(x, a, ts[k], base + k), vname(x, b, ts[k], from + k);
         x->dused[(size_t)ts[k] * MAX_STACK + base + k] = 1;
         if (base + k >= x->dmax) x->dmax = base + k + 1;
         sb_fmt(&x->body, "%s=%s;", a, b);
@@ -557,24 +673,49 @@ static const numop satops[] = {
 };
 #undef U
 
+/* Templates that evaluate an operand twice or can trap are emitted as statements on
+ * plain variables (after everything pending, so traps keep wasm's order). */
+static bool foldable(const char *e)
+{
+    return strncmp(e, "I32_", 4) && strncmp(e, "I64_", 4) && strncmp(e, "DIV_", 4) &&
+           strncmp(e, "REM_", 4);
+}
+
+static void subst(X *x, sb *out, const numop *n, uint32_t base)
+{
+    for (const char *e = n->e; *e; e++) {
+        if (*e == '@')
+            operand(x, out, n->a, base);
+        else if (*e == '#')
+            operand(x, out, n->b, base + 1);
+        else
+            sb_add(out, e, 1);
+    }
+}
+
 static int do_numop(X *x, const numop *n, size_t at)
 {
-    char a[16], b[16], r[16];
+    char r[16];
     if (n->b != TUNK && pop(x, n->b, at) < 0) return -1;
     if (pop(x, n->a, at) < 0) return -1;
     uint32_t base = x->nvs;
-    vname(a, n->a, base), vname(b, n->b, base + 1), vname(r, n->r, base);
+    if (foldable(n->e)) {
+        uint8_t fl = pflags(x, base) | (n->b != TUNK ? pflags(x, base + 1) : 0);
+        x->tmp.len = 0;
+        if (x->live) subst(x, &x->tmp, n, base);
+        consume(x, base);
+        if (n->b != TUNK) consume(x, base + 1);
+        return push_pending(x, n->r, fl);
+    }
+    /* everything pending first, then the operands: the macros use them twice */
+    materialize_below(x, base, PF_ALL);
+    materialize(x, base);
+    if (n->b != TUNK) materialize(x, base + 1);
     if (push(x, n->r)) return -1;
     if (!x->live) return 0;
+    vname(x, r, n->r, base);
     sb_fmt(&x->body, "%s=", r);
-    for (const char *e = n->e; *e; e++) {
-        if (*e == '@')
-            sb_str(&x->body, a);
-        else if (*e == '#')
-            sb_str(&x->body, b);
-        else
-            sb_add(&x->body, e, 1);
-    }
+    subst(x, &x->body, n, base);
     sb_str(&x->body, ";");
     return 0;
 }
@@ -619,21 +760,34 @@ static int do_memop(X *x, uint8_t op, size_t at)
     if (!x->mi->has_memory) return bad(x, at, "unknown memory 0");
     if (align >= 32 || (1u << align) > mo->size)
         return bad(x, at, "alignment must not be larger than natural");
-    char a[16], v[16];
     if (mo->store) {
         if (pop(x, mo->t, at) < 0 || pop(x, TI32, at) < 0) return -1;
-        vname(a, TI32, x->nvs), vname(v, mo->t, x->nvs + 1);
-        EMIT("A(%s,%s,%uu)=(%s)%s;", mo->ct, a, off, mo->ct, v);
+        uint32_t d = x->nvs;
+        materialize_below(x, d, PF_LOAD); /* they read memory before this write */
+        if (x->live) {
+            sb_fmt(&x->body, "A(%s,", mo->ct);
+            operand(x, &x->body, TI32, d);
+            sb_fmt(&x->body, ",%uu)=(%s)", off, mo->ct);
+            operand(x, &x->body, mo->t, d + 1);
+            sb_str(&x->body, ";");
+        }
+        consume(x, d), consume(x, d + 1);
         return 0;
     }
     if (pop(x, TI32, at) < 0) return -1;
-    vname(a, TI32, x->nvs), vname(v, mo->t, x->nvs);
-    if (push(x, mo->t)) return -1;
+    uint32_t d = x->nvs;
+    uint8_t fl = pflags(x, d) | PF_LOAD;
     const char *cast = mo->t == TI32 ? (mo->ct[0] == 's' ? "(u32)(s32)" : "(u32)")
                        : mo->t == TI64 ? (mo->ct[0] == 's' ? "(u64)(s64)" : "(u64)")
                                        : "";
-    EMIT("%s=%sA(%s,%s,%uu);", v, cast, mo->ct, a, off);
-    return 0;
+    x->tmp.len = 0;
+    if (x->live) {
+        sb_fmt(&x->tmp, "%sA(%s,", cast, mo->ct);
+        operand(x, &x->tmp, TI32, d);
+        sb_fmt(&x->tmp, ",%uu)", off);
+    }
+    consume(x, d);
+    return push_pending(x, mo->t, fl);
 }
 
 /* ---- calls ---- */
@@ -820,6 +974,10 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     for (int t = 0; t < 6; t++)
         memset(x->dused + (size_t)t * MAX_STACK, 0, x->dmax);
     x->dmax = 0;
+    for (uint32_t d = 0; d < MAX_STACK + 2 && x->npend; d++) /* only after an error path */
+        x->pe_off[d] = -1;
+    x->npend = 0;
+    x->pend.len = 0;
     x->fsig = fs;
     /* locals */
     uint32_t ngroups, nl = fs->nparams;
@@ -860,6 +1018,16 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
         uint8_t op;
         if (x->status) return -1;
         if (r_u8(x, &op)) return -1;
+        /* Instructions that do not take folded operands see every slot in its variable;
+         * if/br_if/br_table use the folded condition itself. */
+        if (x->npend) {
+            bool simple = op == 0x1a || (op >= 0x20 && op <= 0x24) || (op >= 0x28 && op <= 0x3e) ||
+                          (op >= 0x41 && op <= 0xc4) || op == 0x01;
+            if (op == 0x04 || op == 0x0d || op == 0x0e)
+                materialize_below(x, x->nvs ? x->nvs - 1 : 0, PF_ALL);
+            else if (!simple)
+                materialize_all(x);
+        }
         frame *cur = &x->fs[x->nfs - 1];
         char a[16], b[16], c[16];
         uint32_t u, u2;
@@ -903,7 +1071,12 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                             sb_fmt(&x->extra, "%s x%u_%d;", ctype(t), f->label, k);
                         EMIT("x%u_%d=%c%u;", f->label, k, letter(t), f->height + (uint32_t)k);
                     }
-                EMIT("if(i%u){\n", cond);
+                if (x->live) {
+                    sb_str(&x->body, "if(");
+                    operand(x, &x->body, TI32, cond);
+                    sb_str(&x->body, "){\n");
+                }
+                consume(x, cond);
             }
             break;
         }
@@ -975,7 +1148,12 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (u >= x->nfs) return bad(x, at, "unknown label %u", u);
             if (op == 0x0d) {
                 if (pop(x, TI32, at) < 0) return -1;
-                EMIT("if(i%u){", x->nvs);
+                if (x->live) {
+                    sb_str(&x->body, "if(");
+                    operand(x, &x->body, TI32, x->nvs);
+                    sb_str(&x->body, "){");
+                }
+                consume(x, x->nvs);
             }
             const uint8_t *ts;
             uint32_t n;
@@ -1016,7 +1194,12 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (peek_types(x, dts, dn, at)) return -1;
             size_t endpos = x->pos;
             x->pos = tpos;
-            EMIT("switch(i%u){", cond);
+            if (x->live) {
+                sb_str(&x->body, "switch(");
+                operand(x, &x->body, TI32, cond);
+                sb_str(&x->body, "){");
+            }
+            consume(x, cond);
             for (uint32_t k = 0; k < n; k++) {
                 if (r_u32(x, &u)) return -1;
                 if (u >= x->nfs) return bad(x, at, "unknown label %u", u);
@@ -1088,6 +1271,10 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
         }
         case 0x1a:
             if (pop(x, TUNK, at) < 0) return -1;
+            if (pflags(x, x->nvs) & PF_LOAD)
+                materialize(x, x->nvs);
+            else
+                consume(x, x->nvs);
             break;
         case 0x1b:
         case 0x1c: { /* select */
@@ -1110,7 +1297,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             uint32_t base = x->nvs;
             if (push(x, t == TUNK ? TUNK : t)) return -1;
             if (t != TUNK) {
-                vname(a, t, base), vname(b, t, base + 1), vname(c, TI32, base + 2);
+                vname(x, a, t, base), vname(x, b, t, base + 1), vname(x, c, TI32, base + 2);
                 EMIT("%s=%s?%s:%s;", a, c, a, b);
             }
             break;
@@ -1122,14 +1309,24 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (u >= x->nlocals) return bad(x, at, "unknown local %u", u);
             int t = x->lt[u];
             if (op == 0x20) {
-                vname(a, t, x->nvs);
-                if (push(x, t)) return -1;
-                EMIT("%s=l%u;", a, u);
+                x->tmp.len = 0;
+                sb_fmt(&x->tmp, "l%u", u);
+                if (push_pending(x, t, PF_LOCAL)) return -1;
             } else {
                 if (pop(x, t, at) < 0) return -1;
-                vname(a, t, x->nvs);
-                EMIT("l%u=%s;", u, a);
-                if (op == 0x22 && push(x, t)) return -1;
+                uint32_t d = x->nvs;
+                materialize_below(x, d, PF_LOCAL); /* they read locals before this write */
+                if (x->live) {
+                    sb_fmt(&x->body, "l%u=", u);
+                    operand(x, &x->body, t, d);
+                    sb_str(&x->body, ";");
+                }
+                consume(x, d);
+                if (op == 0x22) {
+                    x->tmp.len = 0;
+                    sb_fmt(&x->tmp, "l%u", u);
+                    if (push_pending(x, t, PF_LOCAL)) return -1;
+                }
             }
             break;
         }
@@ -1141,14 +1338,26 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             char g[32];
             gref(x, u, g, sizeof g);
             if (op == 0x23) {
-                vname(a, t, x->nvs);
-                if (push(x, t)) return -1;
-                EMIT("%s=%s;", a, g);
+                if (is_ref(t)) {
+                    vname(x, a, t, x->nvs);
+                    if (push(x, t)) return -1;
+                    EMIT("%s=%s;", a, g);
+                } else {
+                    x->tmp.len = 0;
+                    sb_str(&x->tmp, g);
+                    if (push_pending(x, t, PF_GLOBAL)) return -1;
+                }
             } else {
                 if (!mi->globals[u].mut) return bad(x, at, "global %u is immutable", u);
                 if (pop(x, t, at) < 0) return -1;
-                vname(a, t, x->nvs);
-                EMIT("%s=%s;", g, a);
+                uint32_t d = x->nvs;
+                materialize_below(x, d, PF_GLOBAL);
+                if (x->live) {
+                    sb_fmt(&x->body, "%s=", g);
+                    operand(x, &x->body, t, d);
+                    sb_str(&x->body, ";");
+                }
+                consume(x, d);
             }
             break;
         }
@@ -1159,7 +1368,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (z) return bad(x, at, "zero byte expected");
             if (!mi->has_memory) return bad(x, at, "unknown memory 0");
             if (op == 0x40 && pop(x, TI32, at) < 0) return -1;
-            vname(a, TI32, x->nvs);
+            vname(x, a, TI32, x->nvs);
             if (push(x, TI32)) return -1;
             if (op == 0x3f)
                 EMIT("%s=MEM.pages;", a);
@@ -1170,17 +1379,17 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
         case 0x41: {
             int64_t v;
             if (r_sleb(x, 32, &v)) return -1;
-            vname(a, TI32, x->nvs);
-            if (push(x, TI32)) return -1;
-            EMIT("%s=%uu;", a, (uint32_t)v);
+            x->tmp.len = 0;
+            sb_fmt(&x->tmp, "%uu", (uint32_t)v);
+            if (push_pending(x, TI32, 0)) return -1;
             break;
         }
         case 0x42: {
             int64_t v;
             if (r_sleb(x, 64, &v)) return -1;
-            vname(a, TI64, x->nvs);
-            if (push(x, TI64)) return -1;
-            EMIT("%s=%lluull;", a, (unsigned long long)v);
+            x->tmp.len = 0;
+            sb_fmt(&x->tmp, "%lluull", (unsigned long long)v);
+            if (push_pending(x, TI64, 0)) return -1;
             break;
         }
         case 0x43:
@@ -1191,12 +1400,12 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             for (int k = (op == 0x43 ? 4 : 8); k-- > 0;)
                 bits = bits << 8 | p[k];
             int t = op == 0x43 ? TF32 : TF64;
-            vname(a, t, x->nvs);
-            if (push(x, t)) return -1;
+            x->tmp.len = 0;
             if (op == 0x43)
-                EMIT("%s=fb(%uu);", a, (uint32_t)bits);
+                sb_fmt(&x->tmp, "fb(%uu)", (uint32_t)bits);
             else
-                EMIT("%s=db(%lluull);", a, (unsigned long long)bits);
+                sb_fmt(&x->tmp, "db(%lluull)", (unsigned long long)bits);
+            if (push_pending(x, t, 0)) return -1;
             break;
         }
         case 0xfc: {
@@ -1509,7 +1718,7 @@ static const char prelude[] =
     "static const kiln__rt_api*kiln__rt;\n"
     "static void TR(int c){kiln__rt->trap(c);}\n"
     "#define TRAP(x) (TR(WASM_RT_TRAP_##x),0)\n"
-    "#define K ((kiln__tick*)((char*)m-sizeof(kiln__tick)))\n"
+    "#define K ((kiln__tick*)m-1)\n"
     "#define FU if(--K->fuel<0)kiln__rt->fuel_slow(m)\n"
     "#define SC if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
     "#define EN SC;FU\n"
@@ -2177,6 +2386,13 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     if (!x->status) map_imports(x);
     if (!x->status) {
         x->dused = calloc((size_t)6 * MAX_STACK, 1);
+        x->pe_off = malloc((MAX_STACK + 2) * sizeof *x->pe_off);
+        x->pe_len = calloc(MAX_STACK + 2, sizeof *x->pe_len);
+        x->pe_fl = calloc(MAX_STACK + 2, 1);
+        if (x->pe_off)
+            for (uint32_t d = 0; d < MAX_STACK + 2; d++)
+                x->pe_off[d] = -1;
+        if (!x->pe_off || !x->pe_len || !x->pe_fl) bad(x, 0, "out of memory");
         x->declared = calloc((size_t)mi->nfunc_imports + mi->nfuncs + 1, 1);
         if (!x->dused || !x->declared) bad(x, 0, "out of memory");
     }
@@ -2219,6 +2435,7 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
     free(x->imp_of), free(x->declared);
+    free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p);
     for (uint32_t i = 0; i < x->nelems; i++)
         free(x->elems[i].items);
     free(x->elems);
