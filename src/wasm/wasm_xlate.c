@@ -765,9 +765,10 @@ static int do_memop(X *x, uint8_t op, size_t at)
         uint32_t d = x->nvs;
         materialize_below(x, d, PF_LOAD); /* they read memory before this write */
         if (x->live) {
-            sb_fmt(&x->body, "A(%s,", mo->ct);
+            sb_fmt(&x->body, "%c(%s,", off ? 'A' : 'B', mo->ct);
             operand(x, &x->body, TI32, d);
-            sb_fmt(&x->body, ",%uu)=(%s)", off, mo->ct);
+            if (off) sb_fmt(&x->body, ",%uu", off);
+            sb_fmt(&x->body, ")=(%s)", mo->ct);
             operand(x, &x->body, mo->t, d + 1);
             sb_str(&x->body, ";");
         }
@@ -782,9 +783,10 @@ static int do_memop(X *x, uint8_t op, size_t at)
                                        : "";
     x->tmp.len = 0;
     if (x->live) {
-        sb_fmt(&x->tmp, "%sA(%s,", cast, mo->ct);
+        sb_fmt(&x->tmp, "%s%c(%s,", cast, off ? 'A' : 'B', mo->ct);
         operand(x, &x->tmp, TI32, d);
-        sb_fmt(&x->tmp, ",%uu)", off);
+        if (off) sb_fmt(&x->tmp, ",%uu", off);
+        sb_str(&x->tmp, ")");
     }
     consume(x, d);
     return push_pending(x, mo->t, fl);
@@ -1718,7 +1720,7 @@ static const char prelude[] =
     "static const kiln__rt_api*kiln__rt;\n"
     "static void TR(int c){kiln__rt->trap(c);}\n"
     "#define TRAP(x) (TR(WASM_RT_TRAP_##x),0)\n"
-    "#define K ((kiln__tick*)m-1)\n"
+
     "#define FU if(--K->fuel<0)kiln__rt->fuel_slow(m)\n"
     "#define SC if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
     "#define EN SC;FU\n"
@@ -2114,7 +2116,9 @@ static int module_out(X *x)
     sb_str(s, prelude);
     sb_str(s, x->o->explicit_bounds
                   ? "#define A(T,a,o) (*(T*)(MEM.data+CK(&MEM,(u64)(a)+o,sizeof(T))))\n"
-                  : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n");
+                    "#define B(T,a) A(T,a,0)\n"
+                  : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n"
+                    "#define B(T,a) (*(T*)(MEM.data+(u64)(a)))\n");
     if (x->mem_imp >= 0)
         sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
     else
@@ -2157,7 +2161,7 @@ static int module_out(X *x)
         x->pos = body_end;
         const kiln_wasm_sig *sig = &mi->types[mi->func_types[f]];
         func_proto(x, s, f, true);
-        sb_str(s, "{\n");
+        sb_str(s, "{kiln__tick*K=(kiln__tick*)m-1;\n"); /* fuel and stack limit */
         for (uint32_t l = sig->nparams; l < x->nlocals; l++) {
             sb_fmt(s, "%s l%u=", ctype(x->lt[l]), l);
             sb_str(s, x->lt[l] == TFUNCREF ? "{0};" : "0;");
