@@ -97,7 +97,7 @@ typedef struct {
     uint32_t *pe_len;
     uint8_t *pe_fl; /* PF_* */
     uint32_t npend;
-    sb pend, tmp;
+    sb pend, tmp, lay;
     sb body, extra, multi, out;
 } X;
 
@@ -2110,7 +2110,6 @@ static int module_out(X *x)
 {
     const kiln__modinfo *mi = x->mi;
     sb *s = &x->out;
-    sb lay = {0};
     uint32_t nlay = 0;
     char tb[32];
     sb_str(s, prelude);
@@ -2123,7 +2122,7 @@ static int module_out(X *x)
         sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
     else
         sb_str(s, "#define MEM m->M0\n");
-    instance_struct(x, &lay, &nlay);
+    instance_struct(x, &x->lay, &nlay);
     for (uint32_t t = 0; t < mi->ntypes; t++) /* multi-value structs before any use */
         if (mi->types[t].nresults > 1) {
             char nm[80];
@@ -2289,14 +2288,12 @@ static int module_out(X *x)
         switch (ei->kind) {
         case KILN__EXT_MEMORY:
             if (!mi->has_memory || ei->index != 0) {
-                free(lay.p);
                 return bad(x, 0, "unknown memory %u", ei->index);
             }
             sb_fmt(s, "case %u:return &MEM;\n", e);
             break;
         case KILN__EXT_TABLE:
             if (ei->index >= mi->ntables) {
-                free(lay.p);
                 return bad(x, 0, "unknown table %u", ei->index);
             }
             tref(x, ei->index, tb, sizeof tb);
@@ -2304,7 +2301,6 @@ static int module_out(X *x)
             break;
         case KILN__EXT_GLOBAL:
             if (ei->index >= mi->nglobals) {
-                free(lay.p);
                 return bad(x, 0, "unknown global %u", ei->index);
             }
             gref(x, ei->index, tb, sizeof tb);
@@ -2318,9 +2314,8 @@ static int module_out(X *x)
     sb_fmt(s, "static wasm_rt_memory_t*kiln__mem(void*i){I*m=i;(void)m;return %s;}\n",
            mi->has_memory ? "&MEM" : "0");
     sb_fmt(s, "static const uint32_t kiln__lay[%u]={", nlay ? nlay : 1);
-    if (lay.p) sb_str(s, lay.p);
+    if (x->lay.p) sb_str(s, x->lay.p);
     sb_str(s, nlay ? "};\n" : "0};\n");
-    free(lay.p);
     sb_fmt(s,
            "static const kiln__module_desc kiln__desc={KILN__ABI_VERSION,sizeof(I),kiln__inst,"
            "kiln__free,kiln__mem,%u,kiln__tramps,kiln__exidx,kiln__xptr,%u,kiln__lay};\n",
@@ -2439,7 +2434,7 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
     free(x->imp_of), free(x->declared);
-    free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p);
+    free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p), free(x->lay.p);
     for (uint32_t i = 0; i < x->nelems; i++)
         free(x->elems[i].items);
     free(x->elems);
