@@ -298,8 +298,8 @@ int main(int argc, char **argv)
         printf("| time to first call, tier 0 by Kiln's translator, %zu B module (wall / CPU incl. "
                "children) | %.1f / %.1f ms | via wasm2c %.1f / %.1f ms; tier-1 build %.0f / %.0f "
                "ms | %.2fx (CPU) | %s |\n",
-               n, best[0], best_cpu[0], best[1], best_cpu[1], t1ms, cpu1,
-               best_cpu[0] / best_cpu[1], sizes[k] == 50 ? "<= 20 ms" : "");
+               n, best[0], best_cpu[0], best[1], best_cpu[1], t1ms, cpu1, best_cpu[0] / best_cpu[1],
+               sizes[k] == 50 ? "<= 20 ms" : "");
         printf("| C handed to tcc, %zu B module | %zu B (%.1f B per wasm byte) | wasm2c + "
                "instrumentation %zu B (%.1f B per wasm byte) | %.2fx | |\n",
                n, own_c, (double)own_c / (double)n, w2c_c, (double)w2c_c / (double)n,

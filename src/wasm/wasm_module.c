@@ -261,8 +261,8 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
     int first_tier = m->lim.tier1 == 2 ? 1 : 0;
     bool own = false;
     if (first_tier == 0 && kiln__t0_translator == 0) {
-        int rc = kiln__translate_own(&m->info, &o, base, &m->workdir, m->t0_why,
-                                     sizeof m->t0_why, err);
+        int rc =
+            kiln__translate_own(&m->info, &o, base, &m->workdir, m->t0_why, sizeof m->t0_why, err);
         if (rc != 0 && rc != KILN__XL_UNSUPPORTED) goto fail; /* invalid module */
         own = rc == 0;
     }
@@ -280,9 +280,7 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
     if (kiln__compile(m->workdir, first_tier, &o, err)) goto fail;
 compiled:
     snprintf(path, sizeof path, "%s/t%d.so", m->workdir, first_tier);
-    if (
-        kiln__code_open(path, &m->info, first_tier, &m->code[first_tier], err))
-        goto fail;
+    if (kiln__code_open(path, &m->info, first_tier, &m->code[first_tier], err)) goto fail;
     if (first_tier == 0) m->t0_by = own ? "kiln" : "wasm2c";
     if (own) { /* the tier-1 thread runs wasm2c in a dir of its own */
         kiln__rmtree(m->workdir);
@@ -390,7 +388,8 @@ _Static_assert(offsetof(struct kiln_wasm_ctx, head.failed) == offsetof(kiln_wasm
                "ctx view");
 _Static_assert(offsetof(struct kiln_wasm_ctx, user) == offsetof(kiln_wasm_ctx_view, user),
                "ctx view");
-_Static_assert(offsetof(struct kiln_wasm_ctx, mem) == offsetof(kiln_wasm_ctx_view, mem), "ctx view");
+_Static_assert(offsetof(struct kiln_wasm_ctx, mem) == offsetof(kiln_wasm_ctx_view, mem),
+               "ctx view");
 _Static_assert(offsetof(wasm_rt_memory_t, data) == offsetof(kiln_wasm_memory_view, data) &&
                    offsetof(wasm_rt_memory_t, size) == offsetof(kiln_wasm_memory_view, size) &&
                    sizeof(((wasm_rt_memory_t *)0)->size) == sizeof(uint32_t),

@@ -68,7 +68,7 @@ typedef struct {
     /* module */
     glob *globals; /* defined globals */
     uint32_t nglobals;
-    uint32_t *imp_of; /* global/table/memory index -> import index (imports come first) */
+    uint32_t *imp_of;      /* global/table/memory index -> import index (imports come first) */
     uint32_t gimp0, timp0; /* offsets of globals and tables in imp_of */
     int64_t mem_imp;       /* import index of the memory, or -1 */
     uint8_t *declared;     /* functions ref.func may name */
@@ -112,8 +112,8 @@ static int bad(X *x, size_t off, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     x->status = KILN_WASM_EREJECT;
-    kiln__werr(x->err, KILN_WASM_EREJECT, x->func >= 0 ? "code" : "module", x->func,
-               (int64_t)off, "invalid module: %s", msg);
+    kiln__werr(x->err, KILN_WASM_EREJECT, x->func >= 0 ? "code" : "module", x->func, (int64_t)off,
+               "invalid module: %s", msg);
     return -1;
 }
 
@@ -211,8 +211,8 @@ static int valtype(X *x, uint8_t t)
 
 static const char *ctype(int t)
 {
-    static const char *n[] = {"u32", "u64", "f32", "f64", "wasm_rt_funcref_t",
-                              "wasm_rt_externref_t"};
+    static const char *n[] = {
+        "u32", "u64", "f32", "f64", "wasm_rt_funcref_t", "wasm_rt_externref_t"};
     return t >= 0 && t < 6 ? n[t] : "u32";
 }
 /* Stack slot names: letter + depth ('k' for f32: "f32"/"f64" are type names). */
@@ -778,7 +778,7 @@ static int do_memop(X *x, uint8_t op, size_t at)
     if (pop(x, TI32, at) < 0) return -1;
     uint32_t d = x->nvs;
     uint8_t fl = pflags(x, d) | PF_LOAD;
-    const char *cast = mo->t == TI32 ? (mo->ct[0] == 's' ? "(u32)(s32)" : "(u32)")
+    const char *cast = mo->t == TI32   ? (mo->ct[0] == 's' ? "(u32)(s32)" : "(u32)")
                        : mo->t == TI64 ? (mo->ct[0] == 's' ? "(u64)(s64)" : "(u64)")
                                        : "";
     x->tmp.len = 0;
@@ -833,8 +833,6 @@ static int push_results(X *x, const kiln_wasm_sig *s)
 }
 
 /* ---- bulk memory and table instructions (0xfc 8, 9, 12..17) ---- */
-static bool flagged_data(const dataseg *d);
-static bool flagged_elem(const elemseg *e);
 static void gref(const X *x, uint32_t g, char *buf, size_t cap);
 static void tref(const X *x, uint32_t t, char *buf, size_t cap);
 static void funcref_lit(const X *x, sb *s, uint32_t f);
@@ -902,7 +900,8 @@ static int table_op(X *x, uint32_t sub, size_t at)
         if (r_u32(x, &a) || r_u32(x, &b)) return -1;
         if (a >= mi->ntables) return bad(x, at, "unknown table %u", a);
         if (b >= mi->ntables) return bad(x, at, "unknown table %u", b);
-        if (mi->tables[a].vtype != mi->tables[b].vtype) return bad(x, at, "type mismatch: table.copy");
+        if (mi->tables[a].vtype != mi->tables[b].vtype)
+            return bad(x, at, "type mismatch: table.copy");
         if (pop3(x, TI32, at)) return -1;
         uint32_t base = x->nvs;
         tref(x, a, t1, sizeof t1), tref(x, b, t2, sizeof t2);
@@ -1069,8 +1068,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (bt >= 0)
                     for (int k = 0; k < mi->types[bt].nparams; k++) {
                         int t = mi->types[bt].params[k];
-                        if (x->live)
-                            sb_fmt(&x->extra, "%s x%u_%d;", ctype(t), f->label, k);
+                        if (x->live) sb_fmt(&x->extra, "%s x%u_%d;", ctype(t), f->label, k);
                         EMIT("x%u_%d=%c%u;", f->label, k, letter(t), f->height + (uint32_t)k);
                     }
                 if (x->live) {
@@ -1248,7 +1246,8 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (r_u32(x, &u) || r_u32(x, &u2)) return -1;
             if (u >= mi->ntypes) return bad(x, at, "unknown type %u", u);
             if (u2 >= mi->ntables) return bad(x, at, "unknown table %u", u2);
-            if (mi->tables[u2].vtype != TFUNCREF) return bad(x, at, "call_indirect on externref table");
+            if (mi->tables[u2].vtype != TFUNCREF)
+                return bad(x, at, "call_indirect on externref table");
             const kiln_wasm_sig *s = &mi->types[u];
             if (pop(x, TI32, at) < 0) return -1;
             uint32_t idx = x->nvs;
@@ -1614,7 +1613,8 @@ static int sec_elem(X *x)
         }
         if (s->mode == SEG_ACTIVE) {
             if (s->table >= mi->ntables) return bad(x, at, "unknown table %u", s->table);
-            if (mi->tables[s->table].vtype != s->t) return bad(x, at, "type mismatch: element segment");
+            if (mi->tables[s->table].vtype != s->t)
+                return bad(x, at, "type mismatch: element segment");
         }
         if (r_u32(x, &k)) return -1;
         if (k > x->end - x->pos) return bad(x, at, "element segment length out of bounds");
@@ -1629,7 +1629,8 @@ static int sec_elem(X *x)
             } else {
                 uint32_t f;
                 if (r_u32(x, &f)) return -1;
-                if (f >= mi->nfunc_imports + mi->nfuncs) return bad(x, at, "unknown function %u", f);
+                if (f >= mi->nfunc_imports + mi->nfuncs)
+                    return bad(x, at, "unknown function %u", f);
                 x->declared[f] = 1;
                 s->items[j] = f;
             }
@@ -1722,7 +1723,8 @@ static const char prelude[] =
     "#define TRAP(x) (TR(WASM_RT_TRAP_##x),0)\n"
 
     "#define FU if(--K->fuel<0)kiln__rt->fuel_slow(m)\n"
-    "#define SC if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
+    "#define SC "
+    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
     "#define EN SC;FU\n"
     "static f32 fb(u32 x){f32 r;memcpy(&r,&x,4);return r;}\n"
     "static f64 db(u64 x){f64 r;memcpy(&r,&x,8);return r;}\n"
@@ -1932,8 +1934,8 @@ static void funcref_lit(const X *x, sb *s, uint32_t f)
         sb_fmt(s, "(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)h%u,&m->env}",
                x->mi->func_types[f], f);
     else
-        sb_fmt(s, "(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)w%u,m}",
-               x->mi->func_types[f], f);
+        sb_fmt(s, "(wasm_rt_funcref_t){FT[%u],(wasm_rt_function_ptr_t)w%u,m}", x->mi->func_types[f],
+               f);
 }
 
 static void cexpr_c(const X *x, sb *s, const cexpr *ce)
@@ -1957,7 +1959,8 @@ static void cexpr_c(const X *x, sb *s, const cexpr *ce)
         sb_str(s, g);
         break;
     case 0xd0:
-        sb_str(s, ce->t == TFUNCREF ? "wasm_rt_funcref_null_value" : "wasm_rt_externref_null_value");
+        sb_str(s,
+               ce->t == TFUNCREF ? "wasm_rt_funcref_null_value" : "wasm_rt_externref_null_value");
         break;
     default:
         funcref_lit(x, s, (uint32_t)ce->bits);
@@ -2000,14 +2003,13 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
 {
     const kiln__modinfo *mi = x->mi;
     sb *s = &x->out;
-    bool any = false;
     sb_str(s, "typedef struct I {");
 #define MEMBER(...)                                                                                \
     do {                                                                                           \
         char nm_[32];                                                                              \
         snprintf(nm_, sizeof nm_, __VA_ARGS__);                                                    \
         sb_fmt(lay, "offsetof(I,%s),", nm_);                                                       \
-        ++*nlay, any = true;                                                                       \
+        ++*nlay;                                                                                   \
     } while (0)
     if (mi->nfunc_imports) { /* wasm2c keeps the env pointer only for function imports */
         sb_str(s, "void*env;");
@@ -2021,7 +2023,8 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
             break;
         case KILN__EXT_TABLE:
             sb_fmt(s, "%s*p%u;",
-                   im->vtype == TFUNCREF ? "wasm_rt_funcref_table_t" : "wasm_rt_externref_table_t", i);
+                   im->vtype == TFUNCREF ? "wasm_rt_funcref_table_t" : "wasm_rt_externref_table_t",
+                   i);
             break;
         case KILN__EXT_GLOBAL:
             sb_fmt(s, "%s*p%u;", ctype(im->vtype), i);
@@ -2058,7 +2061,6 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
     x->nflag_bytes = (nbits + 7) / 8;
     if (nbits) sb_fmt(s, "u8 F[%u];", x->nflag_bytes);
     /* wasm2c adds a dummy member when the module has no global, memory or table at all */
-    (void)any;
     /* tcc 0.9.27 returns some small mixed float/integer structs in other registers than gcc
      * (e.g. {f64, u32}): tier-0 functions with such results may sit in tables that tier-1
      * code calls, so such modules never get the swap (a layout entry gcc never produces). */
@@ -2096,11 +2098,10 @@ static void segments_out(X *x)
             if (f < 0)
                 sb_str(s, "{0,0,0},");
             else if ((uint64_t)f < x->mi->nfunc_imports)
-                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)h%u,offsetof(I,env)},",
-                       x->mi->func_types[f], (uint32_t)f);
-            else
-                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f],
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)h%u,offsetof(I,env)},", x->mi->func_types[f],
                        (uint32_t)f);
+            else
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f], (uint32_t)f);
         }
         sb_str(s, "};\n");
     }
@@ -2128,8 +2129,8 @@ static int module_out(X *x)
             char nm[80];
             multi_name(x, &mi->types[t], nm);
         }
-    sb_fmt(s, "static u32 FT[%u];\nstatic void (*kiln__hf[%u])(void);\n", mi->ntypes ? mi->ntypes : 1,
-           mi->nimports ? mi->nimports : 1);
+    sb_fmt(s, "static u32 FT[%u];\nstatic void (*kiln__hf[%u])(void);\n",
+           mi->ntypes ? mi->ntypes : 1, mi->nimports ? mi->nimports : 1);
     sb_str(s, prelude2);
     for (uint32_t i = 0; i < mi->nimports; i++)
         if (mi->imports[i].kind == KILN__EXT_FUNC) import_thunk(x, i);
@@ -2210,8 +2211,8 @@ static int module_out(X *x)
     for (uint32_t t = 0; t < mi->ntables; t++)
         if (!table_imported(x, t))
             sb_fmt(s, "kiln__rt->allocate_%s_table(&m->T%u,%uu,%uu);\n",
-                   mi->tables[t].vtype == TFUNCREF ? "funcref" : "externref", t,
-                   mi->tables[t].min, mi->tables[t].max);
+                   mi->tables[t].vtype == TFUNCREF ? "funcref" : "externref", t, mi->tables[t].min,
+                   mi->tables[t].max);
     for (uint32_t e = 0; e < x->nelems; e++) {
         const elemseg *es = &x->elems[e];
         if (es->mode != SEG_ACTIVE) continue;
@@ -2323,7 +2324,8 @@ static int module_out(X *x)
     sb_str(s, "__attribute__((visibility(\"default\"))) const kiln__module_desc*kiln__entry(const "
               "kiln__rt_api*rt,void(*const*hf)(void),uint32_t n){\n"
               "if(rt->abi_version!=KILN__ABI_VERSION)return 0;kiln__rt=rt;\n");
-    sb_fmt(s, "for(uint32_t k=0;k<n&&k<%u;k++)kiln__hf[k]=hf[k];\n", mi->nimports ? mi->nimports : 1);
+    sb_fmt(s, "for(uint32_t k=0;k<n&&k<%u;k++)kiln__hf[k]=hf[k];\n",
+           mi->nimports ? mi->nimports : 1);
     for (uint32_t t = 0; t < mi->ntypes; t++) {
         const kiln_wasm_sig *sig = &mi->types[t];
         sb_fmt(s, "{int ty[%d]={", sig->nparams + sig->nresults + 1);
@@ -2434,7 +2436,8 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
     free(x->imp_of), free(x->declared);
-    free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p), free(x->lay.p);
+    free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p),
+        free(x->lay.p);
     for (uint32_t i = 0; i < x->nelems; i++)
         free(x->elems[i].items);
     free(x->elems);

@@ -206,8 +206,11 @@ static int load_module(const char *file, const char *name, int *out_idx, char *w
     cl.allow_non_func_imports = cl.allow_any_import_module = true;
     cl.max_pages = 65536;
     cl.max_data_bytes = 1u << 30;
-    kiln_wasm_limits lim = {
-        .max_pages = 65535, .deadline_ns = 20000000000ull, .tier1 = tier == 1 ? 2 : swap ? 1 : 0};
+    kiln_wasm_limits lim = {.max_pages = 65535,
+                            .deadline_ns = 20000000000ull,
+                            .tier1 = tier == 1 ? 2
+                                     : swap    ? 1
+                                               : 0};
     linker *lk = calloc(1, sizeof *lk);
     lk->base.call = link_call;
     lk->base.ptr = link_ptr;

@@ -45,21 +45,29 @@ static void test_traps(void)
         " (func $id (param i32) (result i32) (local.get 0))"
         " (func (export \"unreachable\") (param i32) (result i32) unreachable)"
         " (func (export \"div0\") (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))"
-        " (func (export \"ovf\") (param i32) (result i32) (i32.div_s (i32.const 0x80000000) (local.get 0)))"
-        " (func (export \"conv\") (param i32) (result i32) (i32.trunc_f32_s (f32.div (f32.const 0) (f32.convert_i32_s (local.get 0)))))"
+        " (func (export \"ovf\") (param i32) (result i32) (i32.div_s (i32.const 0x80000000) "
+        "(local.get 0)))"
+        " (func (export \"conv\") (param i32) (result i32) (i32.trunc_f32_s (f32.div (f32.const 0) "
+        "(f32.convert_i32_s (local.get 0)))))"
         " (func (export \"oob\") (param i32) (result i32) (i32.load offset=65532 (local.get 0)))"
-        " (func (export \"uninit\") (param i32) (result i32) (call_indirect (type $ii) (i32.const 7) (local.get 0)))"
-        " (func (export \"null\") (param i32) (result i32) (call_indirect (type $ii) (i32.const 7) (i32.const 1)))"
-        " (func (export \"sig\") (param i32) (result i32) (call_indirect (type $v) (local.get 0)) (i32.const 0))"
-        " (func (export \"indirect\") (param i32) (result i32) (call_indirect (type $ii) (i32.const 41) (local.get 0)))"
-        " (func $rec (export \"rec\") (param i32) (result i32) (i32.add (call $rec (local.get 0)) (i32.const 1)))"
+        " (func (export \"uninit\") (param i32) (result i32) (call_indirect (type $ii) (i32.const "
+        "7) (local.get 0)))"
+        " (func (export \"null\") (param i32) (result i32) (call_indirect (type $ii) (i32.const 7) "
+        "(i32.const 1)))"
+        " (func (export \"sig\") (param i32) (result i32) (call_indirect (type $v) (local.get 0)) "
+        "(i32.const 0))"
+        " (func (export \"indirect\") (param i32) (result i32) (call_indirect (type $ii) "
+        "(i32.const 41) (local.get 0)))"
+        " (func $rec (export \"rec\") (param i32) (result i32) (i32.add (call $rec (local.get 0)) "
+        "(i32.const 1)))"
         " (func (export \"spin\") (param i32) (result i32) (loop $l (br $l)) (i32.const 0))"
         " (func (export \"count\") (param i32) (result i32) (local i32)"
         "   (block $b (loop $l (br_if $b (i32.ge_u (local.get 1) (local.get 0)))"
         "     (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br $l))) (local.get 1))"
         " (func (export \"sat\") (param i32) (result i32) (i32.trunc_sat_f64_s (f64.const 1e30)))"
         " (func (export \"ext\") (param i32) (result i32) (i32.extend8_s (local.get 0)))"
-        " (func (export \"nan\") (param i32) (result i32) (i32.reinterpret_f32 (f32.neg (f32.const nan))))"
+        " (func (export \"nan\") (param i32) (result i32) (i32.reinterpret_f32 (f32.neg (f32.const "
+        "nan))))"
         ")",
         0, &err);
     CHECK(m != NULL);
@@ -93,9 +101,10 @@ static void test_traps(void)
     kiln_wasm_module_free(m);
 
     /* Fuel: entry + one tick per loop header, exactly as the wasm2c tier counts. */
-    const char *cnt = "(module (func (export \"count\") (param i32) (result i32) (local i32)"
-                      " (block $b (loop $l (br_if $b (i32.ge_u (local.get 1) (local.get 0)))"
-                      " (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br $l))) (local.get 1)))";
+    const char *cnt =
+        "(module (func (export \"count\") (param i32) (result i32) (local i32)"
+        " (block $b (loop $l (br_if $b (i32.ge_u (local.get 1) (local.get 0)))"
+        " (local.set 1 (i32.add (local.get 1) (i32.const 1))) (br $l))) (local.get 1)))";
     m = load(cnt, 12, &err); /* 1 entry + 11 loop headers: count(10) fits exactly */
     CHECK(m != NULL);
     if (m) {
@@ -118,7 +127,8 @@ static void test_invalid(void)
         "(func (result i32) (select (i32.const 1) (i64.const 2) (i32.const 0)))",
         "(func (param i32) (result f32) (local.get 0))",
         "(global i32 (i32.const 0)) (func (global.set 0 (i32.const 1)))",
-        "(func (result i32) (br_table 0 1 (i32.const 1) (block (result i64) (i64.const 0) (i32.const 0) (br_table 0 1))))",
+        "(func (result i32) (br_table 0 1 (i32.const 1) (block (result i64) (i64.const 0) "
+        "(i32.const 0) (br_table 0 1))))",
         "(func (result i32) (unreachable) (i64.const 1))",
         "(func (drop (i32.load (i32.const 0))))",
         "(memory 1) (func (drop (i32.load align=8 (i32.const 0))))",
@@ -216,7 +226,8 @@ static void fuzz_one(const uint8_t *b, size_t n)
     if (kiln__check(b, n, &cl, &mi, &err) == 0) {
         char *c = NULL, why[128];
         size_t clen = 0;
-        kiln__xl_opts o = {.explicit_bounds = (fuzz_runs & 1) != 0, .no_fuel = (fuzz_runs & 2) != 0};
+        kiln__xl_opts o = {.explicit_bounds = (fuzz_runs & 1) != 0,
+                           .no_fuel = (fuzz_runs & 2) != 0};
         if (kiln__xlate(&mi, &o, &c, &clen, why, sizeof why, &err) == 0) {
             fuzz_translated++;
             CHECK(c && strlen(c) == clen);
@@ -243,13 +254,15 @@ static void mutate_and_run(const uint8_t *b, size_t n, int rounds)
                 m[at] = (uint8_t)rnd();
                 break;
             case 2: /* interesting bytes: end, block, LEB continuation, type codes */
-                m[at] = (const uint8_t[]){0x0b, 0x02, 0x80, 0xff, 0x7f, 0x40, 0x00, 0x70}[rnd() % 8];
+                m[at] =
+                    (const uint8_t[]){0x0b, 0x02, 0x80, 0xff, 0x7f, 0x40, 0x00, 0x70}[rnd() % 8];
                 break;
             case 3:
                 memmove(m + at, m + at + 1, len - at - 1), len--;
                 break;
             case 4:
-                if (len < n + 64) memmove(m + at + 1, m + at, len - at), m[at] = (uint8_t)rnd(), len++;
+                if (len < n + 64)
+                    memmove(m + at + 1, m + at, len - at), m[at] = (uint8_t)rnd(), len++;
                 break;
             default:
                 len = at;
@@ -264,11 +277,30 @@ static void mutate_and_run(const uint8_t *b, size_t n, int rounds)
 static void test_fuzz(void)
 {
     const char *dir = getenv("KILN_SPEC_CORE") ? getenv("KILN_SPEC_CORE") : KILN_SPEC_CORE_DIR;
-    static const char *files[] = {"block", "br_table", "call_indirect", "conversions", "elem",
-                                  "data", "bulk", "global", "imports", "if", "loop",
-                                  "memory_grow", "ref_func", "select", "table_copy",
-                                  "table_init", "unreached-invalid", "unreachable", "func",
-                                  "linking", "float_exprs", "left-to-right", "stack", "fac"};
+    static const char *files[] = {"block",
+                                  "br_table",
+                                  "call_indirect",
+                                  "conversions",
+                                  "elem",
+                                  "data",
+                                  "bulk",
+                                  "global",
+                                  "imports",
+                                  "if",
+                                  "loop",
+                                  "memory_grow",
+                                  "ref_func",
+                                  "select",
+                                  "table_copy",
+                                  "table_init",
+                                  "unreached-invalid",
+                                  "unreachable",
+                                  "func",
+                                  "linking",
+                                  "float_exprs",
+                                  "left-to-right",
+                                  "stack",
+                                  "fac"};
     char tmp[] = "/tmp/kiln-xlate-fuzz-XXXXXX";
     if (!mkdtemp(tmp)) return;
     int nmods = 0;
