@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "kiln_wasm.h"
+#include "wasm_rt_int.h"
+#include "wasm_xlate.h"
 #include "wtest.h"
 
 int lev_bench(int i); /* lev.c compiled natively */
@@ -172,7 +174,15 @@ int main(int argc, char **argv)
     /* 1. Bare call overhead. */
     double nat = time_native(native_id, N);
     kiln_wasm_module *id0 = load(idb, idn, 0, 0, 0, NULL), *id1 = load(idb, idn, 1, 0, 0, NULL);
+    kiln__t0_translator = 1;
+    kiln_wasm_module *id0w = load(idb, idn, 0, 0, 0, NULL);
+    kiln__t0_translator = 0;
     double c0 = time_calls(id0, "id", N), c1 = time_calls(id1, "id", N);
+    double c0w = time_calls(id0w, "id", N);
+    kiln_wasm_module_free(id0w);
+    printf("| call overhead, tier 0 by wasm2c (before session 3) | %.2f ns | tier 0 by Kiln's "
+           "translator %.2f ns | %.2fx | |\n",
+           c0w, c0, c0 / c0w);
     printf("| call overhead, tier 0 (kiln_wasm_call, i32 -> i32) | %.2f ns | native fn ptr %.2f ns "
            "| %.1fx | |\n",
            c0, nat, c0 / nat);
@@ -219,36 +229,84 @@ int main(int argc, char **argv)
     kiln_wasm_module_free(id0);
     kiln_wasm_module_free(id1);
 
-    /* 3. Time to first call (tier 0) and tier-1 build time. */
+    /* 3. Time to first call (tier 0) and tier-1 build time. Tier 0 by Kiln's own translator
+     * and by wasm2c (the path before session 3), interleaved so load drifts hit both. */
     int sizes[] = {2, 50, 500};
     for (int k = 0; k < 3; k++) {
         char *wat = gen_wat(sizes[k]);
         size_t n;
         uint8_t *b = wtest_wat(wat, &n, NULL);
-        double best = 1e30, best_cpu = 1e30, t1ms = 0;
-        for (int rep = 0; rep < (quick ? 1 : 3); rep++) {
-            uint64_t t0 = wtest_now_ns();
-            double cpu0 = proc_cpu_ms();
-            kiln_wasm_module *m = load(b, n, 0, 0, 0, NULL);
+        double best[2] = {1e30, 1e30}, best_cpu[2] = {1e30, 1e30}, t1ms = 0;
+        for (int rep = 0; rep < (quick ? 1 : 5); rep++) {
+            for (int tr = 0; tr < 2; tr++) {
+                kiln__t0_translator = tr;
+                uint64_t t0 = wtest_now_ns();
+                double cpu0 = proc_cpu_ms();
+                kiln_wasm_module *m = load(b, n, 0, 0, 0, NULL);
+                kiln_wasm_error err;
+                kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
+                kiln_wasm_val a[1] = {{.i32 = 3}}, r[1];
+                kiln_wasm_trap trap;
+                kiln_wasm_call(in, kiln_wasm_export_find(m, "main"), a, r, &trap);
+                double ms = (double)(wtest_now_ns() - t0) / 1e6, cpu = proc_cpu_ms() - cpu0;
+                best[tr] = ms < best[tr] ? ms : best[tr];
+                best_cpu[tr] = cpu < best_cpu[tr] ? cpu : best_cpu[tr];
+                kiln_wasm_release(in);
+                kiln_wasm_module_free(m);
+            }
+        }
+        kiln__t0_translator = 0;
+        /* size of the C each translator hands to tcc */
+        size_t own_c = 0, w2c_c = 0;
+        double xl_ms = 1e30;
+        {
+            kiln__check_limits cl;
+            kiln__check_limits_default(&cl);
+            kiln__modinfo mi;
+            memset(&mi, 0, sizeof mi);
             kiln_wasm_error err;
-            kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
-            kiln_wasm_val a[1] = {{.i32 = 3}}, r[1];
-            kiln_wasm_trap trap;
-            kiln_wasm_call(in, kiln_wasm_export_find(m, "main"), a, r, &trap);
-            double ms = (double)(wtest_now_ns() - t0) / 1e6, cpu = proc_cpu_ms() - cpu0;
-            best = ms < best ? ms : best;
-            best_cpu = cpu < best_cpu ? cpu : best_cpu;
-            kiln_wasm_release(in);
-            kiln_wasm_module_free(m);
+            if (kiln__check(b, n, &cl, &mi, &err) == 0) {
+                char *c = NULL, why[128];
+                kiln__xl_opts o = {0};
+                for (int rep = 0; rep < 10; rep++) { /* the in-process part alone */
+                    uint64_t t0 = cpu_now_ns();
+                    if (kiln__xlate(&mi, &o, &c, &own_c, why, sizeof why, &err) == 0) free(c);
+                    double ms = (double)(cpu_now_ns() - t0) / 1e6;
+                    xl_ms = ms < xl_ms ? ms : xl_ms;
+                }
+                kiln__gen_opts go = {0};
+                char *dir = NULL;
+                if (kiln__translate(&mi, &go, NULL, &dir, &err) == 0) {
+                    char path[4200];
+                    snprintf(path, sizeof path, "%s/k.c", dir);
+                    FILE *f = fopen(path, "rb");
+                    if (f) {
+                        fseek(f, 0, SEEK_END);
+                        w2c_c = (size_t)ftell(f);
+                        fclose(f);
+                    }
+                    kiln__rmtree(dir);
+                    free(dir);
+                }
+            }
+            kiln__modinfo_dispose(&mi);
         }
         double cpu1 = proc_cpu_ms();
         kiln_wasm_module *m1 = load(b, n, 1, 0, 0, &t1ms);
         cpu1 = proc_cpu_ms() - cpu1;
         kiln_wasm_module_free(m1);
-        printf("| time to first call, tier 0, %zu B module (wall / CPU incl. children) | %.1f / "
-               "%.1f ms | tier-1 build "
-               "%.0f / %.0f ms | | %s |\n",
-               n, best, best_cpu, t1ms, cpu1, sizes[k] == 50 ? "<= 20 ms" : "");
+        printf("| time to first call, tier 0 by Kiln's translator, %zu B module (wall / CPU incl. "
+               "children) | %.1f / %.1f ms | via wasm2c %.1f / %.1f ms; tier-1 build %.0f / %.0f "
+               "ms | %.2fx (CPU) | %s |\n",
+               n, best[0], best_cpu[0], best[1], best_cpu[1], t1ms, cpu1, best_cpu[0] / best_cpu[1],
+               sizes[k] == 50 ? "<= 20 ms" : "");
+        printf("| C handed to tcc, %zu B module | %zu B (%.1f B per wasm byte) | wasm2c + "
+               "instrumentation %zu B (%.1f B per wasm byte) | %.2fx | |\n",
+               n, own_c, (double)own_c / (double)n, w2c_c, (double)w2c_c / (double)n,
+               (double)own_c / (double)(w2c_c ? w2c_c : 1));
+        printf("| Kiln's translator alone (in process, thread CPU), %zu B module | %.2f ms | | | "
+               "|\n",
+               n, xl_ms);
         free(b);
         free(wat);
     }
@@ -266,6 +324,11 @@ int main(int argc, char **argv)
         x = time_native(lev_native, NL), lnat = x < lnat ? x : lnat;
     }
     lt0 = time_calls(l0, "lev_bench", NL / 4);
+    kiln__t0_translator = 1;
+    kiln_wasm_module *l0w = load(levb, levn, 0, 0, 0, NULL);
+    kiln__t0_translator = 0;
+    double lt0w = time_calls(l0w, "lev_bench", NL / 4);
+    kiln_wasm_module_free(l0w);
     double v8 = -1, v8id = -1;
     {
         char path[256], cmd[1024];
@@ -290,8 +353,12 @@ int main(int argc, char **argv)
     printf("| Levenshtein 9x9, Node %s / V8, same .wasm | %.1f ns | tier 1 %.1f ns | %.2fx "
            "(V8/tier 1) | tier 1 faster |\n",
            "20", v8, lt1, v8 / lt1);
-    printf("| Levenshtein 9x9, tier 0 | %.1f ns | native C %.1f ns | %.2fx | |\n", lt0, lnat,
-           lt0 / lnat);
+    printf("| Levenshtein 9x9, tier 0 (Kiln's translator) | %.1f ns | native C %.1f ns | %.2fx | "
+           "|\n",
+           lt0, lnat, lt0 / lnat);
+    printf("| Levenshtein 9x9, tier 0 by wasm2c (before session 3) | %.1f ns | Kiln's translator "
+           "%.1f ns | %.2fx | |\n",
+           lt0w, lt0, lt0 / lt0w);
     printf("| CPU limit (fuel + deadline) on/off, Levenshtein tier 1 | %.1f / %.1f ns | | %.3f | "
            "<= 1.15 |\n",
            lt1, lt1nf, lt1 / lt1nf);

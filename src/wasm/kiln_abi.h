@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KILN__ABI_VERSION 5
+#define KILN__ABI_VERSION 6
 
 /* Trap codes beyond wasm_rt_trap_t, produced by Kiln's patched macros. */
 #define WASM_RT_TRAP_OOB_TABLE 100
@@ -85,6 +85,11 @@ typedef struct kiln__module_desc {
     const uint32_t *export_index;            /* [nexports] index in the export section */
     /* Address of a memory/table/global export (by export-section index), or NULL. */
     void *(*export_ptr)(void *inst, uint32_t export_index);
+    /* Offsets of the instance struct's non-bitfield members in declaration order: tier 1
+     * replaces tier 0's code under live instances only if both lists (and instance_size)
+     * are equal. */
+    uint32_t nlayout;
+    const uint32_t *layout;
 } kiln__module_desc;
 
 typedef const kiln__module_desc *(*kiln__entry_fn)(const kiln__rt_api *rt,

@@ -475,8 +475,8 @@ static int sec_import(rd *r, ctx *c)
         kiln__import *im = &mi->imports[i];
         size_t at = r->pos;
         im->host_index = -1;
+        mi->nimports = i + 1; /* before the names: a failed second read must not leak the first */
         if (rd_name(r, &im->module) || rd_name(r, &im->field)) return -1;
-        mi->nimports = i + 1;
         if (!c->lim->allow_any_import_module &&
             (!kiln__name_ok(im->module) || !kiln__name_ok(im->field)))
             return fail(r, (int64_t)at,

@@ -3,6 +3,8 @@
  * instrumented (fuel and stack checks, precise trap kinds) and completed with the
  * glue that binds it to Kiln's runtime (kiln_abi.h). */
 #include "wasm_rt_int.h"
+#include "wasm_sb.h"
+#include "wasm_xlate.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -24,47 +26,6 @@
 extern const char kiln__abi_text[];
 __asm__(".section .rodata\n.global kiln__abi_text\n.type kiln__abi_text, @object\nkiln__abi_text:\n"
         ".incbin \"" KILN_ABI_PATH "\"\n.byte 0\n.previous\n");
-
-/* ---- small string builder ---- */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sb;
-
-static void sb_add(sb *s, const char *d, size_t n)
-{
-    if (n > SIZE_MAX / 4) s->oom = true; /* a negative length cast: never from valid input */
-    if (s->oom) return;
-    if (s->len + n + 1 > s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 4096;
-        while (nc < s->len + n + 1)
-            nc *= 2;
-        char *np = realloc(s->p, nc);
-        if (!np) {
-            s->oom = true;
-            return;
-        }
-        s->p = np, s->cap = nc;
-    }
-    memcpy(s->p + s->len, d, n);
-    s->len += n;
-    s->p[s->len] = 0;
-}
-static void sb_str(sb *s, const char *d)
-{
-    sb_add(s, d, strlen(d));
-}
-static void sb_fmt(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(sb *s, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_add(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
 
 /* ---- files ---- */
 static int write_file(const char *path, const void *d, size_t n)
@@ -373,6 +334,32 @@ static int memory_expr(const char *hdr, char *out, size_t cap)
     return 0;
 }
 
+/* offsetof() of every non-bitfield member of wasm2c's instance struct, in order (the
+ * layout tier 0 must share, see kiln__module_desc). */
+static int layout_list(const char *hdr, sb *out, uint32_t *n)
+{
+    const char *st = strstr(hdr, "typedef struct Z_kiln_instance_t {");
+    const char *en = st ? strstr(st, "} Z_kiln_instance_t;") : NULL;
+    if (!st || !en) return -1;
+    *n = 0;
+    for (const char *p = strchr(st, '\n'); p && p < en; p = strchr(p + 1, '\n')) {
+        const char *q = p + 1, *semi = strchr(q, ';'), *nl = strchr(q, '\n');
+        if (!semi || !nl || semi > nl || q >= en) continue;
+        bool bitfield = false;
+        for (const char *c = q; c < semi; c++)
+            if (*c == ':') bitfield = true;
+        if (bitfield || strncmp(q, "  /*", 4) == 0) continue;
+        const char *e = semi;
+        while (e > q && (e[-1] == '_' || (e[-1] >= '0' && e[-1] <= '9') ||
+                         (e[-1] >= 'a' && e[-1] <= 'z') || (e[-1] >= 'A' && e[-1] <= 'Z')))
+            e--;
+        if (e == semi) return -1;
+        sb_fmt(out, "offsetof(Z_kiln_instance_t,%.*s),", (int)(semi - e), e);
+        ++*n;
+    }
+    return 0;
+}
+
 static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
 {
     char tbuf[128], mexpr[160];
@@ -537,11 +524,22 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
     }
     sb_fmt(s, "static wasm_rt_memory_t* kiln__mem(void* i) { (void)i; return %s; }\n",
            mexpr[0] ? mexpr : "0");
+    sb lay = {0};
+    uint32_t nlay = 0;
+    if (layout_list(hdr, &lay, &nlay)) {
+        free(lay.p);
+        *ok = false;
+        return;
+    }
+    sb_fmt(s, "static const uint32_t kiln__lay[%u] = {", nlay ? nlay : 1);
+    if (lay.p) sb_str(s, lay.p);
+    sb_str(s, nlay ? "};\n" : "0};\n");
+    free(lay.p);
     sb_fmt(s,
            "static const kiln__module_desc kiln__desc = {KILN__ABI_VERSION, "
            "sizeof(Z_kiln_instance_t), kiln__inst, "
-           "kiln__free, kiln__mem, %u, kiln__tramps, kiln__exidx, kiln__xptr};\n",
-           nfx);
+           "kiln__free, kiln__mem, %u, kiln__tramps, kiln__exidx, kiln__xptr, %u, kiln__lay};\n",
+           nfx, nlay);
     sb_str(s, "__attribute__((visibility(\"default\"))) const kiln__module_desc* kiln__entry(const "
               "kiln__rt_api* rt, void (*const* hf)(void), uint32_t n) {\n"
               "  if (rt->abi_version != KILN__ABI_VERSION) return 0;\n  kiln__rt = rt;\n");
@@ -735,6 +733,42 @@ fail:
     free(src), free(hdr), free(out.p);
     kiln__rmtree(tmpl);
     return err ? err->code : KILN_WASM_ECOMPILE;
+}
+
+/* Tier 0 through Kiln's own translator (wasm_xlate.c): no wasm2c child. */
+int kiln__translate_own(const kiln__modinfo *mi, const kiln__gen_opts *o, const char *base,
+                        char **dir_out, char *why, size_t why_cap, kiln_wasm_error *err)
+{
+    char tmpl[4096], path[4200];
+    char *c = NULL;
+    size_t clen = 0;
+    kiln__xl_opts xo = {.explicit_bounds = o->explicit_bounds, .no_fuel = o->no_fuel};
+    int rc = kiln__xlate(mi, &xo, &c, &clen, why, why_cap, err);
+    if (rc) return rc;
+    if (!base || !*base) base = getenv("TMPDIR");
+    snprintf(tmpl, sizeof tmpl, "%s/kiln-wasm-%d-XXXXXX", base && *base ? base : "/tmp",
+             (int)getpid());
+    if (!mkdtemp(tmpl)) {
+        free(c);
+        kiln__werr(err, KILN_WASM_EIO, NULL, -1, -1, "mkdtemp: %s", strerror(errno));
+        return KILN_WASM_EIO;
+    }
+    snprintf(path, sizeof path, "%s/k.c", tmpl);
+    int w = write_file(path, c, clen);
+    free(c);
+    snprintf(path, sizeof path, "%s/kiln_abi.h", tmpl);
+    if (w || write_file(path, kiln__abi_text, strlen(kiln__abi_text))) {
+        kiln__werr(err, KILN_WASM_EIO, NULL, -1, -1, "cannot write %s", path);
+        kiln__rmtree(tmpl);
+        return KILN_WASM_EIO;
+    }
+    *dir_out = strdup(tmpl);
+    if (!*dir_out) {
+        kiln__rmtree(tmpl);
+        kiln__werr(err, KILN_WASM_ENOMEM, NULL, -1, -1, "out of memory");
+        return KILN_WASM_ENOMEM;
+    }
+    return 0;
 }
 
 /* Part of the cache key: bump when the instrumentation/glue generator or the

@@ -1,6 +1,7 @@
 /* Modules (load, tiers, exports), instances (instantiate, reset, per-thread pools)
  * and the call path. */
 #include "wasm_rt_int.h"
+#include "wasm_xlate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,31 @@
 #define POOL_MAX_FREE 16
 static _Atomic uint64_t live_instances;
 bool kiln__keep_failed_instances;
+int kiln__t0_translator;
+
+const char *kiln__module_t0_translator(const kiln_wasm_module *m)
+{
+    return m->t0_by;
+}
+
+/* Where work dirs go: inside the cache when there is one, so what a killed process
+ * leaves is swept at the next start (kiln_wasm_cache_sweep). */
+static void work_base(const kiln_wasm_module *m, char *base, size_t cap)
+{
+    base[0] = 0;
+    if (m->lim.cache_dir) {
+        snprintf(base, cap, "%s/tmp", m->lim.cache_dir);
+        if (mkdir(base, 0700) != 0 && errno != EEXIST) base[0] = 0;
+    }
+}
+
+/* Tier 1 may replace tier 0's code under live instances only if both compiled the same
+ * instance layout (Kiln's translator mirrors wasm2c's; this is the proof per module). */
+static bool same_layout(const kiln__module_desc *a, const kiln__module_desc *b)
+{
+    return a->instance_size == b->instance_size && a->nlayout == b->nlayout &&
+           (a->nlayout == 0 || memcmp(a->layout, b->layout, a->nlayout * sizeof *a->layout) == 0);
+}
 
 uint64_t kiln_wasm_stat_live_instances(void)
 {
@@ -119,14 +145,27 @@ static void *tier1_main(void *arg)
     kiln_wasm_error err = {0};
     kiln__gen_opts o = gen_opts(m);
     kiln__code *c = NULL;
-    char so[4200];
-    snprintf(so, sizeof so, "%s/t1.so", m->workdir);
-    if (kiln__compile(m->workdir, 1, &o, &err) == 0 &&
+    char so[4200], base[4200];
+    if (!m->workdir) { /* tier 0 came from Kiln's translator: wasm2c runs only now */
+        work_base(m, base, sizeof base);
+        if (kiln__translate(&m->info, &o, base, &m->workdir, &err) == 0) wd_add(m->workdir);
+    }
+    snprintf(so, sizeof so, "%s/t1.so", m->workdir ? m->workdir : "");
+    if (m->workdir && kiln__compile(m->workdir, 1, &o, &err) == 0 &&
         kiln__code_open(so, &m->info, 1, &c, &err) == 0) {
         if (c->desc->nexports != m->nexports) {
             kiln__code_close(c);
             c = NULL;
             snprintf(err.msg, sizeof err.msg, "tier 1 exports differ from tier 0");
+        } else if (m->code[0] && !same_layout(m->code[0]->desc, c->desc)) {
+            const kiln__module_desc *d0 = m->code[0]->desc;
+            bool abi = d0->nlayout && d0->layout[d0->nlayout - 1] == UINT32_MAX;
+            kiln__code_close(c);
+            c = NULL;
+            snprintf(err.msg, sizeof err.msg, "%s",
+                     abi ? "staying on tier 0: tcc returns this module's multi-value results "
+                           "differently from cc"
+                         : "tier 1 instance layout differs from tier 0");
         }
     }
     pthread_mutex_lock(&m->mu);
@@ -144,8 +183,10 @@ static void *tier1_main(void *arg)
         if (kiln__cache_path(m->lim.cache_dir, m->hash, &o, path, sizeof path) == 0)
             kiln__cache_store(so, path);
     }
-    kiln__rmtree(m->workdir);
-    wd_remove(m->workdir);
+    if (m->workdir) {
+        kiln__rmtree(m->workdir);
+        wd_remove(m->workdir);
+    }
     pthread_mutex_lock(&m->mu);
     m->t1_done = true;
     pthread_cond_broadcast(&m->cv);
@@ -215,19 +256,37 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
         }
         unlink(path);
     }
-    /* Work dirs live in the cache when there is one: what a killed process leaves there is
-     * swept at the next start (kiln_wasm_cache_sweep). */
-    char base[4200] = "";
-    if (m->lim.cache_dir) {
-        snprintf(base, sizeof base, "%s/tmp", m->lim.cache_dir);
-        if (mkdir(base, 0700) != 0 && errno != EEXIST) base[0] = 0;
-    }
-    if (kiln__translate(&m->info, &o, base, &m->workdir, err)) goto fail;
+    char base[4200];
+    work_base(m, base, sizeof base);
     int first_tier = m->lim.tier1 == 2 ? 1 : 0;
+    bool own = false;
+    if (first_tier == 0 && kiln__t0_translator == 0) {
+        int rc =
+            kiln__translate_own(&m->info, &o, base, &m->workdir, m->t0_why, sizeof m->t0_why, err);
+        if (rc != 0 && rc != KILN__XL_UNSUPPORTED) goto fail; /* invalid module */
+        own = rc == 0;
+    }
+    if (own && kiln__compile(m->workdir, 0, &o, err)) {
+        /* tcc refused Kiln's C (a translator bug or a resource limit): wasm2c's C next */
+        snprintf(m->t0_why, sizeof m->t0_why, "tcc on Kiln's C: %.100s", err ? err->msg : "");
+        kiln__rmtree(m->workdir);
+        free(m->workdir);
+        m->workdir = NULL;
+        own = false;
+    } else if (own) {
+        goto compiled;
+    }
+    if (!own && kiln__translate(&m->info, &o, base, &m->workdir, err)) goto fail;
+    if (kiln__compile(m->workdir, first_tier, &o, err)) goto fail;
+compiled:
     snprintf(path, sizeof path, "%s/t%d.so", m->workdir, first_tier);
-    if (kiln__compile(m->workdir, first_tier, &o, err) ||
-        kiln__code_open(path, &m->info, first_tier, &m->code[first_tier], err))
-        goto fail;
+    if (kiln__code_open(path, &m->info, first_tier, &m->code[first_tier], err)) goto fail;
+    if (first_tier == 0) m->t0_by = own ? "kiln" : "wasm2c";
+    if (own) { /* the tier-1 thread runs wasm2c in a dir of its own */
+        kiln__rmtree(m->workdir);
+        free(m->workdir);
+        m->workdir = NULL;
+    }
     atomic_init(&m->tier, first_tier);
     if (build_exports(m, m->code[first_tier], err)) goto fail;
     if (first_tier == 1) {
@@ -240,11 +299,11 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
     } else if (m->lim.tier1 != 0) {
         atomic_fetch_add(&m->refs, 1);
         m->t1_started = true;
-        wd_add(m->workdir);
+        if (m->workdir) wd_add(m->workdir);
         if (pthread_create(&m->t1_thread, NULL, tier1_main, m) != 0) {
             m->t1_started = false;
             m->t1_done = true;
-            wd_remove(m->workdir);
+            if (m->workdir) wd_remove(m->workdir);
             atomic_fetch_sub(&m->refs, 1);
         } else {
             pthread_detach(m->t1_thread);
@@ -252,7 +311,7 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
     } else {
         m->t1_done = true;
     }
-    if (!m->t1_started) {
+    if (!m->t1_started && m->workdir) {
         kiln__rmtree(m->workdir);
         free(m->workdir);
         m->workdir = NULL;
@@ -329,7 +388,8 @@ _Static_assert(offsetof(struct kiln_wasm_ctx, head.failed) == offsetof(kiln_wasm
                "ctx view");
 _Static_assert(offsetof(struct kiln_wasm_ctx, user) == offsetof(kiln_wasm_ctx_view, user),
                "ctx view");
-_Static_assert(offsetof(struct kiln_wasm_ctx, mem) == offsetof(kiln_wasm_ctx_view, mem), "ctx view");
+_Static_assert(offsetof(struct kiln_wasm_ctx, mem) == offsetof(kiln_wasm_ctx_view, mem),
+               "ctx view");
 _Static_assert(offsetof(wasm_rt_memory_t, data) == offsetof(kiln_wasm_memory_view, data) &&
                    offsetof(wasm_rt_memory_t, size) == offsetof(kiln_wasm_memory_view, size) &&
                    sizeof(((wasm_rt_memory_t *)0)->size) == sizeof(uint32_t),

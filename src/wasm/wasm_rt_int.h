@@ -67,6 +67,8 @@ struct kiln_wasm_module {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char t1_error[256];
+    const char *t0_by;   /* "kiln" or "wasm2c" */
+    char t0_why[128];    /* why Kiln's translator handed the module to wasm2c */
 };
 
 typedef struct kiln_wasm_instance kiln__inst_rt;
@@ -142,6 +144,15 @@ typedef struct {
 int kiln__translate(const kiln__modinfo *mi, const kiln__gen_opts *o, const char *base,
                     char **dir_out,
                     kiln_wasm_error *err);
+/* Tier 0 through Kiln's own translator into a new private temp dir: 0, KILN__XL_UNSUPPORTED
+ * (why says what; use kiln__translate instead) or an error (invalid module). */
+int kiln__translate_own(const kiln__modinfo *mi, const kiln__gen_opts *o, const char *base,
+                        char **dir_out, char *why, size_t why_cap, kiln_wasm_error *err);
+/* Tier-0 translator choice (tests, benchmarks): 0 Kiln's own with fallback to wasm2c,
+ * 1 wasm2c only. */
+extern int kiln__t0_translator;
+/* Which translator produced the module's tier 0: "kiln", "wasm2c", or NULL (none). */
+const char *kiln__module_t0_translator(const kiln_wasm_module *m);
 /* Compiles dir/k.c for tier 0 (tcc) or 1 (cc -O2) in a child into dir/t<tier>.so. */
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err);
 int kiln__code_open(const char *so_path, const kiln__modinfo *mi, int tier, kiln__code **out,
