@@ -189,6 +189,16 @@ __attribute__((noinline)) static double native_once(void *a)
 }
 
 static const char *bench_dir;
+
+/* Waits for the optimizing tier and says which tier the UDF runs on (a module whose tier-1
+ * build fails, or whose layouts differ, stays on tier 0: its figures would not be tier 1's). */
+static void wait_tier1(kiln_udf *u, const char *name)
+{
+    kiln_udf_wait_optimized(u);
+    json_t *d = kiln_udf_describe(u);
+    fprintf(stderr, "%s runs on tier %lld\n", name, (long long)json_integer_value(json_object_get(d, "tier")));
+    json_decref(d);
+}
 static void remove_bench_dir(void)
 {
     kiln_fs_remove_tree(bench_dir, NULL);
@@ -236,7 +246,7 @@ int main(int argc, char **argv)
                                    "(module (func (export \"kiln_abi_version\") (result i32) (i32.const 1))"
                                    " (func (export \"f\") (result i32) (i32.const 1)))",
                                    "{\"function_name\": \"f\"}");
-        kiln_udf_wait_optimized(t);
+        wait_tier1(t, "trivial");
         kiln_udf_stats_enable(strcmp(only, "off") != 0);
         query_arg qt = {&e, "{\"wasm_udf\": {\"name\": \"trivial\"}}", 0};
         double tt = best_of(repeats, query_once, &qt);
@@ -248,7 +258,7 @@ int main(int argc, char **argv)
 
     /* 1. Levenshtein filter: UDF end to end vs native over the same doc values. */
     kiln_udf *sd = register_file(e.reg, udfs, "string_distance");
-    kiln_udf_wait_optimized(sd); /* measure the optimizing tier, as queries get it shortly */
+    wait_tier1(sd, "string_distance"); /* the optimizing tier, as queries get it shortly */
     query_arg qa = {&e, "{\"wasm_udf\": {\"name\": \"string_distance\", \"params\": {\"field\": "
                         "\"name\", \"target\": \"iPhone 15 Pro\", \"max_distance\": 3}}}",
                     0};
@@ -323,8 +333,8 @@ int main(int argc, char **argv)
     kiln_udf *rh = register_wat(e.reg, "reads_by_handle", reads_wat,
                                 "{\"function_name\": \"by_handle\", \"parameters\": [{\"name\": \"k\", "
                                 "\"type\": \"i32\", \"default\": 0}]}");
-    kiln_udf_wait_optimized(rn);
-    kiln_udf_wait_optimized(rh);
+    wait_tier1(rn, "reads_by_name");
+    wait_tier1(rh, "reads_by_handle");
     const int K = 16;
     char q0[200], qn[200], qh[200];
     snprintf(q0, sizeof q0, "{\"wasm_udf\": {\"name\": \"reads_by_name\", \"params\": {\"k\": 0}}}");
