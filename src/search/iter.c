@@ -283,7 +283,7 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     t->base.advance = kiln__term_advance;
     t->base.bound = kiln__term_bound;
     t->base.cost = st->df;
-    if (st->nblocks == 1) { /* bound by the term's (max tf, shortest norm): one impact */
+    if (kiln__sterm_nblocks(st) == 1) { /* bound by the term's (max tf, shortest norm): one impact */
         t->one = (kiln__skip){.last_doc = st->skip_idx, .max_tf = st->max_tf,
                               .min_norm = st->min_norm, .ndocs = (uint8_t)(st->df - 1),
                               .imp_tf = {st->max_tf}, .imp_norm = {st->min_norm}, .nimp = 1};
@@ -291,7 +291,7 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     } else {
         t->sk = s->skips + st->skip_idx;
     }
-    t->nblocks = st->nblocks;
+    t->nblocks = kiln__sterm_nblocks(st);
     t->post = s->post + st->post_off;
     t->pos = f->has_pos ? s->pos + st->pos_off : NULL;
     t->bm = bm;

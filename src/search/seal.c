@@ -119,11 +119,9 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
                             kiln__skipvec *skips, kiln__u32vec *pv)
 {
     st->df = t->df;
-    st->ttf = t->ttf;
     st->post_off = post->len;
     st->pos_off = pos->len;
     st->skip_idx = (uint32_t)skips->n;
-    st->nblocks = (t->df + KILN__BLOCK - 1) / KILN__BLOCK;
     st->max_tf = 0;
     st->min_norm = 255;
     kiln__slice_rd p, pp;
@@ -204,7 +202,7 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
         if (sk->min_norm < st->min_norm) st->min_norm = sk->min_norm;
     }
-    if (st->nblocks == 1) { /* the reader rebuilds the entry from the term (iter.c) */
+    if (kiln__sterm_nblocks(st) == 1) { /* the reader rebuilds the entry from the term (iter.c) */
         skips->n--;
         st->skip_idx = doc;
     }

@@ -204,18 +204,24 @@ typedef struct kiln__skip { /* one per postings block of KILN__BLOCK docs */
     uint8_t nimp;
 } kiln__skip;
 
+/* A term of a sealed segment: 40 bytes, one per term and segment (on disk as in memory, so
+ * it is the dictionary's size). Nothing derivable is stored: the block count is df's. */
 typedef struct kiln__sterm {
     uint32_t text_off, text_len; /* into the field's term text */
     uint32_t df;
-    uint32_t nblocks;
-    uint64_t ttf;
-    uint64_t post_off; /* into segment post */
-    uint64_t pos_off;  /* into segment pos */
     uint32_t skip_idx; /* first skip entry in segment skips; a term of one block has no skip
                           entry (most terms: 32 bytes each saved) and this is its last doc */
+    uint64_t post_off; /* into segment post */
+    uint64_t pos_off;  /* into segment pos */
     uint16_t max_tf;
     uint8_t min_norm;
 } kiln__sterm;
+
+/* Blocks of KILN__BLOCK docs in a term's postings. */
+static inline uint32_t kiln__sterm_nblocks(const kiln__sterm *st)
+{
+    return (st->df + KILN__BLOCK - 1) / KILN__BLOCK;
+}
 
 /* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
  * first); its raw bytes are the varint length of each value, then the values. */

@@ -2,11 +2,11 @@
  * arrays of the in-memory segment are laid out as they are in memory, so opening a segment is
  * a checksum pass and pointer fix-ups, no decoding.
  *
- * File "seg-<base>.ksg", format version 2, little-endian, every section aligned to 8 bytes:
+ * File "seg-<base>.ksg", format version 3, little-endian, every section aligned to 8 bytes:
  *
  *   offset  size  field
  *   0       8     magic "KILNSEG1" (the family; the version follows)
- *   8       4     u32 format version (2; any other is refused with an error naming it)
+ *   8       4     u32 format version (3; any other is refused with an error naming it)
  *   12      4     u32 base (first doc number)
  *   16      4     u32 ndocs (local ids 0..ndocs-1)
  *   20      4     u32 nfields
@@ -23,7 +23,7 @@
  *                   u32 dv_off_from | u32 str_from (field index + 1, 0 = none: see below) |
  *                   u64 sum_ttf | u64 text_len | u64 nvalues | u64 nstr | u64 str_raw_len |
  *                   u64 str_zlen | u64 str_nblocks                      (88 bytes)
- *                   path | terms (nterms × sizeof(kiln__sterm) = 48 bytes) | term text |
+ *                   path | terms (nterms × sizeof(kiln__sterm) = 40 bytes) | term text |
  *                   norms (ndocs bytes, if flag 4) |
  *                   dv off ((ndocs+1) × u32), absent when dv_off_from names an earlier field
  *                     with the same array |
@@ -57,7 +57,7 @@
 
 #define KILN__SEG_HEADER 64
 #define KILN__FIELD_HEADER 88
-#define KILN__SEG_VERSION 2
+#define KILN__SEG_VERSION 3 /* 3: 40-byte term records (2 stored ttf and the block count) */
 #define KILN__FLAG_STR_Z 8
 
 static void kiln__pad8(kiln_buf *b)
