@@ -146,8 +146,10 @@ static int kiln__put_mapping(kiln_req *req, kiln_resp *resp)
 }
 
 
-/* {"_shards": {...}} for refresh and flush. */
-static int kiln__shards_op(kiln_req *req, kiln_resp *resp, int (*op)(kiln_index *, kiln_error *))
+typedef int (*kiln__shards_fn)(kiln_index *idx, const void *arg, kiln_error *err);
+
+/* {"_shards": {...}} for refresh, flush and force merge. */
+static int kiln__shards_op(kiln_req *req, kiln_resp *resp, kiln__shards_fn op, const void *arg)
 {
     kiln_index **list;
     size_t n;
@@ -158,7 +160,7 @@ static int kiln__shards_op(kiln_req *req, kiln_resp *resp, int (*op)(kiln_index 
     for (size_t i = 0; i < n; i++) {
         long rep = atol(kiln_index_setting(list[i], "index.number_of_replicas") ?: "0");
         total += (long)list[i]->nshards * (1 + rep);
-        if (op(list[i], &err) == 0)
+        if (op(list[i], arg, &err) == 0)
             ok += list[i]->nshards;
         else
             rc = -1;
@@ -170,14 +172,49 @@ static int kiln__shards_op(kiln_req *req, kiln_resp *resp, int (*op)(kiln_index 
                                       "successful", (json_int_t)ok, "failed", 0));
 }
 
+static int kiln__refresh_op(kiln_index *idx, const void *arg, kiln_error *err)
+{
+    (void)arg;
+    return kiln_index_refresh(idx, err);
+}
+
+static int kiln__flush_op(kiln_index *idx, const void *arg, kiln_error *err)
+{
+    (void)arg;
+    return kiln_index_flush(idx, err);
+}
+
+static int kiln__force_merge_op(kiln_index *idx, const void *arg, kiln_error *err)
+{
+    return kiln_index_force_merge(idx, *(const size_t *)arg, err);
+}
+
 static int kiln__refresh(kiln_req *req, kiln_resp *resp)
 {
-    return kiln__shards_op(req, resp, kiln_index_refresh);
+    return kiln__shards_op(req, resp, kiln__refresh_op, NULL);
 }
 
 static int kiln__flush(kiln_req *req, kiln_resp *resp)
 {
-    return kiln__shards_op(req, resp, kiln_index_flush);
+    return kiln__shards_op(req, resp, kiln__flush_op, NULL);
+}
+
+/* POST /{index}/_forcemerge?max_num_segments=N: without N, merges what the merge policy
+ * would; the result is flushed (committed, replaced files deleted) before the reply. */
+static int kiln__force_merge(kiln_req *req, kiln_resp *resp)
+{
+    int64_t max = 0;
+    if (kiln__query_i64(req, resp, "max_num_segments", 0, &max)) return 0;
+    if (kiln_req_query(req, "max_num_segments") && max < 1)
+        return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
+                              "[max_num_segments] must be at least 1, got [%lld]", (long long)max);
+    const char *expunge = kiln_req_query(req, "only_expunge_deletes");
+    if (expunge && strcmp(expunge, "false") != 0)
+        return kiln_resp_fail(resp, KILN_E_ILLEGAL_ARGUMENT,
+                              "[only_expunge_deletes] is not supported: Kiln's merges keep the "
+                              "space of deleted documents; use max_num_segments");
+    size_t segs = (size_t)max;
+    return kiln__shards_op(req, resp, kiln__force_merge_op, &segs);
 }
 
 static const kiln_route kiln__routes[] = {
@@ -194,6 +231,8 @@ static const kiln_route kiln__routes[] = {
     {KILN_GET | KILN_POST, "/{index}/_refresh", kiln__refresh},
     {KILN_GET | KILN_POST, "/_flush", kiln__flush},
     {KILN_GET | KILN_POST, "/{index}/_flush", kiln__flush},
+    {KILN_POST, "/_forcemerge", kiln__force_merge},
+    {KILN_POST, "/{index}/_forcemerge", kiln__force_merge},
 };
 
 const kiln_route *kiln__routes_indices(size_t *n)

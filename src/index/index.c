@@ -646,6 +646,13 @@ int kiln_index_flush(kiln_index *idx, kiln_error *err)
     return 0;
 }
 
+int kiln_index_force_merge(kiln_index *idx, size_t max_segments, kiln_error *err)
+{
+    for (unsigned i = 0; i < idx->nshards; i++)
+        if (kiln_shard_force_merge(idx->shards[i], max_segments, err)) return -1;
+    return 0;
+}
+
 void kiln_index_stats(kiln_index *idx, kiln_shard_stats *total)
 {
     memset(total, 0, sizeof *total);

@@ -86,6 +86,8 @@ json_t *kiln_index_settings_json(const kiln_index *idx);
 const char *kiln_index_setting(const kiln_index *idx, const char *key); /* "index.x" */
 int kiln_index_refresh(kiln_index *idx, kiln_error *err);
 int kiln_index_flush(kiln_index *idx, kiln_error *err);
+/* _forcemerge: every shard's search segments merged down to at most max_segments. */
+int kiln_index_force_merge(kiln_index *idx, size_t max_segments, kiln_error *err);
 void kiln_index_stats(kiln_index *idx, kiln_shard_stats *total);
 
 /* ES index-name rules. Returns 0 or fills err with invalid_index_name_exception. */

@@ -540,6 +540,14 @@ int kiln_shard_flush(kiln_shard *s, kiln_error *err)
     return rc;
 }
 
+int kiln_shard_force_merge(kiln_shard *s, size_t max_segments, kiln_error *err)
+{
+    if (!s->si) return 0;
+    if (kiln_shard_refresh(s, err)) return -1; /* the write buffer becomes a segment too */
+    kiln_sindex_force_merge(s->si, max_segments);
+    return kiln_shard_flush(s, err); /* the merged segment on disk, the old files gone */
+}
+
 int kiln_shard_maintain(kiln_shard *s, kiln_error *err)
 {
     if (!s->si) return 0;

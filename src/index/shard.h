@@ -95,6 +95,10 @@ int kiln_shard_sync(kiln_shard *s, uint64_t lsn, kiln_error *err);
 int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *meta,
                    kiln_buf *src);
 
+/* Refreshes, merges the search segments down to at most max_segments (0: as the merge
+ * policy would), then flushes,
+ * so the merged segment is committed and the files it replaced are deleted (_forcemerge). */
+int kiln_shard_force_merge(kiln_shard *s, size_t max_segments, kiln_error *err);
 /* Makes recent writes searchable. */
 int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
 /* Writes the in-memory tail to immutable files and trims the log (_locked: lock held). */

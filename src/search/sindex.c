@@ -256,35 +256,38 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err)
 #define KILN__MAX_SEGS 8
 #define KILN__MERGE_WIDTH 4
 
-int kiln_sindex_merge_step(kiln_sindex *si)
+/* Merges the adjacent run of `width` segments holding the fewest docs if there are more than
+ * `keep` segments; 1 if it merged, 0 if not. */
+static int kiln__merge_run(kiln_sindex *si, size_t keep, size_t width)
 {
     pthread_mutex_lock(&si->merge_lock);
-    kiln_segment *in[KILN__MERGE_WIDTH];
     pthread_mutex_lock(&si->lock);
-    if (si->nsegs <= KILN__MAX_SEGS) {
+    if (si->nsegs <= keep || width < 2) {
         pthread_mutex_unlock(&si->lock);
         pthread_mutex_unlock(&si->merge_lock);
         return 0;
     }
+    if (width > si->nsegs) width = si->nsegs;
+    kiln_segment **in = kiln_xmalloc(width * sizeof *in);
     size_t best = 0;
     uint64_t best_docs = UINT64_MAX;
-    for (size_t i = 0; i + KILN__MERGE_WIDTH <= si->nsegs; i++) {
+    for (size_t i = 0; i + width <= si->nsegs; i++) {
         uint64_t docs = 0;
-        for (size_t k = i; k < i + KILN__MERGE_WIDTH; k++)
+        for (size_t k = i; k < i + width; k++)
             docs += si->segs[k]->ndocs;
         if (docs < best_docs) {
             best_docs = docs;
             best = i;
         }
     }
-    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) {
+    for (size_t k = 0; k < width; k++) {
         in[k] = si->segs[best + k];
         kiln__segment_ref(in[k]);
     }
     pthread_mutex_unlock(&si->lock);
 
     if (kiln_sindex_merge_hook) kiln_sindex_merge_hook(kiln_sindex_merge_hook_ctx);
-    kiln_segment *m = kiln__merge(in, KILN__MERGE_WIDTH);
+    kiln_segment *m = kiln__merge(in, width);
 
     pthread_mutex_lock(&si->lock);
     if (m) {
@@ -293,7 +296,7 @@ int kiln_sindex_merge_step(kiln_sindex *si)
         size_t at = 0;
         while (si->segs[at] != in[0])
             at++;
-        for (size_t k = 0; k < KILN__MERGE_WIDTH; k++) {
+        for (size_t k = 0; k < width; k++) {
             kiln_segment *old = si->segs[at + k];
             if (old->persisted) {
                 si->obsolete =
@@ -303,16 +306,39 @@ int kiln_sindex_merge_step(kiln_sindex *si)
             kiln__segment_unref(old);
         }
         si->segs[at] = m;
-        memmove(si->segs + at + 1, si->segs + at + KILN__MERGE_WIDTH,
-                (si->nsegs - at - KILN__MERGE_WIDTH) * sizeof *si->segs);
-        si->nsegs -= KILN__MERGE_WIDTH - 1;
+        memmove(si->segs + at + 1, si->segs + at + width,
+                (si->nsegs - at - width) * sizeof *si->segs);
+        si->nsegs -= width - 1;
     }
     pthread_mutex_unlock(&si->lock);
-    for (size_t k = 0; k < KILN__MERGE_WIDTH; k++)
+    for (size_t k = 0; k < width; k++)
         kiln__segment_unref(in[k]);
+    free(in);
     if (m) kiln__publish(si);
     pthread_mutex_unlock(&si->merge_lock);
     return m ? 1 : 0;
+}
+
+int kiln_sindex_merge_step(kiln_sindex *si)
+{
+    return kiln__merge_run(si, KILN__MAX_SEGS, KILN__MERGE_WIDTH);
+}
+
+int kiln_sindex_force_merge(kiln_sindex *si, size_t max_segs)
+{
+    int merged = 0;
+    if (max_segs == 0) { /* what the policy would merge */
+        while (kiln_sindex_merge_step(si) > 0)
+            merged = 1;
+        return merged;
+    }
+    for (;;) { /* one run of just enough segments; again if refreshes added some meanwhile */
+        pthread_mutex_lock(&si->lock);
+        size_t n = si->nsegs;
+        pthread_mutex_unlock(&si->lock);
+        if (n <= max_segs || !kiln__merge_run(si, max_segs, n - max_segs + 1)) return merged;
+        merged = 1;
+    }
 }
 
 int kiln_sindex_refresh(kiln_sindex *si, kiln_error *err)

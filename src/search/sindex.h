@@ -70,6 +70,9 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err);
 /* One merge if the policy wants one: 1 merged (a new reader is published), 0 nothing to do.
  * Concurrent with adds and publishes; merges are serialised. */
 int kiln_sindex_merge_step(kiln_sindex *si);
+/* Merges segments until at most max_segs remain (_forcemerge; 0: as the merge policy
+ * would); 1 if it merged. */
+int kiln_sindex_force_merge(kiln_sindex *si, size_t max_segs);
 /* Test hook: called by every merge after it picked its segments, before merging them. */
 extern void (*kiln_sindex_merge_hook)(void *ctx);
 extern void *kiln_sindex_merge_hook_ctx;

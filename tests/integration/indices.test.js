@@ -174,3 +174,43 @@ test('index.search.idle.after: an idle shard is refreshed by the next search, wh
   r = await k.raw('PUT', '/idle3', { settings: { search: { idle: { after: 'soon' } } } });
   assert.equal(r.status, 400, r.text);
 });
+
+test('_forcemerge merges search segments down to max_num_segments, committed on disk', async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  await k.client.indices.create({ index: 'merged', body: { settings: { number_of_shards: 1 } } });
+  for (let b = 0; b < 3; b++) { // three refreshes: three segments
+    const body = [];
+    for (let i = 0; i < 50; i++) body.push({ index: { _index: 'merged', _id: `${b}-${i}` } }, { batch: b, n: i, text: `word${i % 7} batch${b}` });
+    await k.client.bulk({ body, refresh: true });
+  }
+  await k.client.delete({ index: 'merged', id: '1-7', refresh: true });
+  await k.client.indices.flush({ index: 'merged' });
+  const uuid = (await k.client.indices.get({ index: 'merged' })).body.merged.settings.index.uuid;
+  const segDir = path.join(k.srv.dataDir, 'indices', uuid, '0', 'search');
+  const segs = () => fs.readdirSync(segDir).filter((f) => f.endsWith('.ksg')).length;
+  assert.ok(segs() >= 3, `${segs()} segment files before`);
+
+  const r = await k.raw('POST', '/merged/_forcemerge?max_num_segments=1');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body._shards.successful, 1); // total also counts the (unassigned) replica, as ES
+  assert.equal(r.body._shards.failed, 0);
+  assert.equal(segs(), 1);
+  const c = await k.client.count({ index: 'merged' });
+  assert.equal(c.body.count, 149); // the deleted document stays deleted
+  const s = await k.client.search({ index: 'merged', body: { query: { match: { text: 'word3 batch2' } }, size: 200 } });
+  assert.equal(s.body.hits.total.value, 64); // 50 of batch 2, plus word3 in batches 0 and 1 (7 + 7)
+
+  // after a restart the merged segment is what is on disk
+  await k.restart();
+  assert.equal((await k.client.count({ index: 'merged' })).body.count, 149);
+  assert.equal(segs(), 1);
+
+  assert.equal((await k.raw('POST', '/merged/_forcemerge')).status, 200); // the policy's merges
+  const bad = await k.raw('POST', '/merged/_forcemerge?max_num_segments=0');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.reason, /max_num_segments/);
+  const exp = await k.raw('POST', '/merged/_forcemerge?only_expunge_deletes=true');
+  assert.equal(exp.status, 400);
+  assert.match(exp.body.error.reason, /only_expunge_deletes/);
+});
