@@ -3,7 +3,7 @@
  * instrumented (fuel and stack checks, precise trap kinds) and completed with the
  * glue that binds it to Kiln's runtime (kiln_abi.h). */
 #include "wasm_rt_int.h"
-#include "wasm_sb.h"
+#include "wasm_cgen.h"
 #include "wasm_xlate.h"
 
 #include <dirent.h>
@@ -202,24 +202,6 @@ static int run_child(char *const argv[], const char *dir, const limits_t *lim, c
 }
 
 /* ---- glue generation ---- */
-static const char *ctype(int t)
-{
-    switch (t) {
-    case KILN_WASM_I32:
-        return "u32";
-    case KILN_WASM_I64:
-        return "u64";
-    case KILN_WASM_F32:
-        return "f32";
-    case KILN_WASM_F64:
-        return "f64";
-    case 4:
-        return "wasm_rt_funcref_t";
-    default:
-        return "wasm_rt_externref_t";
-    }
-}
-
 static char mletter(int t)
 {
     return "ijfdre"[t % 6];
@@ -230,59 +212,11 @@ static void ret_type(sb *s, const kiln_wasm_sig *sig)
     if (sig->nresults == 0) {
         sb_str(s, "void");
     } else if (sig->nresults == 1) {
-        sb_str(s, ctype(sig->results[0]));
+        sb_str(s, cgen_ctype(sig->results[0]));
     } else {
         sb_str(s, "struct wasm_multi_");
         for (int i = 0; i < sig->nresults; i++)
             sb_add(s, &(char){mletter(sig->results[i])}, 1);
-    }
-}
-
-static void val_in(sb *s, int t, const char *arr, int k)
-{
-    switch (t) {
-    case KILN_WASM_I32:
-        sb_fmt(s, "(u32)%s[%d].i32", arr, k);
-        break;
-    case KILN_WASM_I64:
-        sb_fmt(s, "(u64)%s[%d].i64", arr, k);
-        break;
-    case KILN_WASM_F32:
-        sb_fmt(s, "%s[%d].f32", arr, k);
-        break;
-    case KILN_WASM_F64:
-        sb_fmt(s, "%s[%d].f64", arr, k);
-        break;
-    case 4:
-        sb_fmt(s, "wasm_rt_funcref_null_value");
-        break;
-    default:
-        sb_fmt(s, "(wasm_rt_externref_t)(uintptr_t)%s[%d].bits", arr, k);
-        break;
-    }
-}
-
-static void val_out(sb *s, int t, const char *arr, int k, const char *expr)
-{
-    switch (t) {
-    case KILN_WASM_I32:
-        sb_fmt(s, "%s[%d].i32 = (int32_t)%s;", arr, k, expr);
-        break;
-    case KILN_WASM_I64:
-        sb_fmt(s, "%s[%d].i64 = (int64_t)%s;", arr, k, expr);
-        break;
-    case KILN_WASM_F32:
-        sb_fmt(s, "%s[%d].f32 = %s;", arr, k, expr);
-        break;
-    case KILN_WASM_F64:
-        sb_fmt(s, "%s[%d].f64 = %s;", arr, k, expr);
-        break;
-    case 4:
-        sb_fmt(s, "%s[%d].bits = (uintptr_t)(%s).func;", arr, k, expr);
-        break;
-    default:
-        sb_fmt(s, "%s[%d].bits = (uintptr_t)%s;", arr, k, expr);
-        break;
     }
 }
 
@@ -405,17 +339,17 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
         ret_type(s, sig);
         sb_fmt(s, " Z_envZ_k%u(struct Z_env_instance_t* c0", i);
         for (int k = 0; k < sig->nparams; k++)
-            sb_fmt(s, ", %s a%d", ctype(sig->params[k]), k);
+            sb_fmt(s, ", %s a%d", cgen_ctype(sig->params[k]), k);
         sb_str(s, ") {\n  struct Z_env_instance_t* c = *(struct Z_env_instance_t**)c0;\n");
         /* Fast path: a typed host function from the host table. */
         if (sig->nresults <= 1) {
             sb_fmt(s, "  if (LIKELY(kiln__hf[%u] != 0)) {\n    ", i);
-            if (sig->nresults) sb_fmt(s, "%s r = ", ctype(sig->results[0]));
+            if (sig->nresults) sb_fmt(s, "%s r = ", cgen_ctype(sig->results[0]));
             sb_str(s, "((");
             ret_type(s, sig);
             sb_str(s, " (*)(struct Z_env_instance_t*");
             for (int k = 0; k < sig->nparams; k++)
-                sb_fmt(s, ", %s", ctype(sig->params[k]));
+                sb_fmt(s, ", %s", cgen_ctype(sig->params[k]));
             sb_fmt(s, "))kiln__hf[%u])(c", i);
             for (int k = 0; k < sig->nparams; k++)
                 sb_fmt(s, ", a%d", k);
@@ -425,35 +359,13 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
             sb_str(s, sig->nresults ? "    return r;\n  }\n" : "    return;\n  }\n");
         }
         /* Generic path through the runtime (linking of modules, tests). */
-        sb_fmt(s, "  kiln__val a[%d], r[%d];\n", sig->nparams + 1, sig->nresults + 1);
-        for (int k = 0; k < sig->nparams; k++) {
-            char e[16];
-            snprintf(e, sizeof e, "a%d", k);
-            switch (sig->params[k]) {
-            case KILN_WASM_I32:
-                sb_fmt(s, "  a[%d].i32 = (int32_t)a%d;\n", k, k);
-                break;
-            case KILN_WASM_I64:
-                sb_fmt(s, "  a[%d].i64 = (int64_t)a%d;\n", k, k);
-                break;
-            case KILN_WASM_F32:
-                sb_fmt(s, "  a[%d].bits = 0; a[%d].f32 = a%d;\n", k, k, k);
-                break;
-            case KILN_WASM_F64:
-                sb_fmt(s, "  a[%d].f64 = a%d;\n", k, k);
-                break;
-            case 4:
-                sb_fmt(s, "  a[%d].bits = (uintptr_t)a%d.func;\n", k, k);
-                break;
-            default:
-                sb_fmt(s, "  a[%d].bits = (uintptr_t)a%d;\n", k, k);
-                break;
-            }
-        }
+        sb_fmt(s, "  kiln__val a[%d], r[%d];\n  ", sig->nparams + 1, sig->nresults + 1);
+        cgen_pack_args(s, sig);
+        sb_str(s, "\n");
         sb_fmt(s, "  kiln__rt->generic_import(c, %u, a, r);\n", i);
         if (sig->nresults == 1) {
             sb_str(s, "  return ");
-            val_in(s, sig->results[0], "r", 0);
+            cgen_val_in(s, sig->results[0], "r", 0);
             sb_str(s, ";\n");
         } else if (sig->nresults > 1) {
             sb_str(s, "  ");
@@ -461,7 +373,7 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
             sb_str(s, " v;\n");
             for (int k = 0; k < sig->nresults; k++) {
                 sb_fmt(s, "  v.%c%d = ", mletter(sig->results[k]), k);
-                val_in(s, sig->results[k], "r", k);
+                cgen_val_in(s, sig->results[k], "r", k);
                 sb_str(s, ";\n");
             }
             sb_str(s, "  return v;\n");
@@ -481,19 +393,19 @@ static void gen_glue(sb *s, const kiln__modinfo *mi, const char *hdr, bool *ok)
         sb_fmt(s, "Z_kilnZ_e%u((Z_kiln_instance_t*)i", e);
         for (int k = 0; k < sig->nparams; k++) {
             sb_str(s, ", ");
-            val_in(s, sig->params[k], "a", k);
+            cgen_val_in(s, sig->params[k], "a", k);
         }
         sb_str(s, ");\n");
         if (sig->nresults == 1) {
             sb_str(s, "  ");
-            val_out(s, sig->results[0], "r", 0, "v");
+            cgen_val_out(s, sig->results[0], "r", 0, "v");
             sb_str(s, "\n");
         } else {
             for (int k = 0; k < sig->nresults; k++) {
                 char ex[16];
                 snprintf(ex, sizeof ex, "v.%c%d", mletter(sig->results[k]), k);
                 sb_str(s, "  ");
-                val_out(s, sig->results[k], "r", k, ex);
+                cgen_val_out(s, sig->results[k], "r", k, ex);
                 sb_str(s, "\n");
             }
         }

@@ -9,7 +9,7 @@
  * reported as "unsupported" and the caller falls back to wasm2c. */
 #include "wasm_xlate.h"
 
-#include "wasm_sb.h"
+#include "wasm_cgen.h"
 
 #include <wasm-rt.h>
 
@@ -209,12 +209,6 @@ static int valtype(X *x, uint8_t t)
     }
 }
 
-static const char *ctype(int t)
-{
-    static const char *n[] = {
-        "u32", "u64", "f32", "f64", "wasm_rt_funcref_t", "wasm_rt_externref_t"};
-    return t >= 0 && t < 6 ? n[t] : "u32";
-}
 /* Stack slot names: letter + depth ('k' for f32: "f32"/"f64" are type names). */
 static char letter(int t)
 {
@@ -240,7 +234,7 @@ static void multi_name(X *x, const kiln_wasm_sig *s, char *out)
         sb_str(&x->multi, key);
         sb_fmt(&x->out, "struct %s {", n);
         for (int i = 0; i < s->nresults; i++)
-            sb_fmt(&x->out, "%s %c%d;", ctype(s->results[i]), letter(s->results[i]), i);
+            sb_fmt(&x->out, "%s %c%d;", cgen_ctype(s->results[i]), letter(s->results[i]), i);
         sb_str(&x->out, "};\n");
     }
     strcpy(out, n);
@@ -251,7 +245,7 @@ static void ret_type(X *x, sb *s, const kiln_wasm_sig *sig)
     if (sig->nresults == 0) {
         sb_str(s, "void");
     } else if (sig->nresults == 1) {
-        sb_str(s, ctype(sig->results[0]));
+        sb_str(s, cgen_ctype(sig->results[0]));
     } else {
         char n[80];
         multi_name(x, sig, n);
@@ -1068,7 +1062,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (bt >= 0)
                     for (int k = 0; k < mi->types[bt].nparams; k++) {
                         int t = mi->types[bt].params[k];
-                        if (x->live) sb_fmt(&x->extra, "%s x%u_%d;", ctype(t), f->label, k);
+                        if (x->live) sb_fmt(&x->extra, "%s x%u_%d;", cgen_ctype(t), f->label, k);
                         EMIT("x%u_%d=%c%u;", f->label, k, letter(t), f->height + (uint32_t)k);
                     }
                 if (x->live) {
@@ -1263,7 +1257,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 ret_type(x, &x->body, s);
                 sb_str(&x->body, "(*)(void*");
                 for (int k = 0; k < s->nparams; k++)
-                    sb_fmt(&x->body, ",%s", ctype(s->params[k]));
+                    sb_fmt(&x->body, ",%s", cgen_ctype(s->params[k]));
                 sb_str(&x->body, "))e->func)(e->module_instance");
                 emit_call_tail(x, s, base);
                 sb_str(&x->body, "}\n");
@@ -1801,28 +1795,6 @@ static const char prelude[] =
     "static u64 CK(wasm_rt_memory_t*M,u64 a,u64 n){if(a+n>M->size)TR(WASM_RT_TRAP_OOB);"
     "return a;}\n";
 
-static void val_in(sb *s, int t, const char *arr, int k)
-{
-    static const char *cast[] = {"(u32)", "(u64)", "", ""}, *fld[] = {"i32", "i64", "f32", "f64"};
-    if (t == TFUNCREF)
-        sb_str(s, "wasm_rt_funcref_null_value");
-    else if (t == TEXTERNREF)
-        sb_fmt(s, "(wasm_rt_externref_t)(uintptr_t)%s[%d].bits", arr, k);
-    else
-        sb_fmt(s, "%s%s[%d].%s", cast[t & 3], arr, k, fld[t & 3]);
-}
-static void val_out(sb *s, int t, const char *arr, int k, const char *expr)
-{
-    static const char *cast[] = {"(int32_t)", "(int64_t)", "", ""},
-                      *fld[] = {"i32", "i64", "f32", "f64"};
-    if (t == TFUNCREF)
-        sb_fmt(s, "%s[%d].bits=(uintptr_t)(%s).func;", arr, k, expr);
-    else if (t == TEXTERNREF)
-        sb_fmt(s, "%s[%d].bits=(uintptr_t)%s;", arr, k, expr);
-    else
-        sb_fmt(s, "%s[%d].%s=%s%s;", arr, k, fld[t & 3], cast[t & 3], expr);
-}
-
 static void func_proto(X *x, sb *s, uint32_t f, bool names)
 {
     const kiln_wasm_sig *sig = &x->mi->types[x->mi->func_types[f]];
@@ -1830,7 +1802,7 @@ static void func_proto(X *x, sb *s, uint32_t f, bool names)
     ret_type(x, s, sig);
     sb_fmt(s, " w%u(I*m", f);
     for (int k = 0; k < sig->nparams; k++) {
-        sb_fmt(s, ",%s", ctype(sig->params[k]));
+        sb_fmt(s, ",%s", cgen_ctype(sig->params[k]));
         if (names) sb_fmt(s, " l%d", k);
     }
     sb_str(s, ")");
@@ -1850,16 +1822,16 @@ static void import_thunk(X *x, uint32_t i)
     ret_type(x, s, sig);
     sb_fmt(s, " h%u(void*c0", fidx);
     for (int k = 0; k < sig->nparams; k++)
-        sb_fmt(s, ",%s a%d", ctype(sig->params[k]), k);
+        sb_fmt(s, ",%s a%d", cgen_ctype(sig->params[k]), k);
     sb_str(s, "){void*c=*(void**)c0;\n");
     if (sig->nresults <= 1) {
         sb_fmt(s, "if(kiln__hf[%u]){", i);
-        if (sig->nresults) sb_fmt(s, "%s r=", ctype(sig->results[0]));
+        if (sig->nresults) sb_fmt(s, "%s r=", cgen_ctype(sig->results[0]));
         sb_str(s, "((");
         ret_type(x, s, sig);
         sb_str(s, "(*)(void*");
         for (int k = 0; k < sig->nparams; k++)
-            sb_fmt(s, ",%s", ctype(sig->params[k]));
+            sb_fmt(s, ",%s", cgen_ctype(sig->params[k]));
         sb_fmt(s, "))kiln__hf[%u])(c", i);
         for (int k = 0; k < sig->nparams; k++)
             sb_fmt(s, ",a%d", k);
@@ -1867,39 +1839,18 @@ static void import_thunk(X *x, uint32_t i)
         sb_str(s, sig->nresults ? "return r;}\n" : "return;}\n");
     }
     sb_fmt(s, "{kiln__val a[%d],r[%d];\n", sig->nparams + 1, sig->nresults + 1);
-    for (int k = 0; k < sig->nparams; k++) {
-        switch (sig->params[k]) {
-        case TI32:
-            sb_fmt(s, "a[%d].i32=(int32_t)a%d;", k, k);
-            break;
-        case TI64:
-            sb_fmt(s, "a[%d].i64=(int64_t)a%d;", k, k);
-            break;
-        case TF32:
-            sb_fmt(s, "a[%d].bits=0;a[%d].f32=a%d;", k, k, k);
-            break;
-        case TF64:
-            sb_fmt(s, "a[%d].f64=a%d;", k, k);
-            break;
-        case TFUNCREF:
-            sb_fmt(s, "a[%d].bits=(uintptr_t)a%d.func;", k, k);
-            break;
-        default:
-            sb_fmt(s, "a[%d].bits=(uintptr_t)a%d;", k, k);
-            break;
-        }
-    }
+    cgen_pack_args(s, sig);
     sb_fmt(s, "kiln__rt->generic_import(c,%u,a,r);\n", i);
     if (sig->nresults == 1) {
         sb_str(s, "return ");
-        val_in(s, sig->results[0], "r", 0);
+        cgen_val_in(s, sig->results[0], "r", 0);
         sb_str(s, ";");
     } else if (sig->nresults > 1) {
         ret_type(x, s, sig);
         sb_str(s, " v;");
         for (int k = 0; k < sig->nresults; k++) {
             sb_fmt(s, "v.%c%d=", letter(sig->results[k]), k);
-            val_in(s, sig->results[k], "r", k);
+            cgen_val_in(s, sig->results[k], "r", k);
             sb_str(s, ";");
         }
         sb_str(s, "return v;");
@@ -2027,7 +1978,7 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
                    i);
             break;
         case KILN__EXT_GLOBAL:
-            sb_fmt(s, "%s*p%u;", ctype(im->vtype), i);
+            sb_fmt(s, "%s*p%u;", cgen_ctype(im->vtype), i);
             break;
         default:
             continue;
@@ -2035,7 +1986,7 @@ static void instance_struct(X *x, sb *lay, uint32_t *nlay)
         MEMBER("p%u", i);
     }
     for (uint32_t g = mi->nglobal_imports; g < mi->nglobals; g++) {
-        sb_fmt(s, "%s g%u;", ctype(mi->globals[g].vtype), g);
+        sb_fmt(s, "%s g%u;", cgen_ctype(mi->globals[g].vtype), g);
         MEMBER("g%u", g);
     }
     if (mi->has_memory && !mi->memory_imported) {
@@ -2163,7 +2114,7 @@ static int module_out(X *x)
         func_proto(x, s, f, true);
         sb_str(s, "{kiln__tick*K=(kiln__tick*)m-1;\n"); /* fuel and stack limit */
         for (uint32_t l = sig->nparams; l < x->nlocals; l++) {
-            sb_fmt(s, "%s l%u=", ctype(x->lt[l]), l);
+            sb_fmt(s, "%s l%u=", cgen_ctype(x->lt[l]), l);
             sb_str(s, x->lt[l] == TFUNCREF ? "{0};" : "0;");
         }
         for (int t = 0; t < 6; t++) {
@@ -2171,7 +2122,7 @@ static int module_out(X *x)
             for (uint32_t d = 0; d < x->dmax; d++)
                 if (x->dused[(size_t)t * MAX_STACK + d]) {
                     if (first)
-                        sb_fmt(s, "%s %c%u", ctype(t), letter(t), d);
+                        sb_fmt(s, "%s %c%u", cgen_ctype(t), letter(t), d);
                     else
                         sb_fmt(s, ",%c%u", letter(t), d);
                     first = false;
@@ -2260,16 +2211,16 @@ static int module_out(X *x)
             sb_fmt(s, "w%u((I*)i", ei->index);
         for (int k = 0; k < sig->nparams; k++) {
             sb_str(s, ",");
-            val_in(s, sig->params[k], "a", k);
+            cgen_val_in(s, sig->params[k], "a", k);
         }
         sb_str(s, ");");
         if (sig->nresults == 1) {
-            val_out(s, sig->results[0], "r", 0, "v");
+            cgen_val_out(s, sig->results[0], "r", 0, "v");
         } else {
             for (int k = 0; k < sig->nresults; k++) {
                 char ex[16];
                 snprintf(ex, sizeof ex, "v.%c%d", letter(sig->results[k]), k);
-                val_out(s, sig->results[k], "r", k, ex);
+                cgen_val_out(s, sig->results[k], "r", k, ex);
             }
         }
         sb_str(s, "(void)a;(void)r;}\n");
