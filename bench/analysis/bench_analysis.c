@@ -5,6 +5,7 @@
  *
  * Single-threaded; the number that matters for indexing is µs per document. */
 #include "analysis/analysis.h"
+#include "../bench_clock.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -18,13 +19,6 @@ typedef struct {
     size_t *doc_off; /* document i is data[doc_off[i] .. doc_off[i+1]) */
     size_t ndocs;
 } corpus;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: the machine is shared */
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void)
@@ -132,7 +126,7 @@ static void bench(const char *label, const kiln_analyzer *a, const corpus *c)
     double best = 1e9;
     for (int rep = 0; rep < 5; rep++) {
         s.tokens = 0;
-        double t0 = now();
+        double t0 = kiln__cpu_s();
         for (size_t d = 0; d < c->ndocs; d++) {
             size_t off = c->doc_off[d];
             size_t len = c->doc_off[d + 1] - off;
@@ -141,7 +135,7 @@ static void bench(const char *label, const kiln_analyzer *a, const corpus *c)
                 len--;
             kiln_analyze(a, c->data + off, len, 0, on_token, &s);
         }
-        double t = now() - t0;
+        double t = kiln__cpu_s() - t0;
         if (t < best) best = t;
     }
     double mb = (double)bytes / 1e6;

@@ -4,14 +4,7 @@
 #ifndef KILN_BENCH_COMMON_H
 #define KILN_BENCH_COMMON_H
 
-#include <time.h>
-
-static inline double kiln__clock(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "../bench_clock.h"
 
 static inline int kiln__cmp_d(const void *a, const void *b)
 {

@@ -8,17 +8,12 @@
  * Uses only the public sindex API, so one source measures before and after. */
 #include "search/sindex.h"
 
+#include "../bench_clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -58,22 +53,22 @@ int main(int argc, char **argv)
         double best_seq = 1e9, best_rand = 1e9;
         uint64_t x = 88172645463325252ull, sum = 0;
         for (int r = 0; r < rounds; r++) {
-            double t0 = now();
+            double t0 = kiln__cpu_s();
             for (uint32_t d = 0; d < count; d++) {
                 size_t len;
                 const char *v = kiln_dv_str(&dv, d, 0, &len);
                 sum += len + (v ? (unsigned char)v[0] : 0);
             }
-            double t = (now() - t0) / count;
+            double t = (kiln__cpu_s() - t0) / count;
             if (t < best_seq) best_seq = t;
-            t0 = now();
+            t0 = kiln__cpu_s();
             for (uint32_t i = 0; i < 100000; i++) {
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                 size_t len;
                 const char *v = kiln_dv_str(&dv, (uint32_t)(x % count), 0, &len);
                 sum += len + (v ? (unsigned char)v[0] : 0);
             }
-            t = (now() - t0) / 100000;
+            t = (kiln__cpu_s() - t0) / 100000;
             if (t < best_rand) best_rand = t;
         }
         printf("%s: kiln_dv_str in doc order %.1f ns, at random %.1f ns  [%llu]\n", fields[fi],

@@ -9,17 +9,12 @@
 #include "core/fs.h"
 #include "index/docstore.h"
 
+#include "../bench_clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -50,17 +45,17 @@ int main(int argc, char **argv)
     }
     fclose(f);
     free(line);
-    double t0 = now();
+    double t0 = kiln__cpu_s();
     if (kiln_docstore_flush(ds, &err)) {
         fprintf(stderr, "flush: %s\n", err.reason);
         return 1;
     }
-    double t_flush = now() - t0;
+    double t_flush = kiln__cpu_s() - t0;
     kiln_buf out = KILN_BUF_INIT;
     double best_seq = 1e9, best_rand = 1e9;
     uint64_t x = 88172645463325252ull, sum = 0;
     for (int r = 0; r < rounds; r++) {
-        t0 = now();
+        t0 = kiln__cpu_s();
         for (uint32_t i = 0; i < count; i++) {
             kiln_stored_doc d;
             kiln_docstore_get(ds, i, &d);
@@ -68,9 +63,9 @@ int main(int argc, char **argv)
             kiln_buf_append(&out, d.src, d.srclen);
             sum += out.len;
         }
-        double t = (now() - t0) / count;
+        double t = (kiln__cpu_s() - t0) / count;
         if (t < best_seq) best_seq = t;
-        t0 = now();
+        t0 = kiln__cpu_s();
         for (uint32_t i = 0; i < 100000; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             kiln_stored_doc d;
@@ -79,7 +74,7 @@ int main(int argc, char **argv)
             kiln_buf_append(&out, d.src, d.srclen);
             sum += out.len;
         }
-        t = (now() - t0) / 100000;
+        t = (kiln__cpu_s() - t0) / 100000;
         if (t < best_rand) best_rand = t;
     }
     printf("docs %u, raw JSON %.1f MB, file %.1f MB (%.2fx smaller), flush %.2f s CPU\n", count,

@@ -18,18 +18,12 @@
 #include "../../examples/udfs/string_distance/levenshtein.h"
 
 #include <math.h>
+#include "../bench_clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Thread CPU time: the machine is shared, and time spent descheduled is not the query's. */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const kiln_error *err)
 {
@@ -117,7 +111,7 @@ static double run_query(bench_env *e, const char *query, uint64_t *hits)
     kiln_query *q = kiln_dsl_parse(qj, "query", &de);
     if (!q) die("parse", &de.err);
     if (kiln_search_bind_udfs(q, e->reg, &err)) die("bind", &err);
-    double t0 = now_s();
+    double t0 = kiln__cpu_s();
     kiln_plan *p = kiln_plan_build(q, e->m, e->ar, 0, &err);
     if (!p) die("plan", &err);
     kiln_search_stats *st = kiln_stats_new(p);
@@ -126,7 +120,7 @@ static double run_query(bench_env *e, const char *query, uint64_t *hits)
     kiln_search_opts o = {.k = 10, .track_total_hits = -1};
     kiln_search_result res;
     if (kiln_search_execute(p, st, e->rd, NULL, &o, &res, &err)) die("execute", &err);
-    double t = now_s() - t0;
+    double t = kiln__cpu_s() - t0;
     *hits = res.total;
     kiln_search_result_free(&res);
     kiln_stats_free(st);
@@ -169,7 +163,7 @@ typedef struct {
 __attribute__((noinline)) static double native_once(void *a)
 {
     native_arg *n = a;
-    double t0 = now_s();
+    double t0 = kiln__cpu_s();
     lev_pattern pat;
     lev_compile(&pat, (const unsigned char *)n->target, (int32_t)strlen(n->target));
     n->hits = 0;
@@ -185,7 +179,7 @@ __attribute__((noinline)) static double native_once(void *a)
             n->hits += lev_distance(&pat, (const unsigned char *)v, (int32_t)len, n->max) <= n->max;
         }
     }
-    return now_s() - t0;
+    return kiln__cpu_s() - t0;
 }
 
 static const char *bench_dir;
@@ -226,7 +220,7 @@ int main(int argc, char **argv)
     if (!(e.m = kiln_mapping_new(mj, &err))) die("mapping", &err);
     if (!(e.ar = kiln_analysis_registry_new(NULL, &err))) die("analysis", &err);
     if (!(e.si = kiln_sindex_open(NULL, &err))) die("sindex", &err);
-    double t0 = now_s();
+    double t0 = kiln__cpu_s();
     for (unsigned i = 0; i < n; i++) {
         char name[64];
         make_name(i, name, sizeof name);
@@ -236,7 +230,7 @@ int main(int argc, char **argv)
     }
     if (kiln_sindex_refresh(e.si, &err)) die("refresh", &err);
     e.rd = kiln_sindex_reader_acquire(e.si);
-    printf("indexed %u documents in %.2f s\n\n", n, now_s() - t0);
+    printf("indexed %u documents in %.2f s\n\n", n, kiln__cpu_s() - t0);
 
     /* Deterministic cost of statistics: BENCH_UDF_STATS=on|off runs only the trivial-UDF query,
      * to be compared under `valgrind --tool=callgrind` (instruction counts, immune to load). */

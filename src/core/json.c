@@ -281,6 +281,22 @@ static int kiln__has_duplicate(const kiln_json *j, uint32_t node)
     return dup;
 }
 
+/* After a member or element: 1 after a ',' (whitespace skipped), 0 after the closing
+ * bracket, -1 on anything else. */
+static inline int kiln__list_next(kiln__jp *st, char close)
+{
+    kiln__skip_ws(st);
+    if (st->p >= st->end) return -1;
+    if (*st->p == ',') {
+        st->p++;
+        kiln__skip_ws(st);
+        return 1;
+    }
+    if (*st->p != close) return -1;
+    st->p++;
+    return 0;
+}
+
 static int kiln__object(kiln__jp *st, uint32_t node, unsigned depth)
 {
     uint32_t count = 0;
@@ -303,16 +319,9 @@ static int kiln__object(kiln__jp *st, uint32_t node, unsigned depth)
         st->j->nodes[child].key = koff;
         st->j->nodes[child].key_len = klen;
         count++;
-        kiln__skip_ws(st);
-        if (st->p >= st->end) return -1;
-        if (*st->p == ',') {
-            st->p++;
-            kiln__skip_ws(st);
-            continue;
-        }
-        if (*st->p != '}') return -1;
-        st->p++;
-        break;
+        int more = kiln__list_next(st, '}');
+        if (more < 0) return -1;
+        if (!more) break;
     }
 done:
     st->j->nodes[node].v.count = count;
@@ -331,16 +340,9 @@ static int kiln__array(kiln__jp *st, uint32_t node, unsigned depth)
     for (;;) {
         if (kiln__value(st, depth + 1)) return -1;
         count++;
-        kiln__skip_ws(st);
-        if (st->p >= st->end) return -1;
-        if (*st->p == ',') {
-            st->p++;
-            kiln__skip_ws(st);
-            continue;
-        }
-        if (*st->p != ']') return -1;
-        st->p++;
-        break;
+        int more = kiln__list_next(st, ']');
+        if (more < 0) return -1;
+        if (!more) break;
     }
 done:
     st->j->nodes[node].v.count = count;

@@ -103,4 +103,13 @@ static inline void kiln_test_tmpdir(char *out, size_t cap, const char *tag)
     }
 }
 
+/* xorshift64: a deterministic stream for mutation tests (seeded per test, same on every run). */
+static inline uint64_t kiln_test_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 #endif

@@ -162,10 +162,7 @@ static void test_values_and_layout(void)
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return kiln_test_rand(&rng_state);
 }
 
 static void test_mutations_agree(void)

@@ -114,13 +114,10 @@ static void test_empty_strings_first(void)
     kiln_mapping_unref(m);
 }
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return kiln_test_rand(&rng_state);
 }
 
 /* Random mutations of a document through the whole fast path: whatever parses is either
