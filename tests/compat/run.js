@@ -220,7 +220,7 @@ async function main() {
     totals.pass += c.pass;
     totals.fail += c.fail;
     totals.skip += c.skip;
-    perFile.push({ key, kind, ...c, skipReason: fileSkip });
+    perFile.push({ key, kind, ...c, skipReason: fileSkip || skipReasons(results) });
     for (const r of results) allResults.push({ file: key, ...r });
     const mark = c.fail ? 'FAIL' : c.pass ? 'ok  ' : 'skip';
     if (fileSkip && !c.fail) {
@@ -284,9 +284,16 @@ function countTests(file, kind) {
   }
 }
 
+/** Distinct reasons of a file's skipped tests, with how many each covers: "reason (3); other". */
+function skipReasons(results) {
+  const n = new Map();
+  for (const r of results) if (r.status === 'skip') n.set(r.reason, (n.get(r.reason) || 0) + 1);
+  return [...n].map(([why, k]) => (n.size > 1 ? `${why} (${k})` : why)).join('; ');
+}
+
 function markdown(perFile, totals) {
   const rows = ['| file | passed | failed | skipped | note |', '|---|---:|---:|---:|---|'];
-  for (const f of perFile) rows.push(`| ${f.key} | ${f.pass} | ${f.fail} | ${f.skip} | ${f.skipReason || ''} |`);
+  for (const f of perFile) rows.push(`| ${f.key} | ${f.pass} | ${f.fail} | ${f.skip} | ${String(f.skipReason || '').replace(/\|/g, '\\|')} |`);
   rows.push(`| **total** | **${totals.pass}** | **${totals.fail}** | **${totals.skip}** | |`);
   return rows.join('\n') + '\n';
 }
