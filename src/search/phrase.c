@@ -116,10 +116,22 @@ static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
         const uint32_t *v = p->pos[i];
         kept = 0;
         if (m && v[m - 1] < KILN__PHRASE_BITS) { /* short doc: a bitmap, no branchy walk */
-            uint64_t bits[KILN__PHRASE_BITS / 64];
-            uint32_t words = (v[m - 1] >> 6) + 1;
-            memset(bits, 0, words * sizeof *bits);
-            for (uint32_t j = 0; j < m; j++) bits[v[j] >> 6] |= 1ULL << (v[j] & 63);
+            /* a fixed-size clear (a few vector stores, not a `rep stos` of a variable count);
+             * positions are sorted, so each word is built in a register and stored once,
+             * instead of a read-modify-write per position */
+            uint64_t bits[KILN__PHRASE_BITS / 64] = {0};
+            uint32_t wi = v[0] >> 6;
+            uint64_t acc = 0;
+            for (uint32_t j = 0; j < m; j++) {
+                uint32_t x = v[j] >> 6;
+                if (x != wi) {
+                    bits[wi] = acc;
+                    acc = 0;
+                    wi = x;
+                }
+                acc |= 1ULL << (v[j] & 63);
+            }
+            bits[wi] = acc;
             int64_t top = v[m - 1];
             for (uint32_t a = 0; a < count; a++) {
                 int64_t want = starts[a] + p->offsets[i];

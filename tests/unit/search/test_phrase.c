@@ -3,8 +3,8 @@
  * with repeated terms; the matching docs, the frequency order of the scores, and the top hits
  * with pruning (a threshold handed down) against exhaustive counting. It fails if the
  * pruning asks one occurrence too many (checked by sabotage). Run twice: short docs (phrases
- * matched through a bitmap of positions) and the same docs behind 600 filler tokens (the
- * merge walk). */
+ * matched through a bitmap of positions), behind 58 filler tokens (the bitmap's words 0 and 1:
+ * phrases across a word boundary) and behind 600 (the merge walk). */
 #include "../test.h"
 
 #include "dsl/query.h"
@@ -59,8 +59,8 @@ static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_
 }
 
 /* pad: filler tokens ("f", in no phrase) before each doc's LEN tokens, the same number in
- * every doc so norms stay equal: 0 keeps positions small (the bitmap match), 600 puts them
- * past it (the merge walk). */
+ * every doc so norms stay equal: 0 and 58 keep positions in the bitmap match (58: across its
+ * first two words), 600 puts them past it (the merge walk). */
 static void exact_phrases(int pad)
 {
     kiln_mapping *m = mapping();
@@ -129,9 +129,15 @@ static void test_exact_phrases(void)
     exact_phrases(0);
 }
 
+static void test_exact_phrases_across_words(void)
+{
+    exact_phrases(58);
+}
+
 static void test_exact_phrases_long_docs(void)
 {
     exact_phrases(600);
 }
 
-KT_MAIN(KT_CASE(test_exact_phrases), KT_CASE(test_exact_phrases_long_docs))
+KT_MAIN(KT_CASE(test_exact_phrases), KT_CASE(test_exact_phrases_across_words),
+        KT_CASE(test_exact_phrases_long_docs))
