@@ -2,6 +2,7 @@
 #include "api/api_int.h"
 #include "core/buf.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@ static int kiln__create_index(kiln_req *req, kiln_resp *resp)
     kiln_index *idx = kiln_node_create(kiln__node, name, body, &err);
     json_decref(body);
     if (!idx) return kiln__reply(resp, &err);
-    const char *soft = kiln_index_setting(idx, "index.soft_deletes.enabled");
+    char soft_buf[16];
+    const char *soft =
+        kiln_index_setting(idx, "index.soft_deletes.enabled", soft_buf, sizeof soft_buf);
     if (soft && !strcmp(soft, "false")) {
         char warn[512];
         snprintf(warn, sizeof warn,
@@ -87,11 +90,6 @@ static json_t *kiln__mapping_section(kiln_index *idx)
     return j;
 }
 
-static json_t *kiln__settings_section(kiln_index *idx)
-{
-    return json_pack("{s:o}", "settings", kiln_index_settings_json(idx));
-}
-
 static int kiln__get_index(kiln_req *req, kiln_resp *resp)
 {
     return kiln__per_index(req, resp, kiln__index_section);
@@ -102,9 +100,100 @@ static int kiln__get_mapping(kiln_req *req, kiln_resp *resp)
     return kiln__per_index(req, resp, kiln__mapping_section);
 }
 
+/* Whether setting key matches one of the comma-separated patterns of names (NULL or "_all":
+ * every one); a pattern may leave out the "index." prefix. */
+static int kiln__setting_named(const char *names, const char *key)
+{
+    if (!names || !strcmp(names, "_all")) return 1;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", names);
+    for (char *save, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (!fnmatch(p, key, 0) || !fnmatch(p, key + strlen("index."), 0)) return 1;
+    return 0;
+}
+
+/* The settings of flat that names selects, flat or nested. */
+static json_t *kiln__settings_view(json_t *flat, const char *names, int as_flat)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(flat, k, v)
+    {
+        if (kiln__setting_named(names, k)) json_object_set(out, k, v);
+    }
+    if (as_flat) return out;
+    json_t *nested = kiln_settings_nest(out);
+    json_decref(out);
+    return nested;
+}
+
+/* What an index uses for the dynamic settings it has not set (include_defaults). */
+static json_t *kiln__settings_defaults(json_t *set)
+{
+    char buf[3][32]; /* whole seconds, as ES prints them */
+    snprintf(buf[0], sizeof buf[0], "%ds", KILN_REFRESH_INTERVAL_DEFAULT_MS / 1000);
+    snprintf(buf[1], sizeof buf[1], "%ds", KILN_SEARCH_IDLE_AFTER_DEFAULT_MS / 1000);
+    snprintf(buf[2], sizeof buf[2], "%d", KILN_MAX_RESULT_WINDOW_DEFAULT);
+    _Static_assert(KILN_REFRESH_INTERVAL_DEFAULT_MS % 1000 == 0 &&
+                       KILN_SEARCH_IDLE_AFTER_DEFAULT_MS % 1000 == 0,
+                   "defaults shown in whole seconds");
+    json_t *d = json_pack("{s:s,s:s,s:s}", "index.refresh_interval", buf[0],
+                          "index.search.idle.after", buf[1], "index.max_result_window", buf[2]);
+    const char *k;
+    json_t *v;
+    json_object_foreach(set, k, v) json_object_del(d, k);
+    return d;
+}
+
+/* GET [/{index}]/_settings[/{name}]: flat_settings and include_defaults as in ES; with names,
+ * indices none of whose settings match are left out. */
 static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
 {
-    return kiln__per_index(req, resp, kiln__settings_section);
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    const char *names = kiln_req_param(req, "name");
+    int as_flat = kiln_req_query_bool(req, "flat_settings", 0) == 1;
+    int defaults = kiln_req_query_bool(req, "include_defaults", 0) == 1;
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *flat = kiln_index_settings_flat(list[i]);
+        json_t *sec = json_pack("{s:o}", "settings", kiln__settings_view(flat, names, as_flat));
+        if (defaults) {
+            json_t *d = kiln__settings_defaults(flat);
+            json_object_set_new(sec, "defaults", kiln__settings_view(d, names, as_flat));
+            json_decref(d);
+        }
+        if (!names || json_object_size(json_object_get(sec, "settings")) ||
+            json_object_size(json_object_get(sec, "defaults")))
+            json_object_set(out, list[i]->name, sec);
+        json_decref(sec);
+        json_decref(flat);
+    }
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, out);
+}
+
+/* PUT [/{index}]/_settings: dynamic settings of every index named (all of them without one). */
+static int kiln__put_settings(kiln_req *req, kiln_resp *resp)
+{
+    int ok;
+    json_t *body = kiln__body_json(req, resp, &ok);
+    if (!ok) return 0;
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) {
+        json_decref(body);
+        return 0;
+    }
+    kiln_error err;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) rc = kiln_node_put_settings(list[i], body, &err);
+    kiln_node_release(list, n);
+    json_decref(body);
+    if (rc) return kiln__reply(resp, &err);
+    return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
 static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
@@ -158,7 +247,7 @@ static int kiln__shards_op(kiln_req *req, kiln_resp *resp, kiln__shards_fn op, c
     kiln_error err;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        long rep = atol(kiln_index_setting(list[i], "index.number_of_replicas") ?: "0");
+        long rep = kiln_index_setting_long(list[i], "index.number_of_replicas", 0);
         total += (long)list[i]->nshards * (1 + rep);
         if (op(list[i], arg, &err) == 0)
             ok += list[i]->nshards;
@@ -227,6 +316,10 @@ static const kiln_route kiln__routes[] = {
     {KILN_PUT | KILN_POST, "/{index}/_mapping", kiln__put_mapping},
     {KILN_GET, "/_settings", kiln__get_settings},
     {KILN_GET, "/{index}/_settings", kiln__get_settings},
+    {KILN_GET, "/_settings/{name}", kiln__get_settings},
+    {KILN_GET, "/{index}/_settings/{name}", kiln__get_settings},
+    {KILN_PUT, "/_settings", kiln__put_settings},
+    {KILN_PUT, "/{index}/_settings", kiln__put_settings},
     {KILN_GET | KILN_POST, "/_refresh", kiln__refresh},
     {KILN_GET | KILN_POST, "/{index}/_refresh", kiln__refresh},
     {KILN_GET | KILN_POST, "/_flush", kiln__flush},

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define KILN__MAX_WINDOW 10000
+#define KILN__TRACK_TOTAL_HITS 10000 /* ES default: exact totals up to this many */
 
 typedef struct kiln__target { /* one index of the request */
     kiln_index *idx;
@@ -719,7 +719,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     kiln__sreq r;
     memset(&r, 0, sizeof r);
     r.size = 10;
-    r.track_total_hits = KILN__MAX_WINDOW;
+    r.track_total_hits = KILN__TRACK_TOTAL_HITS;
     r.timeout_ms = -1;
     r.dv_fields = json_array();
     kiln_error err;
@@ -835,15 +835,6 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
         kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT, "[size] parameter cannot be negative, found [%" PRId64 "]", r.size);
         goto fail;
     }
-    if (r.from + r.size > KILN__MAX_WINDOW) {
-        kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT,
-                  "Result window is too large, from + size must be less than or equal to: [%d] "
-                  "but was [%" PRId64 "]. See the scroll api for a more efficient way to request "
-                  "large data sets. This limit can be set by changing the "
-                  "[index.max_result_window] index level setting.",
-                  KILN__MAX_WINDOW, r.from + r.size);
-        goto fail;
-    }
     if (r.has_after && (size_t)(r.has_after - 1) != (r.nkeys ? r.nkeys : 1)) {
         kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT,
                   "search_after has %d value(s) but sort has %zu.", r.has_after - 1, r.nkeys);
@@ -874,6 +865,18 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     for (size_t i = 0; i < n; i++) {
         kiln__target *t = &ts[nt++];
         t->idx = list[i];
+        long window = kiln_index_setting_long(t->idx, "index.max_result_window",
+                                              KILN_MAX_RESULT_WINDOW_DEFAULT);
+        if (r.from + r.size > window) {
+            kiln_fail(&err, KILN_E_ILLEGAL_ARGUMENT,
+                      "Result window is too large, from + size must be less than or equal to: "
+                      "[%ld] but was [%" PRId64 "]. See the scroll api for a more efficient way "
+                      "to request large data sets. This limit can be set by changing the "
+                      "[index.max_result_window] index level setting.",
+                      window, r.from + r.size);
+            kiln_error_set_index(&err, t->idx->name);
+            goto fail;
+        }
         t->m = kiln_index_mapping(t->idx);
         t->first_ord = (uint32_t)nshards;
         nshards += t->idx->nshards;

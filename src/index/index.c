@@ -63,7 +63,10 @@ int kiln_index_name_check(const char *name, kiln_error *err)
 
 /* ---- settings ------------------------------------------------------------------------------ */
 
-static void kiln__flatten(json_t *flat, const char *prefix, json_t *v)
+/* Settings in any spelling (nested, flat "a.b", with or without "index.") into flat
+ * "index.a.b" keys with string values. A null removes the key, or with keep_null is kept as
+ * null (an update's "reset to the default"). */
+static void kiln__flatten(json_t *flat, const char *prefix, json_t *v, int keep_null)
 {
     if (json_is_object(v)) {
         const char *k;
@@ -72,7 +75,7 @@ static void kiln__flatten(json_t *flat, const char *prefix, json_t *v)
         {
             char key[512];
             snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
-            kiln__flatten(flat, key, sub);
+            kiln__flatten(flat, key, sub, keep_null);
         }
         return;
     }
@@ -81,7 +84,10 @@ static void kiln__flatten(json_t *flat, const char *prefix, json_t *v)
     if (json_is_string(v) || json_is_array(v)) {
         json_object_set(flat, key, v);
     } else if (json_is_null(v)) {
-        json_object_del(flat, key);
+        if (keep_null)
+            json_object_set(flat, key, v);
+        else
+            json_object_del(flat, key);
     } else {
         char *s = json_dumps(v, JSON_ENCODE_ANY);
         json_object_set_new(flat, key, json_string(s));
@@ -89,7 +95,7 @@ static void kiln__flatten(json_t *flat, const char *prefix, json_t *v)
     }
 }
 
-static json_t *kiln__nest(json_t *flat)
+json_t *kiln_settings_nest(json_t *flat)
 {
     json_t *root = json_object();
     const char *k;
@@ -112,15 +118,46 @@ static json_t *kiln__nest(json_t *flat)
     return root;
 }
 
-const char *kiln_index_setting(const kiln_index *idx, const char *key)
+/* The lock is not part of what const promises (readers of a const index take it too). */
+static pthread_rwlock_t *kiln__settings_lock(const kiln_index *idx)
 {
+    return (pthread_rwlock_t *)&idx->settings_lock;
+}
+
+const char *kiln_index_setting(const kiln_index *idx, const char *key, char *buf, size_t cap)
+{
+    pthread_rwlock_rdlock(kiln__settings_lock(idx));
     json_t *v = json_object_get(idx->settings, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    const char *out = NULL;
+    if (json_is_string(v) && cap) {
+        snprintf(buf, cap, "%s", json_string_value(v));
+        out = buf;
+    }
+    pthread_rwlock_unlock(kiln__settings_lock(idx));
+    return out;
+}
+
+long kiln_index_setting_long(const kiln_index *idx, const char *key, long def)
+{
+    char buf[32];
+    const char *v = kiln_index_setting(idx, key, buf, sizeof buf);
+    return v ? atol(v) : def;
+}
+
+json_t *kiln_index_settings_flat(const kiln_index *idx)
+{
+    pthread_rwlock_rdlock(kiln__settings_lock(idx));
+    json_t *flat = json_copy(idx->settings); /* values are immutable strings: shared */
+    pthread_rwlock_unlock(kiln__settings_lock(idx));
+    return flat;
 }
 
 json_t *kiln_index_settings_json(const kiln_index *idx)
 {
-    return kiln__nest(idx->settings);
+    json_t *flat = kiln_index_settings_flat(idx);
+    json_t *nested = kiln_settings_nest(flat);
+    json_decref(flat);
+    return nested;
 }
 
 static int kiln__setting_int(json_t *flat, const char *key, long min, long max, long def,
@@ -150,11 +187,12 @@ static int kiln__setting_int(json_t *flat, const char *key, long min, long max, 
 
 /* ---- persistence --------------------------------------------------------------------------- */
 
-static int kiln__save_meta(kiln_index *idx, kiln_mapping *m, kiln_error *err)
+/* Writes index.json with these settings and mapping; callers hold mapping_lock (or own idx). */
+static int kiln__save_meta(kiln_index *idx, json_t *settings, kiln_mapping *m, kiln_error *err)
 {
     json_t *meta = json_pack("{s:s,s:s,s:I,s:O,s:O}", "name", idx->name, "uuid", idx->uuid,
                              "creation_date", (json_int_t)idx->creation_date, "settings",
-                             idx->settings, "mappings", m->json);
+                             settings, "mappings", m->json);
     char *text = json_dumps(meta, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(meta);
     char path[1200];
@@ -187,7 +225,7 @@ static int kiln__open_shards(kiln_index *idx, kiln_error *err)
 /* Builds the analysis registry from the "index.analysis.*" settings. */
 static int kiln__build_analysis(kiln_index *idx, kiln_error *err)
 {
-    json_t *nested = kiln__nest(idx->settings);
+    json_t *nested = kiln_settings_nest(idx->settings);
     json_t *analysis = json_object_get(json_object_get(nested, "index"), "analysis");
     idx->analysis = kiln_analysis_registry_new(analysis, err);
     json_decref(nested);
@@ -216,6 +254,7 @@ static kiln_index *kiln__alloc(void)
     kiln_index *idx = kiln_xcalloc(1, sizeof *idx);
     atomic_init(&idx->refs, 1);
     pthread_mutex_init(&idx->mapping_lock, NULL);
+    pthread_rwlock_init(&idx->settings_lock, NULL);
     return idx;
 }
 
@@ -227,6 +266,7 @@ static void kiln__free(kiln_index *idx)
     if (idx->analysis) kiln_analysis_registry_free(idx->analysis);
     json_decref(idx->settings);
     pthread_mutex_destroy(&idx->mapping_lock);
+    pthread_rwlock_destroy(&idx->settings_lock);
     free(idx);
 }
 
@@ -259,7 +299,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
         kiln_fail(err, KILN_E_PARSE, "[settings] must be an object");
         goto fail;
     }
-    if (settings) kiln__flatten(idx->settings, "", settings);
+    if (settings) kiln__flatten(idx->settings, "", settings, 0);
     long shards, replicas;
     if (kiln__setting_int(idx->settings, "index.number_of_shards", 1, 1024, 1, &shards, err) ||
         kiln__setting_int(idx->settings, "index.number_of_replicas", 0, 64, 1, &replicas, err))
@@ -278,7 +318,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
     if (kiln__check_analyzers(idx, m, err)) goto fail;
     snprintf(idx->dir, sizeof idx->dir, "%s/indices/%s", data_dir, idx->uuid);
     if (kiln_fs_mkdirs(idx->dir, err) || kiln__open_shards(idx, err) ||
-        kiln__save_meta(idx, m, err))
+        kiln__save_meta(idx, idx->settings, m, err))
         goto fail_dir;
     return idx;
 fail_dir:
@@ -316,7 +356,7 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     snprintf(idx->uuid, sizeof idx->uuid, "%s", uuid);
     idx->creation_date = created;
     idx->settings = json_incref(settings);
-    idx->nshards = (unsigned)atoi(kiln_index_setting(idx, "index.number_of_shards") ?: "1");
+    idx->nshards = (unsigned)kiln_index_setting_long(idx, "index.number_of_shards", 1);
     if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
     if (!m) goto fail;
@@ -357,13 +397,51 @@ kiln_mapping *kiln_index_mapping(kiln_index *idx)
 /* Publishes a new mapping after persisting it. Called with mapping_lock held. */
 static int kiln__publish_mapping(kiln_index *idx, kiln_mapping *m, kiln_error *err)
 {
-    if (kiln__save_meta(idx, m, err)) {
+    if (kiln__save_meta(idx, idx->settings, m, err)) {
         kiln_mapping_unref(m);
         return -1;
     }
     kiln_mapping *old = atomic_exchange(&idx->mapping, m);
     kiln_mapping_unref(old);
     return 0;
+}
+
+int kiln_index_update_settings(kiln_index *idx, json_t *changes, kiln_setting_check check,
+                               void *ctx, kiln_error *err)
+{
+    json_t *flat = json_object();
+    kiln__flatten(flat, "", changes, 1);
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(flat, key, v)
+    {
+        if ((rc = check(ctx, idx, key, v, err))) break;
+    }
+    pthread_mutex_lock(&idx->mapping_lock); /* one writer of index.json at a time */
+    json_t *next = rc ? NULL : json_deep_copy(idx->settings);
+    json_object_foreach(rc ? NULL : flat, key, v)
+    {
+        if (json_is_null(v))
+            json_object_del(next, key); /* back to the default */
+        else
+            json_object_set(next, key, v);
+    }
+    if (!rc) {
+        json_t *cur = idx->settings;
+        rc = kiln__save_meta(idx, next, atomic_load(&idx->mapping), err); /* durable first */
+        if (rc) {
+            json_decref(next);
+        } else {
+            pthread_rwlock_wrlock(&idx->settings_lock);
+            idx->settings = next;
+            pthread_rwlock_unlock(&idx->settings_lock);
+            json_decref(cur);
+        }
+    }
+    pthread_mutex_unlock(&idx->mapping_lock);
+    json_decref(flat);
+    return rc;
 }
 
 int kiln_index_put_mapping(kiln_index *idx, json_t *body, kiln_error *err)

@@ -19,10 +19,13 @@ typedef struct kiln_index {
     char uuid[32];
     char dir[1024];
     int64_t creation_date;
-    json_t *settings;            /* flat: {"index.number_of_shards": "1", ...} */
+    json_t *settings;            /* flat: {"index.number_of_shards": "1", ...}; replaced whole
+                                    by kiln_index_update_settings, read under settings_lock */
+    pthread_rwlock_t settings_lock;
     unsigned nshards;
     kiln_shard **shards;
-    pthread_mutex_t mapping_lock; /* serialises mapping updates and their persistence */
+    pthread_mutex_t mapping_lock; /* serialises mapping and settings updates and their
+                                     persistence (index.json) */
     kiln_mapping *_Atomic mapping;
     kiln_analysis_registry *analysis; /* built-in + custom analyzers from the settings */
     atomic_int deleted;          /* files removed when the last reference goes */
@@ -83,7 +86,23 @@ unsigned kiln_index_route(const kiln_index *idx, const char *id, size_t idlen,
 
 /* Settings as GET /{index}/_settings shows them (nested, string values). Caller owns. */
 json_t *kiln_index_settings_json(const kiln_index *idx);
-const char *kiln_index_setting(const kiln_index *idx, const char *key); /* "index.x" */
+/* A copy of the settings, flat ({"index.a.b": "v"}). Caller owns. */
+json_t *kiln_index_settings_flat(const kiln_index *idx);
+/* Flat settings nested as ES shows them ({"index": {"a": {"b": "v"}}}). Caller owns. */
+json_t *kiln_settings_nest(json_t *flat);
+/* Setting key ("index.x") copied into buf (settings can change under a reader: PUT
+ * _settings); NULL when unset. */
+const char *kiln_index_setting(const kiln_index *idx, const char *key, char *buf, size_t cap);
+/* A numeric setting, def when unset. */
+long kiln_index_setting_long(const kiln_index *idx, const char *key, long def);
+/* Checks one flat setting of an update ("index.x", a string or null = back to the default);
+ * 0, or fills err. */
+typedef int (*kiln_setting_check)(void *ctx, kiln_index *idx, const char *key, json_t *value,
+                                  kiln_error *err);
+/* PUT _settings: changes (any spelling, as in create) each pass check, then are merged into the
+ * settings, persisted, and only then visible; on an error nothing changes. */
+int kiln_index_update_settings(kiln_index *idx, json_t *changes, kiln_setting_check check,
+                               void *ctx, kiln_error *err);
 int kiln_index_refresh(kiln_index *idx, kiln_error *err);
 int kiln_index_flush(kiln_index *idx, kiln_error *err);
 /* _forcemerge: every shard's search segments merged down to at most max_segments. */

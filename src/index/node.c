@@ -32,6 +32,7 @@ struct kiln_node {
 
 static void kiln__bg_start(kiln_node *n);
 static json_t *kiln__setting_find(json_t *settings, const char *key);
+static int kiln__check_long(json_t *v, const char *key, long min, long max, kiln_error *err);
 static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int64_t *ms,
                             kiln_error *err);
 static void kiln__bg_stop(kiln_node *n);
@@ -177,6 +178,10 @@ static kiln_index *kiln__create_locked(kiln_node *n, const char *name, json_t *b
     json_t *idle = kiln__setting_find(settings, "index.search.idle.after");
     if (idle && !json_is_null(idle) &&
         kiln__parse_time(idle, "index.search.idle.after", 0, NULL, err))
+        return NULL;
+    json_t *window = kiln__setting_find(settings, "index.max_result_window");
+    if (window && !json_is_null(window) &&
+        kiln__check_long(window, "index.max_result_window", 1, INT32_MAX, err))
         return NULL;
     kiln_index *idx = kiln_index_create(n->data_dir, name, body, err);
     if (!idx) return NULL;
@@ -329,10 +334,95 @@ static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int
     return 0;
 }
 
+/* ---- PUT _settings ------------------------------------------------------------------------- */
+
+/* Settings an open index can change (ES's dynamic ones that Kiln has), and those it cannot. */
+static const char *const kiln__dynamic_settings[] = {
+    "index.refresh_interval", "index.search.idle.after", "index.number_of_replicas",
+    "index.max_result_window"};
+static const char *const kiln__static_settings[] = {
+    "index.number_of_shards", "index.soft_deletes.enabled", "index.codec"};
+static const char *const kiln__private_settings[] = {
+    "index.uuid", "index.creation_date", "index.provided_name", "index.version.created"};
+
+static int kiln__listed(const char *key, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(key, list[i])) return 1;
+    return 0;
+}
+
+#define KILN__LISTED(key, list) kiln__listed(key, list, sizeof list / sizeof *list)
+
+/* An integer setting (a number, or a string as settings keep them) within [min, max]. */
+static int kiln__check_long(json_t *v, const char *key, long min, long max, kiln_error *err)
+{
+    char num[32];
+    if (json_is_integer(v)) snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    const char *s = json_is_integer(v) ? num : json_string_value(v);
+    char *end;
+    long n = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end)
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "Failed to parse value [%s] for setting [%s]",
+                         s ? s : "", key);
+    if (n < min || n > max)
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "Failed to parse value [%ld] for setting [%s] must be %s %ld", n, key,
+                         n < min ? ">=" : "<=", n < min ? min : max);
+    return 0;
+}
+
+static int kiln__check_update(void *ctx, kiln_index *idx, const char *key, json_t *v,
+                              kiln_error *err)
+{
+    (void)ctx;
+    if (!KILN__LISTED(key, kiln__dynamic_settings)) {
+        if (KILN__LISTED(key, kiln__private_settings))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "can not update private setting [%s]; this setting is managed by "
+                             "OpenSearch",
+                             key);
+        if (KILN__LISTED(key, kiln__static_settings) || !strncmp(key, "index.analysis.", 15))
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "Can't update non dynamic settings [[%s]] for open indices [[%s/%s]]",
+                             key, idx->name, idx->uuid);
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "unknown setting [%s] please check that any required plugins are "
+                         "installed, or check the breaking changes documentation for removed "
+                         "settings",
+                         key);
+    }
+    if (json_is_null(v)) return 0; /* back to the default */
+    if (!json_is_string(v))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "setting [%s] must be a single value", key);
+    if (!strcmp(key, "index.refresh_interval")) return kiln_node_parse_interval(v, NULL, err);
+    if (!strcmp(key, "index.search.idle.after")) return kiln__parse_time(v, key, 0, NULL, err);
+    if (!strcmp(key, "index.number_of_replicas")) return kiln__check_long(v, key, 0, 64, err);
+    return kiln__check_long(v, key, 1, INT32_MAX, err); /* index.max_result_window */
+}
+
+int kiln_node_put_settings(kiln_index *idx, json_t *body, kiln_error *err)
+{
+    json_t *s = json_object_get(body, "settings");
+    if (!s || json_object_size(body) != 1) s = body; /* {"settings": {...}} or the settings */
+    if (!json_is_object(s) || !json_object_size(s)) {
+        kiln_fail(err, KILN_E_ACTION_VALIDATION, "Validation Failed: 1: no settings to update;");
+        return -1;
+    }
+    if (kiln_index_update_settings(idx, s, kiln__check_update, NULL, err)) {
+        kiln_error_set_index(err, idx->name);
+        return -1;
+    }
+    KILN_INFO("node", "updated settings of index [%s]", idx->name);
+    return 0;
+}
+
 int64_t kiln_node_search_idle_after(const kiln_index *idx)
 {
-    if (kiln_index_setting(idx, "index.refresh_interval")) return -1; /* explicit: never idle */
-    const char *v = kiln_index_setting(idx, "index.search.idle.after");
+    char buf[64];
+    if (kiln_index_setting(idx, "index.refresh_interval", buf, sizeof buf))
+        return -1; /* explicit: never idle */
+    const char *v = kiln_index_setting(idx, "index.search.idle.after", buf, sizeof buf);
     int64_t ms = KILN_SEARCH_IDLE_AFTER_DEFAULT_MS;
     if (v) {
         json_t *j = json_string(v);
@@ -380,7 +470,8 @@ int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err)
 
 int64_t kiln_node_refresh_interval(const kiln_index *idx)
 {
-    const char *v = kiln_index_setting(idx, "index.refresh_interval");
+    char buf[64];
+    const char *v = kiln_index_setting(idx, "index.refresh_interval", buf, sizeof buf);
     int64_t ms = KILN_REFRESH_INTERVAL_DEFAULT_MS;
     if (v) {
         json_t *j = json_string(v);

@@ -40,7 +40,14 @@ int kiln_node_parse_interval(json_t *v, int64_t *ms, kiln_error *err);
  * its scheduled refreshes until the next search, unless index.refresh_interval was set
  * explicitly. -1 when the index never goes search idle. */
 #define KILN_SEARCH_IDLE_AFTER_DEFAULT_MS 30000
+/* index.max_result_window: from + size of a search at most this (ES's default). */
+#define KILN_MAX_RESULT_WINDOW_DEFAULT 10000
 int64_t kiln_node_search_idle_after(const kiln_index *idx);
+/* PUT /{index}/_settings: the dynamic settings above, index.number_of_replicas and
+ * index.max_result_window (null: back to the default); a static, private or unknown setting or
+ * a bad value fails the whole update with ES's message. Takes effect at the next scheduled
+ * refresh. */
+int kiln_node_put_settings(kiln_index *idx, json_t *body, kiln_error *err);
 /* A shard's search write buffer is sealed into a (not yet searchable) segment beyond this, so
  * memory stays bounded while no refresh runs (ES's indexing buffer). */
 #define KILN_INDEX_BUFFER_BYTES ((size_t)256 << 20)

@@ -214,3 +214,76 @@ test('_forcemerge merges search segments down to max_num_segments, committed on 
   assert.equal(exp.status, 400);
   assert.match(exp.body.error.reason, /only_expunge_deletes/);
 });
+
+test('PUT _settings: dynamic settings change a live index, survive kill -9, and bad updates change nothing', async () => {
+  await k.client.indices.create({ index: 'live' });
+  let r = await k.client.indices.putSettings({ index: 'live', body: { index: { refresh_interval: '-1' } } });
+  assert.deepEqual(r.body, { acknowledged: true });
+  await k.client.index({ index: 'live', id: '1', body: { t: 'hello' } });
+  // refresh_interval -1: no background refresh, and an explicit interval is never search idle
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal((await k.client.count({ index: 'live' })).body.count, 0);
+  await k.client.indices.putSettings({ index: 'live', body: { 'index.refresh_interval': '100ms' } });
+  let count = 0;
+  for (let i = 0; i < 100 && count === 0; i++) { // visible once the scheduler picks the new interval
+    await new Promise((res) => setTimeout(res, 50));
+    count = (await k.client.count({ index: 'live' })).body.count;
+  }
+  assert.equal(count, 1);
+
+  // index.max_result_window bounds from + size; GET one setting by name, flat or nested
+  await k.client.indices.putSettings({ index: 'live', body: { settings: { max_result_window: 5 } } });
+  let e = await expectError(() => k.client.search({ index: 'live', body: { size: 6 } }));
+  assert.equal(e.statusCode, 400);
+  assert.match(e.body.error.reason, /less than or equal to: \[5\] but was \[6\].*index\.max_result_window/);
+  assert.equal((await k.client.search({ index: 'live', body: { size: 5 } })).body.hits.total.value, 1);
+  r = await k.raw('GET', '/live/_settings/index.max_result_window');
+  assert.deepEqual(r.body, { live: { settings: { index: { max_result_window: '5' } } } });
+  r = await k.raw('GET', '/live/_settings/refresh*?flat_settings=true');
+  assert.deepEqual(r.body, { live: { settings: { 'index.refresh_interval': '100ms' } } });
+
+  // one bad key fails the whole update, with ES's message, and changes nothing
+  const bad = [
+    [{ index: { number_of_shards: 3 } }, /Can't update non dynamic settings \[\[index\.number_of_shards\]\] for open indices \[\[live\//],
+    [{ 'index.uuid': 'x' }, /can not update private setting \[index\.uuid\]/],
+    [{ max_result_window: 7, colour: 'red' }, /unknown setting \[index\.colour\]/],
+    [{ refresh_interval: 'soon' }, /failed to parse setting \[index\.refresh_interval\] with value \[soon\]/],
+    [{ max_result_window: 0 }, /must be >= 1/],
+    [{ number_of_replicas: 'two' }, /Failed to parse value \[two\] for setting \[index\.number_of_replicas\]/],
+  ];
+  for (const [body, re] of bad) {
+    e = await expectError(() => k.client.indices.putSettings({ index: 'live', body }));
+    assert.equal(e.statusCode, 400, JSON.stringify(body));
+    assert.equal(e.body.error.type, 'illegal_argument_exception');
+    assert.match(e.body.error.reason, re);
+  }
+  r = await k.raw('PUT', '/live/_settings', {});
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.type, 'action_request_validation_exception');
+  r = await k.raw('PUT', '/live/_settings', '{"index": ');
+  assert.equal(r.status, 400);
+
+  // acknowledged means durable: the settings are there after kill -9
+  await k.restart('SIGKILL');
+  let s = (await k.client.indices.getSettings({ index: 'live' })).body.live.settings.index;
+  assert.equal(s.max_result_window, '5');
+  assert.equal(s.refresh_interval, '100ms');
+  assert.equal(s.number_of_shards, '1');
+
+  // null resets a setting to its default, which include_defaults shows
+  await k.client.indices.putSettings({ index: 'live', body: { index: { max_result_window: null } } });
+  r = await k.raw('GET', '/live/_settings?include_defaults=true');
+  assert.equal(r.body.live.settings.index.max_result_window, undefined);
+  assert.equal(r.body.live.defaults.index.max_result_window, '10000');
+  assert.equal(r.body.live.defaults.index.refresh_interval, undefined); // set, so not a default
+  assert.equal((await k.client.search({ index: 'live', body: { size: 6 } })).statusCode, 200);
+
+  // PUT /_settings applies to every index; creation checks the window too
+  await k.client.indices.create({ index: 'other' });
+  await k.client.indices.putSettings({ body: { index: { number_of_replicas: 0 } } });
+  r = await k.raw('GET', '/_settings/number_of_replicas');
+  assert.equal(r.body.live.settings.index.number_of_replicas, '0');
+  assert.equal(r.body.other.settings.index.number_of_replicas, '0');
+  r = await k.raw('PUT', '/win0', { settings: { index: { max_result_window: 0 } } });
+  assert.equal(r.status, 400, r.text);
+});
