@@ -2,6 +2,7 @@
 #include "api/api_int.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "dsl/query.h"
 #include "udf/udf.h"
 
 #include <inttypes.h>
@@ -22,6 +23,7 @@ static const kiln__routes_fn kiln__families[] = {
     kiln__routes_analyze,
     kiln__routes_udf,
     kiln__routes_search,
+    kiln__routes_by_query,
 };
 
 int kiln_api_start(const char *data_dir, kiln_error *err)
@@ -128,7 +130,7 @@ const char *kiln__result_name(kiln_result r)
 
 void kiln__write_result(kiln_buf *b, const kiln_index *idx, const kiln_write *w)
 {
-    long replicas = atol(kiln_index_setting(idx, "index.number_of_replicas") ?: "0");
+    long replicas = kiln_index_setting_long(idx, "index.number_of_replicas", 0);
     kiln_buf_puts(b, "\"_index\":");
     kiln_buf_json_cstr(b, idx->name);
     kiln_buf_puts(b, ",\"_id\":");
@@ -168,4 +170,24 @@ void kiln__human_bytes(char *out, size_t cap, uint64_t bytes)
         snprintf(out, cap, "%" PRIu64 "b", bytes);
     else
         snprintf(out, cap, "%.1f%s", v, units[u]);
+}
+
+/* A DSL error as ES shapes it: the root cause, wrapped when it happened inside a compound. */
+int kiln__dsl_fail(kiln_resp *resp, const kiln_dsl_error *de)
+{
+    json_t *root = json_pack("{s:s,s:s}", "type", kiln_code_type(de->err.code), "reason",
+                             de->err.reason);
+    json_t *err;
+    if (de->wrapper[0]) {
+        err = json_pack("{s:[O],s:s,s:s,s:O}", "root_cause", root, "type",
+                        "x_content_parse_exception", "reason", de->wrapper, "caused_by", root);
+    } else {
+        err = json_deep_copy(root);
+        json_object_set_new(err, "root_cause", json_pack("[O]", root));
+    }
+    if (de->path[0]) json_object_set_new(err, "path", json_string(de->path));
+    json_decref(root);
+    return kiln__reply_json(resp, kiln_code_status(de->err.code),
+                            json_pack("{s:o,s:i}", "error", err, "status",
+                                      kiln_code_status(de->err.code)));
 }

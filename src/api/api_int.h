@@ -21,6 +21,11 @@ json_t *kiln__body_json(kiln_req *req, kiln_resp *resp, int *ok);
 /* Answers with the error in err (ES body and status). Returns 0 for handler convenience. */
 int kiln__reply(kiln_resp *resp, const kiln_error *err);
 
+/* Answers a query DSL error as ES shapes it (the root cause, wrapped inside a compound, with
+ * the JSON path). Returns 0. */
+struct kiln_dsl_error;
+int kiln__dsl_fail(kiln_resp *resp, const struct kiln_dsl_error *de);
+
 /* Serialises json as the response body. Takes ownership of json. */
 int kiln__reply_json(kiln_resp *resp, int status, json_t *json);
 
@@ -50,5 +55,6 @@ const kiln_route *kiln__routes_bulk(size_t *n);
 const kiln_route *kiln__routes_analyze(size_t *n);
 const kiln_route *kiln__routes_udf(size_t *n);
 const kiln_route *kiln__routes_search(size_t *n);
+const kiln_route *kiln__routes_by_query(size_t *n);
 
 #endif

@@ -572,26 +572,6 @@ static void kiln__execute_task(void *ctx, size_t i)
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
-/* A DSL error as ES shapes it: the root cause, wrapped when it happened inside a compound. */
-static int kiln__dsl_fail(kiln_resp *resp, const kiln_dsl_error *de)
-{
-    json_t *root = json_pack("{s:s,s:s}", "type", kiln_code_type(de->err.code), "reason",
-                             de->err.reason);
-    json_t *err;
-    if (de->wrapper[0]) {
-        err = json_pack("{s:[O],s:s,s:s,s:O}", "root_cause", root, "type",
-                        "x_content_parse_exception", "reason", de->wrapper, "caused_by", root);
-    } else {
-        err = json_deep_copy(root);
-        json_object_set_new(err, "root_cause", json_pack("[O]", root));
-    }
-    if (de->path[0]) json_object_set_new(err, "path", json_string(de->path));
-    json_decref(root);
-    return kiln__reply_json(resp, kiln_code_status(de->err.code),
-                            json_pack("{s:o,s:i}", "error", err, "status",
-                                      kiln_code_status(de->err.code)));
-}
-
 /* ---- the request --------------------------------------------------------------------------- */
 
 static int kiln__id_lookup(void *ctx, const char *id, uint32_t *docnum)
