@@ -288,10 +288,20 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
     int no_deletes = live == NULL;
     uint64_t visited = 0;
 
+    /* Sorted by _doc ascending first (scrolls, exports, _delete_by_query): a segment's docs come
+     * in sort order, so once the heap is full a later doc never enters it, and when nothing is
+     * counted a search_after page starts past its after doc instead of at the segment's top. */
+    int doc_order = nk && o->k && o->sort[0].by == KILN_SORT_DOC && !o->sort[0].desc;
+    int64_t after_doc = doc_order && o->after && o->after[0].type == KILN_SV_I64 &&
+                                o->track_total_hits == 0
+                            ? o->after[0].i
+                            : -1;
     for (size_t si = 0; si < r->nsegs && !res->timed_out; si++) {
         const kiln_segment *s = r->segs[si];
+        if (after_doc >= (int64_t)s->base + s->ndocs - 1) continue; /* all at or before after */
         kiln__it *it = kiln__plan_iter(p, p->root, st, s, o);
         if (!it) continue;
+        uint32_t skip_to = after_doc >= (int64_t)s->base ? (uint32_t)(after_doc - s->base + 1) : 0;
         for (size_t k = 0; k < nk; k++)
             skeys[k].has = o->sort[k].by == KILN_SORT_FIELD &&
                            !kiln_dv_get(s, o->sort[k].field, &skeys[k].dv);
@@ -315,7 +325,10 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
         int have_cnt = 0, cnt_skip = 0;
         for (;;) {
             uint32_t d;
-            if (prune_ok && h.n == h.k && total >= (uint64_t)o->track_total_hits) {
+            if (skip_to) {
+                d = kiln__it_advance(it, skip_to);
+                skip_to = 0;
+            } else if (prune_ok && h.n == h.k && total >= (uint64_t)o->track_total_hits) {
                 if (!have_upto || target > upto) {
                     uint32_t end;
                     float b = kiln__it_bound(it, target, &end);
@@ -346,6 +359,11 @@ int kiln_search_execute(const kiln_plan *p, const kiln_search_stats *st,
                 break;
             }
             if (check_live && !roaring_bitmap_contains(live, docnum)) continue;
+            if (doc_order && h.n == h.k && docnum > h.v[0].docnum && o->track_total_hits >= 0 &&
+                total >= (uint64_t)o->track_total_hits) { /* the rest of the segment loses */
+                if (o->track_total_hits) res->total_is_lower_bound = 1;
+                break;
+            }
             if (prune_ok && h.n == h.k && total < (uint64_t)o->track_total_hits) { /* counting */
                 if (!have_cnt || d > cnt_end) {
                     /* the threshold lets conjunctions widen a losing range; it is taken back

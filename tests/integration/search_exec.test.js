@@ -146,3 +146,36 @@ test('a malformed refresh_interval is refused at creation', async () => {
   assert.equal(r.body.error.type, 'illegal_argument_exception');
   assert.equal((await k.raw('HEAD', '/badri')).status, 404);
 });
+
+test('sort by _doc: search_after pages visit every match once, in order, over several segments with deletes; totals as ES', async () => {
+  await k.client.indices.create({ index: 'pages', body: { settings: { refresh_interval: '-1' } } });
+  for (let seg = 0; seg < 3; seg++) { // three refreshes: three segments
+    const body = [];
+    for (let i = 0; i < 40; i++) body.push({ index: { _index: 'pages', _id: `${seg}-${i}` } }, { n: seg * 40 + i, even: i % 2 === 0 });
+    await k.client.bulk({ body, refresh: true });
+  }
+  await k.client.delete({ index: 'pages', id: '1-4', refresh: true });
+  const q = { range: { n: { gte: 3 } } }; // consecutive docs: 116 matches after the delete
+  const all = (await k.client.search({ index: 'pages', body: { query: q, sort: ['_doc'], size: 1000 } })).body.hits.hits.map((h) => h._id);
+  assert.equal(all.length, 116);
+  for (const track of [false, true, 5]) {
+    const seen = [];
+    let after;
+    for (;;) {
+      const body = { query: q, sort: ['_doc'], size: 7, track_total_hits: track };
+      if (after) body.search_after = after;
+      const r = (await k.client.search({ index: 'pages', body })).body;
+      if (track === true) assert.deepEqual(r.hits.total, { value: 116, relation: 'eq' });
+      if (track === 5) assert.deepEqual(r.hits.total, { value: 5, relation: 'gte' });
+      if (track === false) assert.equal(r.hits.total, undefined);
+      if (!r.hits.hits.length) break;
+      seen.push(...r.hits.hits.map((h) => h._id));
+      after = r.hits.hits[r.hits.hits.length - 1].sort;
+    }
+    assert.deepEqual(seen, all, `track_total_hits ${track}`);
+  }
+  // the default (exact up to 10,000) stays exact while the heap fills first
+  const r = (await k.client.search({ index: 'pages', body: { query: q, sort: ['_doc'], size: 3 } })).body;
+  assert.deepEqual(r.hits.total, { value: 116, relation: 'eq' });
+  assert.deepEqual(r.hits.hits.map((h) => h._id), all.slice(0, 3));
+});
