@@ -47,6 +47,10 @@ void kiln__human_bytes(char *out, size_t cap, uint64_t bytes);
 
 const char *kiln__result_name(kiln_result r);
 
+/* One _search request (search.c): body, {index} and query-string parameters as the endpoint
+ * reads them; _msearch runs each of its searches through it. */
+int kiln__search_run(kiln_req *req, kiln_resp *resp);
+
 typedef const kiln_route *(*kiln__routes_fn)(size_t *n);
 const kiln_route *kiln__routes_root(size_t *n);
 const kiln_route *kiln__routes_indices(size_t *n);
@@ -56,5 +60,6 @@ const kiln_route *kiln__routes_analyze(size_t *n);
 const kiln_route *kiln__routes_udf(size_t *n);
 const kiln_route *kiln__routes_search(size_t *n);
 const kiln_route *kiln__routes_by_query(size_t *n);
+const kiln_route *kiln__routes_msearch(size_t *n);
 
 #endif

@@ -1040,6 +1040,11 @@ out:
     return rc;
 }
 
+int kiln__search_run(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__run(req, resp, 0);
+}
+
 static int kiln__search(kiln_req *req, kiln_resp *resp)
 {
     return kiln__run(req, resp, 0);

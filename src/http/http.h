@@ -64,6 +64,14 @@ const char *kiln_req_header(const kiln_req *req, const char *name);
 /* Adds a header to the reply (e.g. Location); both strings are copied. */
 void kiln_req_add_reply_header(kiln_req *req, const char *name, const char *value);
 
+/* A request made in process and handed to another handler (one search of an _msearch): the
+ * given body (borrowed), {index} path parameter (may be NULL) and query-string parameters
+ * (copied); no headers, and reply headers it sets are dropped. */
+kiln_req *kiln_req_sub_new(kiln_method method, const char *body, size_t body_len,
+                           const char *index, const char *const *qnames,
+                           const char *const *qvalues, int nquery);
+void kiln_req_sub_free(kiln_req *req);
+
 void kiln_resp_json(kiln_resp *resp, int status, const char *json); /* copies json */
 void kiln_resp_text(kiln_resp *resp, int status, const char *text);
 /* Elasticsearch error body: {"error": {"root_cause": [...], "type", "reason", ...}, "status"}. */

@@ -122,6 +122,47 @@ void kiln__req_ctx_dispose(kiln__req_ctx *ctx)
     memset(ctx, 0, sizeof *ctx);
 }
 
+typedef struct kiln__sub_req {
+    kiln_req req;
+    kiln__req_ctx ctx;
+    char *index;
+} kiln__sub_req;
+
+kiln_req *kiln_req_sub_new(kiln_method method, const char *body, size_t body_len,
+                           const char *index, const char *const *qnames,
+                           const char *const *qvalues, int nquery)
+{
+    kiln__sub_req *s = kiln_xcalloc(1, sizeof *s);
+    s->req.method = method;
+    s->req.path = "";
+    s->req.body = body;
+    s->req.body_len = body_len;
+    s->req.conn = &s->ctx;
+    if (index) {
+        s->index = kiln_xstrdup(index);
+        s->req.param_names[0] = "index";
+        s->req.param_values[0] = s->index;
+        s->req.nparams = 1;
+    }
+    s->ctx.qnames = kiln_xcalloc((size_t)nquery + 1, sizeof *s->ctx.qnames);
+    s->ctx.qvalues = kiln_xcalloc((size_t)nquery + 1, sizeof *s->ctx.qvalues);
+    for (int i = 0; i < nquery; i++) {
+        s->ctx.qnames[i] = kiln_xstrdup(qnames[i]);
+        s->ctx.qvalues[i] = kiln_xstrdup(qvalues[i]);
+    }
+    s->ctx.nquery = nquery;
+    return &s->req;
+}
+
+void kiln_req_sub_free(kiln_req *req)
+{
+    if (!req) return;
+    kiln__sub_req *s = (kiln__sub_req *)req; /* req is its first member */
+    kiln__req_ctx_dispose(&s->ctx);
+    free(s->index);
+    free(s);
+}
+
 const char *kiln_req_param(const kiln_req *req, const char *name)
 {
     for (int i = 0; i < req->nparams; i++)
