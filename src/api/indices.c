@@ -175,12 +175,15 @@ static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
     return kiln__reply_json(resp, 200, out);
 }
 
-/* PUT [/{index}]/_settings: dynamic settings of every index named (all of them without one). */
-static int kiln__put_settings(kiln_req *req, kiln_resp *resp)
+/* Applies the request body to every index named ({index}, or all): the first failure answers;
+ * an empty body fails with if_empty (NULL: passed on as NULL). */
+static int kiln__update_each(kiln_req *req, kiln_resp *resp, const char *if_empty,
+                             int (*update)(kiln_index *, json_t *, kiln_error *))
 {
     int ok;
     json_t *body = kiln__body_json(req, resp, &ok);
     if (!ok) return 0;
+    if (!body && if_empty) return kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION, "%s", if_empty);
     kiln_index **list;
     size_t n;
     if (kiln__resolve(req, resp, &list, &n)) {
@@ -189,11 +192,17 @@ static int kiln__put_settings(kiln_req *req, kiln_resp *resp)
     }
     kiln_error err;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) rc = kiln_node_put_settings(list[i], body, &err);
+    for (size_t i = 0; i < n && rc == 0; i++) rc = update(list[i], body, &err);
     kiln_node_release(list, n);
     json_decref(body);
     if (rc) return kiln__reply(resp, &err);
     return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* PUT [/{index}]/_settings: dynamic settings of every index named (all of them without one). */
+static int kiln__put_settings(kiln_req *req, kiln_resp *resp)
+{
+    return kiln__update_each(req, resp, NULL, kiln_node_put_settings);
 }
 
 static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
@@ -213,25 +222,8 @@ static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
 
 static int kiln__put_mapping(kiln_req *req, kiln_resp *resp)
 {
-    int ok;
-    json_t *body = kiln__body_json(req, resp, &ok);
-    if (!ok) return 0;
-    if (!body)
-        return kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION,
-                              "Validation Failed: 1: mapping source is empty;");
-    kiln_index **list;
-    size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) {
-        json_decref(body);
-        return 0;
-    }
-    kiln_error err;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) rc = kiln_index_put_mapping(list[i], body, &err);
-    kiln_node_release(list, n);
-    json_decref(body);
-    if (rc) return kiln__reply(resp, &err);
-    return kiln__reply_json(resp, 200, json_pack("{s:b}", "acknowledged", 1));
+    return kiln__update_each(req, resp, "Validation Failed: 1: mapping source is empty;",
+                             kiln_index_put_mapping);
 }
 
 
