@@ -100,16 +100,22 @@ static int kiln__get_mapping(kiln_req *req, kiln_resp *resp)
     return kiln__per_index(req, resp, kiln__mapping_section);
 }
 
-/* Whether setting key matches one of the comma-separated patterns of names (NULL or "_all":
- * every one); a pattern may leave out the "index." prefix. */
-static int kiln__setting_named(const char *names, const char *key)
+/* Whether key matches one of the comma-separated wildcard patterns of names (NULL or "_all":
+ * every key). */
+static int kiln__named(const char *names, const char *key)
 {
     if (!names || !strcmp(names, "_all")) return 1;
-    char buf[512];
+    char buf[1024];
     snprintf(buf, sizeof buf, "%s", names);
     for (char *save, *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
-        if (!fnmatch(p, key, 0) || !fnmatch(p, key + strlen("index."), 0)) return 1;
+        if (!fnmatch(p, key, 0)) return 1;
     return 0;
+}
+
+/* A setting's name may leave out the "index." prefix. */
+static int kiln__setting_named(const char *names, const char *key)
+{
+    return kiln__named(names, key) || kiln__named(names, key + strlen("index."));
 }
 
 /* The settings of flat that names selects, flat or nested. */
@@ -203,6 +209,33 @@ static int kiln__update_each(kiln_req *req, kiln_resp *resp, const char *if_empt
 static int kiln__put_settings(kiln_req *req, kiln_resp *resp)
 {
     return kiln__update_each(req, resp, NULL, kiln_node_put_settings);
+}
+
+/* GET [/{index}]/_mapping/field/{fields}: every field whose full path matches one of the
+ * patterns, as {"full_name", "mapping": {its last name: its definition}}. */
+static int kiln__get_field_mapping(kiln_req *req, kiln_resp *resp)
+{
+    kiln_index **list;
+    size_t n;
+    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    const char *fields = kiln_req_param(req, "fields");
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++) {
+        kiln_mapping *m = kiln_index_mapping(list[i]);
+        json_t *found = json_object();
+        for (size_t f = 0; f < m->nfields; f++) {
+            const kiln_field *fd = &m->fields[f];
+            if (!kiln__named(fields, fd->path)) continue;
+            const char *dot = strrchr(fd->path, '.');
+            json_object_set_new(found, fd->path,
+                                json_pack("{s:s,s:{s:O}}", "full_name", fd->path, "mapping",
+                                          dot ? dot + 1 : fd->path, fd->def));
+        }
+        kiln_mapping_unref(m);
+        json_object_set_new(out, list[i]->name, json_pack("{s:o}", "mappings", found));
+    }
+    kiln_node_release(list, n);
+    return kiln__reply_json(resp, 200, out);
 }
 
 static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
@@ -306,6 +339,8 @@ static const kiln_route kiln__routes[] = {
     {KILN_GET, "/_mapping", kiln__get_mapping},
     {KILN_GET, "/{index}/_mapping", kiln__get_mapping},
     {KILN_PUT | KILN_POST, "/{index}/_mapping", kiln__put_mapping},
+    {KILN_GET, "/_mapping/field/{fields}", kiln__get_field_mapping},
+    {KILN_GET, "/{index}/_mapping/field/{fields}", kiln__get_field_mapping},
     {KILN_GET, "/_settings", kiln__get_settings},
     {KILN_GET, "/{index}/_settings", kiln__get_settings},
     {KILN_GET, "/_settings/{name}", kiln__get_settings},

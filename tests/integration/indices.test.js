@@ -287,3 +287,22 @@ test('PUT _settings: dynamic settings change a live index, survive kill -9, and 
   r = await k.raw('PUT', '/win0', { settings: { index: { max_result_window: 0 } } });
   assert.equal(r.status, 400, r.text);
 });
+
+test('GET _mapping/field/{fields}: full names, wildcards, multi-fields and objects', async () => {
+  await k.client.indices.create({ index: 'fm', body: { mappings: { properties: {
+    title: { type: 'text', fields: { raw: { type: 'keyword' } } },
+    year: { type: 'integer' },
+    author: { properties: { name: { type: 'keyword' } } },
+  } } } });
+  let r = await k.client.indices.getFieldMapping({ index: 'fm', fields: 'title.raw,year' });
+  assert.deepEqual(r.body, { fm: { mappings: {
+    'title.raw': { full_name: 'title.raw', mapping: { raw: { type: 'keyword' } } },
+    year: { full_name: 'year', mapping: { year: { type: 'integer' } } },
+  } } });
+  r = await k.raw('GET', '/_mapping/field/author.*');
+  assert.deepEqual(r.body.fm.mappings, { 'author.name': { full_name: 'author.name', mapping: { name: { type: 'keyword' } } } });
+  r = await k.raw('GET', '/fm/_mapping/field/nothing*');
+  assert.deepEqual(r.body, { fm: { mappings: {} } });
+  r = await k.raw('GET', '/missing/_mapping/field/x');
+  assert.equal(r.status, 404);
+});
