@@ -47,9 +47,10 @@ void kiln__human_bytes(char *out, size_t cap, uint64_t bytes);
 
 const char *kiln__result_name(kiln_result r);
 
-/* One _search request (search.c): body, {index} and query-string parameters as the endpoint
- * reads them; _msearch runs each of its searches through it. */
-int kiln__search_run(kiln_req *req, kiln_resp *resp);
+/* One _search (count 0) or _count (count 1) request (search.c): body, {index} and
+ * query-string parameters as those endpoints read them; _msearch and _cat/count run theirs
+ * through it. */
+int kiln__search_run(kiln_req *req, kiln_resp *resp, int count);
 
 typedef const kiln_route *(*kiln__routes_fn)(size_t *n);
 const kiln_route *kiln__routes_root(size_t *n);

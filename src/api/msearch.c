@@ -122,7 +122,7 @@ static int kiln__msearch(kiln_req *req, kiln_resp *resp)
         char *body = kiln_xstrndup(bs, bl); /* handlers get NUL-terminated bodies */
         kiln_req *sub = kiln_req_sub_new(KILN_POST, body, bl, *index ? index : NULL, qn, qv, nq);
         kiln_resp r = {0};
-        kiln__search_run(sub, &r);
+        kiln__search_run(sub, &r, 0);
         kiln_req_sub_free(sub);
         free(body);
         if (n++) kiln_buf_putc(&out, ',');

@@ -281,8 +281,51 @@ static int kiln__cat_health(kiln_req *req, kiln_resp *resp)
     return kiln__cat_render(req, resp, cols, NCOLS, rows, 1);
 }
 
+/* _cat/count[/{index}]: the searchable documents (a _count of match_all, as ES). */
+static int kiln__cat_count(kiln_req *req, kiln_resp *resp)
+{
+    static const kiln__cat_col cols[] = {
+        {"epoch", "t", 1, 1}, {"timestamp", "ts", 0, 1}, {"count", "dc", 1, 1}};
+    enum { NCOLS = sizeof cols / sizeof *cols };
+    const char *index = kiln_req_param(req, "index");
+    kiln_req *sub = kiln_req_sub_new(KILN_GET, "", 0, index ? index : "_all", NULL, NULL, 0);
+    kiln_resp r = {0};
+    kiln__search_run(sub, &r, 1);
+    kiln_req_sub_free(sub);
+    json_t *j = r.status == 200 ? json_loadb(r.body.data, r.body.len, 0, NULL) : NULL;
+    if (!j) { /* the count's error (e.g. no such index) is the answer */
+        resp->status = r.status;
+        resp->body = r.body;
+        return 0;
+    }
+    kiln_buf_free(&r.body);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char buf[NCOLS][64];
+    snprintf(buf[0], 64, "%lld", (long long)now);
+    strftime(buf[1], 64, "%H:%M:%S", &tm);
+    snprintf(buf[2], 64, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(j, "count")));
+    json_decref(j);
+    char *row[NCOLS] = {buf[0], buf[1], buf[2]};
+    char **rows[1] = {row};
+    return kiln__cat_render(req, resp, cols, NCOLS, rows, 1);
+}
+
+/* GET /_cat: the _cat APIs there are, as ES lists them. */
+static int kiln__cat_list(kiln_req *req, kiln_resp *resp)
+{
+    (void)req;
+    kiln_resp_text(resp, 200, "=^.^=\n/_cat/count\n/_cat/count/{index}\n/_cat/health\n"
+                              "/_cat/indices\n/_cat/indices/{index}\n");
+    return 0;
+}
+
 static const kiln_route kiln__routes[] = {
     {KILN_GET | KILN_HEAD, "/", kiln__root},
+    {KILN_GET, "/_cat", kiln__cat_list},
+    {KILN_GET, "/_cat/count", kiln__cat_count},
+    {KILN_GET, "/_cat/count/{index}", kiln__cat_count},
     {KILN_GET, "/_cluster/health", kiln__cluster_health},
     {KILN_GET, "/_cluster/health/{index}", kiln__cluster_health},
     {KILN_GET, "/_cat/indices", kiln__cat_indices},

@@ -1040,9 +1040,9 @@ out:
     return rc;
 }
 
-int kiln__search_run(kiln_req *req, kiln_resp *resp)
+int kiln__search_run(kiln_req *req, kiln_resp *resp, int count)
 {
-    return kiln__run(req, resp, 0);
+    return kiln__run(req, resp, count);
 }
 
 static int kiln__search(kiln_req *req, kiln_resp *resp)

@@ -306,3 +306,25 @@ test('GET _mapping/field/{fields}: full names, wildcards, multi-fields and objec
   r = await k.raw('GET', '/missing/_mapping/field/x');
   assert.equal(r.status, 404);
 });
+
+test('_cat/count counts searchable documents, as ES (a _count of match_all); GET /_cat lists the _cat APIs', async () => {
+  await k.client.indices.create({ index: 'catc', body: { settings: { refresh_interval: '-1' } } });
+  await k.client.bulk({ refresh: true, body: [{ index: { _index: 'catc', _id: '1' } }, { a: 1 }, { index: { _index: 'catc', _id: '2' } }, { a: 2 }] });
+  await k.client.index({ index: 'catc', id: '3', body: { a: 3 } }); // not refreshed: not counted yet
+  let r = await k.raw('GET', '/_cat/count/catc?format=json');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.length, 1);
+  assert.equal(r.body[0].count, '2');
+  assert.match(r.body[0].epoch, /^\d+$/);
+  assert.match(r.body[0].timestamp, /^\d\d:\d\d:\d\d$/);
+  r = await k.raw('GET', '/_cat/count/catc?v&h=count');
+  assert.equal(r.text, 'count\n    2\n');
+  r = await k.raw('GET', '/_cat/count?format=json');
+  assert.ok(Number(r.body[0].count) >= 2);
+  r = await k.raw('GET', '/_cat/count/nope');
+  assert.equal(r.status, 404);
+  r = await k.raw('GET', '/_cat');
+  assert.equal(r.status, 200);
+  assert.match(r.text, /^=\^\.\^=\n/);
+  assert.match(r.text, /\/_cat\/count\n/);
+});
