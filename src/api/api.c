@@ -25,6 +25,7 @@ static const kiln__routes_fn kiln__families[] = {
     kiln__routes_search,
     kiln__routes_by_query,
     kiln__routes_msearch,
+    kiln__routes_validate,
 };
 
 int kiln_api_start(const char *data_dir, kiln_error *err)

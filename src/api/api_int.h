@@ -51,6 +51,9 @@ const char *kiln__result_name(kiln_result r);
  * query-string parameters as those endpoints read them; _msearch and _cat/count run theirs
  * through it. */
 int kiln__search_run(kiln_req *req, kiln_resp *resp, int count);
+/* The query of a q= parameter (search.c: a small subset of the Lucene syntax; df the default
+ * field, and_op for default_operator=AND). Caller owns. */
+json_t *kiln__q_param(const char *q, const char *df, int and_op);
 
 typedef const kiln_route *(*kiln__routes_fn)(size_t *n);
 const kiln_route *kiln__routes_root(size_t *n);
@@ -62,5 +65,6 @@ const kiln_route *kiln__routes_udf(size_t *n);
 const kiln_route *kiln__routes_search(size_t *n);
 const kiln_route *kiln__routes_by_query(size_t *n);
 const kiln_route *kiln__routes_msearch(size_t *n);
+const kiln_route *kiln__routes_validate(size_t *n);
 
 #endif

@@ -498,7 +498,7 @@ static int kiln__parse_body(kiln__sreq *r, int count, kiln_error *err)
 
 /* q=... (a small subset of the Lucene syntax): terms "f:v" match field f, bare terms match
  * every field; clauses are OR'ed (default_operator OR), AND'ed with default_operator=AND. */
-static json_t *kiln__q_param(const char *q, const char *df, int and_op)
+json_t *kiln__q_param(const char *q, const char *df, int and_op)
 {
     json_t *clauses = json_array();
     char *copy = kiln_xstrdup(q), *save = NULL;

@@ -1,5 +1,5 @@
 'use strict';
-// _msearch through the real OpenSearch JS client: each search answers as its own _search
+// _msearch and _validate/query through the real server: each search of an _msearch answers as its own _search
 // would, in order, one failing search does not fail the others, and a malformed request fails
 // as a whole.
 const assert = require('node:assert/strict');
@@ -60,4 +60,24 @@ test('a malformed request fails as a whole with a 400', async () => {
   }
   const e = await expectError(() => k.client.msearch({ body: [{ index: 'x', colour: 1 }, {}] }));
   assert.equal(e.statusCode, 400);
+});
+
+test('_validate/query: valid or not without running, with the reason per index under explain', async () => {
+  await k.client.indices.create({ index: 'val', body: { mappings: { properties: { when: { type: 'date' }, t: { type: 'text' } } } } });
+  const v = async (path, body) => (await k.raw('POST', path, body ? JSON.stringify(body) : undefined, { 'Content-Type': 'application/json' })).body;
+  assert.equal((await v('/val/_validate/query', { query: { match: { t: 'x' } } })).valid, true);
+  assert.equal((await v('/_validate/query')).valid, true); // no body: match_all
+  let r = await v('/val/_validate/query?explain=true', { query: { nope: {} } });
+  assert.equal(r.valid, false);
+  assert.match(r.explanations[0].error, /unknown query \[nope\]/);
+  r = await v('/val/_validate/query?explain=true', { query: { range: { when: { gte: 'not a date' } } } });
+  assert.equal(r.valid, false); // caught when planned against the mapping
+  assert.equal(r.explanations[0].index, 'val');
+  assert.match(r.explanations[0].error, /not a date/);
+  r = await v('/val/_validate/query', { query: { wasm_udf: { name: 'no_such_udf' } } });
+  assert.equal(r.valid, false);
+  assert.equal(r.explanations, undefined);
+  assert.equal((await v('/val/_validate/query?q=t:hello')).valid, true);
+  const missing = await k.raw('POST', '/val_missing/_validate/query', '{}', { 'Content-Type': 'application/json' });
+  assert.equal(missing.status, 404);
 });
