@@ -81,6 +81,7 @@ void kiln_query_free(kiln_query *q)
     switch (q->kind) {
     case KILN_Q_MATCH:
     case KILN_Q_MATCH_PHRASE:
+    case KILN_Q_MATCH_BOOL_PREFIX:
         free(q->u.match.text);
         free(q->u.match.analyzer);
         break;
@@ -146,6 +147,7 @@ static const char *const kiln__kind_names[] = {
     "match_all", "match_none", "match",  "match_phrase", "multi_match",    "term",
     "terms",     "range",      "exists", "prefix",       "wildcard",       "ids",
     "bool",      "constant_score", "dis_max", "boosting", "wasm_udf", "script_score",
+    "match_bool_prefix",
 };
 
 const char *kiln_query_kind_name(kiln_query_kind k)
@@ -374,6 +376,7 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
 {
     const char *qn = "multi_match";
     kiln_query *q = kiln__q_new(KILN_Q_MULTI_MATCH);
+    int has_slop = 0, has_cutoff = 0;
     if (!json_is_object(body)) {
         kiln__perr(d, "[%s] query malformed, no start_object after query name", qn);
         goto fail;
@@ -413,6 +416,8 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
                 q->u.multi.type = KILN_MM_MOST_FIELDS;
             else if (!strcmp(t, "phrase"))
                 q->u.multi.type = KILN_MM_PHRASE;
+            else if (!strcmp(t, "bool_prefix"))
+                q->u.multi.type = KILN_MM_BOOL_PREFIX;
             else {
                 kiln__perr(d, "[%s] query does not allow type [%s]", qn, t);
                 goto fail;
@@ -425,8 +430,11 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
             if (kiln__get_float(d, qn, key, p, &q->u.multi.tie_breaker)) goto fail;
         } else if (!strcmp(key, "slop")) {
             if (kiln__get_int(d, qn, key, p, &q->u.multi.slop)) goto fail;
+            has_slop = 1;
         } else if (!strcmp(key, "analyzer")) {
             if (kiln__get_str(d, qn, key, p, &q->u.multi.analyzer)) goto fail;
+        } else if (!strcmp(key, "cutoff_frequency")) {
+            has_cutoff = 1;
         } else if (!strcmp(key, "lenient") || !strcmp(key, "fuzziness") ||
                    !strcmp(key, "zero_terms_query")) {
         } else {
@@ -436,6 +444,11 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
     }
     if (!q->u.multi.text) {
         kiln__perr(d, "No text specified for multi_match query");
+        d->e->err.code = KILN_E_ILLEGAL_ARGUMENT;
+        goto fail;
+    }
+    if (q->u.multi.type == KILN_MM_BOOL_PREFIX && (has_slop || has_cutoff)) {
+        kiln__perr(d, "[%s] not allowed for type [bool_prefix]", has_slop ? "slop" : "cutoff_frequency");
         d->e->err.code = KILN_E_ILLEGAL_ARGUMENT;
         goto fail;
     }
@@ -1169,6 +1182,8 @@ static kiln_query *kiln__parse(kiln__dsl *d, json_t *v)
         q = kiln__parse_match(d, body, KILN_Q_MATCH);
     else if (!strcmp(name, "match_phrase"))
         q = kiln__parse_match(d, body, KILN_Q_MATCH_PHRASE);
+    else if (!strcmp(name, "match_bool_prefix"))
+        q = kiln__parse_match(d, body, KILN_Q_MATCH_BOOL_PREFIX);
     else if (!strcmp(name, "multi_match"))
         q = kiln__parse_multi(d, body);
     else if (!strcmp(name, "term"))

@@ -37,6 +37,8 @@ typedef enum {
     KILN_Q_WASM_UDF,
     /* script_score / function_score whose script is a UDF: the UDF computes the score. */
     KILN_Q_SCRIPT_SCORE,
+    /* match_bool_prefix: the analyzed terms as a bool, the last one as a prefix (u.match) */
+    KILN_Q_MATCH_BOOL_PREFIX,
 } kiln_query_kind;
 
 typedef enum { KILN_SCORE_REPLACE, KILN_SCORE_MULTIPLY, KILN_SCORE_SUM } kiln_score_mode;
@@ -52,7 +54,8 @@ typedef struct kiln_query_udf {
 } kiln_query_udf;
 
 typedef enum { KILN_OP_OR, KILN_OP_AND } kiln_operator;
-typedef enum { KILN_MM_BEST_FIELDS, KILN_MM_MOST_FIELDS, KILN_MM_PHRASE } kiln_mm_type;
+typedef enum { KILN_MM_BEST_FIELDS, KILN_MM_MOST_FIELDS, KILN_MM_PHRASE,
+               KILN_MM_BOOL_PREFIX } kiln_mm_type;
 
 /* minimum_should_match: "2", "-1", "75%", "-25%", or combinations "3<90%" (first form only). */
 typedef struct kiln_msm {

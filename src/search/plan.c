@@ -277,10 +277,27 @@ static kiln__pnode *kiln__none(void)
 
 static kiln__pnode *kiln__compile(kiln__pctx *c, const kiln_query *q, float boost, int scoring);
 
+/* How match-family queries combine a field's analyzed terms. */
+typedef enum { KILN__MF_BOOL, KILN__MF_PHRASE, KILN__MF_BOOL_PREFIX } kiln__mf_mode;
+
+/* A constant-score prefix of a field's terms (prefix queries, match_bool_prefix's last term). */
+static kiln__pnode *kiln__prefix_node(const kiln_field *f, const char *text, size_t len,
+                                      float boost, int scoring)
+{
+    kiln__pnode *n = kiln__pnode_new(KILN__P_PREFIX, boost, scoring);
+    kiln__add_term(n, text, len, 0);
+    n->field = kiln_xstrdup(f->path);
+    return n;
+}
+
 static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const char *text,
                                       kiln_operator op, const kiln_msm *msm, const char *analyzer,
-                                      int phrase, int slop, int zero_all, float boost, int scoring)
+                                      kiln__mf_mode mode, int slop, int zero_all, float boost,
+                                      int scoring)
 {
+    int phrase = mode == KILN__MF_PHRASE, bool_prefix = mode == KILN__MF_BOOL_PREFIX;
+    if (f->type == KILN_FT_KEYWORD && bool_prefix) /* one token: the value as a prefix */
+        return kiln__prefix_node(f, text, strlen(text), boost, scoring);
     if (f->type != KILN_FT_TEXT) {
         json_t *v = json_string(text);
         kiln__pnode *n = kiln__exact(c, f, v, boost, scoring);
@@ -296,6 +313,8 @@ static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const 
     kiln__pnode *n;
     if (tk.n == 0) {
         n = zero_all ? kiln__pnode_new(KILN__P_ALL, boost, scoring) : kiln__none();
+    } else if (tk.n == 1 && bool_prefix) {
+        n = kiln__prefix_node(f, tk.t[0], tk.len[0], boost, scoring);
     } else if (tk.n == 1) {
         n = kiln__term_node(c, f->path, tk.t[0], tk.len[0], boost, scoring);
     } else if (phrase) {
@@ -306,8 +325,10 @@ static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const 
         kiln__scored_terms(c, n);
     } else {
         n = kiln__pnode_new(KILN__P_BOOL, boost, scoring);
-        for (size_t i = 0; i < tk.n; i++) {
-            kiln__pnode *t = kiln__term_node(c, f->path, tk.t[i], tk.len[i], boost, scoring);
+        for (size_t i = 0; i < tk.n; i++) { /* bool_prefix: the last term is a prefix */
+            kiln__pnode *t = bool_prefix && i + 1 == tk.n
+                                 ? kiln__prefix_node(f, tk.t[i], tk.len[i], boost, scoring)
+                                 : kiln__term_node(c, f->path, tk.t[i], tk.len[i], boost, scoring);
             kiln__plist_push(op == KILN_OP_AND ? &n->must : &n->should, t);
         }
         n->msm = op == KILN_OP_AND ? 0 : msm && msm->set ? kiln_msm_resolve(msm, (int)tk.n) : 1;
@@ -532,8 +553,10 @@ static kiln__pnode *kiln__compile_multi(kiln__pctx *c, const kiln_query *q, floa
         for (size_t j = 0; j < nf; j++) {
             kiln__pnode *k = kiln__match_field(
                 c, fs[j], q->u.multi.text, q->u.multi.op, &q->u.multi.msm, q->u.multi.analyzer,
-                q->u.multi.type == KILN_MM_PHRASE, q->u.multi.slop, 0,
-                boost * q->u.multi.boosts[i], scoring);
+                q->u.multi.type == KILN_MM_PHRASE        ? KILN__MF_PHRASE
+                : q->u.multi.type == KILN_MM_BOOL_PREFIX ? KILN__MF_BOOL_PREFIX
+                                                         : KILN__MF_BOOL,
+                q->u.multi.slop, 0, boost * q->u.multi.boosts[i], scoring);
             if (!k) {
                 if (fs[j]->type != KILN_FT_TEXT && fs[j]->type != KILN_FT_KEYWORD) {
                     continue; /* lenient across numeric fields, as ES does with "*" */
@@ -563,9 +586,13 @@ static kiln__pnode *kiln__compile(kiln__pctx *c, const kiln_query *q, float boos
         return kiln__none();
     case KILN_Q_MATCH:
     case KILN_Q_MATCH_PHRASE:
+    case KILN_Q_MATCH_BOOL_PREFIX:
         if (!f || f->type == KILN_FT_OBJECT) return kiln__none();
         return kiln__match_field(c, f, q->u.match.text, q->u.match.op, &q->u.match.msm,
-                                 q->u.match.analyzer, q->kind == KILN_Q_MATCH_PHRASE,
+                                 q->u.match.analyzer,
+                                 q->kind == KILN_Q_MATCH_PHRASE        ? KILN__MF_PHRASE
+                                 : q->kind == KILN_Q_MATCH_BOOL_PREFIX ? KILN__MF_BOOL_PREFIX
+                                                                       : KILN__MF_BOOL,
                                  q->u.match.slop, q->u.match.zero_terms_all, boost, scoring);
     case KILN_Q_MULTI_MATCH:
         return kiln__compile_multi(c, q, boost, scoring);
