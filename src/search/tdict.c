@@ -141,12 +141,34 @@ static uint32_t kiln__tblock_n(const kiln__sfield *f, uint32_t blk)
     return f->nterms - a < KILN__TBLOCK ? f->nterms - a : KILN__TBLOCK;
 }
 
+/* A varint with no bound: only for headers kiln__tdict_valid has read (or the encoder wrote). */
+static inline const uint8_t *kiln__get_vu64(const uint8_t *p, uint64_t *v)
+{
+    uint64_t x = *p++;
+    if (x >= 0x80) {
+        x &= 0x7f;
+        for (unsigned shift = 7;; shift += 7) {
+            uint64_t b = *p++;
+            x |= (b & 0x7f) << shift;
+            if (b < 0x80) break;
+        }
+    }
+    *v = x;
+    return p;
+}
+
 void kiln__term_meta(const kiln__sfield *f, uint32_t i, kiln__sterm *out)
 {
     uint32_t blk = i / KILN__TBLOCK;
+    const uint8_t *p = f->tmeta + f->tblock_off[blk];
     kiln__thdr h;
-    /* the bound was checked when the dictionary was opened (kiln__tdict_valid) */
-    kiln__thdr_read(f->tmeta + f->tblock_off[blk], f->tmeta + f->tmeta_len, &h);
+    h.w = p;
+    p = kiln__get_vu64(p + KILN__TCOLS, &h.post_base);
+    p = kiln__get_vu64(p, &h.pos_base);
+    p = kiln__get_vu64(p, &h.skip_base);
+    p = kiln__get_vu64(p, &h.df_min);
+    p = kiln__get_vu64(p, &h.tf_min);
+    h.cols = kiln__get_vu64(p, &h.norm_min);
     kiln__thdr_term(&h, kiln__tblock_n(f, blk), i % KILN__TBLOCK, out);
 }
 
