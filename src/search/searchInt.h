@@ -362,12 +362,8 @@ static inline const char *kiln__term_text(const kiln__sfield *f, uint32_t i, siz
 }
 /* Metadata of term i < f->nterms. */
 void kiln__term_meta(const kiln__sfield *f, uint32_t i, kiln__sterm *out);
-static inline uint32_t kiln__term_df(const kiln__sfield *f, uint32_t i)
-{
-    kiln__sterm st;
-    kiln__term_meta(f, i, &st);
-    return st.df;
-}
+/* Its df alone (statistics). */
+uint32_t kiln__term_df(const kiln__sfield *f, uint32_t i);
 /* Builds f->tblock_off, f->tmeta from the metadata of its f->nterms terms (seal). */
 void kiln__tdict_encode(kiln__sfield *f, const kiln__sterm *terms);
 /* Checks a dictionary read from a file against its segment: offsets in order and in bounds,

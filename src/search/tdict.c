@@ -157,19 +157,31 @@ static inline const uint8_t *kiln__get_vu64(const uint8_t *p, uint64_t *v)
     return p;
 }
 
+static void kiln__thdr_at(const kiln__sfield *f, uint32_t blk, kiln__thdr *h)
+{
+    const uint8_t *p = f->tmeta + f->tblock_off[blk];
+    h->w = p;
+    p = kiln__get_vu64(p + KILN__TCOLS, &h->post_base);
+    p = kiln__get_vu64(p, &h->pos_base);
+    p = kiln__get_vu64(p, &h->skip_base);
+    p = kiln__get_vu64(p, &h->df_min);
+    p = kiln__get_vu64(p, &h->tf_min);
+    h->cols = kiln__get_vu64(p, &h->norm_min);
+}
+
 void kiln__term_meta(const kiln__sfield *f, uint32_t i, kiln__sterm *out)
 {
-    uint32_t blk = i / KILN__TBLOCK;
-    const uint8_t *p = f->tmeta + f->tblock_off[blk];
     kiln__thdr h;
-    h.w = p;
-    p = kiln__get_vu64(p + KILN__TCOLS, &h.post_base);
-    p = kiln__get_vu64(p, &h.pos_base);
-    p = kiln__get_vu64(p, &h.skip_base);
-    p = kiln__get_vu64(p, &h.df_min);
-    p = kiln__get_vu64(p, &h.tf_min);
-    h.cols = kiln__get_vu64(p, &h.norm_min);
-    kiln__thdr_term(&h, kiln__tblock_n(f, blk), i % KILN__TBLOCK, out);
+    kiln__thdr_at(f, i / KILN__TBLOCK, &h);
+    kiln__thdr_term(&h, kiln__tblock_n(f, i / KILN__TBLOCK), i % KILN__TBLOCK, out);
+}
+
+uint32_t kiln__term_df(const kiln__sfield *f, uint32_t i)
+{
+    kiln__thdr h;
+    kiln__thdr_at(f, i / KILN__TBLOCK, &h); /* df is the first column */
+    return (uint32_t)(h.df_min + kiln__unpack64_at(h.cols, (uint64_t)(i % KILN__TBLOCK) * h.w[KILN__C_DF],
+                                                   h.w[KILN__C_DF]));
 }
 
 int kiln__tdict_valid(const kiln__sfield *f, size_t text_len, const kiln_segment *s)
