@@ -232,44 +232,10 @@ static inline int kiln__sterm_pulsed(const kiln__sterm *st)
  * Per field: the terms' bytes back to back with a u32 offset per term (ordinal -> text in O(1)
  * for doc values and binary search), and their metadata in blocks of KILN__TBLOCK terms: each
  * block a few varint bases then one bit-packed column per value (df, postings and positions
- * offsets relative to the block's first term, max tf, shortest norm, last doc or skip index),
- * so one term decodes in O(1) without its neighbours. About 9-12 bytes a term instead of 40. */
+ * offsets relative to the block's smallest, max tf, shortest norm, last doc or skip index),
+ * so one term decodes in O(1) without its neighbours. About 9 bytes a term instead of 40. */
 #define KILN__TBLOCK 32
 #define KILN__TCOLS 6
-
-static inline uint8_t *kiln__put_vu64(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* Reads one varint of at most 10 bytes below end; NULL past it or when too long. */
-static inline const uint8_t *kiln__get_vu64_in(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
-}
-
-/* Value of w bits (0..57) at bit offset `bit` of in (8 readable bytes from its first byte). */
-static inline uint64_t kiln__unpack64_at(const uint8_t *in, uint64_t bit, unsigned w)
-{
-    if (w == 0) return 0;
-    uint64_t x;
-    memcpy(&x, in + (bit >> 3), 8);
-    return (x >> (bit & 7)) & ((1ull << w) - 1);
-}
 
 /* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
  * first); its raw bytes are the varint length of each value, then the values. */

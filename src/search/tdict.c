@@ -17,6 +17,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline uint8_t *kiln__put_vu64(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Reads one varint of at most 10 bytes below end; NULL past it or when too long. */
+static inline const uint8_t *kiln__get_vu64_in(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Value of w bits (0..57) at bit offset `bit` of in (8 readable bytes from its first byte). */
+static inline uint64_t kiln__unpack64_at(const uint8_t *in, uint64_t bit, unsigned w)
+{
+    if (w == 0) return 0;
+    uint64_t x;
+    memcpy(&x, in + (bit >> 3), 8);
+    return (x >> (bit & 7)) & ((1ull << w) - 1);
+}
+
 enum { KILN__C_DF, KILN__C_POST, KILN__C_POS, KILN__C_TF, KILN__C_NORM, KILN__C_X };
 
 /* Widest column: postings and positions offsets within a block (kiln__unpack64_at reads 57
