@@ -82,8 +82,8 @@ void kiln__tdict_encode(kiln__sfield *f, const kiln__sterm *terms)
         uint64_t base[KILN__TCOLS] = {UINT64_MAX, UINT64_MAX, UINT64_MAX,
                                       UINT64_MAX, UINT64_MAX, UINT64_MAX};
         for (uint32_t k = 0; k < n; k++) {
-            uint64_t x[KILN__TCOLS] = {t[k].df, t[k].post_off, t[k].pos_off, t[k].max_tf,
-                                       t[k].min_norm, UINT64_MAX};
+            uint64_t x[KILN__TCOLS] = {t[k].df,     t[k].post_off, t[k].pos_off,
+                                       t[k].max_tf, t[k].min_norm, UINT64_MAX};
             if (kiln__sterm_nblocks(&t[k]) > 1) x[KILN__C_X] = t[k].skip_idx;
             for (int c = 0; c < KILN__TCOLS; c++)
                 if (x[c] < base[c]) base[c] = x[c];
@@ -123,7 +123,8 @@ void kiln__tdict_encode(kiln__sfield *f, const kiln__sterm *terms)
         for (int c = 0; c < KILN__TCOLS; c++)
             for (uint32_t k = 0; k < n; k++, bit += hdr[c]) {
                 uint64_t x = v[c][k] << (bit & 7); /* width <= 57: the shifted value fits */
-                for (size_t i = bit >> 3; x; i++, x >>= 8) out[i] |= (uint8_t)x;
+                for (size_t i = bit >> 3; x; i++, x >>= 8)
+                    out[i] |= (uint8_t)x;
             }
         b.len += bytes;
     }
@@ -148,7 +149,8 @@ static const uint8_t *kiln__thdr_read(const uint8_t *p, const uint8_t *end, kiln
     p += KILN__TCOLS;
     uint64_t *dst[6] = {&h->post_base, &h->pos_base, &h->skip_base,
                         &h->df_min,    &h->tf_min,   &h->norm_min};
-    for (int i = 0; i < 6 && p; i++) p = kiln__get_vu64_in(p, end, dst[i]);
+    for (int i = 0; i < 6 && p; i++)
+        p = kiln__get_vu64_in(p, end, dst[i]);
     h->cols = p;
     return p;
 }
@@ -214,7 +216,8 @@ uint32_t kiln__term_df(const kiln__sfield *f, uint32_t i)
 {
     kiln__thdr h;
     kiln__thdr_at(f, i / KILN__TBLOCK, &h); /* df is the first column */
-    return (uint32_t)(h.df_min + kiln__unpack64_at(h.cols, (uint64_t)(i % KILN__TBLOCK) * h.w[KILN__C_DF],
+    return (uint32_t)(h.df_min + kiln__unpack64_at(h.cols,
+                                                   (uint64_t)(i % KILN__TBLOCK) * h.w[KILN__C_DF],
                                                    h.w[KILN__C_DF]));
 }
 

@@ -18,7 +18,7 @@
 
 #define NDOCS 1000u
 #define NW 40u        /* "w000".."w039": w_j in docs d % (j + 1) == 0 */
-#define BIG_DOC 500u /* its "u00500" has tf 70000: over the 65535 cap, so not pulsed; */
+#define BIG_DOC 500u  /* its "u00500" has tf 70000: over the 65535 cap, so not pulsed; */
 #define BIG_TF 70000u /* "u00501" 65535, at the cap: not pulsed; "u00502" 65534: pulsed */
 
 static kiln_mapping *mapping(const char *js)
@@ -37,8 +37,11 @@ static uint32_t w_tf(uint32_t d, uint32_t j)
 
 static uint32_t u_tf(uint32_t d)
 {
-    return d == BIG_DOC ? BIG_TF : d == BIG_DOC + 1 ? 65535 : d == BIG_DOC + 2 ? 65534
-                                                        : d % 7 == 3 ? 2 + d % 5 : 1;
+    return d == BIG_DOC       ? BIG_TF
+           : d == BIG_DOC + 1 ? 65535
+           : d == BIG_DOC + 2 ? 65534
+           : d % 7 == 3       ? 2 + d % 5
+                              : 1;
 }
 
 /* Doc d: t = its "u%05u" (u_tf times, first), then the w terms; k = ["u%05u", "k3"?, "kk"?]. */
@@ -46,9 +49,11 @@ static void add_doc(kiln_sindex *si, kiln_mapping *m, uint32_t d)
 {
     static char body[BIG_TF * 7 + 4096];
     size_t n = 0;
-    for (uint32_t i = 0; i < u_tf(d); i++) n += (size_t)sprintf(body + n, "u%05u ", d);
+    for (uint32_t i = 0; i < u_tf(d); i++)
+        n += (size_t)sprintf(body + n, "u%05u ", d);
     for (uint32_t j = 0; j < NW; j++)
-        for (uint32_t i = 0; i < w_tf(d, j); i++) n += (size_t)sprintf(body + n, "w%03u ", j);
+        for (uint32_t i = 0; i < w_tf(d, j); i++)
+            n += (size_t)sprintf(body + n, "w%03u ", j);
     json_t *doc = json_object(), *k = json_array();
     char u[16];
     snprintf(u, sizeof u, "u%05u", d);
@@ -96,13 +101,15 @@ static void check_dict(kiln_sindex_reader *rd)
             t_term(i, want);
             int64_t k = kiln__term_find(f, want, strlen(want));
             uint32_t expect_df = 0;
-            for (uint32_t d = base; d < base + kiln_segment_ndocs(s); d++) expect_df += t_tf(i, d) > 0;
+            for (uint32_t d = base; d < base + kiln_segment_ndocs(s); d++)
+                expect_df += t_tf(i, d) > 0;
             if (!expect_df) {
                 bad += k != -1;
                 continue;
             }
             if (k != (int64_t)ord) { /* terms are dense in the segment: ordinals in order */
-                if (bad++ < 5) fprintf(stderr, "%s: ordinal %lld, want %u\n", want, (long long)k, ord);
+                if (bad++ < 5)
+                    fprintf(stderr, "%s: ordinal %lld, want %u\n", want, (long long)k, ord);
                 ord++;
                 continue;
             }
@@ -122,13 +129,15 @@ static void check_dict(kiln_sindex_reader *rd)
             kiln__it *it = kiln__it_term(s, f, ord, (kiln__bm25){0, NULL});
             uint32_t d = base, seen = 0;
             for (uint32_t got = kiln__it_next(it); got != KILN__END; got = kiln__it_next(it), d++) {
-                while (d < base + kiln_segment_ndocs(s) && !t_tf(i, d)) d++;
+                while (d < base + kiln_segment_ndocs(s) && !t_tf(i, d))
+                    d++;
                 uint32_t tf = kiln__it_term_freq(it), pos[4];
                 uint32_t np = kiln__it_term_positions(it, pos, 4);
                 uint32_t first = 0; /* the u term comes first, then the w terms in order */
                 if (i >= NDOCS) {
                     first = u_tf(d);
-                    for (uint32_t j = 0; j < i - NDOCS; j++) first += w_tf(d, j);
+                    for (uint32_t j = 0; j < i - NDOCS; j++)
+                        first += w_tf(d, j);
                 }
                 if (got + base != d || tf != t_tf(i, d) || np == 0 || pos[0] != first) {
                     if (bad++ < 5)
@@ -143,7 +152,8 @@ static void check_dict(kiln_sindex_reader *rd)
         }
         CHECK_INT(kiln__term_lower_bound(f, "", 0), 0);
         CHECK_INT(kiln__term_lower_bound(f, "zzz", 3), f->nterms);
-        const char *missing[] = {"", "a", "u", "u0050", "u00500a", "u01000", "v", "w", "w040", "zzz"};
+        const char *missing[] = {"",       "a", "u", "u0050", "u00500a",
+                                 "u01000", "v", "w", "w040",  "zzz"};
         for (size_t i = 0; i < sizeof missing / sizeof *missing; i++)
             CHECK_INT(kiln__term_find(f, missing[i], strlen(missing[i])), -1);
 
@@ -177,7 +187,8 @@ static void check_dict(kiln_sindex_reader *rd)
     }
     for (uint32_t i = 0; i < NDOCS + NW; i++) {
         uint32_t want = 0;
-        for (uint32_t d = 0; d < NDOCS; d++) want += t_tf(i, d) > 0;
+        for (uint32_t d = 0; d < NDOCS; d++)
+            want += t_tf(i, d) > 0;
         bad += df_sum[i] != want;
     }
     CHECK_INT(bad, 0);
@@ -214,7 +225,8 @@ static uint32_t w3x_docs(void)
     uint32_t n = 0;
     for (uint32_t d = 0; d < NDOCS; d++) {
         int any = 0;
-        for (uint32_t j = 30; j < 40; j++) any |= w_tf(d, j) > 0;
+        for (uint32_t j = 30; j < 40; j++)
+            any |= w_tf(d, j) > 0;
         n += any;
     }
     return n;
@@ -223,13 +235,15 @@ static uint32_t w3x_docs(void)
 /* Expansions whose terms lie in several blocks of 32 (and a term-level query for scale). */
 static void check_queries(kiln_sindex *si, kiln_mapping *m)
 {
-    CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"u003\"}}"), 100);  /* ordinals 300..399 */
-    CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"u0099\"}}"), 10);  /* the last u terms */
+    CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"u003\"}}"), 100); /* ordinals 300..399 */
+    CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"u0099\"}}"), 10); /* the last u terms */
     CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"u0\"}}"), NDOCS); /* from the first term */
     CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"w03\"}}"), w3x_docs());
     CHECK_INT(count(si, m, "{\"prefix\":{\"t\":\"x\"}}"), 0);
     CHECK_INT(count(si, m, "{\"wildcard\":{\"t\":\"u0*9?\"}}"), 100);
-    CHECK_INT(count(si, m, "{\"wildcard\":{\"t\":{\"value\":\"U00*5\",\"case_insensitive\":true}}}"), 100);
+    CHECK_INT(
+        count(si, m, "{\"wildcard\":{\"t\":{\"value\":\"U00*5\",\"case_insensitive\":true}}}"),
+        100);
     CHECK_INT(count(si, m, "{\"wildcard\":{\"t\":\"w03?\"}}"), w3x_docs());
     CHECK_INT(count(si, m, "{\"range\":{\"k\":{\"gte\":\"u00100\",\"lt\":\"u00200\"}}}"), 100);
     CHECK_INT(count(si, m, "{\"range\":{\"k\":{\"gt\":\"u00990\"}}}"), 9);
@@ -327,8 +341,10 @@ static void test_blocks_round_trip(void)
     uint32_t *off = kiln_xcalloc(N + 1, 4);
     f.term_off = off;
     /* offsets only grow: the last term's are the largest */
-    kiln_segment seg = {.post_len = in[N - 1].post_off, .pos_len = in[N - 1].pos_off,
-                        .nskips = skip, .ndocs = UINT32_MAX};
+    kiln_segment seg = {.post_len = in[N - 1].post_off,
+                        .pos_len = in[N - 1].pos_off,
+                        .nskips = skip,
+                        .ndocs = UINT32_MAX};
     CHECK_INT(kiln__tdict_valid(&f, 0, &seg), 0);
     seg.post_len--;
     CHECK_INT(kiln__tdict_valid(&f, 0, &seg), -1);
@@ -400,7 +416,8 @@ static void test_damaged_refused(void)
     kiln_test_tmpdir(dir, sizeof dir, "tdict-bad");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(dir, &err);
-    for (uint32_t d = 0; d < 300; d++) add_doc(si, m, d * 3); /* not the big doc */
+    for (uint32_t d = 0; d < 300; d++)
+        add_doc(si, m, d * 3); /* not the big doc */
     CHECK_INT(kiln_sindex_commit(si, &err), 0);
     kiln_sindex_close(si);
     kiln_mapping_unref(m);
@@ -429,21 +446,28 @@ static void test_damaged_refused(void)
         {"postings offsets wider than 57 bits", w.tmeta + 1, {58}, 1},
         {"df column wider than 32 bits", w.tmeta, {33}, 1},
         {"last block's columns past its end", w.tmeta + last_blk, {32}, 1},
-        {"second block past the metadata", w.tblock_off + 8, {0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0}, 8},
+        {"second block past the metadata",
+         w.tblock_off + 8,
+         {0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0},
+         8},
         {"third block before the second", w.tblock_off + 16, {1, 0, 0, 0, 0, 0, 0, 0}, 8},
-        {"last block past the metadata", w.tblock_off + (nb - 1) * 8,
-         {(uint8_t)w.tmeta_len, (uint8_t)(w.tmeta_len >> 8), (uint8_t)(w.tmeta_len >> 16), 0, 0, 0, 0, 0}, 8},
+        {"last block past the metadata",
+         w.tblock_off + (nb - 1) * 8,
+         {(uint8_t)w.tmeta_len, (uint8_t)(w.tmeta_len >> 8), (uint8_t)(w.tmeta_len >> 16), 0, 0, 0,
+          0, 0},
+         8},
         {"term offsets out of order", w.term_off + 4 * 7, {0xff, 0xff, 0, 0}, 4},
         {"term offsets past the text",
          w.term_off + (size_t)w.nterms * 4,
-         {(uint8_t)(text_len + 1), (uint8_t)((text_len + 1) >> 8), (uint8_t)((text_len + 1) >> 16), 0}, 4},
+         {(uint8_t)(text_len + 1), (uint8_t)((text_len + 1) >> 8), (uint8_t)((text_len + 1) >> 16),
+          0},
+         4},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         patch_resum(path, (const uint8_t *)orig, len, cases[c].at, cases[c].bytes, cases[c].n);
         kiln_segment *s = kiln__segment_open(dir, 0, &err);
         int want_ok = c == 0;
-        if ((s != NULL) != want_ok)
-            KT_FAIL("%s: %s", cases[c].what, s ? "opened" : "refused");
+        if ((s != NULL) != want_ok) KT_FAIL("%s: %s", cases[c].what, s ? "opened" : "refused");
         if (!s) CHECK(strstr(err.reason, "corrupt segment file") != NULL);
         kiln__segment_unref(s);
     }
