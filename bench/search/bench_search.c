@@ -122,7 +122,7 @@ static size_t kiln__seg_bytes(const kiln_segment *s)
     for (uint32_t k = 0; k < s->nfields; k++) {
         const kiln__sfield *sf = &s->fields[k];
         if (!sf->path) continue;
-        mem += sf->nterms * sizeof(kiln__sterm) + (sf->norms ? s->ndocs : 0) + (s->ndocs + 1) * 4;
+        mem += (sf->nterms ? (sf->nterms + 1) * 4 + kiln__tdict_meta_bytes(sf) : 0) + (sf->norms ? s->ndocs : 0) + (s->ndocs + 1) * 4;
         if (sf->dv_i64 || sf->dv_f64) mem += sf->dv_off[s->ndocs] * 8;
         if (sf->dv_ord) mem += sf->dv_off[s->ndocs] * 4;
         if (sf->dv_str_off) mem += sf->dv_str_off[sf->dv_off[s->ndocs]];
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
     kiln__tdf *tv = malloc(desc->nterms * sizeof *tv);
     for (uint32_t i = 0; i < desc->nterms; i++) {
         tv[i].t = kiln__term_text(desc, i, &tv[i].len);
-        tv[i].df = desc->terms[i].df;
+        tv[i].df = kiln__term_df(desc, i);
     }
     qsort(tv, desc->nterms, sizeof *tv, kiln__cmp_df);
     char common[64], common2[64], medium[64], rare[64];

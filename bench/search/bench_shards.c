@@ -147,12 +147,12 @@ int main(int argc, char **argv)
     const kiln__sfield *desc = kiln__segment_field(kiln_reader_segment(rd, 0), "description");
     uint32_t best[3] = {0, 0, 0}; /* most frequent, second, ~200th by a partial pass */
     for (uint32_t i = 0; i < desc->nterms; i++) {
-        if (desc->terms[i].df > desc->terms[best[0]].df) best[1] = best[0], best[0] = i;
-        else if (i != best[0] && desc->terms[i].df > desc->terms[best[1]].df) best[1] = i;
+        if (kiln__term_df(desc, i) > kiln__term_df(desc, best[0])) best[1] = best[0], best[0] = i;
+        else if (i != best[0] && kiln__term_df(desc, i) > kiln__term_df(desc, best[1])) best[1] = i;
     }
-    uint32_t target = desc->terms[best[0]].df / 50, mid = 0;
+    uint32_t target = kiln__term_df(desc, best[0]) / 50, mid = 0;
     for (uint32_t i = 0; i < desc->nterms; i++)
-        if (desc->terms[i].df >= target && desc->terms[i].df < desc->terms[mid].df + (mid ? 0 : ~0u))
+        if (kiln__term_df(desc, i) >= target && kiln__term_df(desc, i) < kiln__term_df(desc, mid) + (mid ? 0 : ~0u))
             mid = i;
     char common[64], common2[64], medium[64];
     size_t l;

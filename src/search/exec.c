@@ -45,7 +45,7 @@ void kiln_stats_gather(const kiln_plan *p, const kiln_sindex_reader *r, kiln_sea
             const kiln__sfield *f = kiln__segment_field(s, p->terms[t].field);
             if (!f) continue;
             int64_t k = kiln__term_find(f, p->terms[t].term, p->terms[t].len);
-            if (k >= 0) st->df[t] += f->terms[k].df;
+            if (k >= 0) st->df[t] += kiln__term_df(f, (uint32_t)k);
         }
         for (size_t j = 0; j < p->nfields; j++) {
             const kiln__sfield *f = kiln__segment_field(s, p->fields[j].field);

@@ -55,6 +55,7 @@ typedef struct kiln__term_it {
     float cweight, cbound;    /* its BM25 weight and bound */
     uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
     kiln__skip one; /* the skip entry of a one-block term, which the segment does not store */
+    uint8_t pulse[16]; /* a pulsed term's postings, rebuilt from the dictionary */
 } kiln__term_it;
 
 /* Bit-unpacking of a full block, one function per width: 8 values of width W fill exactly W
@@ -276,7 +277,8 @@ float kiln__it_term_bound_bm(kiln__it *it, uint32_t target, uint32_t *end, kiln_
 kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t term,
                         kiln__bm25 bm)
 {
-    const kiln__sterm *st = &f->terms[term];
+    kiln__sterm meta, *st = &meta;
+    kiln__term_meta(f, term, st);
     kiln__term_it *t = kiln_xmalloc(sizeof *t);
     kiln__it_init(&t->base);
     t->base.next = kiln__term_next;
@@ -293,6 +295,11 @@ kiln__it *kiln__it_term(const kiln_segment *s, const kiln__sfield *f, uint32_t t
     }
     t->nblocks = kiln__sterm_nblocks(st);
     t->post = s->post + st->post_off;
+    if (kiln__sterm_pulsed(st)) { /* the partial block's varints (seal.c), from the dictionary */
+        uint8_t *p = kiln__put_vu32(t->pulse, st->skip_idx << 1 | (st->max_tf == 1));
+        if (st->max_tf != 1) kiln__put_vu32(p, st->max_tf);
+        t->post = t->pulse;
+    }
     t->pos = f->has_pos ? s->pos + st->pos_off : NULL;
     t->bm = bm;
     t->norms = f->has_norms ? f->norms : NULL;

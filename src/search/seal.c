@@ -206,6 +206,7 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         skips->n--;
         st->skip_idx = doc;
     }
+    if (kiln__sterm_pulsed(st)) post->len = post_base; /* the dictionary holds (doc, tf) */
 }
 
 /* Compresses text originals (nstr values: bytes [off[v], off[v+1]) of blob) into blocks of
@@ -416,6 +417,8 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     kiln__bytes post = {0}, pos = {0};
     kiln__skipvec skips = {0};
     kiln__u32vec pv = {0};
+    kiln__sterm *meta = NULL; /* a field's term metadata before its dictionary is encoded */
+    uint32_t meta_cap = 0;
     for (uint32_t f = 0; f < fs->n; f++) {
         const kiln__wfield *wf = &fs->v[f];
         kiln__sfield *sf = &s->fields[f];
@@ -430,21 +433,25 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
         sf->sum_ttf = wf->sum_ttf;
         qsort_r(order + a, b - a, sizeof *order, kiln__cmp_terms, w);
         sf->nterms = b - a;
-        sf->terms = kiln_xcalloc(sf->nterms ? sf->nterms : 1, sizeof *sf->terms);
+        if (b - a > meta_cap) {
+            meta_cap = b - a;
+            meta = kiln_xrealloc(meta, meta_cap * sizeof *meta);
+        }
+        sf->term_off = kiln_xmalloc(((size_t)sf->nterms + 1) * sizeof *sf->term_off);
         size_t tlen = 0;
         for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
         sf->text = kiln_xmalloc(tlen + 1);
         size_t to = 0;
         for (uint32_t i = a; i < b; i++) {
             const kiln__wterm *t = &w->terms[order[i]];
-            kiln__sterm *st = &sf->terms[i - a];
-            st->text_off = (uint32_t)to;
-            st->text_len = t->text_len;
+            sf->term_off[i - a] = (uint32_t)to;
             memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
             to += t->text_len;
             ord_of[order[i]] = i - a;
-            kiln__seal_term(w, t, wf, st, &post, &pos, &skips, &pv);
+            kiln__seal_term(w, t, wf, &meta[i - a], &post, &pos, &skips, &pv);
         }
+        sf->term_off[sf->nterms] = (uint32_t)to;
+        kiln__tdict_encode(sf, meta);
         if (wf->has_norms) {
             sf->norms = kiln_xcalloc(s->ndocs ? s->ndocs : 1, 1);
             if (wf->norms)
@@ -461,6 +468,7 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
         if (s->fields[f].path) kiln__share_offsets(s, f);
     kiln__segment_link(s);
     free(pv.v);
+    free(meta);
     if (post.len + KILN__PACK_PAD > post.cap) kiln__bytes_grow(&post, KILN__PACK_PAD);
     memset(post.p + post.len, 0, KILN__PACK_PAD);
     post.len += KILN__PACK_PAD;
@@ -498,7 +506,9 @@ void kiln__segment_unref(kiln_segment *s)
     for (uint32_t i = 0; i < s->nfields; i++) {
         kiln__sfield *f = &s->fields[i];
         free(f->path);
-        free(f->terms);
+        free(f->term_off);
+        free(f->tblock_off);
+        free(f->tmeta);
         free(f->text);
         free(f->norms);
         if (!f->dv_off_from) free(f->dv_off);

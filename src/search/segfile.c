@@ -2,11 +2,11 @@
  * arrays of the in-memory segment are laid out as they are in memory, so opening a segment is
  * a checksum pass and pointer fix-ups, no decoding.
  *
- * File "seg-<base>.ksg", format version 3, little-endian, every section aligned to 8 bytes:
+ * File "seg-<base>.ksg", format version 4, little-endian, every section aligned to 8 bytes:
  *
  *   offset  size  field
  *   0       8     magic "KILNSEG1" (the family; the version follows)
- *   8       4     u32 format version (3; any other is refused with an error naming it)
+ *   8       4     u32 format version (4; any other is refused with an error naming it)
  *   12      4     u32 base (first doc number)
  *   16      4     u32 ndocs (local ids 0..ndocs-1)
  *   20      4     u32 nfields
@@ -14,7 +14,7 @@
  *   32      8     u64 pos_len    (bytes of positions)
  *   40      8     u64 nskips     (skip entries of sizeof(kiln__skip) = 32 bytes)
  *   48      4     u32 has_present (1: a bitset of existing docs follows)
- *   52      4     u32 sizeof(kiln__skip), u32 sizeof(kiln__sterm) at 56 (layout check)
+ *   52      4     u32 sizeof(kiln__skip), u32 KILN__TBLOCK at 56 (layout check)
  *   64      ...   present bitset (ceil(ndocs/64) u64) if has_present
  *                 skips, post bytes, pos bytes
  *                 nfields × field:
@@ -22,8 +22,11 @@
  *                   8 compressed strings) | u32 dv_kind | u32 nterms | u32 doc_count |
  *                   u32 dv_off_from | u32 str_from (field index + 1, 0 = none: see below) |
  *                   u64 sum_ttf | u64 text_len | u64 nvalues | u64 nstr | u64 str_raw_len |
- *                   u64 str_zlen | u64 str_nblocks                      (88 bytes)
- *                   path | terms (nterms × sizeof(kiln__sterm) = 40 bytes) | term text |
+ *                   u64 str_zlen | u64 str_nblocks | u64 tmeta_len     (96 bytes)
+ *                   path | term dictionary, absent when nterms is 0 (tdict.c): term
+ *                     offsets ((nterms+1) × u32 into the term text), block offsets
+ *                     (ceil(nterms / KILN__TBLOCK) × u64 into the metadata), the metadata
+ *                     blocks (tmeta_len bytes, the last 8 zero) | term text |
  *                   norms (ndocs bytes, if flag 4) |
  *                   dv off ((ndocs+1) × u32), absent when dv_off_from names an earlier field
  *                     with the same array |
@@ -56,8 +59,10 @@
 #include <unistd.h>
 
 #define KILN__SEG_HEADER 64
-#define KILN__FIELD_HEADER 88
-#define KILN__SEG_VERSION 3 /* 3: 40-byte term records (2 stored ttf and the block count) */
+#define KILN__FIELD_HEADER 96
+/* 4: term metadata in bit-packed blocks, df=1 terms without postings (3: 40-byte term
+ * records; 2: 48-byte ones, with ttf and the block count) */
+#define KILN__SEG_VERSION 4
 #define KILN__FLAG_STR_Z 8
 
 static void kiln__pad8(kiln_buf *b)
@@ -95,8 +100,7 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
     kiln_buf_append(&b, hdr32, 16);
     uint64_t lens[3] = {s->post_len, s->pos_len, s->nskips};
     kiln_buf_append(&b, lens, 24);
-    uint32_t tail[4] = {s->present != NULL, (uint32_t)sizeof(kiln__skip),
-                        (uint32_t)sizeof(kiln__sterm), 0};
+    uint32_t tail[4] = {s->present != NULL, (uint32_t)sizeof(kiln__skip), KILN__TBLOCK, 0};
     kiln_buf_append(&b, tail, 16);
     kiln__pad8(&b);
     if (s->present) kiln__sect(&b, s->present, ((size_t)s->ndocs + 63) / 64 * 8);
@@ -109,10 +113,12 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
                          (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
                                     (f->dv_str_z ? KILN__FLAG_STR_Z : 0)),
                          (uint32_t)f->dv.kind, f->nterms, f->doc_count};
-        size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
+        size_t text_len = f->nterms ? f->term_off[f->nterms] : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
         size_t blob = nstr && f->dv_str_off ? f->dv_str_off[nstr] : 0;
-        uint64_t h64[7] = {f->sum_ttf, text_len, nvalues, nstr, blob, f->dv_str_zlen, f->dv_str_nblocks};
+        uint64_t h64[8] = {f->sum_ttf,    text_len,         nvalues,
+                           nstr,          blob,             f->dv_str_zlen,
+                           f->dv_str_nblocks, f->nterms ? f->tmeta_len : 0};
         uint32_t from[2] = {f->dv_off_from, f->str_from};
         kiln_buf_append(&b, h, sizeof h);
         kiln_buf_append(&b, from, sizeof from);
@@ -120,7 +126,11 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         kiln__pad8(&b);
         if (!f->path) continue;
         kiln__sect(&b, f->path, h[0]);
-        kiln__sect(&b, f->terms, f->nterms * sizeof(kiln__sterm));
+        if (f->nterms) {
+            kiln__sect(&b, f->term_off, ((size_t)f->nterms + 1) * 4);
+            kiln__sect(&b, f->tblock_off, kiln__tdict_meta_bytes(f) - f->tmeta_len);
+            kiln__sect(&b, f->tmeta, f->tmeta_len);
+        }
         kiln__sect(&b, f->text, text_len);
         if (f->norms) kiln__sect(&b, f->norms, s->ndocs);
         if (!f->dv_off_from) kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
@@ -221,7 +231,7 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         return NULL;
     }
     if (memcmp(map, "KILNSEG1", 8) || memcmp(map + len - 8, "KSEGEND1", 8) ||
-        tail[1] != sizeof(kiln__skip) || tail[2] != sizeof(kiln__sterm) ||
+        tail[1] != sizeof(kiln__skip) || tail[2] != KILN__TBLOCK ||
         kiln_checksum(map, len - 16) != sum)
         goto corrupt;
     s->base = h[1];
@@ -244,9 +254,9 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         const uint8_t *fh = kiln__take(&r, KILN__FIELD_HEADER);
         if (!fh) goto corrupt;
         uint32_t f32[8];
-        uint64_t f64[7];
+        uint64_t f64[8];
         memcpy(f32, fh, 32);
-        memcpy(f64, fh + 32, 56);
+        memcpy(f64, fh + 32, 64);
         if (!f32[0]) continue; /* a field id unused in this segment */
         const char *p = kiln__take(&r, f32[0]);
         if (!p) goto corrupt;
@@ -261,7 +271,17 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         f->sum_ttf = f64[0];
         size_t text_len = f64[1], nvalues = f64[2], nstr = f64[3], blob = f64[4];
         size_t zlen = f64[5], nblocks = f64[6];
-        f->terms = (kiln__sterm *)kiln__take(&r, (size_t)f->nterms * sizeof(kiln__sterm));
+        if (f->nterms) {
+            f->term_off = (uint32_t *)kiln__take(&r, ((size_t)f->nterms + 1) * 4);
+            f->tblock_off = (uint64_t *)kiln__take(
+                &r, ((size_t)f->nterms + KILN__TBLOCK - 1) / KILN__TBLOCK * 8);
+            f->tmeta_len = f64[7];
+            f->tmeta = (uint8_t *)kiln__take(&r, f->tmeta_len);
+            if (!f->term_off || !f->tblock_off || !f->tmeta) goto corrupt;
+        } else {
+            static const uint32_t no_terms[1] = {0};
+            f->term_off = (uint32_t *)no_terms; /* never written through: the map is read-only */
+        }
         f->text = (char *)kiln__take(&r, text_len);
         if (f->has_norms && !(f->norms = (uint8_t *)kiln__take(&r, s->ndocs))) goto corrupt;
         f->dv_off_from = f32[6];
@@ -272,7 +292,8 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         } else {
             f->dv_off = (uint32_t *)kiln__take(&r, ((size_t)s->ndocs + 1) * 4);
         }
-        if (!f->dv_off || (f->nterms && (!f->terms || (text_len && !f->text)))) goto corrupt;
+        if (!f->dv_off || (f->nterms && ((text_len && !f->text) || kiln__tdict_valid(f, text_len, s))))
+            goto corrupt;
         if (f->dv_off[s->ndocs] != nvalues) goto corrupt;
         switch (f->dv.kind) {
         case KILN_DV_I64: f->dv_i64 = (int64_t *)kiln__take(&r, nvalues * 8); break;
@@ -369,9 +390,12 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
         const kiln__sfield *f = &s->fields[i];
         fn(ctx, NULL, "field headers", KILN__FIELD_HEADER);
         if (!f->path) continue;
-        size_t text_len = f->nterms ? f->terms[f->nterms - 1].text_off + f->terms[f->nterms - 1].text_len : 0;
+        size_t text_len = f->nterms ? f->term_off[f->nterms] : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
-        fn(ctx, f->path, "term entries", f->nterms * sizeof(kiln__sterm));
+        if (f->nterms) {
+            fn(ctx, f->path, "term offsets", ((size_t)f->nterms + 1) * 4);
+            fn(ctx, f->path, "term metadata", kiln__tdict_meta_bytes(f));
+        }
         fn(ctx, f->path, "term text", text_len);
         if (f->norms) fn(ctx, f->path, "norms", s->ndocs);
         if (!f->dv_off_from) fn(ctx, f->path, "dv offsets", ((size_t)s->ndocs + 1) * 4);

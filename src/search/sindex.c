@@ -503,33 +503,7 @@ const kiln__sfield *kiln__segment_field(const kiln_segment *s, const char *path)
     return NULL;
 }
 
-static int kiln__term_cmp(const kiln__sfield *f, uint32_t i, const char *t, size_t len)
-{
-    const kiln__sterm *st = &f->terms[i];
-    size_t n = st->text_len < len ? st->text_len : len;
-    int c = memcmp(f->text + st->text_off, t, n);
-    if (c) return c;
-    return (st->text_len > len) - (st->text_len < len);
-}
-
-uint32_t kiln__term_lower_bound(const kiln__sfield *f, const char *t, size_t len)
-{
-    uint32_t lo = 0, hi = f->nterms;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (kiln__term_cmp(f, mid, t, len) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-int64_t kiln__term_find(const kiln__sfield *f, const char *t, size_t len)
-{
-    uint32_t i = kiln__term_lower_bound(f, t, len);
-    return i < f->nterms && kiln__term_cmp(f, i, t, len) == 0 ? (int64_t)i : -1;
-}
+/* Lookups by text and the dictionary encoding: tdict.c. */
 
 /* ---- doc values ---------------------------------------------------------------------------- */
 
