@@ -70,10 +70,14 @@ static int kiln__add_field(kiln__fields *fs, kiln_buf *path, json_t *def, kiln_d
             return kiln_fail(err, KILN_E_MAPPER_PARSING,
                              "field [%s]: type [nested] is not supported yet; use [object]",
                              path->data);
-        if (kiln_field_type_parse(json_string_value(jt), &type))
+        const char *tn = json_string_value(jt);
+        if (!strcmp(tn, "half_float"))
+            type = KILN_FT_FLOAT;
+        else if (!strcmp(tn, "scaled_float"))
+            type = KILN_FT_DOUBLE;
+        else if (kiln_field_type_parse(tn, &type))
             return kiln_fail(err, KILN_E_MAPPER_PARSING,
-                             "No handler for type [%s] declared on field [%s]",
-                             json_string_value(jt), path->data);
+                             "No handler for type [%s] declared on field [%s]", tn, path->data);
     } else if (!json_object_get(def, "properties") && multi) {
         return kiln_fail(err, KILN_E_MAPPER_PARSING, "No type specified for field [%s]",
                          path->data);
@@ -88,6 +92,23 @@ static int kiln__add_field(kiln__fields *fs, kiln_buf *path, json_t *def, kiln_d
     f->type = type;
     f->def = def;
     f->is_multi_field = multi;
+    if (jt && !strcmp(json_string_value(jt), "half_float")) f->half_float = 1;
+    if (jt && !strcmp(json_string_value(jt), "scaled_float")) {
+        json_t *sf = json_object_get(def, "scaling_factor");
+        if (!sf) {
+            fs->n--;
+            free((char *)f->path);
+            return kiln_fail(err, KILN_E_MAPPER_PARSING, "Field [scaling_factor] is required");
+        }
+        if (!json_is_number(sf) || !(json_number_value(sf) > 0) || !isfinite(json_number_value(sf))) {
+            fs->n--;
+            free((char *)f->path);
+            return kiln_fail(err, KILN_E_MAPPER_PARSING,
+                             "[scaling_factor] must be a positive number, got [%s]",
+                             json_is_string(sf) ? json_string_value(sf) : "a non-number");
+        }
+        f->scaling_factor = json_number_value(sf);
+    }
     f->index = !json_is_false(json_object_get(def, "index"));
     f->doc_values = !json_is_false(json_object_get(def, "doc_values"));
     json_t *a = json_object_get(def, "analyzer");
@@ -409,8 +430,9 @@ static int kiln__check_value(kiln__check *c, const kiln_field *f, json_t *v)
     case KILN_FT_DOUBLE:
     case KILN_FT_FLOAT:
         if (kiln__parse_number(v, &d)) return kiln__bad_value(c, f, v, NULL);
-        if (f->type == KILN_FT_FLOAT && fabs(d) > 3.4028234663852886e38)
-            return kiln__bad_value(c, f, v, "[float] supports only finite values");
+        if (!isfinite(kiln_field_round(f, d))) /* past the type's range once stored */
+            return kiln__bad_value(c, f, v, f->half_float ? "[half_float] supports only finite values"
+                                                          : "[float] supports only finite values");
         return 0;
     case KILN_FT_LONG:
     case KILN_FT_INTEGER:
@@ -652,7 +674,7 @@ static int kiln__fast_value(const kiln_json *doc, const kiln_field *f, const kil
     case KILN_FT_DOUBLE:
     case KILN_FT_FLOAT:
         if (!kiln__fast_number(doc, v, &d)) return 0;
-        return f->type != KILN_FT_FLOAT || fabs(d) <= 3.4028234663852886e38;
+        return isfinite(kiln_field_round(f, d));
     case KILN_FT_LONG:
     case KILN_FT_INTEGER:
     case KILN_FT_SHORT:
@@ -720,4 +742,25 @@ int kiln_mapping_doc_conforms(const kiln_mapping *m, const kiln_json *doc)
     c.doc = doc;
     c.path[0] = 0;
     return kiln__fast_object(&c, root, 0, m->dynamic);
+}
+
+/* x rounded to the nearest IEEE half-precision value, ties to even (11 significant bits for
+ * normal values, a quantum of 2^-24 below them; from 65,520 up it overflows to infinity). */
+static double kiln__round_half(double x)
+{
+    double a = fabs(x);
+    if (!isfinite(a)) return x;
+    if (a >= 65520.0) return copysign(INFINITY, x);
+    int e;
+    frexp(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+    double ulp = ldexp(1.0, e - 11 < -24 ? -24 : e - 11);
+    return copysign(nearbyint(a / ulp) * ulp, x); /* the default rounding: to nearest even */
+}
+
+double kiln_field_round(const kiln_field *f, double x)
+{
+    if (f->scaling_factor > 0) return floor(x * f->scaling_factor + 0.5) / f->scaling_factor;
+    if (f->half_float) return kiln__round_half(x);
+    if (f->type == KILN_FT_FLOAT) return (float)x;
+    return x;
 }

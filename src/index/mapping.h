@@ -39,6 +39,10 @@ typedef struct kiln_field {
     const char *search_analyzer; /* text: query analyzer (defaults to analyzer) */
     int64_t ignore_above;        /* keyword: longer values are not indexed (0: no limit) */
     int index;                   /* "index": false disables searching the field */
+    /* ES's reduced-precision numbers, kept as their base type with the value rounded as ES
+     * stores it (kiln_field_round): half_float is a float field, scaled_float a double one */
+    int half_float;
+    double scaling_factor; /* scaled_float: values stored as round(v * factor) / factor */
     int doc_values;
     kiln_dynamic dynamic; /* objects: inherited unless set */
 } kiln_field;
@@ -81,5 +85,10 @@ int kiln_field_type_is_numeric(kiln_field_type t);
 
 /* Dates: strict_date_optional_time (and epoch_millis for numbers) → milliseconds since epoch. */
 int kiln_date_parse(const char *s, size_t len, int64_t *millis);
+
+/* The value a float, double, half_float or scaled_float field stores (and queries compare
+ * with) for x: float precision, half precision (round to nearest even), or the nearest
+ * multiple of 1/scaling_factor (Java's Math.round, as ES). Other types: x. */
+double kiln_field_round(const kiln_field *f, double x);
 
 #endif

@@ -261,8 +261,7 @@ static kiln__pnode *kiln__exact(kiln__pctx *c, const kiln_field *f, json_t *v, f
         double x;
         if (kiln__value_f64(c, v, &x)) return NULL;
         n = kiln__pnode_new(KILN__P_FRANGE, boost, scoring);
-        if (f->type == KILN_FT_FLOAT) x = (float)x;
-        n->flo = n->fhi = x;
+        n->flo = n->fhi = x = kiln_field_round(f, x); /* compared with the stored value */
     }
     n->field = kiln_xstrdup(f->path);
     return n;
@@ -470,7 +469,7 @@ static kiln__pnode *kiln__compile_terms(kiln__pctx *c, const kiln_query *q, cons
                 kiln__pnode_free(p);
                 return NULL;
             }
-            if (f->type == KILN_FT_FLOAT) p->fset[p->nset_n] = (float)p->fset[p->nset_n];
+            p->fset[p->nset_n] = kiln_field_round(f, p->fset[p->nset_n]);
             p->nset_n++;
         }
         qsort(p->fset, p->nset_n, sizeof *p->fset, kiln__cmp_f64);

@@ -324,8 +324,7 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
     case KILN_DV_F64: {
         double x;
         if (kiln__scalar_f64(v, &x)) return 0;
-        if (mf->type == KILN_FT_FLOAT) x = (float)x;
-        it.v.f64 = x;
+        it.v.f64 = kiln_field_round(mf, x); /* float, half_float, scaled_float precision */
         break;
     }
     default:

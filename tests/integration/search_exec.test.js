@@ -179,3 +179,36 @@ test('sort by _doc: search_after pages visit every match once, in order, over se
   assert.deepEqual(r.hits.total, { value: 116, relation: 'eq' });
   assert.deepEqual(r.hits.hits.map((h) => h._id), all.slice(0, 3));
 });
+
+test('half_float and scaled_float: values stored (and compared, sorted) at their precision, _source as sent', async () => {
+  const r0 = await k.raw('PUT', '/rounded', JSON.stringify({ mappings: { properties: {
+    price: { type: 'scaled_float', scaling_factor: 100 }, h: { type: 'half_float' } } } }), json);
+  assert.equal(r0.status, 200, r0.text);
+  const body = [
+    { index: { _index: 'rounded', _id: 'a' } }, { price: 9.999, h: 0.1 },
+    { index: { _index: 'rounded', _id: 'b' } }, { price: 10.004, h: 2049 },
+    { index: { _index: 'rounded', _id: 'c' } }, { price: 12.5, h: 65000 },
+  ];
+  assert.equal((await k.client.bulk({ body, refresh: true })).body.errors, false);
+  const search = async (b) => (await k.raw('POST', '/rounded/_search', JSON.stringify(b), json)).body.hits;
+  // 9.999 and 10.004 are both stored as 10.00: a term on 10 finds both, a range above 10 neither
+  assert.deepEqual((await search({ query: { term: { price: 10 } }, sort: ['_doc'] })).hits.map((h) => h._id), ['a', 'b']);
+  assert.equal((await search({ query: { range: { price: { gt: 10 } } } })).total.value, 1);
+  const sorted = await search({ sort: [{ price: 'asc' }, { h: 'asc' }] });
+  assert.deepEqual(sorted.hits.map((h) => h.sort), [[10, 0.0999755859375], [10, 2048], [12.5, 64992]]);
+  assert.deepEqual(sorted.hits[0]._source, { price: 9.999, h: 0.1 }); // _source byte for byte
+  // half precision: 2049 is stored as 2048 (ties to even), 0.1 as 0.0999755859375
+  assert.equal((await search({ query: { term: { h: 2048 } } })).total.value, 1);
+  assert.equal((await search({ query: { term: { h: 0.1 } } })).total.value, 1);
+  // past half precision's range (65,504) is rejected, as ES does, not stored as infinity
+  const over = await k.raw('PUT', '/rounded/_doc/d', JSON.stringify({ h: 70000 }), json);
+  assert.equal(over.status, 400, over.text);
+  assert.match(over.body.error.reason, /\[half_float\] supports only finite values/);
+  // GET _mapping shows the types as given; a scaled_float needs its factor
+  const m = await k.raw('GET', '/rounded/_mapping');
+  assert.equal(m.body.rounded.mappings.properties.price.type, 'scaled_float');
+  const bad = await k.raw('PUT', '/rounded_bad', JSON.stringify({ mappings: { properties: { p: { type: 'scaled_float' } } } }), json);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.type, 'mapper_parsing_exception');
+  assert.match(bad.body.error.reason, /scaling_factor/);
+});
