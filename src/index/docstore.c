@@ -25,7 +25,7 @@
 #define KILN__MAX_RAW_BLOCKS 64
 
 typedef struct kiln__dblock { /* a block table entry, as in the file */
-    uint64_t zoff;            /* frame offset (file: from the file start; tail: in tail_z) */
+    uint64_t zoff;            /* frame offset from the file start (tail: unused) */
     uint32_t first;           /* first doc, as an index in the file (or the tail) */
     uint32_t raw_len;
 } kiln__dblock;
@@ -47,15 +47,16 @@ struct kiln_docstore {
     kiln_docstore_file *infos; /* mirror of files[].info for kiln_docstore_files */
     /* the tail: docs from tail_first on, in sealed blocks, then the open block. Sealed blocks
      * are compressed in order, by kiln_docstore_compress on any thread (the _bulk preparers)
-     * or by the writer past KILN__MAX_RAW_BLOCKS: blocks [0, nz) are frames back to back in
-     * tail_z, blocks [nz, ntail_blocks) still raw in tail_raw. zmu guards these fields (the
-     * writer holds the shard's write lock, readers its read lock, compressors neither). */
+     * or by the writer past KILN__MAX_RAW_BLOCKS: blocks [0, nz) hold their zstd frame,
+     * blocks [nz, ntail_blocks) still their raw records. A frame in its own allocation, not
+     * appended to one growing buffer: no realloc copies of hundreds of MB. zmu guards these
+     * fields (the writer holds the shard's write lock, readers its read lock, compressors
+     * neither). */
     uint32_t tail_first;
     uint32_t ntail;
-    kiln_buf tail_z; /* frames of the compressed tail blocks, back to back */
     kiln__dblock *tail_blocks;
-    kiln_buf *tail_raw; /* per tail block: its raw records until compressed */
-    size_t ntail_blocks, tail_blocks_cap, nz, raw_bytes;
+    kiln_buf *tail_data; /* per tail block: its raw records, then its frame */
+    size_t ntail_blocks, tail_blocks_cap, nz, raw_bytes, z_bytes;
     int zbusy; /* a compressor works on block nz */
     /* raw buffers of compressed blocks: freed (or reused as the open block) by the writer
      * only, when no reader can hold a record in them */
@@ -187,14 +188,13 @@ static void kiln__tail_reset(kiln_docstore *ds)
     ds->ntail = 0;
     ds->open_first = 0;
     for (size_t i = 0; i < ds->ntail_blocks; i++)
-        kiln_buf_free(&ds->tail_raw[i]);
-    ds->ntail_blocks = ds->tail_blocks_cap = ds->nz = ds->raw_bytes = 0;
+        kiln_buf_free(&ds->tail_data[i]);
+    ds->ntail_blocks = ds->tail_blocks_cap = ds->nz = ds->raw_bytes = ds->z_bytes = 0;
     free(ds->tail_blocks);
-    free(ds->tail_raw);
+    free(ds->tail_data);
     ds->tail_blocks = NULL;
-    ds->tail_raw = NULL;
+    ds->tail_data = NULL;
     kiln__done_raw_free(ds);
-    kiln_buf_free(&ds->tail_z);
     kiln_buf_reset(&ds->open);
 }
 
@@ -204,12 +204,11 @@ void kiln_docstore_close(kiln_docstore *ds)
     for (size_t i = 0; i < ds->nfiles; i++)
         munmap((void *)ds->files[i].map, ds->files[i].size);
     for (size_t i = 0; i < ds->ntail_blocks; i++)
-        kiln_buf_free(&ds->tail_raw[i]);
-    free(ds->tail_raw);
+        kiln_buf_free(&ds->tail_data[i]);
+    free(ds->tail_data);
     kiln__done_raw_free(ds);
     free(ds->done_raw);
     free(ds->tail_blocks);
-    kiln_buf_free(&ds->tail_z);
     kiln_buf_free(&ds->open);
     free(ds->files);
     free(ds->infos);
@@ -233,28 +232,28 @@ int kiln_docstore_compress(kiln_docstore *ds)
     ds->zbusy = 1;
     size_t b = ds->nz;
     /* the raw bytes stay put while zbusy: only the array of their descriptors may move */
-    const char *raw = ds->tail_raw[b].data;
+    const char *raw = ds->tail_data[b].data;
     uint32_t raw_len = ds->tail_blocks[b].raw_len;
     pthread_mutex_unlock(&ds->zmu);
 
     kiln_buf z = KILN_BUF_INIT;
     kiln_zblock_compress(&z, raw, raw_len);
+    z.data = kiln_xrealloc(z.data, z.len + 1); /* it had room for the worst case: ~3x */
+    z.cap = z.len + 1;
 
     pthread_mutex_lock(&ds->zmu);
-    ds->tail_blocks[b].zoff = ds->tail_z.len;
-    kiln_buf_append(&ds->tail_z, z.data, z.len);
     if (ds->ndone_raw == ds->done_raw_cap) {
         ds->done_raw_cap = ds->done_raw_cap ? ds->done_raw_cap * 2 : 16;
         ds->done_raw = kiln_xrealloc(ds->done_raw, ds->done_raw_cap * sizeof *ds->done_raw);
     }
-    ds->done_raw[ds->ndone_raw++] = ds->tail_raw[b];
-    ds->tail_raw[b] = (kiln_buf)KILN_BUF_INIT;
+    ds->done_raw[ds->ndone_raw++] = ds->tail_data[b];
+    ds->tail_data[b] = z;
     ds->raw_bytes -= raw_len;
+    ds->z_bytes += z.len;
     ds->nz++;
     ds->zbusy = 0;
     pthread_cond_broadcast(&ds->zcv);
     pthread_mutex_unlock(&ds->zmu);
-    kiln_buf_free(&z);
     return 1;
 }
 
@@ -268,10 +267,10 @@ static void kiln__seal_open(kiln_docstore *ds)
         ds->tail_blocks_cap = ds->tail_blocks_cap ? ds->tail_blocks_cap * 2 : 256;
         ds->tail_blocks =
             kiln_xrealloc(ds->tail_blocks, ds->tail_blocks_cap * sizeof *ds->tail_blocks);
-        ds->tail_raw = kiln_xrealloc(ds->tail_raw, ds->tail_blocks_cap * sizeof *ds->tail_raw);
+        ds->tail_data = kiln_xrealloc(ds->tail_data, ds->tail_blocks_cap * sizeof *ds->tail_data);
     }
     ds->tail_blocks[ds->ntail_blocks] = (kiln__dblock){0, ds->open_first, (uint32_t)ds->open.len};
-    ds->tail_raw[ds->ntail_blocks++] = ds->open;
+    ds->tail_data[ds->ntail_blocks++] = ds->open;
     ds->raw_bytes += ds->open.len;
     /* the next open block reuses a compressed block's raw buffer: no reader holds records in
      * it, they hold the shard's read lock and we its write lock */
@@ -354,11 +353,10 @@ static int kiln__tail_get(const kiln_docstore *ds, uint32_t i, kiln_stored_doc *
     const kiln__dblock *e = &ds->tail_blocks[b];
     const uint8_t *raw;
     if (b >= ds->nz) /* not compressed yet: its bytes stay until the writer's next block */
-        raw = (const uint8_t *)ds->tail_raw[b].data;
+        raw = (const uint8_t *)ds->tail_data[b].data;
     else {
-        size_t end = b + 1 < ds->nz ? ds->tail_blocks[b + 1].zoff : ds->tail_z.len;
-        raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first, ds->tail_z.data + e->zoff,
-                              end - e->zoff, e->raw_len);
+        raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first, ds->tail_data[b].data,
+                              ds->tail_data[b].len, e->raw_len);
     }
     int rc = kiln__record(raw, e->raw_len, i - e->first, out);
     pthread_mutex_unlock(&mds->zmu);
@@ -407,15 +405,17 @@ int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
     kiln_buf b = KILN_BUF_INIT;
     uint32_t first = ds->tail_first, count = ds->ntail, nblocks = (uint32_t)ds->ntail_blocks;
     uint32_t head[4] = {first, count, nblocks, 0};
-    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->tail_z.len + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
+    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->z_bytes + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
                              KILN_DOC_FOOTER);
     kiln_buf_append(&b, "KILNDOC2", 8);
     kiln_buf_append(&b, head, sizeof head);
-    kiln_buf_append(&b, ds->tail_z.data, ds->tail_z.len);
+    for (uint32_t i = 0; i < nblocks; i++) {
+        ds->tail_blocks[i].zoff = b.len;
+        kiln_buf_append(&b, ds->tail_data[i].data, ds->tail_data[i].len);
+    }
     uint64_t table_pos = b.len;
     for (uint32_t i = 0; i < nblocks; i++) {
         kiln__dblock e = ds->tail_blocks[i];
-        e.zoff += KILN_DOC_HEADER;
         kiln_buf_append(&b, &e.zoff, 8);
         kiln_buf_append(&b, &e.first, 4);
         kiln_buf_append(&b, &e.raw_len, 4);
@@ -452,7 +452,7 @@ size_t kiln_docstore_tail_bytes(const kiln_docstore *ds)
 {
     kiln_docstore *mds = (kiln_docstore *)ds;
     pthread_mutex_lock(&mds->zmu);
-    size_t n = ds->tail_z.len + ds->raw_bytes + ds->open.len +
+    size_t n = ds->z_bytes + ds->raw_bytes + ds->open.len +
                ds->ntail_blocks * (sizeof(kiln__dblock) + sizeof(kiln_buf));
     pthread_mutex_unlock(&mds->zmu);
     return n;

@@ -2,7 +2,9 @@
  * _version, _primary_term.
  *
  * Documents are packed into blocks of ~KILN_DOC_BLOCK raw bytes, each compressed with zstd
- * (zblock.h) as soon as it fills, so the in-memory tail is mostly compressed too;
+ * (zblock.h) once it fills, by whichever thread calls kiln_docstore_compress first (idle _bulk
+ * helpers; the writer itself past a small backlog), so the in-memory tail is mostly compressed
+ * too;
  * kiln_docstore_flush writes the tail to an immutable, checksummed file (docs-<first>.kdoc)
  * that is memory-mapped from then on. Reading a document decompresses its block into a small
  * per-thread cache (one block of a few KiB, not the file).
