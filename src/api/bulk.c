@@ -360,9 +360,16 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
         r->errors = 1;
     } else {
         if (it->w.lsn) kiln__touch(&r->touched, it->idx, it->w.shard, it->w.lsn);
-        kiln_buf_printf(&r->out, "{\"%s\":{", it->op);
+        kiln_buf_puts(&r->out, "{\"");
+        kiln_buf_puts(&r->out, it->op);
+        kiln_buf_puts(&r->out, "\":{");
         kiln__write_result(&r->out, it->idx, &it->w);
-        kiln_buf_printf(&r->out, ",\"status\":%d}}", it->w.status);
+        int st = it->w.status; /* an HTTP status: three digits */
+        char tail[] = ",\"status\":000}}";
+        tail[10] = (char)('0' + st / 100 % 10);
+        tail[11] = (char)('0' + st / 10 % 10);
+        tail[12] = (char)('0' + st % 10);
+        kiln_buf_puts(&r->out, tail);
     }
 }
 
