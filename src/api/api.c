@@ -130,20 +130,37 @@ const char *kiln__result_name(kiln_result r)
     return names[r];
 }
 
+/* Appends v in decimal (a _bulk response writes several numbers per item: no printf). */
+static void kiln__put_i64(kiln_buf *b, int64_t v)
+{
+    char t[24], *end = t + sizeof t, *p = end;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    kiln_buf_append(b, p, (size_t)(end - p));
+}
+
 void kiln__write_result(kiln_buf *b, const kiln_index *idx, const kiln_write *w)
 {
     long replicas = kiln_index_setting_long(idx, "index.number_of_replicas", 0);
+    int noop = w->result == KILN_RESULT_NOOP;
     kiln_buf_puts(b, "\"_index\":");
     kiln_buf_json_cstr(b, idx->name);
     kiln_buf_puts(b, ",\"_id\":");
     kiln_buf_json_str(b, w->id, w->idlen);
-    kiln_buf_printf(b,
-                    ",\"_version\":%" PRId64 ",\"result\":\"%s\",\"_shards\":{\"total\":%ld,"
-                    "\"successful\":%d,\"failed\":0},\"_seq_no\":%" PRId64
-                    ",\"_primary_term\":%" PRId64,
-                    w->meta.version, kiln__result_name(w->result),
-                    w->result == KILN_RESULT_NOOP ? 0 : replicas + 1,
-                    w->result == KILN_RESULT_NOOP ? 0 : 1, w->meta.seq_no, w->meta.primary_term);
+    kiln_buf_puts(b, ",\"_version\":");
+    kiln__put_i64(b, w->meta.version);
+    kiln_buf_puts(b, ",\"result\":\"");
+    kiln_buf_puts(b, kiln__result_name(w->result));
+    kiln_buf_puts(b, "\",\"_shards\":{\"total\":");
+    kiln__put_i64(b, noop ? 0 : replicas + 1);
+    kiln_buf_puts(b, noop ? ",\"successful\":0" : ",\"successful\":1");
+    kiln_buf_puts(b, ",\"failed\":0},\"_seq_no\":");
+    kiln__put_i64(b, w->meta.seq_no);
+    kiln_buf_puts(b, ",\"_primary_term\":");
+    kiln__put_i64(b, w->meta.primary_term);
 }
 
 int kiln__query_i64(kiln_req *req, kiln_resp *resp, const char *name, int64_t def, int64_t *out)

@@ -360,9 +360,16 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
         r->errors = 1;
     } else {
         if (it->w.lsn) kiln__touch(&r->touched, it->idx, it->w.shard, it->w.lsn);
-        kiln_buf_printf(&r->out, "{\"%s\":{", it->op);
+        kiln_buf_puts(&r->out, "{\"");
+        kiln_buf_puts(&r->out, it->op);
+        kiln_buf_puts(&r->out, "\":{");
         kiln__write_result(&r->out, it->idx, &it->w);
-        kiln_buf_printf(&r->out, ",\"status\":%d}}", it->w.status);
+        int st = it->w.status; /* an HTTP status: three digits */
+        char tail[] = ",\"status\":000}}";
+        tail[10] = (char)('0' + st / 100 % 10);
+        tail[11] = (char)('0' + st / 10 % 10);
+        tail[12] = (char)('0' + st % 10);
+        kiln_buf_puts(&r->out, tail);
     }
 }
 
@@ -401,11 +408,16 @@ static void kiln__bulk_task(void *ctx, size_t task)
         }
         if (atomic_load(&r->preparer_waits)) kiln__broadcast(r);
     } else {
+        /* the shard of the last item this preparer prepared: its idle moments go to that
+         * shard's background work (compressing stored documents) instead of sleeping */
+        kiln_index *aidx = NULL;
+        unsigned ashard = 0;
         for (;;) {
             size_t i = atomic_load(&r->claim);
             if (i >= r->n) break;
             if (i >= atomic_load(&r->applied) + KILN__BULK_WINDOW) {
                 if (!atomic_load(&r->applier)) break;
+                if (aidx && kiln_index_assist(aidx, ashard)) continue;
                 pthread_mutex_lock(&r->mu);
                 atomic_fetch_add(&r->preparer_waits, 1);
                 while (!kiln__window_open(r))
@@ -414,8 +426,13 @@ static void kiln__bulk_task(void *ctx, size_t task)
                 pthread_mutex_unlock(&r->mu);
                 continue;
             }
-            kiln__claim(r, i, &scratch);
+            if (kiln__claim(r, i, &scratch) && r->items[i].fast) {
+                aidx = r->items[i].idx; /* set before, and w.shard by our prepare */
+                ashard = r->items[i].w.shard;
+            }
         }
+        while (aidx && atomic_load(&r->applied) < r->n && kiln_index_assist(aidx, ashard))
+            ;
     }
     kiln_json_dispose(&scratch);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,12 @@
 #define KILN_DOC_RECORD 32 /* fixed part of a record */
 #define KILN_DOC_FOOTER 24
 #define KILN_DOC_BLOCK_ENTRY 16
+/* Full blocks waiting for compression past which the writer compresses one itself (nobody else
+ * is calling kiln_docstore_compress): ~0.5 MiB of raw records. */
+#define KILN__MAX_RAW_BLOCKS 64
 
 typedef struct kiln__dblock { /* a block table entry, as in the file */
-    uint64_t zoff;            /* frame offset (file: from the file start; tail: in tail_z) */
+    uint64_t zoff;            /* frame offset from the file start (tail: unused) */
     uint32_t first;           /* first doc, as an index in the file (or the tail) */
     uint32_t raw_len;
 } kiln__dblock;
@@ -41,12 +45,25 @@ struct kiln_docstore {
     kiln__docfile *files;
     size_t nfiles;
     kiln_docstore_file *infos; /* mirror of files[].info for kiln_docstore_files */
-    /* the tail: docs from tail_first on, in sealed compressed blocks, then the open block */
+    /* the tail: docs from tail_first on, in sealed blocks, then the open block. Sealed blocks
+     * are compressed in order, by kiln_docstore_compress on any thread (the _bulk preparers)
+     * or by the writer past KILN__MAX_RAW_BLOCKS: blocks [0, nz) hold their zstd frame,
+     * blocks [nz, ntail_blocks) still their raw records. A frame in its own allocation, not
+     * appended to one growing buffer: no realloc copies of hundreds of MB. zmu guards these
+     * fields (the writer holds the shard's write lock, readers its read lock, compressors
+     * neither). */
     uint32_t tail_first;
     uint32_t ntail;
-    kiln_buf tail_z; /* frames of the sealed tail blocks, back to back */
     kiln__dblock *tail_blocks;
-    size_t ntail_blocks, tail_blocks_cap;
+    kiln_buf *tail_data; /* per tail block: its raw records, then its frame */
+    size_t ntail_blocks, tail_blocks_cap, nz, raw_bytes, z_bytes;
+    int zbusy; /* a compressor works on block nz */
+    /* raw buffers of compressed blocks: freed (or reused as the open block) by the writer
+     * only, when no reader can hold a record in them */
+    kiln_buf *done_raw;
+    size_t ndone_raw, done_raw_cap;
+    pthread_mutex_t zmu;
+    pthread_cond_t zcv; /* zbusy cleared */
     kiln_buf open;       /* raw records of the open block */
     uint32_t open_first; /* tail index of the open block's first doc */
     uint64_t disk_bytes;
@@ -140,6 +157,8 @@ kiln_docstore *kiln_docstore_open(const char *dir, const kiln_docstore_file *fil
     kiln_docstore *ds = kiln_xcalloc(1, sizeof *ds);
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     ds->owner = kiln_zblock_owner_new();
+    pthread_mutex_init(&ds->zmu, NULL);
+    pthread_cond_init(&ds->zcv, NULL);
     if (kiln_fs_mkdirs(dir, err)) goto fail;
     ds->files = kiln_xcalloc(n ? n : 1, sizeof *ds->files);
     ds->infos = kiln_xcalloc(n ? n : 1, sizeof *ds->infos);
@@ -155,15 +174,27 @@ fail:
     return NULL;
 }
 
+static void kiln__done_raw_free(kiln_docstore *ds)
+{
+    for (size_t i = 0; i < ds->ndone_raw; i++)
+        kiln_buf_free(&ds->done_raw[i]);
+    ds->ndone_raw = 0;
+}
+
+/* After a flush compressed every block (no compressor is running). */
 static void kiln__tail_reset(kiln_docstore *ds)
 {
     /* the tail can reach hundreds of MB: give the memory back rather than keep the capacity */
     ds->ntail = 0;
     ds->open_first = 0;
-    ds->ntail_blocks = ds->tail_blocks_cap = 0;
+    for (size_t i = 0; i < ds->ntail_blocks; i++)
+        kiln_buf_free(&ds->tail_data[i]);
+    ds->ntail_blocks = ds->tail_blocks_cap = ds->nz = ds->raw_bytes = ds->z_bytes = 0;
     free(ds->tail_blocks);
+    free(ds->tail_data);
     ds->tail_blocks = NULL;
-    kiln_buf_free(&ds->tail_z);
+    ds->tail_data = NULL;
+    kiln__done_raw_free(ds);
     kiln_buf_reset(&ds->open);
 }
 
@@ -172,11 +203,17 @@ void kiln_docstore_close(kiln_docstore *ds)
     if (!ds) return;
     for (size_t i = 0; i < ds->nfiles; i++)
         munmap((void *)ds->files[i].map, ds->files[i].size);
+    for (size_t i = 0; i < ds->ntail_blocks; i++)
+        kiln_buf_free(&ds->tail_data[i]);
+    free(ds->tail_data);
+    kiln__done_raw_free(ds);
+    free(ds->done_raw);
     free(ds->tail_blocks);
-    kiln_buf_free(&ds->tail_z);
     kiln_buf_free(&ds->open);
     free(ds->files);
     free(ds->infos);
+    pthread_cond_destroy(&ds->zcv);
+    pthread_mutex_destroy(&ds->zmu);
     free(ds);
 }
 
@@ -185,20 +222,68 @@ uint32_t kiln_docstore_next(const kiln_docstore *ds)
     return ds->tail_first + ds->ntail;
 }
 
-/* Compresses the open block into the tail's frames. */
+int kiln_docstore_compress(kiln_docstore *ds)
+{
+    pthread_mutex_lock(&ds->zmu);
+    if (ds->zbusy || ds->nz == ds->ntail_blocks) {
+        pthread_mutex_unlock(&ds->zmu);
+        return 0;
+    }
+    ds->zbusy = 1;
+    size_t b = ds->nz;
+    /* the raw bytes stay put while zbusy: only the array of their descriptors may move */
+    const char *raw = ds->tail_data[b].data;
+    uint32_t raw_len = ds->tail_blocks[b].raw_len;
+    pthread_mutex_unlock(&ds->zmu);
+
+    kiln_buf z = KILN_BUF_INIT;
+    kiln_zblock_compress(&z, raw, raw_len);
+    z.data = kiln_xrealloc(z.data, z.len + 1); /* it had room for the worst case: ~3x */
+    z.cap = z.len + 1;
+
+    pthread_mutex_lock(&ds->zmu);
+    if (ds->ndone_raw == ds->done_raw_cap) {
+        ds->done_raw_cap = ds->done_raw_cap ? ds->done_raw_cap * 2 : 16;
+        ds->done_raw = kiln_xrealloc(ds->done_raw, ds->done_raw_cap * sizeof *ds->done_raw);
+    }
+    ds->done_raw[ds->ndone_raw++] = ds->tail_data[b];
+    ds->tail_data[b] = z;
+    ds->raw_bytes -= raw_len;
+    ds->z_bytes += z.len;
+    ds->nz++;
+    ds->zbusy = 0;
+    pthread_cond_broadcast(&ds->zcv);
+    pthread_mutex_unlock(&ds->zmu);
+    return 1;
+}
+
+/* Moves the open block to the tail's sealed blocks, to be compressed (the writer's, with the
+ * shard's write lock held). */
 static void kiln__seal_open(kiln_docstore *ds)
 {
     if (ds->open.len == 0) return;
+    pthread_mutex_lock(&ds->zmu);
     if (ds->ntail_blocks == ds->tail_blocks_cap) {
         ds->tail_blocks_cap = ds->tail_blocks_cap ? ds->tail_blocks_cap * 2 : 256;
         ds->tail_blocks =
             kiln_xrealloc(ds->tail_blocks, ds->tail_blocks_cap * sizeof *ds->tail_blocks);
+        ds->tail_data = kiln_xrealloc(ds->tail_data, ds->tail_blocks_cap * sizeof *ds->tail_data);
     }
-    ds->tail_blocks[ds->ntail_blocks++] =
-        (kiln__dblock){ds->tail_z.len, ds->open_first, (uint32_t)ds->open.len};
-    kiln_zblock_compress(&ds->tail_z, ds->open.data, ds->open.len);
-    kiln_buf_reset(&ds->open);
+    ds->tail_blocks[ds->ntail_blocks] = (kiln__dblock){0, ds->open_first, (uint32_t)ds->open.len};
+    ds->tail_data[ds->ntail_blocks++] = ds->open;
+    ds->raw_bytes += ds->open.len;
+    /* the next open block reuses a compressed block's raw buffer: no reader holds records in
+     * it, they hold the shard's read lock and we its write lock */
+    ds->open = (kiln_buf)KILN_BUF_INIT;
+    if (ds->ndone_raw) {
+        ds->open = ds->done_raw[--ds->ndone_raw];
+        kiln_buf_reset(&ds->open);
+    }
+    kiln__done_raw_free(ds);
+    size_t raw = ds->ntail_blocks - ds->nz;
+    pthread_mutex_unlock(&ds->zmu);
     ds->open_first = ds->ntail;
+    if (raw > KILN__MAX_RAW_BLOCKS) kiln_docstore_compress(ds);
 }
 
 void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc)
@@ -262,12 +347,20 @@ static int kiln__tail_get(const kiln_docstore *ds, uint32_t i, kiln_stored_doc *
 {
     if (i >= ds->open_first)
         return kiln__record((const uint8_t *)ds->open.data, ds->open.len, i - ds->open_first, out);
+    kiln_docstore *mds = (kiln_docstore *)ds; /* zmu: compressors change the tail meanwhile */
+    pthread_mutex_lock(&mds->zmu);
     size_t b = kiln__block_of(ds->tail_blocks, NULL, ds->ntail_blocks, i);
     const kiln__dblock *e = &ds->tail_blocks[b];
-    size_t end = b + 1 < ds->ntail_blocks ? ds->tail_blocks[b + 1].zoff : ds->tail_z.len;
-    const uint8_t *raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first,
-                                         ds->tail_z.data + e->zoff, end - e->zoff, e->raw_len);
-    return kiln__record(raw, e->raw_len, i - e->first, out);
+    const uint8_t *raw;
+    if (b >= ds->nz) /* not compressed yet: its bytes stay until the writer's next block */
+        raw = (const uint8_t *)ds->tail_data[b].data;
+    else {
+        raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first, ds->tail_data[b].data,
+                              ds->tail_data[b].len, e->raw_len);
+    }
+    int rc = kiln__record(raw, e->raw_len, i - e->first, out);
+    pthread_mutex_unlock(&mds->zmu);
+    return rc;
 }
 
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out)
@@ -300,18 +393,29 @@ int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
 {
     if (ds->ntail == 0) return 0;
     kiln__seal_open(ds);
+    for (;;) { /* every block compressed, none in a compressor's hands */
+        pthread_mutex_lock(&ds->zmu);
+        while (ds->zbusy)
+            pthread_cond_wait(&ds->zcv, &ds->zmu);
+        int done = ds->nz == ds->ntail_blocks;
+        pthread_mutex_unlock(&ds->zmu);
+        if (done) break;
+        kiln_docstore_compress(ds);
+    }
     kiln_buf b = KILN_BUF_INIT;
     uint32_t first = ds->tail_first, count = ds->ntail, nblocks = (uint32_t)ds->ntail_blocks;
     uint32_t head[4] = {first, count, nblocks, 0};
-    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->tail_z.len + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
+    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->z_bytes + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
                              KILN_DOC_FOOTER);
     kiln_buf_append(&b, "KILNDOC2", 8);
     kiln_buf_append(&b, head, sizeof head);
-    kiln_buf_append(&b, ds->tail_z.data, ds->tail_z.len);
+    for (uint32_t i = 0; i < nblocks; i++) {
+        ds->tail_blocks[i].zoff = b.len;
+        kiln_buf_append(&b, ds->tail_data[i].data, ds->tail_data[i].len);
+    }
     uint64_t table_pos = b.len;
     for (uint32_t i = 0; i < nblocks; i++) {
         kiln__dblock e = ds->tail_blocks[i];
-        e.zoff += KILN_DOC_HEADER;
         kiln_buf_append(&b, &e.zoff, 8);
         kiln_buf_append(&b, &e.first, 4);
         kiln_buf_append(&b, &e.raw_len, 4);
@@ -346,7 +450,12 @@ const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n
 
 size_t kiln_docstore_tail_bytes(const kiln_docstore *ds)
 {
-    return ds->tail_z.len + ds->open.len + ds->ntail_blocks * sizeof(kiln__dblock);
+    kiln_docstore *mds = (kiln_docstore *)ds;
+    pthread_mutex_lock(&mds->zmu);
+    size_t n = ds->z_bytes + ds->raw_bytes + ds->open.len +
+               ds->ntail_blocks * (sizeof(kiln__dblock) + sizeof(kiln_buf));
+    pthread_mutex_unlock(&mds->zmu);
+    return n;
 }
 
 uint64_t kiln_docstore_disk_bytes(const kiln_docstore *ds)

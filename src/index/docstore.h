@@ -2,7 +2,9 @@
  * _version, _primary_term.
  *
  * Documents are packed into blocks of ~KILN_DOC_BLOCK raw bytes, each compressed with zstd
- * (zblock.h) as soon as it fills, so the in-memory tail is mostly compressed too;
+ * (zblock.h) once it fills, by whichever thread calls kiln_docstore_compress first (idle _bulk
+ * helpers; the writer itself past a small backlog), so the in-memory tail is mostly compressed
+ * too;
  * kiln_docstore_flush writes the tail to an immutable, checksummed file (docs-<first>.kdoc)
  * that is memory-mapped from then on. Reading a document decompresses its block into a small
  * per-thread cache (one block of a few KiB, not the file).
@@ -60,9 +62,14 @@ typedef struct kiln_docstore_file {
 kiln_docstore *kiln_docstore_open(const char *dir, const kiln_docstore_file *files, size_t n,
                                   kiln_error *err);
 void kiln_docstore_close(kiln_docstore *ds);
-/* Appends a document; its docnum must be kiln_docstore_next(ds). Copies id and src. */
+/* Appends a document; its docnum must be kiln_docstore_next(ds). Copies id and src. A full
+ * block waits for kiln_docstore_compress (or is compressed here once too many wait). */
 void kiln_docstore_add(kiln_docstore *ds, const kiln_stored_doc *doc);
 uint32_t kiln_docstore_next(const kiln_docstore *ds);
+/* Compresses the oldest full block waiting for it; 1 if it did, 0 if none waits (or another
+ * thread is compressing). Any thread, no lock needed: lets idle threads take the compression
+ * off the writer's path. */
+int kiln_docstore_compress(kiln_docstore *ds);
 /* 0 and *out filled, or -1 when docnum is not stored (or its block is corrupt). */
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out);
 /* Writes the tail to a new file (fsync'd) and maps it. No-op when the tail is empty. */

@@ -710,6 +710,11 @@ int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *e
     return kiln_shard_sync(idx->shards[shard], lsn, err);
 }
 
+int kiln_index_assist(kiln_index *idx, unsigned shard)
+{
+    return shard < idx->nshards ? kiln_shard_assist(idx->shards[shard]) : 0;
+}
+
 int kiln_index_refresh(kiln_index *idx, kiln_error *err)
 {
     for (unsigned i = 0; i < idx->nshards; i++)

@@ -81,6 +81,8 @@ int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
 int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
                               kiln_error *err);
 int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *err);
+/* kiln_shard_assist on one shard: work an idle _bulk helper can take off the writer's path. */
+int kiln_index_assist(kiln_index *idx, unsigned shard);
 unsigned kiln_index_route(const kiln_index *idx, const char *id, size_t idlen,
                           const char *routing);
 

@@ -387,6 +387,11 @@ void kiln_shard_prep_release(kiln_shard *s, kiln_sindex_prep *prep)
     if (prep) kiln__prep_release(s, prep);
 }
 
+int kiln_shard_assist(kiln_shard *s)
+{
+    return kiln_docstore_compress(s->ds); /* s->ds is set at open, never replaced */
+}
+
 int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
                               size_t srclen, const kiln_sindex_prep *prep, const kiln_write_opts *o,
                               kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err)

@@ -76,6 +76,9 @@ int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const
                               const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                               uint64_t *lsn, kiln_error *err);
 void kiln_shard_prep_release(kiln_shard *s, struct kiln_sindex_prep *prep);
+/* Background work a writer's helper can take off the write lock's path when idle: compresses
+ * one full block of stored documents. 1 if it did something. Any thread, no lock held. */
+int kiln_shard_assist(kiln_shard *s);
 int kiln_shard_delete(kiln_shard *s, const char *id, size_t idlen, const kiln_write_opts *o,
                       kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err);
 

@@ -161,8 +161,10 @@ static void kiln__writer_move(kiln__writer *dst, const kiln__writer *src)
 }
 
 /* The fields' buffered values move to out; the live fields keep their definitions (ids are
- * stable) and start empty, as kiln__writer_reset leaves them. */
-static void kiln__fields_detach(kiln__fields *live, kiln__fields *out)
+ * stable) and start empty, as kiln__writer_reset leaves them, in the arrays of `reuse` (a
+ * sealed buffer's, emptied by kiln__fields_recycle) where it has them: a buffer refilled every
+ * second would otherwise regrow them from nothing (realloc copies and fresh pages each time). */
+static void kiln__fields_detach(kiln__fields *live, kiln__fields *out, kiln__fields *reuse)
 {
     out->n = out->cap = live->n;
     out->v = kiln_xcalloc(live->n ? live->n : 1, sizeof *out->v);
@@ -170,17 +172,40 @@ static void kiln__fields_detach(kiln__fields *live, kiln__fields *out)
         kiln__wfield *f = &live->v[i], *o = &out->v[i];
         *o = *f;
         o->path = kiln_xstrdup(f->path);
-        f->norms = NULL;
-        f->norms_cap = 0;
-        f->dv_doc = NULL;
-        f->dv_val.i64 = NULL;
-        f->dv_n = f->dv_cap = 0;
-        memset(&f->str_blob, 0, sizeof f->str_blob);
-        f->str_off = NULL;
-        f->str_n = f->str_cap = 0;
+        kiln__wfield *r = i < reuse->n ? &reuse->v[i] : NULL;
+        f->norms = r ? r->norms : NULL;
+        f->norms_cap = r ? r->norms_cap : 0;
+        f->dv_doc = r ? r->dv_doc : NULL;
+        f->dv_val.i64 = r ? r->dv_val.i64 : NULL;
+        f->dv_cap = r ? r->dv_cap : 0;
+        f->dv_n = 0;
+        if (r)
+            f->str_blob = r->str_blob;
+        else
+            memset(&f->str_blob, 0, sizeof f->str_blob);
+        f->str_blob.len = 0;
+        f->str_off = r ? r->str_off : NULL;
+        f->str_cap = r ? r->str_cap : 0;
+        f->str_n = 0;
         f->doc_count = 0;
         f->sum_ttf = 0;
         f->cur_doc1 = f->cur_len = f->next_pos = 0;
+        if (r) { /* the arrays are the live field's now */
+            free(r->path);
+            memset(r, 0, sizeof *r);
+        }
+    }
+}
+
+/* Empties a sealed buffer's fields for reuse by the next freeze: norms zeroed here, on the
+ * refresher's thread, rather than under the shard's write lock. */
+static void kiln__fields_recycle(kiln__fields *fs)
+{
+    for (uint32_t i = 0; i < fs->n; i++) {
+        kiln__wfield *f = &fs->v[i];
+        if (f->norms) memset(f->norms, 0, f->norms_cap);
+        f->dv_n = f->str_n = 0;
+        f->str_blob.len = 0;
     }
 }
 
@@ -200,7 +225,9 @@ void kiln_sindex_freeze(kiln_sindex *si)
     kiln__writer_move(&empty, &fz->w);
     kiln__writer_move(&fz->w, &si->w);
     kiln__writer_move(&si->w, &empty);
-    kiln__fields_detach(&si->fields, &fz->fs);
+    kiln__fields reuse = fz->fs; /* empty, or a sealed buffer's arrays (kiln__fields_recycle) */
+    kiln__fields_detach(&si->fields, &fz->fs, &reuse);
+    kiln__fields_free(&reuse); /* what the live fields did not take */
     fz->upto = si->next_docnum;
     fz->next = NULL;
     atomic_store(&si->buf_bytes, 0);
@@ -229,10 +256,11 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err)
         si->sealed_upto = fz->upto;
         pthread_mutex_unlock(&si->lock);
         changed = 1;
-        /* keep the writer (its pool blocks and tables) for the next freeze */
+        /* keep the writer (its pool blocks and tables) and the fields' arrays for the next
+         * freeze */
         kiln__fields none = {0};
         kiln__writer_reset(&fz->w, &none, 0);
-        kiln__fields_free(&fz->fs);
+        kiln__fields_recycle(&fz->fs);
         pthread_mutex_lock(&si->lock);
         if (!si->spare) {
             si->spare = fz;
