@@ -89,7 +89,7 @@ typedef struct {
     uint32_t dmax;  /* slots below dmax may be marked in dused */
     const kiln_wasm_sig *fsig;
     uint32_t nlabels;
-    bool live;
+    bool live, fmem; /* fmem: the function accesses memory through M */
     /* Folded expressions: a stack slot either lives in its variable or is pending as an
      * expression (pure: constants, locals, globals, loads, non-trapping arithmetic), so
      * the C is compact expressions rather than one statement per instruction. */
@@ -746,6 +746,24 @@ static const memop memops[] = {
     {TI64, 4, 1, "u32"},
 };
 
+/* `*(T*)(M+addr+offset)`: M is the function's copy of the memory base (linear memory
+ * never moves: grow only changes the protection of its reservation). The offset is added
+ * in 64 bits (pointer arithmetic), so addr+offset cannot wrap. */
+static void mem_lvalue(X *x, sb *s, const memop *mo, uint32_t d, uint32_t off)
+{
+    x->fmem = true;
+    sb_fmt(s, "*(%s*)(M+", mo->ct);
+    if (x->o->explicit_bounds) {
+        sb_str(s, "CK(&MEM,(u64)");
+        operand(x, s, TI32, d);
+        sb_fmt(s, "+%uu,%u))", off, mo->size);
+        return;
+    }
+    operand(x, s, TI32, d);
+    if (off) sb_fmt(s, "+%uu", off);
+    sb_str(s, ")");
+}
+
 static int do_memop(X *x, uint8_t op, size_t at)
 {
     const memop *mo = &memops[op - 0x28];
@@ -758,11 +776,9 @@ static int do_memop(X *x, uint8_t op, size_t at)
         if (pop(x, mo->t, at) < 0 || pop(x, TI32, at) < 0) return -1;
         uint32_t d = x->nvs;
         materialize_below(x, d, PF_LOAD); /* they read memory before this write */
-        if (x->live) {
-            sb_fmt(&x->body, "%c(%s,", off ? 'A' : 'B', mo->ct);
-            operand(x, &x->body, TI32, d);
-            if (off) sb_fmt(&x->body, ",%uu", off);
-            sb_fmt(&x->body, ")=(%s)", mo->ct);
+        if (x->live) { /* the assignment converts (narrows) the value */
+            mem_lvalue(x, &x->body, mo, d, off);
+            sb_str(&x->body, "=");
             operand(x, &x->body, mo->t, d + 1);
             sb_str(&x->body, ";");
         }
@@ -772,15 +788,12 @@ static int do_memop(X *x, uint8_t op, size_t at)
     if (pop(x, TI32, at) < 0) return -1;
     uint32_t d = x->nvs;
     uint8_t fl = pflags(x, d) | PF_LOAD;
-    const char *cast = mo->t == TI32   ? (mo->ct[0] == 's' ? "(u32)(s32)" : "(u32)")
-                       : mo->t == TI64 ? (mo->ct[0] == 's' ? "(u64)(s64)" : "(u64)")
-                                       : "";
+    /* narrow loads widen to the slot's type (a signed one sign-extends by conversion) */
+    bool full = mo->size == (mo->t == TI64 || mo->t == TF64 ? 8 : 4);
     x->tmp.len = 0;
     if (x->live) {
-        sb_fmt(&x->tmp, "%s%c(%s,", cast, off ? 'A' : 'B', mo->ct);
-        operand(x, &x->tmp, TI32, d);
-        if (off) sb_fmt(&x->tmp, ",%uu", off);
-        sb_str(&x->tmp, ")");
+        if (!full) sb_str(&x->tmp, mo->t == TI64 ? "(u64)" : "(u32)");
+        mem_lvalue(x, &x->tmp, mo, d, off);
     }
     consume(x, d);
     return push_pending(x, mo->t, fl);
@@ -963,7 +976,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     const kiln_wasm_sig *fs = &mi->types[mi->func_types[fidx]];
     x->func = fidx;
     x->end = body_end;
-    x->nvs = 0, x->nfs = 0, x->nlabels = 1, x->live = true;
+    x->nvs = 0, x->nfs = 0, x->nlabels = 1, x->live = true, x->fmem = false;
     x->body.len = 0, x->extra.len = 0;
     if (x->body.p) x->body.p[0] = 0;
     for (int t = 0; t < 6; t++)
@@ -1004,10 +1017,9 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     /* function frame: results are the label type */
     if (push_frame(x, FFUNC, -1, 0, x->pos)) return -1;
     x->fs[0].height = 0;
-    if (!x->o->no_fuel)
-        sb_str(&x->body, "EN;\n");
-    else
-        sb_str(&x->body, "SC;\n");
+    /* stack check and fuel tick as one call: a call is ~1/3 of the tokens tcc would parse
+     * and compile for the inline test (tier 0 trades a little speed for compile time) */
+    sb_str(&x->body, x->o->no_fuel ? "S(m);\n" : "E(m);\n");
     for (;;) {
         size_t at = x->pos;
         uint8_t op;
@@ -1055,7 +1067,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             frame *f = &x->fs[x->nfs - 1];
             if (op == 0x03) {
                 EMIT("L%u:;", f->label);
-                if (!x->o->no_fuel) EMIT("FU;");
+                if (!x->o->no_fuel) EMIT("F(m);");
                 EMIT("\n");
             } else if (op == 0x04) {
                 /* params are saved for the else branch (the then branch reuses the slots) */
@@ -1704,8 +1716,60 @@ static const char prelude2[] =
     "TABOPS(r,wasm_rt_funcref_table_t,wasm_rt_funcref_t)"
     "TABOPS(e,wasm_rt_externref_table_t,wasm_rt_externref_t)\n";
 
+/* What the generated C needs of <stdint.h>, <string.h> and <wasm-rt.h>, declared here:
+ * tcc spends ~10 M instructions reading those headers (a third of a small module's
+ * compile). The layouts are checked against wasm-rt.h below; trap codes are written as
+ * this build's values (rt_codes). */
+static const char prelude0[] =
+    "typedef unsigned char uint8_t;typedef signed char int8_t;typedef unsigned short uint16_t;"
+    "typedef short int16_t;typedef unsigned uint32_t;typedef int int32_t;"
+    "typedef unsigned long uint64_t;typedef long int64_t;typedef unsigned long uintptr_t;"
+    "typedef unsigned long size_t;\n"
+    "#define offsetof(t,m) __builtin_offsetof(t,m)\n"
+    "#define INT32_MIN (-2147483647-1)\n#define INT32_MAX 2147483647\n"
+    "#define UINT32_MAX 4294967295u\n#define INT64_MIN (-9223372036854775807L-1)\n"
+    "#define INT64_MAX 9223372036854775807L\n#define UINT64_MAX 18446744073709551615ul\n"
+    "void*memcpy(void*,const void*,size_t);void*memset(void*,int,size_t);"
+    "void*memmove(void*,const void*,size_t);\n"
+    "typedef void(*wasm_rt_function_ptr_t)(void);\n"
+    "typedef struct{uint32_t func_type;wasm_rt_function_ptr_t func;void*module_instance;}"
+    "wasm_rt_funcref_t;\n"
+    "typedef void*wasm_rt_externref_t;\n"
+    "static const wasm_rt_funcref_t wasm_rt_funcref_null_value={0,0,0};\n"
+    "static const wasm_rt_externref_t wasm_rt_externref_null_value=0;\n"
+    "typedef struct{uint8_t*data;uint32_t pages,max_pages;uint32_t size;}wasm_rt_memory_t;\n"
+    "typedef struct{wasm_rt_funcref_t*data;uint32_t max_size;uint32_t size;}"
+    "wasm_rt_funcref_table_t;\n"
+    "typedef struct{wasm_rt_externref_t*data;uint32_t max_size;uint32_t size;}"
+    "wasm_rt_externref_table_t;\n"
+    "#define KILN__ABI_NO_STD\n#include \"kiln_abi.h\"\n";
+_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8, "prelude0 assumes LP64");
+_Static_assert(sizeof(wasm_rt_funcref_t) == 24 && offsetof(wasm_rt_funcref_t, func) == 8 &&
+                   offsetof(wasm_rt_funcref_t, module_instance) == 16,
+               "prelude0's wasm_rt_funcref_t differs from wasm-rt.h");
+_Static_assert(sizeof(wasm_rt_memory_t) == 24 && offsetof(wasm_rt_memory_t, pages) == 8 &&
+                   offsetof(wasm_rt_memory_t, max_pages) == 12 &&
+                   offsetof(wasm_rt_memory_t, size) == 16,
+               "prelude0's wasm_rt_memory_t differs from wasm-rt.h");
+_Static_assert(sizeof(wasm_rt_funcref_table_t) == 16 &&
+                   offsetof(wasm_rt_funcref_table_t, max_size) == 8 &&
+                   offsetof(wasm_rt_funcref_table_t, size) == 12 &&
+                   sizeof(wasm_rt_externref_table_t) == 16 &&
+                   offsetof(wasm_rt_externref_table_t, max_size) == 8 &&
+                   offsetof(wasm_rt_externref_table_t, size) == 12,
+               "prelude0's table types differ from wasm-rt.h");
+
+static void rt_codes(sb *s)
+{
+    sb_fmt(s,
+           "enum{WASM_RT_TRAP_OOB=%d,WASM_RT_TRAP_INT_OVERFLOW=%d,WASM_RT_TRAP_DIV_BY_ZERO=%d,"
+           "WASM_RT_TRAP_INVALID_CONVERSION=%d,WASM_RT_TRAP_UNREACHABLE=%d,"
+           "WASM_RT_TRAP_EXHAUSTION=%d};\n",
+           WASM_RT_TRAP_OOB, WASM_RT_TRAP_INT_OVERFLOW, WASM_RT_TRAP_DIV_BY_ZERO,
+           WASM_RT_TRAP_INVALID_CONVERSION, WASM_RT_TRAP_UNREACHABLE, WASM_RT_TRAP_EXHAUSTION);
+}
+
 static const char prelude[] =
-    "#include <wasm-rt.h>\n#include \"kiln_abi.h\"\n"
     "typedef uint8_t u8;typedef int8_t s8;typedef uint16_t u16;typedef int16_t s16;"
     "typedef uint32_t u32;typedef int32_t s32;typedef uint64_t u64;typedef int64_t s64;"
     "typedef float f32;typedef double f64;\n"
@@ -1714,12 +1778,16 @@ static const char prelude[] =
     "double sqrt(double);float sqrtf(float);\n"
     "static const kiln__rt_api*kiln__rt;\n"
     "static void TR(int c){kiln__rt->trap(c);}\n"
+    /* function entry (stack limit, then a fuel tick) and loop headers (a fuel tick); the
+     * stack check sees E's own frame, a few bytes below the caller's */
+    "static void F(void*m){kiln__tick*K=(kiln__tick*)m-1;if(--K->fuel<0)kiln__rt->fuel_slow(m);}\n"
+    "static void S(void*m){kiln__tick*K=(kiln__tick*)m-1;"
+    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION);}\n"
+    "static void E(void*m){kiln__tick*K=(kiln__tick*)m-1;"
+    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION);"
+    "if(--K->fuel<0)kiln__rt->fuel_slow(m);}\n"
     "#define TRAP(x) (TR(WASM_RT_TRAP_##x),0)\n"
 
-    "#define FU if(--K->fuel<0)kiln__rt->fuel_slow(m)\n"
-    "#define SC "
-    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
-    "#define EN SC;FU\n"
     "static f32 fb(u32 x){f32 r;memcpy(&r,&x,4);return r;}\n"
     "static f64 db(u64 x){f64 r;memcpy(&r,&x,8);return r;}\n"
     "static u32 bf(f32 x){u32 r;memcpy(&r,&x,4);return r;}\n"
@@ -2064,12 +2132,9 @@ static int module_out(X *x)
     sb *s = &x->out;
     uint32_t nlay = 0;
     char tb[32];
+    sb_str(s, prelude0);
+    rt_codes(s);
     sb_str(s, prelude);
-    sb_str(s, x->o->explicit_bounds
-                  ? "#define A(T,a,o) (*(T*)(MEM.data+CK(&MEM,(u64)(a)+o,sizeof(T))))\n"
-                    "#define B(T,a) A(T,a,0)\n"
-                  : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n"
-                    "#define B(T,a) (*(T*)(MEM.data+(u64)(a)))\n");
     if (x->mem_imp >= 0)
         sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
     else
@@ -2112,7 +2177,13 @@ static int module_out(X *x)
         x->pos = body_end;
         const kiln_wasm_sig *sig = &mi->types[mi->func_types[f]];
         func_proto(x, s, f, true);
-        sb_str(s, "{kiln__tick*K=(kiln__tick*)m-1;\n"); /* fuel and stack limit */
+        sb_str(s, "{");
+        if (x->fmem) {
+            if (x->mem_imp >= 0)
+                sb_fmt(s, "u8*M=m->p%u->data;", (uint32_t)x->mem_imp);
+            else
+                sb_str(s, "u8*M=m->M0.data;");
+        }
         for (uint32_t l = sig->nparams; l < x->nlocals; l++) {
             sb_fmt(s, "%s l%u=", cgen_ctype(x->lt[l]), l);
             sb_str(s, x->lt[l] == TFUNCREF ? "{0};" : "0;");
