@@ -734,6 +734,24 @@ int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_
     return 0;
 }
 
+/* Kiln's own tier-0 C declares everything it uses (wasm_xlate.c): no C library, no crt
+ * files; only libtcc1 for tcc's own helpers (e.g. double -> u64), and libm when the C asks
+ * for it (#pragma comment(lib)). The C library functions it calls (memcpy, memmove, memset)
+ * bind to the server's at dlopen. */
+int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error *err)
+{
+    char why[256];
+    (void)o;
+    limits_t lim = {
+        .cpu_s = 20, .as_bytes = 4ull << 30, .fsize_bytes = 512ull << 20, .timeout_ms = 30000};
+    char *argv[] = {"tcc", "-nostdlib", "-shared", "-o", "t0.so", "k.c", "-L{B}", "-ltcc1", NULL};
+    if (run_child(argv, dir, &lim, why, sizeof why)) {
+        kiln__werr(err, KILN_WASM_ECOMPILE, NULL, -1, -1, "tier 0 compile failed: %s", why);
+        return KILN_WASM_ECOMPILE;
+    }
+    return 0;
+}
+
 int kiln__code_open(const char *so_path, const kiln__modinfo *mi, int tier, kiln__code **out,
                     kiln_wasm_error *err)
 {

@@ -155,6 +155,8 @@ extern int kiln__t0_translator;
 const char *kiln__module_t0_translator(const kiln_wasm_module *m);
 /* Compiles dir/k.c for tier 0 (tcc) or 1 (cc -O2) in a child into dir/t<tier>.so. */
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err);
+/* Tier 0 of Kiln's own C (kiln__translate_own): dir/k.c -> dir/t0.so with tcc, in a child. */
+int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error *err);
 int kiln__code_open(const char *so_path, const kiln__modinfo *mi, int tier, kiln__code **out,
                     kiln_wasm_error *err);
 void kiln__code_close(kiln__code *c);

@@ -90,6 +90,7 @@ typedef struct {
     const kiln_wasm_sig *fsig;
     uint32_t nlabels;
     bool live, fmem; /* fmem: the function accesses memory through M */
+    bool libm;       /* some function uses a prelude_math helper */
     /* Folded expressions: a stack slot either lives in its variable or is pending as an
      * expression (pure: constants, locals, globals, loads, non-trapping arithmetic), so
      * the C is compact expressions rather than one statement per instruction. */
@@ -693,6 +694,8 @@ static int do_numop(X *x, const numop *n, size_t at)
     if (n->b != TUNK && pop(x, n->b, at) < 0) return -1;
     if (pop(x, n->a, at) < 0) return -1;
     uint32_t base = x->nvs;
+    if (strchr("CFTNS", n->e[0]) && (n->e[1] == 'f' || n->e[1] == 'd') && n->e[2] == '(')
+        x->libm = true; /* a prelude_math helper */
     if (foldable(n->e)) {
         uint8_t fl = pflags(x, base) | (n->b != TUNK ? pflags(x, base + 1) : 0);
         x->tmp.len = 0;
@@ -1759,6 +1762,18 @@ _Static_assert(sizeof(wasm_rt_funcref_table_t) == 16 &&
                    offsetof(wasm_rt_externref_table_t, size) == 12,
                "prelude0's table types differ from wasm-rt.h");
 
+/* Only in modules that use them: tier 0 is linked without libraries (-nostdlib) and these
+ * need libm (the pragma asks tcc for it). */
+static const char prelude_math[] =
+    "#pragma comment(lib,\"m\")\n"
+    "double floor(double);float floorf(float);double ceil(double);float ceilf(float);"
+    "double trunc(double);float truncf(float);double nearbyint(double);float nearbyintf(float);"
+    "double sqrt(double);float sqrtf(float);\n"
+    "#define Q(n,t,q,f) static t n(t x){return x!=x?q(x):f(x);}\n"
+    "Q(Ff,f32,qf,floorf)Q(Fd,f64,qd,floor)Q(Cf,f32,qf,ceilf)Q(Cd,f64,qd,ceil)Q(Tf,f32,qf,truncf)"
+    "Q(Td,f64,qd,trunc)Q(Nf,f32,qf,nearbyintf)Q(Nd,f64,qd,nearbyint)Q(Sf,f32,qf,sqrtf)"
+    "Q(Sd,f64,qd,sqrt)\n";
+
 static void rt_codes(sb *s)
 {
     sb_fmt(s,
@@ -1773,9 +1788,6 @@ static const char prelude[] =
     "typedef uint8_t u8;typedef int8_t s8;typedef uint16_t u16;typedef int16_t s16;"
     "typedef uint32_t u32;typedef int32_t s32;typedef uint64_t u64;typedef int64_t s64;"
     "typedef float f32;typedef double f64;\n"
-    "double floor(double);float floorf(float);double ceil(double);float ceilf(float);"
-    "double trunc(double);float truncf(float);double nearbyint(double);float nearbyintf(float);"
-    "double sqrt(double);float sqrtf(float);\n"
     "static const kiln__rt_api*kiln__rt;\n"
     "static void TR(int c){kiln__rt->trap(c);}\n"
     /* function entry (stack limit, then a fuel tick) and loop headers (a fuel tick); the
@@ -1794,10 +1806,6 @@ static const char prelude[] =
     "static u64 bd(f64 x){u64 r;memcpy(&r,&x,8);return r;}\n"
     "static f32 qf(f32 x){return x!=x?fb(bf(x)|0x7fc00000u):x;}\n"
     "static f64 qd(f64 x){return x!=x?db(bd(x)|0x7ff8000000000000ull):x;}\n"
-    "#define Q(n,t,q,f) static t n(t x){return x!=x?q(x):f(x);}\n"
-    "Q(Ff,f32,qf,floorf)Q(Fd,f64,qd,floor)Q(Cf,f32,qf,ceilf)Q(Cd,f64,qd,ceil)Q(Tf,f32,qf,truncf)"
-    "Q(Td,f64,qd,trunc)Q(Nf,f32,qf,nearbyintf)Q(Nd,f64,qd,nearbyint)Q(Sf,f32,qf,sqrtf)"
-    "Q(Sd,f64,qd,sqrt)\n"
     "static f32 minf(f32 x,f32 y){return x!=x||y!=y?fb(0x7fc00000u):x==0&&y==0?(bf(x)>>31?x:y):"
     "x<y?x:y;}\n"
     "static f32 maxf(f32 x,f32 y){return x!=x||y!=y?fb(0x7fc00000u):x==0&&y==0?(bf(x)>>31?y:x):"
@@ -2135,6 +2143,7 @@ static int module_out(X *x)
     sb_str(s, prelude0);
     rt_codes(s);
     sb_str(s, prelude);
+    size_t math_at = s->len; /* prelude_math goes here if a function body needs it */
     if (x->mem_imp >= 0)
         sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
     else
@@ -2207,6 +2216,13 @@ static int module_out(X *x)
         if (s->oom) return bad(x, 0, "out of memory");
     }
     x->func = -1;
+    if (x->libm) { /* splice prelude_math in at math_at */
+        size_t mn = sizeof prelude_math - 1, tail = s->len - math_at;
+        sb_add(s, prelude_math, mn); /* grows the buffer */
+        if (s->oom) return bad(x, 0, "out of memory");
+        memmove(s->p + math_at + mn, s->p + math_at, tail);
+        memcpy(s->p + math_at, prelude_math, mn);
+    }
     /* instantiate, in wasm2c's order: imports, globals, memory and data, tables and
      * elements, segment flags, start */
     sb_str(s, "static void kiln__inst(void*i,void*env){I*m=i;(void)env;\n");
