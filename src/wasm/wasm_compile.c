@@ -745,7 +745,11 @@ int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error 
     limits_t lim = {
         .cpu_s = 20, .as_bytes = 4ull << 30, .fsize_bytes = 512ull << 20, .timeout_ms = 30000};
     char *argv[] = {"tcc", "-nostdlib", "-shared", "-o", "t0.so", "k.c", "-L{B}", "-ltcc1", NULL};
-    if (run_child(argv, dir, &lim, why, sizeof why)) {
+    int rc = kiln__tccd_compile(dir, (uint32_t)lim.cpu_s, lim.as_bytes, lim.fsize_bytes,
+                                (uint32_t)lim.timeout_ms, why, sizeof why);
+    if (rc == 1) /* no compile server: exec tcc */
+        rc = run_child(argv, dir, &lim, why, sizeof why);
+    if (rc) {
         kiln__werr(err, KILN_WASM_ECOMPILE, NULL, -1, -1, "tier 0 compile failed: %s", why);
         return KILN_WASM_ECOMPILE;
     }
