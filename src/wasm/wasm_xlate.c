@@ -262,7 +262,14 @@ static void ret_type(X *x, sb *s, const kiln_wasm_sig *sig)
 
 static void vname(X *x, char *buf, int t, uint32_t d)
 {
-    snprintf(buf, 16, "%c%u", letter(t), d);
+    char *p = buf + 15; /* by hand: the translator names a slot for every operand */
+    *p = 0;
+    uint32_t v = d;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    *--p = letter(t);
+    memmove(buf, p, (size_t)(buf + 16 - p));
     if (x->live && t >= 0 && t <= TEXTERNREF && d < MAX_STACK) {
         x->dused[(size_t)t * MAX_STACK + d] = 1;
         if (d >= x->dmax) x->dmax = d + 1;
@@ -333,6 +340,22 @@ static void materialize_all(X *x)
         }
 }
 
+/* A memory load as mem_lvalue writes it, `*(T*)(...)` optionally cast `(u32)`/`(u64)`:
+ * a unary expression, so it needs no parentheses as an operand (fewer tokens for tcc). */
+static bool is_load(const char *e, uint32_t n)
+{
+    uint32_t i = n > 5 && (!memcmp(e, "(u32)", 5) || !memcmp(e, "(u64)", 5)) ? 5 : 0;
+    if (n < i + 6 || e[i] != '*' || e[i + 1] != '(') return false;
+    const char *q = memchr(e + i, ')', n - i); /* end of the pointer cast */
+    if (!q || (uint32_t)(q - e) + 1 >= n || q[1] != '(') return false;
+    int depth = 0;
+    for (uint32_t k = (uint32_t)(q - e) + 1; k < n; k++) {
+        depth += e[k] == '(' ? 1 : e[k] == ')' ? -1 : 0;
+        if (depth == 0 && k != n - 1) return false; /* a binary operator follows the load */
+    }
+    return depth == 0;
+}
+
 /* Appends slot d (just popped or still on the stack) as an operand. */
 static void operand(X *x, sb *s, int t, uint32_t d)
 {
@@ -343,6 +366,7 @@ static void operand(X *x, sb *s, int t, uint32_t d)
         for (uint32_t k = 0; k < n && atom; k++)
             atom = (e[k] >= '0' && e[k] <= '9') || (e[k] >= 'a' && e[k] <= 'z') ||
                    (e[k] >= 'A' && e[k] <= 'Z') || e[k] == '_';
+        if (!atom) atom = is_load(e, n);
         if (!atom) sb_add(s, "(", 1);
         sb_add(s, e, n);
         if (!atom) sb_add(s, ")", 1);
@@ -351,6 +375,15 @@ static void operand(X *x, sb *s, int t, uint32_t d)
         vname(x, v, t, d);
         sb_str(s, v);
     }
+}
+
+/* Slot d as a whole expression (right of `=`, inside `if(...)`): no parentheses. */
+static void operand_bare(X *x, sb *s, int t, uint32_t d)
+{
+    if (x->pe_off[d] >= 0)
+        sb_add(s, x->pend.p + x->pe_off[d], x->pe_len[d]);
+    else
+        operand(x, s, t, d);
 }
 
 /* Drops the pending state of popped slot d once its text has been used. */
@@ -683,6 +716,8 @@ static void subst(X *x, sb *out, const numop *n, uint32_t base)
             operand(x, out, n->a, base);
         else if (*e == '#')
             operand(x, out, n->b, base + 1);
+        else if (*e == '/')
+            sb_add(out, "/ ", 2); /* a load operand starts with '*': not a comment */
         else
             sb_add(out, e, 1);
     }
@@ -782,7 +817,7 @@ static int do_memop(X *x, uint8_t op, size_t at)
         if (x->live) { /* the assignment converts (narrows) the value */
             mem_lvalue(x, &x->body, mo, d, off);
             sb_str(&x->body, "=");
-            operand(x, &x->body, mo->t, d + 1);
+            operand_bare(x, &x->body, mo->t, d + 1);
             sb_str(&x->body, ";");
         }
         consume(x, d), consume(x, d + 1);
@@ -1082,7 +1117,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     }
                 if (x->live) {
                     sb_str(&x->body, "if(");
-                    operand(x, &x->body, TI32, cond);
+                    operand_bare(x, &x->body, TI32, cond);
                     sb_str(&x->body, "){\n");
                 }
                 consume(x, cond);
@@ -1159,7 +1194,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (pop(x, TI32, at) < 0) return -1;
                 if (x->live) {
                     sb_str(&x->body, "if(");
-                    operand(x, &x->body, TI32, x->nvs);
+                    operand_bare(x, &x->body, TI32, x->nvs);
                     sb_str(&x->body, "){");
                 }
                 consume(x, x->nvs);
@@ -1205,7 +1240,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             x->pos = tpos;
             if (x->live) {
                 sb_str(&x->body, "switch(");
-                operand(x, &x->body, TI32, cond);
+                operand_bare(x, &x->body, TI32, cond);
                 sb_str(&x->body, "){");
             }
             consume(x, cond);
@@ -1328,7 +1363,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 materialize_below(x, d, PF_LOCAL); /* they read locals before this write */
                 if (x->live) {
                     sb_fmt(&x->body, "l%u=", u);
-                    operand(x, &x->body, t, d);
+                    operand_bare(x, &x->body, t, d);
                     sb_str(&x->body, ";");
                 }
                 consume(x, d);
@@ -1364,7 +1399,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 materialize_below(x, d, PF_GLOBAL);
                 if (x->live) {
                     sb_fmt(&x->body, "%s=", g);
-                    operand(x, &x->body, t, d);
+                    operand_bare(x, &x->body, t, d);
                     sb_str(&x->body, ";");
                 }
                 consume(x, d);
