@@ -72,6 +72,7 @@ typedef struct {
     uint32_t gimp0, timp0; /* offsets of globals and tables in imp_of */
     int64_t mem_imp;       /* import index of the memory, or -1 */
     uint8_t *declared;     /* functions ref.func may name */
+    uint8_t *proto;        /* functions named before their definition: need a prototype */
     uint32_t nflag_bytes;  /* segment "dropped" bits */
     elemseg *elems;
     uint32_t nelems;
@@ -1281,6 +1282,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     sb_fmt(&x->body, "h%u(m->env", u);
                 else
                     sb_fmt(&x->body, "w%u(m", u);
+                if (u > x->func) x->proto[u] = 1;
                 emit_call_tail(x, s, base);
                 sb_str(&x->body, "\n");
             }
@@ -1520,6 +1522,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (x->live) {
                 sb_fmt(&x->body, "r%u=", base);
                 funcref_lit(x, &x->body, u);
+                if (u > x->func) x->proto[u] = 1;
                 sb_str(&x->body, ";");
             }
             break;
@@ -2163,7 +2166,8 @@ static void segments_out(X *x)
                 sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)h%u,offsetof(I,env)},", x->mi->func_types[f],
                        (uint32_t)f);
             else
-                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f], (uint32_t)f);
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f], (uint32_t)f),
+                    x->proto[f] = 1;
         }
         sb_str(s, "};\n");
     }
@@ -2195,10 +2199,11 @@ static int module_out(X *x)
     for (uint32_t i = 0; i < mi->nimports; i++)
         if (mi->imports[i].kind == KILN__EXT_FUNC) import_thunk(x, i);
     uint32_t nf = mi->nfunc_imports + mi->nfuncs;
-    for (uint32_t f = mi->nfunc_imports; f < nf; f++) {
-        func_proto(x, s, f, false);
-        sb_str(s, ";\n");
-    }
+    /* Prototypes only of functions named before their definition (elements, forward calls,
+     * ref.func): ~3 K tcc instructions each. Spliced in here once the bodies are known. */
+    x->proto = calloc(nf ? nf : 1, 1);
+    if (!x->proto) return bad(x, 0, "out of memory");
+    size_t proto_at = s->len;
     segments_out(x);
     /* function bodies */
     x->pos = x->code_pos, x->end = x->code_end;
@@ -2251,6 +2256,22 @@ static int module_out(X *x)
         if (s->oom) return bad(x, 0, "out of memory");
     }
     x->func = -1;
+    sb protos = {0};
+    for (uint32_t f = mi->nfunc_imports; f < nf; f++)
+        if (x->proto[f]) {
+            func_proto(x, &protos, f, false);
+            sb_str(&protos, ";\n");
+        }
+    if (protos.len) { /* splice the prototypes in at proto_at (before math_at's splice) */
+        size_t tail = s->len - proto_at;
+        sb_add(s, protos.p, protos.len);
+        if (!s->oom) {
+            memmove(s->p + proto_at + protos.len, s->p + proto_at, tail);
+            memcpy(s->p + proto_at, protos.p, protos.len);
+        }
+    }
+    free(protos.p);
+    if (protos.oom || s->oom) return bad(x, 0, "out of memory");
     if (x->libm) { /* splice prelude_math in at math_at */
         size_t mn = sizeof prelude_math - 1, tail = s->len - math_at;
         sb_add(s, prelude_math, mn); /* grows the buffer */
@@ -2508,7 +2529,7 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     }
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
-    free(x->imp_of), free(x->declared);
+    free(x->imp_of), free(x->declared), free(x->proto);
     free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p),
         free(x->lay.p);
     for (uint32_t i = 0; i < x->nelems; i++)
