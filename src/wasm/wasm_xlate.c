@@ -1066,15 +1066,18 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
         if (r_u8(x, &op)) return -1;
         /* Instructions that do not take folded operands see every slot in its variable;
          * if/br_if/br_table use the folded condition itself. */
+        frame *cur = &x->fs[x->nfs - 1];
+        /* the function's last `end` returns a single pending result as it is */
+        bool ret_expr = op == 0x0b && cur->kind == FFUNC && fs->nresults == 1 && x->nvs == 1 &&
+                        x->npend == 1 && x->pe_off[0] >= 0;
         if (x->npend) {
             bool simple = op == 0x1a || (op >= 0x20 && op <= 0x24) || (op >= 0x28 && op <= 0x3e) ||
-                          (op >= 0x41 && op <= 0xc4) || op == 0x01;
+                          (op >= 0x41 && op <= 0xc4) || op == 0x01 || ret_expr;
             if (op == 0x04 || op == 0x0d || op == 0x0e)
                 materialize_below(x, x->nvs ? x->nvs - 1 : 0, PF_ALL);
             else if (!simple)
                 materialize_all(x);
         }
-        frame *cur = &x->fs[x->nfs - 1];
         char a[16], b[16], c[16];
         uint32_t u, u2;
         switch (op) {
@@ -1151,6 +1154,16 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     if (pop(x, fs->results[k], at) < 0) return -1;
                 if (x->nvs != 0) return bad(x, at, "type mismatch: values left at function end");
                 if (x->pos != body_end) return bad(x, at, "function body has trailing bytes");
+                if (ret_expr) {
+                    if (x->live) {
+                        sb_str(&x->body, "return ");
+                        operand_bare(x, &x->body, fs->results[0], 0);
+                        sb_str(&x->body, ";\n");
+                    }
+                    consume(x, 0);
+                    x->nfs = 0;
+                    return 0;
+                }
                 for (int k = 0; k < fs->nresults; k++)
                     if (x->live) {
                         x->dused[(size_t)fs->results[k] * MAX_STACK + (uint32_t)k] = 1;
