@@ -5,10 +5,8 @@
 #ifndef KILN_ABI_H
 #define KILN_ABI_H
 
-#ifndef KILN__ABI_NO_STD /* tier-0 C declares the few standard types itself (faster tcc) */
 #include <stddef.h>
 #include <stdint.h>
-#endif
 
 #define KILN__ABI_VERSION 6
 

@@ -666,10 +666,9 @@ int kiln__translate_own(const kiln__modinfo *mi, const kiln__gen_opts *o, const 
         return KILN_WASM_EIO;
     }
     snprintf(path, sizeof path, "%s/k.c", tmpl);
-    int w = write_file(path, c, clen);
+    int w = write_file(path, c, clen); /* self-contained: kiln_abi.h is inside */
     free(c);
-    snprintf(path, sizeof path, "%s/kiln_abi.h", tmpl);
-    if (w || write_file(path, kiln__abi_text, strlen(kiln__abi_text))) {
+    if (w) {
         kiln__werr(err, KILN_WASM_EIO, NULL, -1, -1, "cannot write %s", path);
         kiln__rmtree(tmpl);
         return KILN_WASM_EIO;

@@ -1796,7 +1796,7 @@ static const char prelude0[] =
     "wasm_rt_funcref_table_t;\n"
     "typedef struct{wasm_rt_externref_t*data;uint32_t max_size;uint32_t size;}"
     "wasm_rt_externref_table_t;\n"
-    "#define KILN__ABI_NO_STD\n#include \"kiln_abi.h\"\n";
+    ;
 _Static_assert(sizeof(void *) == 8 && sizeof(long) == 8, "prelude0 assumes LP64");
 _Static_assert(sizeof(wasm_rt_funcref_t) == 24 && offsetof(wasm_rt_funcref_t, func) == 8 &&
                    offsetof(wasm_rt_funcref_t, module_instance) == 16,
@@ -1824,6 +1824,19 @@ static const char prelude_math[] =
     "Q(Ff,f32,qf,floorf)Q(Fd,f64,qd,floor)Q(Cf,f32,qf,ceilf)Q(Cd,f64,qd,ceil)Q(Tf,f32,qf,truncf)"
     "Q(Td,f64,qd,trunc)Q(Nf,f32,qf,nearbyintf)Q(Nd,f64,qd,nearbyint)Q(Sf,f32,qf,sqrtf)"
     "Q(Sd,f64,qd,sqrt)\n";
+
+/* kiln_abi.h's text (embedded by wasm_compile.c) without its #include lines: the ABI has
+ * one source, and tcc opens no header. */
+extern const char kiln__abi_text[];
+static void abi_text(sb *s)
+{
+    for (const char *p = kiln__abi_text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (strncmp(p, "#include <", 10) != 0) sb_add(s, p, n);
+        p += n;
+    }
+}
 
 static void rt_codes(sb *s)
 {
@@ -2193,6 +2206,7 @@ static int module_out(X *x)
     uint32_t nlay = 0;
     char tb[32];
     sb_str(s, prelude0);
+    abi_text(s);
     rt_codes(s);
     sb_str(s, prelude);
     size_t math_at = s->len; /* prelude_math goes here if a function body needs it */
