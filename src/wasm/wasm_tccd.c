@@ -212,6 +212,7 @@ __attribute__((constructor)) static void tccd_start(void)
     if (pid == 0) {
         close(sv[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, "kiln-tccd"); /* what ps shows */
         if (getppid() != parent) _exit(0);
         int nul = open("/dev/null", O_RDWR);
         if (nul >= 0) dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
