@@ -1,6 +1,6 @@
 /* Benchmarks of the wasm engine, each against a baseline measured in the same run.
  *
- *   bench_wasm LEV_WASM LEV_JS [--quick]
+ *   bench_wasm LEV_WASM LEV_JS [--quick | --t0]
  *
  * Prints a markdown table (docs/benchmarks.md, section "WebAssembly engine"). */
 #include <stdatomic.h>
@@ -154,84 +154,10 @@ static char *gen_wat(int kb)
     return s;
 }
 
-int main(int argc, char **argv)
+/* 3. Time to first call (tier 0) and tier-1 build time, best of `reps` per variant. */
+static void first_calls(int reps)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LEV_WASM LEV_JS [--quick]\n", argv[0]);
-        return 2;
-    }
-    quick = argc > 3 && !strcmp(argv[3], "--quick");
-    long N = quick ? 2000000 : 20000000, NL = quick ? 200000 : 2000000;
-    size_t idn, levn;
-    uint8_t *idb = wtest_wat(
-        "(module (func (export \"id\") (param i32) (result i32) (local.get 0)))", &idn, NULL);
-    uint8_t *levb = wtest_read(argv[1], &levn);
-    if (!levb) {
-        fprintf(stderr, "cannot read %s\n", argv[1]);
-        return 2;
-    }
-    printf(
-        "| measurement | value | baseline (same run) | ratio | target |\n|---|---|---|---|---|\n");
-
-    /* 1. Bare call overhead. */
-    double nat = time_native(native_id, N);
-    kiln_wasm_module *id0 = load(idb, idn, 0, 0, 0, NULL), *id1 = load(idb, idn, 1, 0, 0, NULL);
-    kiln__t0_translator = 1;
-    kiln_wasm_module *id0w = load(idb, idn, 0, 0, 0, NULL);
-    kiln__t0_translator = 0;
-    double c0 = time_calls(id0, "id", N), c1 = time_calls(id1, "id", N);
-    double c0w = time_calls(id0w, "id", N);
-    kiln_wasm_module_free(id0w);
-    printf("| call overhead, tier 0 by wasm2c (before session 3) | %.2f ns | tier 0 by Kiln's "
-           "translator %.2f ns | %.2fx | |\n",
-           c0w, c0, c0 / c0w);
-    printf("| call overhead, tier 0 (kiln_wasm_call, i32 -> i32) | %.2f ns | native fn ptr %.2f ns "
-           "| %.1fx | |\n",
-           c0, nat, c0 / nat);
-    printf("| call overhead, tier 1 | %.2f ns | native fn ptr %.2f ns | %.1fx | <= 5 ns |\n", c1,
-           nat, c1 / nat);
-    double b0 = time_calls_many(id0, "id", N), b1 = time_calls_many(id1, "id", N);
-    printf("| call overhead, tier 0, kiln_wasm_call_many (batches of 256) | %.2f ns | native fn "
-           "ptr %.2f ns | %.1fx | |\n",
-           b0, nat, b0 / nat);
-    printf("| call overhead, tier 1, kiln_wasm_call_many (batches of 256) | %.2f ns | native fn "
-           "ptr %.2f ns | %.1fx | <= 5 ns |\n",
-           b1, nat, b1 / nat);
-
-    /* 2. Pool acquire. */
-    {
-        kiln_wasm_error err;
-        kiln_wasm_instance *in = kiln_wasm_acquire(id1, &err);
-        kiln_wasm_release(in);
-        long n = quick ? 1000000 : 10000000;
-        uint64_t t0 = cpu_now_ns();
-        for (long i = 0; i < n; i++) {
-            in = kiln_wasm_acquire(id1, &err);
-            kiln_wasm_release(in);
-        }
-        printf("| pool acquire + release (no call) | %.2f ns | | | acquire <= 50 ns |\n",
-               per_call_ns(t0, cpu_now_ns(), n));
-        kiln_wasm_instance *lv = NULL;
-        kiln_wasm_module *lm = load(levb, levn, 1, 0, 0, NULL);
-        const kiln_wasm_export *ex = kiln_wasm_export_find(lm, "lev_bench");
-        kiln_wasm_val a[1] = {{.i32 = 1}}, r[1];
-        kiln_wasm_trap trap;
-        n /= 20;
-        t0 = cpu_now_ns();
-        for (long i = 0; i < n; i++) {
-            lv = kiln_wasm_acquire(lm, &err);
-            kiln_wasm_call(lv, ex, a, r, &trap);
-            kiln_wasm_release(lv); /* resets 2 pages of memory + globals */
-        }
-        printf(
-            "| acquire + 1 call + release with reset (2-page memory) | %.0f ns | | | per query |\n",
-            per_call_ns(t0, cpu_now_ns(), n));
-        kiln_wasm_module_free(lm);
-    }
-    kiln_wasm_module_free(id0);
-    kiln_wasm_module_free(id1);
-
-    /* 3. Time to first call (tier 0) and tier-1 build time. Tier 0 by Kiln's own translator
+    /* Tier 0 by Kiln's own translator
      * and by wasm2c (the path before session 3), interleaved so load drifts hit both. */
     int sizes[] = {2, 50, 500};
     for (int k = 0; k < 3; k++) {
@@ -241,7 +167,7 @@ int main(int argc, char **argv)
         /* variants: 0 Kiln's translator + compile server, 1 wasm2c + exec tcc, 2 Kiln's
          * translator + exec tcc (session 4: the server's share) */
         double best[3] = {1e30, 1e30, 1e30}, best_cpu[3] = {1e30, 1e30, 1e30}, t1ms = 0;
-        for (int rep = 0; rep < (quick ? 1 : 7); rep++) {
+        for (int rep = 0; rep < reps; rep++) {
             for (int tr = 0; tr < 3; tr++) {
                 kiln__t0_translator = tr == 1;
                 kiln__tccd_use = tr != 2;
@@ -320,6 +246,93 @@ int main(int argc, char **argv)
         free(b);
         free(wat);
     }
+
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s LEV_WASM LEV_JS [--quick | --t0]\n", argv[0]);
+        return 2;
+    }
+    quick = argc > 3 && !strcmp(argv[3], "--quick");
+    if (argc > 3 && !strcmp(argv[3], "--t0")) { /* time to first call only, best of 15 */
+        printf("| measurement | value | baseline (same run) | ratio | target |\n"
+               "|---|---|---|---|---|\n");
+        first_calls(15);
+        return 0;
+    }
+    long N = quick ? 2000000 : 20000000, NL = quick ? 200000 : 2000000;
+    size_t idn, levn;
+    uint8_t *idb = wtest_wat(
+        "(module (func (export \"id\") (param i32) (result i32) (local.get 0)))", &idn, NULL);
+    uint8_t *levb = wtest_read(argv[1], &levn);
+    if (!levb) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    printf(
+        "| measurement | value | baseline (same run) | ratio | target |\n|---|---|---|---|---|\n");
+
+    /* 1. Bare call overhead. */
+    double nat = time_native(native_id, N);
+    kiln_wasm_module *id0 = load(idb, idn, 0, 0, 0, NULL), *id1 = load(idb, idn, 1, 0, 0, NULL);
+    kiln__t0_translator = 1;
+    kiln_wasm_module *id0w = load(idb, idn, 0, 0, 0, NULL);
+    kiln__t0_translator = 0;
+    double c0 = time_calls(id0, "id", N), c1 = time_calls(id1, "id", N);
+    double c0w = time_calls(id0w, "id", N);
+    kiln_wasm_module_free(id0w);
+    printf("| call overhead, tier 0 by wasm2c (before session 3) | %.2f ns | tier 0 by Kiln's "
+           "translator %.2f ns | %.2fx | |\n",
+           c0w, c0, c0 / c0w);
+    printf("| call overhead, tier 0 (kiln_wasm_call, i32 -> i32) | %.2f ns | native fn ptr %.2f ns "
+           "| %.1fx | |\n",
+           c0, nat, c0 / nat);
+    printf("| call overhead, tier 1 | %.2f ns | native fn ptr %.2f ns | %.1fx | <= 5 ns |\n", c1,
+           nat, c1 / nat);
+    double b0 = time_calls_many(id0, "id", N), b1 = time_calls_many(id1, "id", N);
+    printf("| call overhead, tier 0, kiln_wasm_call_many (batches of 256) | %.2f ns | native fn "
+           "ptr %.2f ns | %.1fx | |\n",
+           b0, nat, b0 / nat);
+    printf("| call overhead, tier 1, kiln_wasm_call_many (batches of 256) | %.2f ns | native fn "
+           "ptr %.2f ns | %.1fx | <= 5 ns |\n",
+           b1, nat, b1 / nat);
+
+    /* 2. Pool acquire. */
+    {
+        kiln_wasm_error err;
+        kiln_wasm_instance *in = kiln_wasm_acquire(id1, &err);
+        kiln_wasm_release(in);
+        long n = quick ? 1000000 : 10000000;
+        uint64_t t0 = cpu_now_ns();
+        for (long i = 0; i < n; i++) {
+            in = kiln_wasm_acquire(id1, &err);
+            kiln_wasm_release(in);
+        }
+        printf("| pool acquire + release (no call) | %.2f ns | | | acquire <= 50 ns |\n",
+               per_call_ns(t0, cpu_now_ns(), n));
+        kiln_wasm_instance *lv = NULL;
+        kiln_wasm_module *lm = load(levb, levn, 1, 0, 0, NULL);
+        const kiln_wasm_export *ex = kiln_wasm_export_find(lm, "lev_bench");
+        kiln_wasm_val a[1] = {{.i32 = 1}}, r[1];
+        kiln_wasm_trap trap;
+        n /= 20;
+        t0 = cpu_now_ns();
+        for (long i = 0; i < n; i++) {
+            lv = kiln_wasm_acquire(lm, &err);
+            kiln_wasm_call(lv, ex, a, r, &trap);
+            kiln_wasm_release(lv); /* resets 2 pages of memory + globals */
+        }
+        printf(
+            "| acquire + 1 call + release with reset (2-page memory) | %.0f ns | | | per query |\n",
+            per_call_ns(t0, cpu_now_ns(), n));
+        kiln_wasm_module_free(lm);
+    }
+    kiln_wasm_module_free(id0);
+    kiln_wasm_module_free(id1);
+
+    first_calls(quick ? 1 : 7);
 
     /* 4. Levenshtein: tier 1 vs native vs V8; CPU-limit and bounds-check costs. */
     double lnat = time_native(lev_native, NL);
