@@ -163,6 +163,7 @@ int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error 
 int kiln__tccd_compile(const char *dir, uint32_t cpu_s, uint64_t as_bytes, uint64_t fsize_bytes,
                        uint32_t timeout_ms, char *why, size_t cap);
 bool kiln__tccd_running(void);
+int kiln__tccd_pid(void); /* tests: the server's pid, -1 if none */
 extern int kiln__tccd_use; /* benchmarks: 0 execs tcc even with a server */
 extern _Atomic int64_t kiln__tccd_cpu_ns; /* CPU of compile children and their forks */
 int kiln__code_open(const char *so_path, const kiln__modinfo *mi, int tier, kiln__code **out,

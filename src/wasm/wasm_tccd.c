@@ -313,6 +313,11 @@ bool kiln__tccd_running(void)
     return atomic_load(&tccd_fd) >= 0;
 }
 
+int kiln__tccd_pid(void)
+{
+    return atomic_load(&tccd_fd) >= 0 ? (int)tccd_pid : -1;
+}
+
 #else /* no libtcc, or a sanitizer build: always the exec path */
 
 _Atomic int64_t kiln__tccd_cpu_ns;
@@ -328,6 +333,11 @@ int kiln__tccd_compile(const char *dir, uint32_t cpu_s, uint64_t as_bytes, uint6
 bool kiln__tccd_running(void)
 {
     return false;
+}
+
+int kiln__tccd_pid(void)
+{
+    return -1;
 }
 
 #endif

@@ -1,10 +1,12 @@
 /* The tier-0 compile server (wasm_tccd.c): tcc crashing, running past its timeout or
  * failing on its input rejects that one compile with the reason, the server keeps
- * serving, and a module loads through it. Not under sanitizers (no server there). */
+ * serving, and a module loads through it; once the server is killed, loads exec tcc.
+ * Not under sanitizers (no server there). */
 #include "kiln_wasm.h"
 #include "wasm_rt_int.h"
 #include "wtest.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +116,26 @@ int main(void)
         kiln_wasm_trap trap;
         CHECK_EQ(kiln_wasm_call(in, kiln_wasm_export_find(m, "f"), a, r, &trap), 0);
         CHECK_EQ(r[0].i32, 42);
+        kiln_wasm_release(in);
+        kiln_wasm_module_free(m);
+    }
+
+    /* the server killed: noticed at the next compile, which execs tcc instead */
+    int pid = kiln__tccd_pid();
+    CHECK(pid > 0);
+    if (pid > 0) kill(pid, SIGKILL);
+    usleep(100000);
+    cpu0 = kiln__tccd_cpu_ns;
+    m = kiln_wasm_load(b, n, &lim, &err);
+    CHECK(m != NULL);
+    CHECK(!kiln__tccd_running());
+    CHECK_EQ(kiln__tccd_cpu_ns, cpu0); /* not through a server */
+    if (m) {
+        kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
+        kiln_wasm_val a[1] = {{.i32 = 5}}, r[1];
+        kiln_wasm_trap trap;
+        CHECK_EQ(kiln_wasm_call(in, kiln_wasm_export_find(m, "f"), a, r, &trap), 0);
+        CHECK_EQ(r[0].i32, 15);
         kiln_wasm_release(in);
         kiln_wasm_module_free(m);
     }
