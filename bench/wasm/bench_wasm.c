@@ -1,6 +1,6 @@
 /* Benchmarks of the wasm engine, each against a baseline measured in the same run.
  *
- *   bench_wasm LEV_WASM LEV_JS [--quick]
+ *   bench_wasm LEV_WASM LEV_JS [--quick | --t0]
  *
  * Prints a markdown table (docs/benchmarks.md, section "WebAssembly engine"). */
 #include <stdatomic.h>
@@ -37,7 +37,8 @@ static uint64_t cpu_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU time of this process plus its waited-for children (compilers). */
+/* CPU time of this process plus its waited-for children (compilers), plus the tier-0
+ * compile server's children and forks (children of the server, not of this process). */
 static double proc_cpu_ms(void)
 {
     struct rusage a, b;
@@ -47,7 +48,8 @@ static double proc_cpu_ms(void)
                1e3 +
            (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec +
                     b.ru_stime.tv_usec) /
-               1e3;
+               1e3 +
+           (double)atomic_load(&kiln__tccd_cpu_ns) / 1e6;
 }
 
 static kiln_wasm_module *load(const uint8_t *b, size_t n, int tier, int no_fuel,
@@ -152,13 +154,114 @@ static char *gen_wat(int kb)
     return s;
 }
 
+/* 3. Time to first call (tier 0) and tier-1 build time, best of `reps` per variant. */
+static void first_calls(int reps)
+{
+    /* Tier 0 by Kiln's own translator
+     * and by wasm2c (the path before session 3), interleaved so load drifts hit both. */
+    int sizes[] = {2, 50, 500};
+    for (int k = 0; k < 3; k++) {
+        char *wat = gen_wat(sizes[k]);
+        size_t n;
+        uint8_t *b = wtest_wat(wat, &n, NULL);
+        /* variants: 0 Kiln's translator + compile server, 1 wasm2c + exec tcc, 2 Kiln's
+         * translator + exec tcc (session 4: the server's share) */
+        double best[3] = {1e30, 1e30, 1e30}, best_cpu[3] = {1e30, 1e30, 1e30}, t1ms = 0;
+        for (int rep = 0; rep < reps; rep++) {
+            for (int tr = 0; tr < 3; tr++) {
+                kiln__t0_translator = tr == 1;
+                kiln__tccd_use = tr != 2;
+                uint64_t t0 = wtest_now_ns();
+                double cpu0 = proc_cpu_ms();
+                kiln_wasm_module *m = load(b, n, 0, 0, 0, NULL);
+                kiln_wasm_error err;
+                kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
+                kiln_wasm_val a[1] = {{.i32 = 3}}, r[1];
+                kiln_wasm_trap trap;
+                kiln_wasm_call(in, kiln_wasm_export_find(m, "main"), a, r, &trap);
+                double ms = (double)(wtest_now_ns() - t0) / 1e6, cpu = proc_cpu_ms() - cpu0;
+                best[tr] = ms < best[tr] ? ms : best[tr];
+                best_cpu[tr] = cpu < best_cpu[tr] ? cpu : best_cpu[tr];
+                kiln_wasm_release(in);
+                kiln_wasm_module_free(m);
+            }
+        }
+        kiln__t0_translator = 0;
+        kiln__tccd_use = 1;
+        /* size of the C each translator hands to tcc */
+        size_t own_c = 0, w2c_c = 0;
+        double xl_ms = 1e30;
+        {
+            kiln__check_limits cl;
+            kiln__check_limits_default(&cl);
+            kiln__modinfo mi;
+            memset(&mi, 0, sizeof mi);
+            kiln_wasm_error err;
+            if (kiln__check(b, n, &cl, &mi, &err) == 0) {
+                char *c = NULL, why[128];
+                kiln__xl_opts o = {0};
+                for (int rep = 0; rep < 10; rep++) { /* the in-process part alone */
+                    uint64_t t0 = cpu_now_ns();
+                    if (kiln__xlate(&mi, &o, &c, &own_c, why, sizeof why, &err) == 0) free(c);
+                    double ms = (double)(cpu_now_ns() - t0) / 1e6;
+                    xl_ms = ms < xl_ms ? ms : xl_ms;
+                }
+                kiln__gen_opts go = {0};
+                char *dir = NULL;
+                if (kiln__translate(&mi, &go, NULL, &dir, &err) == 0) {
+                    char path[4200];
+                    snprintf(path, sizeof path, "%s/k.c", dir);
+                    FILE *f = fopen(path, "rb");
+                    if (f) {
+                        fseek(f, 0, SEEK_END);
+                        w2c_c = (size_t)ftell(f);
+                        fclose(f);
+                    }
+                    kiln__rmtree(dir);
+                    free(dir);
+                }
+            }
+            kiln__modinfo_dispose(&mi);
+        }
+        double cpu1 = proc_cpu_ms();
+        kiln_wasm_module *m1 = load(b, n, 1, 0, 0, &t1ms);
+        cpu1 = proc_cpu_ms() - cpu1;
+        kiln_wasm_module_free(m1);
+        printf("| time to first call, tier 0 by Kiln's translator, %zu B module (wall / CPU incl. "
+               "children) | %.1f / %.1f ms | via wasm2c %.1f / %.1f ms; tier-1 build %.0f / %.0f "
+               "ms | %.2fx (CPU) | %s |\n",
+               n, best[0], best_cpu[0], best[1], best_cpu[1], t1ms, cpu1, best_cpu[0] / best_cpu[1],
+               sizes[k] == 50 ? "<= 20 ms" : "");
+        printf("| time to first call, tier 0 by Kiln's translator, %zu B module, tcc exec'd "
+               "instead of the compile server%s | %.1f / %.1f ms | | | |\n",
+               n, kiln__tccd_running() ? "" : " (no server running: both are exec)", best[2],
+               best_cpu[2]);
+        printf("| C handed to tcc, %zu B module | %zu B (%.1f B per wasm byte) | wasm2c + "
+               "instrumentation %zu B (%.1f B per wasm byte) | %.2fx | |\n",
+               n, own_c, (double)own_c / (double)n, w2c_c, (double)w2c_c / (double)n,
+               (double)own_c / (double)(w2c_c ? w2c_c : 1));
+        printf("| Kiln's translator alone (in process, thread CPU), %zu B module | %.2f ms | | | "
+               "|\n",
+               n, xl_ms);
+        free(b);
+        free(wat);
+    }
+
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s LEV_WASM LEV_JS [--quick]\n", argv[0]);
+        fprintf(stderr, "usage: %s LEV_WASM LEV_JS [--quick | --t0]\n", argv[0]);
         return 2;
     }
     quick = argc > 3 && !strcmp(argv[3], "--quick");
+    if (argc > 3 && !strcmp(argv[3], "--t0")) { /* time to first call only, best of 15 */
+        printf("| measurement | value | baseline (same run) | ratio | target |\n"
+               "|---|---|---|---|---|\n");
+        first_calls(15);
+        return 0;
+    }
     long N = quick ? 2000000 : 20000000, NL = quick ? 200000 : 2000000;
     size_t idn, levn;
     uint8_t *idb = wtest_wat(
@@ -229,87 +332,7 @@ int main(int argc, char **argv)
     kiln_wasm_module_free(id0);
     kiln_wasm_module_free(id1);
 
-    /* 3. Time to first call (tier 0) and tier-1 build time. Tier 0 by Kiln's own translator
-     * and by wasm2c (the path before session 3), interleaved so load drifts hit both. */
-    int sizes[] = {2, 50, 500};
-    for (int k = 0; k < 3; k++) {
-        char *wat = gen_wat(sizes[k]);
-        size_t n;
-        uint8_t *b = wtest_wat(wat, &n, NULL);
-        double best[2] = {1e30, 1e30}, best_cpu[2] = {1e30, 1e30}, t1ms = 0;
-        for (int rep = 0; rep < (quick ? 1 : 5); rep++) {
-            for (int tr = 0; tr < 2; tr++) {
-                kiln__t0_translator = tr;
-                uint64_t t0 = wtest_now_ns();
-                double cpu0 = proc_cpu_ms();
-                kiln_wasm_module *m = load(b, n, 0, 0, 0, NULL);
-                kiln_wasm_error err;
-                kiln_wasm_instance *in = kiln_wasm_acquire(m, &err);
-                kiln_wasm_val a[1] = {{.i32 = 3}}, r[1];
-                kiln_wasm_trap trap;
-                kiln_wasm_call(in, kiln_wasm_export_find(m, "main"), a, r, &trap);
-                double ms = (double)(wtest_now_ns() - t0) / 1e6, cpu = proc_cpu_ms() - cpu0;
-                best[tr] = ms < best[tr] ? ms : best[tr];
-                best_cpu[tr] = cpu < best_cpu[tr] ? cpu : best_cpu[tr];
-                kiln_wasm_release(in);
-                kiln_wasm_module_free(m);
-            }
-        }
-        kiln__t0_translator = 0;
-        /* size of the C each translator hands to tcc */
-        size_t own_c = 0, w2c_c = 0;
-        double xl_ms = 1e30;
-        {
-            kiln__check_limits cl;
-            kiln__check_limits_default(&cl);
-            kiln__modinfo mi;
-            memset(&mi, 0, sizeof mi);
-            kiln_wasm_error err;
-            if (kiln__check(b, n, &cl, &mi, &err) == 0) {
-                char *c = NULL, why[128];
-                kiln__xl_opts o = {0};
-                for (int rep = 0; rep < 10; rep++) { /* the in-process part alone */
-                    uint64_t t0 = cpu_now_ns();
-                    if (kiln__xlate(&mi, &o, &c, &own_c, why, sizeof why, &err) == 0) free(c);
-                    double ms = (double)(cpu_now_ns() - t0) / 1e6;
-                    xl_ms = ms < xl_ms ? ms : xl_ms;
-                }
-                kiln__gen_opts go = {0};
-                char *dir = NULL;
-                if (kiln__translate(&mi, &go, NULL, &dir, &err) == 0) {
-                    char path[4200];
-                    snprintf(path, sizeof path, "%s/k.c", dir);
-                    FILE *f = fopen(path, "rb");
-                    if (f) {
-                        fseek(f, 0, SEEK_END);
-                        w2c_c = (size_t)ftell(f);
-                        fclose(f);
-                    }
-                    kiln__rmtree(dir);
-                    free(dir);
-                }
-            }
-            kiln__modinfo_dispose(&mi);
-        }
-        double cpu1 = proc_cpu_ms();
-        kiln_wasm_module *m1 = load(b, n, 1, 0, 0, &t1ms);
-        cpu1 = proc_cpu_ms() - cpu1;
-        kiln_wasm_module_free(m1);
-        printf("| time to first call, tier 0 by Kiln's translator, %zu B module (wall / CPU incl. "
-               "children) | %.1f / %.1f ms | via wasm2c %.1f / %.1f ms; tier-1 build %.0f / %.0f "
-               "ms | %.2fx (CPU) | %s |\n",
-               n, best[0], best_cpu[0], best[1], best_cpu[1], t1ms, cpu1, best_cpu[0] / best_cpu[1],
-               sizes[k] == 50 ? "<= 20 ms" : "");
-        printf("| C handed to tcc, %zu B module | %zu B (%.1f B per wasm byte) | wasm2c + "
-               "instrumentation %zu B (%.1f B per wasm byte) | %.2fx | |\n",
-               n, own_c, (double)own_c / (double)n, w2c_c, (double)w2c_c / (double)n,
-               (double)own_c / (double)(w2c_c ? w2c_c : 1));
-        printf("| Kiln's translator alone (in process, thread CPU), %zu B module | %.2f ms | | | "
-               "|\n",
-               n, xl_ms);
-        free(b);
-        free(wat);
-    }
+    first_calls(quick ? 1 : 7);
 
     /* 4. Levenshtein: tier 1 vs native vs V8; CPU-limit and bounds-check costs. */
     double lnat = time_native(lev_native, NL);

@@ -666,10 +666,9 @@ int kiln__translate_own(const kiln__modinfo *mi, const kiln__gen_opts *o, const 
         return KILN_WASM_EIO;
     }
     snprintf(path, sizeof path, "%s/k.c", tmpl);
-    int w = write_file(path, c, clen);
+    int w = write_file(path, c, clen); /* self-contained: kiln_abi.h is inside */
     free(c);
-    snprintf(path, sizeof path, "%s/kiln_abi.h", tmpl);
-    if (w || write_file(path, kiln__abi_text, strlen(kiln__abi_text))) {
+    if (w) {
         kiln__werr(err, KILN_WASM_EIO, NULL, -1, -1, "cannot write %s", path);
         kiln__rmtree(tmpl);
         return KILN_WASM_EIO;
@@ -729,6 +728,28 @@ int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_
     }
     if (rc) {
         kiln__werr(err, KILN_WASM_ECOMPILE, NULL, -1, -1, "tier %d compile failed: %s", tier, why);
+        return KILN_WASM_ECOMPILE;
+    }
+    return 0;
+}
+
+/* Kiln's own tier-0 C declares everything it uses (wasm_xlate.c): no C library, no crt
+ * files; only libtcc1 for tcc's own helpers (e.g. double -> u64), and libm when the C asks
+ * for it (#pragma comment(lib)). The C library functions it calls (memcpy, memmove, memset)
+ * bind to the server's at dlopen. */
+int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error *err)
+{
+    char why[256];
+    (void)o;
+    limits_t lim = {
+        .cpu_s = 20, .as_bytes = 4ull << 30, .fsize_bytes = 512ull << 20, .timeout_ms = 30000};
+    char *argv[] = {"tcc", "-nostdlib", "-shared", "-o", "t0.so", "k.c", "-L{B}", "-ltcc1", NULL};
+    int rc = kiln__tccd_compile(dir, (uint32_t)lim.cpu_s, lim.as_bytes, lim.fsize_bytes,
+                                (uint32_t)lim.timeout_ms, why, sizeof why);
+    if (rc == 1) /* no compile server: exec tcc */
+        rc = run_child(argv, dir, &lim, why, sizeof why);
+    if (rc) {
+        kiln__werr(err, KILN_WASM_ECOMPILE, NULL, -1, -1, "tier 0 compile failed: %s", why);
         return KILN_WASM_ECOMPILE;
     }
     return 0;

@@ -266,7 +266,7 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
         if (rc != 0 && rc != KILN__XL_UNSUPPORTED) goto fail; /* invalid module */
         own = rc == 0;
     }
-    if (own && kiln__compile(m->workdir, 0, &o, err)) {
+    if (own && kiln__compile_own(m->workdir, &o, err)) {
         /* tcc refused Kiln's C (a translator bug or a resource limit): wasm2c's C next */
         snprintf(m->t0_why, sizeof m->t0_why, "tcc on Kiln's C: %.100s", err ? err->msg : "");
         kiln__rmtree(m->workdir);

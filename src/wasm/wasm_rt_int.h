@@ -155,6 +155,17 @@ extern int kiln__t0_translator;
 const char *kiln__module_t0_translator(const kiln_wasm_module *m);
 /* Compiles dir/k.c for tier 0 (tcc) or 1 (cc -O2) in a child into dir/t<tier>.so. */
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err);
+/* Tier 0 of Kiln's own C (kiln__translate_own): dir/k.c -> dir/t0.so with tcc, in a child. */
+int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error *err);
+/* wasm_tccd.c: the tier-0 compile server (libtcc in a child per module, see there).
+ * 0: dir/t0.so built; -1: rejected (why says: tcc error, signal, CPU limit, timeout);
+ * 1: no server (not built in, disabled, or gone): exec tcc instead. */
+int kiln__tccd_compile(const char *dir, uint32_t cpu_s, uint64_t as_bytes, uint64_t fsize_bytes,
+                       uint32_t timeout_ms, char *why, size_t cap);
+bool kiln__tccd_running(void);
+int kiln__tccd_pid(void); /* tests: the server's pid, -1 if none */
+extern int kiln__tccd_use; /* benchmarks: 0 execs tcc even with a server */
+extern _Atomic int64_t kiln__tccd_cpu_ns; /* CPU of compile children and their forks */
 int kiln__code_open(const char *so_path, const kiln__modinfo *mi, int tier, kiln__code **out,
                     kiln_wasm_error *err);
 void kiln__code_close(kiln__code *c);

@@ -72,6 +72,7 @@ typedef struct {
     uint32_t gimp0, timp0; /* offsets of globals and tables in imp_of */
     int64_t mem_imp;       /* import index of the memory, or -1 */
     uint8_t *declared;     /* functions ref.func may name */
+    uint8_t *proto;        /* functions named before their definition: need a prototype */
     uint32_t nflag_bytes;  /* segment "dropped" bits */
     elemseg *elems;
     uint32_t nelems;
@@ -89,7 +90,8 @@ typedef struct {
     uint32_t dmax;  /* slots below dmax may be marked in dused */
     const kiln_wasm_sig *fsig;
     uint32_t nlabels;
-    bool live;
+    bool live, fmem; /* fmem: the function accesses memory through M */
+    bool libm;       /* some function uses a prelude_math helper */
     /* Folded expressions: a stack slot either lives in its variable or is pending as an
      * expression (pure: constants, locals, globals, loads, non-trapping arithmetic), so
      * the C is compact expressions rather than one statement per instruction. */
@@ -261,7 +263,14 @@ static void ret_type(X *x, sb *s, const kiln_wasm_sig *sig)
 
 static void vname(X *x, char *buf, int t, uint32_t d)
 {
-    snprintf(buf, 16, "%c%u", letter(t), d);
+    char *p = buf + 15; /* by hand: the translator names a slot for every operand */
+    *p = 0;
+    uint32_t v = d;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    *--p = letter(t);
+    memmove(buf, p, (size_t)(buf + 16 - p));
     if (x->live && t >= 0 && t <= TEXTERNREF && d < MAX_STACK) {
         x->dused[(size_t)t * MAX_STACK + d] = 1;
         if (d >= x->dmax) x->dmax = d + 1;
@@ -332,6 +341,22 @@ static void materialize_all(X *x)
         }
 }
 
+/* A memory load as mem_lvalue writes it, `*(T*)(...)` optionally cast `(u32)`/`(u64)`:
+ * a unary expression, so it needs no parentheses as an operand (fewer tokens for tcc). */
+static bool is_load(const char *e, uint32_t n)
+{
+    uint32_t i = n > 5 && (!memcmp(e, "(u32)", 5) || !memcmp(e, "(u64)", 5)) ? 5 : 0;
+    if (n < i + 6 || e[i] != '*' || e[i + 1] != '(') return false;
+    const char *q = memchr(e + i, ')', n - i); /* end of the pointer cast */
+    if (!q || (uint32_t)(q - e) + 1 >= n || q[1] != '(') return false;
+    int depth = 0;
+    for (uint32_t k = (uint32_t)(q - e) + 1; k < n; k++) {
+        depth += e[k] == '(' ? 1 : e[k] == ')' ? -1 : 0;
+        if (depth == 0 && k != n - 1) return false; /* a binary operator follows the load */
+    }
+    return depth == 0;
+}
+
 /* Appends slot d (just popped or still on the stack) as an operand. */
 static void operand(X *x, sb *s, int t, uint32_t d)
 {
@@ -342,6 +367,7 @@ static void operand(X *x, sb *s, int t, uint32_t d)
         for (uint32_t k = 0; k < n && atom; k++)
             atom = (e[k] >= '0' && e[k] <= '9') || (e[k] >= 'a' && e[k] <= 'z') ||
                    (e[k] >= 'A' && e[k] <= 'Z') || e[k] == '_';
+        if (!atom) atom = is_load(e, n);
         if (!atom) sb_add(s, "(", 1);
         sb_add(s, e, n);
         if (!atom) sb_add(s, ")", 1);
@@ -350,6 +376,15 @@ static void operand(X *x, sb *s, int t, uint32_t d)
         vname(x, v, t, d);
         sb_str(s, v);
     }
+}
+
+/* Slot d as a whole expression (right of `=`, inside `if(...)`): no parentheses. */
+static void operand_bare(X *x, sb *s, int t, uint32_t d)
+{
+    if (x->pe_off[d] >= 0)
+        sb_add(s, x->pend.p + x->pe_off[d], x->pe_len[d]);
+    else
+        operand(x, s, t, d);
 }
 
 /* Drops the pending state of popped slot d once its text has been used. */
@@ -682,6 +717,8 @@ static void subst(X *x, sb *out, const numop *n, uint32_t base)
             operand(x, out, n->a, base);
         else if (*e == '#')
             operand(x, out, n->b, base + 1);
+        else if (*e == '/')
+            sb_add(out, "/ ", 2); /* a load operand starts with '*': not a comment */
         else
             sb_add(out, e, 1);
     }
@@ -693,6 +730,8 @@ static int do_numop(X *x, const numop *n, size_t at)
     if (n->b != TUNK && pop(x, n->b, at) < 0) return -1;
     if (pop(x, n->a, at) < 0) return -1;
     uint32_t base = x->nvs;
+    if (strchr("CFTNS", n->e[0]) && (n->e[1] == 'f' || n->e[1] == 'd') && n->e[2] == '(')
+        x->libm = true; /* a prelude_math helper */
     if (foldable(n->e)) {
         uint8_t fl = pflags(x, base) | (n->b != TUNK ? pflags(x, base + 1) : 0);
         x->tmp.len = 0;
@@ -746,6 +785,24 @@ static const memop memops[] = {
     {TI64, 4, 1, "u32"},
 };
 
+/* `*(T*)(M+addr+offset)`: M is the function's copy of the memory base (linear memory
+ * never moves: grow only changes the protection of its reservation). The offset is added
+ * in 64 bits (pointer arithmetic), so addr+offset cannot wrap. */
+static void mem_lvalue(X *x, sb *s, const memop *mo, uint32_t d, uint32_t off)
+{
+    x->fmem = true;
+    sb_fmt(s, "*(%s*)(M+", mo->ct);
+    if (x->o->explicit_bounds) {
+        sb_str(s, "CK(&MEM,(u64)");
+        operand(x, s, TI32, d);
+        sb_fmt(s, "+%uu,%u))", off, mo->size);
+        return;
+    }
+    operand(x, s, TI32, d);
+    if (off) sb_fmt(s, "+%uu", off);
+    sb_str(s, ")");
+}
+
 static int do_memop(X *x, uint8_t op, size_t at)
 {
     const memop *mo = &memops[op - 0x28];
@@ -758,12 +815,10 @@ static int do_memop(X *x, uint8_t op, size_t at)
         if (pop(x, mo->t, at) < 0 || pop(x, TI32, at) < 0) return -1;
         uint32_t d = x->nvs;
         materialize_below(x, d, PF_LOAD); /* they read memory before this write */
-        if (x->live) {
-            sb_fmt(&x->body, "%c(%s,", off ? 'A' : 'B', mo->ct);
-            operand(x, &x->body, TI32, d);
-            if (off) sb_fmt(&x->body, ",%uu", off);
-            sb_fmt(&x->body, ")=(%s)", mo->ct);
-            operand(x, &x->body, mo->t, d + 1);
+        if (x->live) { /* the assignment converts (narrows) the value */
+            mem_lvalue(x, &x->body, mo, d, off);
+            sb_str(&x->body, "=");
+            operand_bare(x, &x->body, mo->t, d + 1);
             sb_str(&x->body, ";");
         }
         consume(x, d), consume(x, d + 1);
@@ -772,15 +827,12 @@ static int do_memop(X *x, uint8_t op, size_t at)
     if (pop(x, TI32, at) < 0) return -1;
     uint32_t d = x->nvs;
     uint8_t fl = pflags(x, d) | PF_LOAD;
-    const char *cast = mo->t == TI32   ? (mo->ct[0] == 's' ? "(u32)(s32)" : "(u32)")
-                       : mo->t == TI64 ? (mo->ct[0] == 's' ? "(u64)(s64)" : "(u64)")
-                                       : "";
+    /* narrow loads widen to the slot's type (a signed one sign-extends by conversion) */
+    bool full = mo->size == (mo->t == TI64 || mo->t == TF64 ? 8 : 4);
     x->tmp.len = 0;
     if (x->live) {
-        sb_fmt(&x->tmp, "%s%c(%s,", cast, off ? 'A' : 'B', mo->ct);
-        operand(x, &x->tmp, TI32, d);
-        if (off) sb_fmt(&x->tmp, ",%uu", off);
-        sb_str(&x->tmp, ")");
+        if (!full) sb_str(&x->tmp, mo->t == TI64 ? "(u64)" : "(u32)");
+        mem_lvalue(x, &x->tmp, mo, d, off);
     }
     consume(x, d);
     return push_pending(x, mo->t, fl);
@@ -963,7 +1015,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     const kiln_wasm_sig *fs = &mi->types[mi->func_types[fidx]];
     x->func = fidx;
     x->end = body_end;
-    x->nvs = 0, x->nfs = 0, x->nlabels = 1, x->live = true;
+    x->nvs = 0, x->nfs = 0, x->nlabels = 1, x->live = true, x->fmem = false;
     x->body.len = 0, x->extra.len = 0;
     if (x->body.p) x->body.p[0] = 0;
     for (int t = 0; t < 6; t++)
@@ -1004,10 +1056,9 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
     /* function frame: results are the label type */
     if (push_frame(x, FFUNC, -1, 0, x->pos)) return -1;
     x->fs[0].height = 0;
-    if (!x->o->no_fuel)
-        sb_str(&x->body, "EN;\n");
-    else
-        sb_str(&x->body, "SC;\n");
+    /* stack check and fuel tick as one call: a call is ~1/3 of the tokens tcc would parse
+     * and compile for the inline test (tier 0 trades a little speed for compile time) */
+    sb_str(&x->body, x->o->no_fuel ? "S(m);\n" : "E(m);\n");
     for (;;) {
         size_t at = x->pos;
         uint8_t op;
@@ -1015,15 +1066,18 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
         if (r_u8(x, &op)) return -1;
         /* Instructions that do not take folded operands see every slot in its variable;
          * if/br_if/br_table use the folded condition itself. */
+        frame *cur = &x->fs[x->nfs - 1];
+        /* the function's last `end` returns a single pending result as it is */
+        bool ret_expr = op == 0x0b && cur->kind == FFUNC && fs->nresults == 1 && x->nvs == 1 &&
+                        x->npend == 1 && x->pe_off[0] >= 0;
         if (x->npend) {
             bool simple = op == 0x1a || (op >= 0x20 && op <= 0x24) || (op >= 0x28 && op <= 0x3e) ||
-                          (op >= 0x41 && op <= 0xc4) || op == 0x01;
+                          (op >= 0x41 && op <= 0xc4) || op == 0x01 || ret_expr;
             if (op == 0x04 || op == 0x0d || op == 0x0e)
                 materialize_below(x, x->nvs ? x->nvs - 1 : 0, PF_ALL);
             else if (!simple)
                 materialize_all(x);
         }
-        frame *cur = &x->fs[x->nfs - 1];
         char a[16], b[16], c[16];
         uint32_t u, u2;
         switch (op) {
@@ -1055,7 +1109,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             frame *f = &x->fs[x->nfs - 1];
             if (op == 0x03) {
                 EMIT("L%u:;", f->label);
-                if (!x->o->no_fuel) EMIT("FU;");
+                if (!x->o->no_fuel) EMIT("F(m);");
                 EMIT("\n");
             } else if (op == 0x04) {
                 /* params are saved for the else branch (the then branch reuses the slots) */
@@ -1067,7 +1121,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     }
                 if (x->live) {
                     sb_str(&x->body, "if(");
-                    operand(x, &x->body, TI32, cond);
+                    operand_bare(x, &x->body, TI32, cond);
                     sb_str(&x->body, "){\n");
                 }
                 consume(x, cond);
@@ -1100,6 +1154,16 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     if (pop(x, fs->results[k], at) < 0) return -1;
                 if (x->nvs != 0) return bad(x, at, "type mismatch: values left at function end");
                 if (x->pos != body_end) return bad(x, at, "function body has trailing bytes");
+                if (ret_expr) {
+                    if (x->live) {
+                        sb_str(&x->body, "return ");
+                        operand_bare(x, &x->body, fs->results[0], 0);
+                        sb_str(&x->body, ";\n");
+                    }
+                    consume(x, 0);
+                    x->nfs = 0;
+                    return 0;
+                }
                 for (int k = 0; k < fs->nresults; k++)
                     if (x->live) {
                         x->dused[(size_t)fs->results[k] * MAX_STACK + (uint32_t)k] = 1;
@@ -1144,7 +1208,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 if (pop(x, TI32, at) < 0) return -1;
                 if (x->live) {
                     sb_str(&x->body, "if(");
-                    operand(x, &x->body, TI32, x->nvs);
+                    operand_bare(x, &x->body, TI32, x->nvs);
                     sb_str(&x->body, "){");
                 }
                 consume(x, x->nvs);
@@ -1190,7 +1254,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             x->pos = tpos;
             if (x->live) {
                 sb_str(&x->body, "switch(");
-                operand(x, &x->body, TI32, cond);
+                operand_bare(x, &x->body, TI32, cond);
                 sb_str(&x->body, "){");
             }
             consume(x, cond);
@@ -1231,6 +1295,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                     sb_fmt(&x->body, "h%u(m->env", u);
                 else
                     sb_fmt(&x->body, "w%u(m", u);
+                if (u > x->func) x->proto[u] = 1;
                 emit_call_tail(x, s, base);
                 sb_str(&x->body, "\n");
             }
@@ -1313,7 +1378,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 materialize_below(x, d, PF_LOCAL); /* they read locals before this write */
                 if (x->live) {
                     sb_fmt(&x->body, "l%u=", u);
-                    operand(x, &x->body, t, d);
+                    operand_bare(x, &x->body, t, d);
                     sb_str(&x->body, ";");
                 }
                 consume(x, d);
@@ -1349,7 +1414,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
                 materialize_below(x, d, PF_GLOBAL);
                 if (x->live) {
                     sb_fmt(&x->body, "%s=", g);
-                    operand(x, &x->body, t, d);
+                    operand_bare(x, &x->body, t, d);
                     sb_str(&x->body, ";");
                 }
                 consume(x, d);
@@ -1470,6 +1535,7 @@ static int func_body(X *x, uint32_t fidx, size_t body_end)
             if (x->live) {
                 sb_fmt(&x->body, "r%u=", base);
                 funcref_lit(x, &x->body, u);
+                if (u > x->func) x->proto[u] = 1;
                 sb_str(&x->body, ";");
             }
             break;
@@ -1704,32 +1770,106 @@ static const char prelude2[] =
     "TABOPS(r,wasm_rt_funcref_table_t,wasm_rt_funcref_t)"
     "TABOPS(e,wasm_rt_externref_table_t,wasm_rt_externref_t)\n";
 
-static const char prelude[] =
-    "#include <wasm-rt.h>\n#include \"kiln_abi.h\"\n"
-    "typedef uint8_t u8;typedef int8_t s8;typedef uint16_t u16;typedef int16_t s16;"
-    "typedef uint32_t u32;typedef int32_t s32;typedef uint64_t u64;typedef int64_t s64;"
-    "typedef float f32;typedef double f64;\n"
+/* What the generated C needs of <stdint.h>, <string.h> and <wasm-rt.h>, declared here:
+ * tcc spends ~10 M instructions reading those headers (a third of a small module's
+ * compile). The layouts are checked against wasm-rt.h below; trap codes are written as
+ * this build's values (rt_codes). */
+static const char prelude0[] =
+    "typedef unsigned char uint8_t;typedef signed char int8_t;typedef unsigned short uint16_t;"
+    "typedef short int16_t;typedef unsigned uint32_t;typedef int int32_t;"
+    "typedef unsigned long uint64_t;typedef long int64_t;typedef unsigned long uintptr_t;"
+    "typedef unsigned long size_t;\n"
+    "#define offsetof(t,m) __builtin_offsetof(t,m)\n"
+    "#define INT32_MIN (-2147483647-1)\n#define INT32_MAX 2147483647\n"
+    "#define UINT32_MAX 4294967295u\n#define INT64_MIN (-9223372036854775807L-1)\n"
+    "#define INT64_MAX 9223372036854775807L\n#define UINT64_MAX 18446744073709551615ul\n"
+    "void*memcpy(void*,const void*,size_t);void*memset(void*,int,size_t);"
+    "void*memmove(void*,const void*,size_t);\n"
+    "typedef void(*wasm_rt_function_ptr_t)(void);\n"
+    "typedef struct{uint32_t func_type;wasm_rt_function_ptr_t func;void*module_instance;}"
+    "wasm_rt_funcref_t;\n"
+    "typedef void*wasm_rt_externref_t;\n"
+    "static const wasm_rt_funcref_t wasm_rt_funcref_null_value={0,0,0};\n"
+    "static const wasm_rt_externref_t wasm_rt_externref_null_value=0;\n"
+    "typedef struct{uint8_t*data;uint32_t pages,max_pages;uint32_t size;}wasm_rt_memory_t;\n"
+    "typedef struct{wasm_rt_funcref_t*data;uint32_t max_size;uint32_t size;}"
+    "wasm_rt_funcref_table_t;\n"
+    "typedef struct{wasm_rt_externref_t*data;uint32_t max_size;uint32_t size;}"
+    "wasm_rt_externref_table_t;\n"
+    ;
+_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8, "prelude0 assumes LP64");
+_Static_assert(sizeof(wasm_rt_funcref_t) == 24 && offsetof(wasm_rt_funcref_t, func) == 8 &&
+                   offsetof(wasm_rt_funcref_t, module_instance) == 16,
+               "prelude0's wasm_rt_funcref_t differs from wasm-rt.h");
+_Static_assert(sizeof(wasm_rt_memory_t) == 24 && offsetof(wasm_rt_memory_t, pages) == 8 &&
+                   offsetof(wasm_rt_memory_t, max_pages) == 12 &&
+                   offsetof(wasm_rt_memory_t, size) == 16,
+               "prelude0's wasm_rt_memory_t differs from wasm-rt.h");
+_Static_assert(sizeof(wasm_rt_funcref_table_t) == 16 &&
+                   offsetof(wasm_rt_funcref_table_t, max_size) == 8 &&
+                   offsetof(wasm_rt_funcref_table_t, size) == 12 &&
+                   sizeof(wasm_rt_externref_table_t) == 16 &&
+                   offsetof(wasm_rt_externref_table_t, max_size) == 8 &&
+                   offsetof(wasm_rt_externref_table_t, size) == 12,
+               "prelude0's table types differ from wasm-rt.h");
+
+/* Only in modules that use them: tier 0 is linked without libraries (-nostdlib) and these
+ * need libm (the pragma asks tcc for it). */
+static const char prelude_math[] =
+    "#pragma comment(lib,\"m\")\n"
     "double floor(double);float floorf(float);double ceil(double);float ceilf(float);"
     "double trunc(double);float truncf(float);double nearbyint(double);float nearbyintf(float);"
     "double sqrt(double);float sqrtf(float);\n"
+    "#define Q(n,t,q,f) static t n(t x){return x!=x?q(x):f(x);}\n"
+    "Q(Ff,f32,qf,floorf)Q(Fd,f64,qd,floor)Q(Cf,f32,qf,ceilf)Q(Cd,f64,qd,ceil)Q(Tf,f32,qf,truncf)"
+    "Q(Td,f64,qd,trunc)Q(Nf,f32,qf,nearbyintf)Q(Nd,f64,qd,nearbyint)Q(Sf,f32,qf,sqrtf)"
+    "Q(Sd,f64,qd,sqrt)\n";
+
+/* kiln_abi.h's text (embedded by wasm_compile.c) without its #include lines: the ABI has
+ * one source, and tcc opens no header. */
+extern const char kiln__abi_text[];
+static void abi_text(sb *s)
+{
+    for (const char *p = kiln__abi_text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        if (strncmp(p, "#include <", 10) != 0) sb_add(s, p, n);
+        p += n;
+    }
+}
+
+static void rt_codes(sb *s)
+{
+    sb_fmt(s,
+           "enum{WASM_RT_TRAP_OOB=%d,WASM_RT_TRAP_INT_OVERFLOW=%d,WASM_RT_TRAP_DIV_BY_ZERO=%d,"
+           "WASM_RT_TRAP_INVALID_CONVERSION=%d,WASM_RT_TRAP_UNREACHABLE=%d,"
+           "WASM_RT_TRAP_EXHAUSTION=%d};\n",
+           WASM_RT_TRAP_OOB, WASM_RT_TRAP_INT_OVERFLOW, WASM_RT_TRAP_DIV_BY_ZERO,
+           WASM_RT_TRAP_INVALID_CONVERSION, WASM_RT_TRAP_UNREACHABLE, WASM_RT_TRAP_EXHAUSTION);
+}
+
+static const char prelude[] =
+    "typedef uint8_t u8;typedef int8_t s8;typedef uint16_t u16;typedef int16_t s16;"
+    "typedef uint32_t u32;typedef int32_t s32;typedef uint64_t u64;typedef int64_t s64;"
+    "typedef float f32;typedef double f64;\n"
     "static const kiln__rt_api*kiln__rt;\n"
     "static void TR(int c){kiln__rt->trap(c);}\n"
+    /* function entry (stack limit, then a fuel tick) and loop headers (a fuel tick); the
+     * stack check sees E's own frame, a few bytes below the caller's */
+    "static void F(void*m){kiln__tick*K=(kiln__tick*)m-1;if(--K->fuel<0)kiln__rt->fuel_slow(m);}\n"
+    "static void S(void*m){kiln__tick*K=(kiln__tick*)m-1;"
+    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION);}\n"
+    "static void E(void*m){kiln__tick*K=(kiln__tick*)m-1;"
+    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION);"
+    "if(--K->fuel<0)kiln__rt->fuel_slow(m);}\n"
     "#define TRAP(x) (TR(WASM_RT_TRAP_##x),0)\n"
 
-    "#define FU if(--K->fuel<0)kiln__rt->fuel_slow(m)\n"
-    "#define SC "
-    "if((uintptr_t)__builtin_frame_address(0)<K->stack_limit)TR(WASM_RT_TRAP_EXHAUSTION)\n"
-    "#define EN SC;FU\n"
     "static f32 fb(u32 x){f32 r;memcpy(&r,&x,4);return r;}\n"
     "static f64 db(u64 x){f64 r;memcpy(&r,&x,8);return r;}\n"
     "static u32 bf(f32 x){u32 r;memcpy(&r,&x,4);return r;}\n"
     "static u64 bd(f64 x){u64 r;memcpy(&r,&x,8);return r;}\n"
     "static f32 qf(f32 x){return x!=x?fb(bf(x)|0x7fc00000u):x;}\n"
     "static f64 qd(f64 x){return x!=x?db(bd(x)|0x7ff8000000000000ull):x;}\n"
-    "#define Q(n,t,q,f) static t n(t x){return x!=x?q(x):f(x);}\n"
-    "Q(Ff,f32,qf,floorf)Q(Fd,f64,qd,floor)Q(Cf,f32,qf,ceilf)Q(Cd,f64,qd,ceil)Q(Tf,f32,qf,truncf)"
-    "Q(Td,f64,qd,trunc)Q(Nf,f32,qf,nearbyintf)Q(Nd,f64,qd,nearbyint)Q(Sf,f32,qf,sqrtf)"
-    "Q(Sd,f64,qd,sqrt)\n"
     "static f32 minf(f32 x,f32 y){return x!=x||y!=y?fb(0x7fc00000u):x==0&&y==0?(bf(x)>>31?x:y):"
     "x<y?x:y;}\n"
     "static f32 maxf(f32 x,f32 y){return x!=x||y!=y?fb(0x7fc00000u):x==0&&y==0?(bf(x)>>31?y:x):"
@@ -2052,7 +2192,8 @@ static void segments_out(X *x)
                 sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)h%u,offsetof(I,env)},", x->mi->func_types[f],
                        (uint32_t)f);
             else
-                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f], (uint32_t)f);
+                sb_fmt(s, "{%u,(wasm_rt_function_ptr_t)w%u,0},", x->mi->func_types[f], (uint32_t)f),
+                    x->proto[f] = 1;
         }
         sb_str(s, "};\n");
     }
@@ -2064,12 +2205,11 @@ static int module_out(X *x)
     sb *s = &x->out;
     uint32_t nlay = 0;
     char tb[32];
+    sb_str(s, prelude0);
+    abi_text(s);
+    rt_codes(s);
     sb_str(s, prelude);
-    sb_str(s, x->o->explicit_bounds
-                  ? "#define A(T,a,o) (*(T*)(MEM.data+CK(&MEM,(u64)(a)+o,sizeof(T))))\n"
-                    "#define B(T,a) A(T,a,0)\n"
-                  : "#define A(T,a,o) (*(T*)(MEM.data+(u64)(a)+o))\n"
-                    "#define B(T,a) (*(T*)(MEM.data+(u64)(a)))\n");
+    size_t math_at = s->len; /* prelude_math goes here if a function body needs it */
     if (x->mem_imp >= 0)
         sb_fmt(s, "#define MEM (*m->p%u)\n", (uint32_t)x->mem_imp);
     else
@@ -2086,10 +2226,11 @@ static int module_out(X *x)
     for (uint32_t i = 0; i < mi->nimports; i++)
         if (mi->imports[i].kind == KILN__EXT_FUNC) import_thunk(x, i);
     uint32_t nf = mi->nfunc_imports + mi->nfuncs;
-    for (uint32_t f = mi->nfunc_imports; f < nf; f++) {
-        func_proto(x, s, f, false);
-        sb_str(s, ";\n");
-    }
+    /* Prototypes only of functions named before their definition (elements, forward calls,
+     * ref.func): ~3 K tcc instructions each. Spliced in here once the bodies are known. */
+    x->proto = calloc(nf ? nf : 1, 1);
+    if (!x->proto) return bad(x, 0, "out of memory");
+    size_t proto_at = s->len;
     segments_out(x);
     /* function bodies */
     x->pos = x->code_pos, x->end = x->code_end;
@@ -2112,7 +2253,13 @@ static int module_out(X *x)
         x->pos = body_end;
         const kiln_wasm_sig *sig = &mi->types[mi->func_types[f]];
         func_proto(x, s, f, true);
-        sb_str(s, "{kiln__tick*K=(kiln__tick*)m-1;\n"); /* fuel and stack limit */
+        sb_str(s, "{");
+        if (x->fmem) {
+            if (x->mem_imp >= 0)
+                sb_fmt(s, "u8*M=m->p%u->data;", (uint32_t)x->mem_imp);
+            else
+                sb_str(s, "u8*M=m->M0.data;");
+        }
         for (uint32_t l = sig->nparams; l < x->nlocals; l++) {
             sb_fmt(s, "%s l%u=", cgen_ctype(x->lt[l]), l);
             sb_str(s, x->lt[l] == TFUNCREF ? "{0};" : "0;");
@@ -2136,6 +2283,29 @@ static int module_out(X *x)
         if (s->oom) return bad(x, 0, "out of memory");
     }
     x->func = -1;
+    sb protos = {0};
+    for (uint32_t f = mi->nfunc_imports; f < nf; f++)
+        if (x->proto[f]) {
+            func_proto(x, &protos, f, false);
+            sb_str(&protos, ";\n");
+        }
+    if (protos.len) { /* splice the prototypes in at proto_at (before math_at's splice) */
+        size_t tail = s->len - proto_at;
+        sb_add(s, protos.p, protos.len);
+        if (!s->oom) {
+            memmove(s->p + proto_at + protos.len, s->p + proto_at, tail);
+            memcpy(s->p + proto_at, protos.p, protos.len);
+        }
+    }
+    free(protos.p);
+    if (protos.oom || s->oom) return bad(x, 0, "out of memory");
+    if (x->libm) { /* splice prelude_math in at math_at */
+        size_t mn = sizeof prelude_math - 1, tail = s->len - math_at;
+        sb_add(s, prelude_math, mn); /* grows the buffer */
+        if (s->oom) return bad(x, 0, "out of memory");
+        memmove(s->p + math_at + mn, s->p + math_at, tail);
+        memcpy(s->p + math_at, prelude_math, mn);
+    }
     /* instantiate, in wasm2c's order: imports, globals, memory and data, tables and
      * elements, segment flags, start */
     sb_str(s, "static void kiln__inst(void*i,void*env){I*m=i;(void)env;\n");
@@ -2386,7 +2556,7 @@ int kiln__xlate(const kiln__modinfo *mi, const kiln__xl_opts *o, char **out, siz
     }
     free(x->out.p), free(x->body.p), free(x->extra.p), free(x->multi.p);
     free(x->vs), free(x->fs), free(x->lt), free(x->dused), free(x->globals), free(x->datas);
-    free(x->imp_of), free(x->declared);
+    free(x->imp_of), free(x->declared), free(x->proto);
     free(x->pe_off), free(x->pe_len), free(x->pe_fl), free(x->pend.p), free(x->tmp.p),
         free(x->lay.p);
     for (uint32_t i = 0; i < x->nelems; i++)

@@ -357,8 +357,41 @@ static void test_fuzz(void)
     CHECK(fuzz_translated > 500);
 }
 
+/* Shapes of the compact C: a load as the right operand of a division (`x/ *(f32*)...`, not
+ * a comment), narrow signed loads widening by conversion, an address plus an offset that
+ * passes 4 GiB (must trap, not wrap), a function using no memory next to ones that do. */
+static void test_emitted_c(void)
+{
+    kiln_wasm_error err;
+    kiln_wasm_module *m = load(
+        "(module (memory 1) (data (i32.const 0) \"\\00\\00\\00\\40\\ff\\80\")"
+        " (func (export \"div\") (param i32) (result i32)"
+        "   (i32.trunc_f32_s (f32.div (f32.convert_i32_s (local.get 0)) (f32.load (i32.const 0)))))"
+        " (func (export \"s8\") (param i32) (result i32) (i32.load8_s offset=4 (local.get 0)))"
+        " (func (export \"s16\") (param i32) (result i32)"
+        "   (i32.wrap_i64 (i64.shr_s (i64.load16_s offset=4 (local.get 0)) (i64.const 32))))"
+        " (func (export \"far\") (param i32) (result i32) (i32.load offset=4294967295 (local.get 0)))"
+        " (func (export \"pure\") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))",
+        0, &err);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(kiln__module_t0_translator(m) && !strcmp(kiln__module_t0_translator(m), "kiln"));
+    int32_t r = 0;
+    CHECK_EQ(call1(m, "div", 6, &r), KILN_TRAP_NONE); /* 6 / 2.0f */
+    CHECK_EQ(r, 3);
+    CHECK_EQ(call1(m, "s8", 0, &r), KILN_TRAP_NONE);
+    CHECK_EQ(r, -1);
+    CHECK_EQ(call1(m, "s16", 0, &r), KILN_TRAP_NONE); /* 0x80ff sign-extended, >> 32 */
+    CHECK_EQ(r, -1);
+    CHECK_EQ(call1(m, "far", 2, &r), KILN_TRAP_OOB_MEMORY);
+    CHECK_EQ(call1(m, "pure", 7, &r), KILN_TRAP_NONE);
+    CHECK_EQ(r, 49);
+    kiln_wasm_module_free(m);
+}
+
 int main(void)
 {
+    test_emitted_c();
     test_traps();
     test_invalid();
     test_fallback();
