@@ -342,6 +342,10 @@ int main(int argc, char **argv)
     kiln__run(si, m, "OR, common + medium", q, (int)runs, exact, NULL, 0);
     snprintf(q, sizeof q, "{\"match_phrase\":{\"%s\":\"%s %s\"}}", tf, common, common2);
     kiln__run(si, m, "phrase, two common", q, (int)runs, exact, NULL, 0);
+    /* fuzziness AUTO: the candidates come from a bounded edit-distance scan of the dictionary */
+    snprintf(q, sizeof q, "{\"match\":{\"%s\":{\"query\":\"%s\",\"fuzziness\":\"AUTO\"}}}", tf,
+             medium);
+    kiln__run(si, m, "term, medium, fuzziness AUTO", q, (int)runs, exact, NULL, 0);
     char label[128];
     snprintf(label, sizeof label, "term + %s range + %s", ds->num_field, ds->kw_field);
     snprintf(q, sizeof q,

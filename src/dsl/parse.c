@@ -79,6 +79,9 @@ void kiln_query_free(kiln_query *q)
     free(q->name);
     free(q->field);
     switch (q->kind) {
+    case KILN_Q_FUZZY:
+        free(q->u.fuzzy.value);
+        break;
     case KILN_Q_MATCH:
     case KILN_Q_MATCH_PHRASE:
     case KILN_Q_MATCH_BOOL_PREFIX:
@@ -147,7 +150,7 @@ static const char *const kiln__kind_names[] = {
     "match_all", "match_none", "match",  "match_phrase", "multi_match",    "term",
     "terms",     "range",      "exists", "prefix",       "wildcard",       "ids",
     "bool",      "constant_score", "dis_max", "boosting", "wasm_udf", "script_score",
-    "match_bool_prefix",
+    "match_bool_prefix", "fuzzy",
 };
 
 const char *kiln_query_kind_name(kiln_query_kind k)
@@ -207,6 +210,74 @@ static int kiln__get_str(kiln__dsl *d, const char *q, const char *key, json_t *v
     if (!s) return kiln__perr(d, "[%s] query does not support [%s] of this type", q, key);
     free(*out);
     *out = s;
+    return 0;
+}
+
+int kiln_fuzziness_edits(const kiln_fuzziness *f, size_t n)
+{
+    if (!f->set) return 0;
+    if (f->edits >= 0) return f->edits;
+    return (int)n < f->auto_lo ? 0 : (int)n < f->auto_hi ? 1 : 2;
+}
+
+static void kiln__fuzzy_defaults(kiln_fuzziness *f)
+{
+    *f = (kiln_fuzziness){0, 0, 3, 6, 0, 50, 1};
+}
+
+/* fuzziness: 0, 1, 2 (numbers or strings), "AUTO" or "AUTO:lo,hi", as ES reads it. */
+static int kiln__parse_fuzziness(kiln__dsl *d, json_t *v, kiln_fuzziness *f)
+{
+    char buf[32];
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%g", json_real_value(v));
+    else if (json_is_string(v))
+        snprintf(buf, sizeof buf, "%s", json_string_value(v));
+    else
+        return kiln__perr(d, "[fuzziness] must be a number or \"AUTO\"");
+    if (!strncasecmp(buf, "AUTO", 4)) {
+        f->set = 1;
+        f->edits = -1;
+        if (!buf[4]) return 0;
+        if (buf[4] == ':' && sscanf(buf + 5, "%d,%d", &f->auto_lo, &f->auto_hi) == 2 &&
+            f->auto_lo >= 0 && f->auto_hi >= f->auto_lo)
+            return 0;
+        return kiln__perr(d, "failed to find low and high distance values in [%s]", buf);
+    }
+    char *end;
+    double x = strtod(buf, &end);
+    if (end == buf || *end || x != (int)x || x < 0 || x > 2) {
+        kiln__perr(d, "Valid edit distances are [0, 1, 2] but was [%s]", buf);
+        d->e->err.code = KILN_E_ILLEGAL_ARGUMENT;
+        return -1;
+    }
+    f->edits = (int)x;
+    f->set = f->edits > 0;
+    return 0;
+}
+
+/* The fuzzy companions of a query body key; 1 if key was one of them, -1 on a bad value. */
+static int kiln__fuzzy_key(kiln__dsl *d, const char *qn, const char *key, json_t *v,
+                           kiln_fuzziness *f)
+{
+    if (!strcmp(key, "fuzziness")) return kiln__parse_fuzziness(d, v, f) ? -1 : 1;
+    if (!strcmp(key, "prefix_length")) return kiln__get_int(d, qn, key, v, &f->prefix_length) ? -1 : 1;
+    if (!strcmp(key, "max_expansions")) {
+        if (kiln__get_int(d, qn, key, v, &f->max_expansions)) return -1;
+        if (f->max_expansions < 1) {
+            kiln__perr(d, "[max_expansions] must be greater than 0");
+            d->e->err.code = KILN_E_ILLEGAL_ARGUMENT;
+            return -1;
+        }
+        return 1;
+    }
+    if (!strcmp(key, "transpositions") || !strcmp(key, "fuzzy_transpositions")) {
+        if (!json_is_boolean(v)) return kiln__perr(d, "[%s] query does not support [%s] of this type", qn, key), -1;
+        f->transpositions = json_is_true(v);
+        return 1;
+    }
     return 0;
 }
 
@@ -286,26 +357,34 @@ static int kiln__single_field(kiln__dsl *d, const char *qn, json_t *body, const 
     return 0;
 }
 
+/* The head of a single-field query, {"field": value} or {"field": {...}}: sets q->field, then
+ * either the short form's value as text in *text (1) or the parameters object in *params (0);
+ * -1 on a malformed body. */
+static int kiln__field_head(kiln__dsl *d, const char *qn, json_t *body, kiln_query *q,
+                            char **text, json_t **params)
+{
+    const char *field;
+    json_t *v;
+    if (!json_is_object(body))
+        return kiln__perr(d, "[%s] query malformed, no start_object after query name", qn);
+    if (kiln__single_field(d, qn, body, &field, &v, q)) return -1;
+    q->field = kiln_xstrdup(field);
+    if (json_is_object(v)) return *params = v, 0;
+    if (!(*text = kiln__text_of(v)))
+        return kiln__perr(d, "[%s] unknown token [%s] after [%s]", qn,
+                          json_is_array(v) ? "START_ARRAY" : "VALUE_NULL", field);
+    return 1;
+}
+
 static kiln_query *kiln__parse_match(kiln__dsl *d, json_t *body, kiln_query_kind kind)
 {
     const char *qn = kiln_query_kind_name(kind);
     kiln_query *q = kiln__q_new(kind);
-    const char *field;
-    json_t *v;
-    if (!json_is_object(body)) {
-        kiln__perr(d, "[%s] query malformed, no start_object after query name", qn);
-        goto fail;
-    }
-    if (kiln__single_field(d, qn, body, &field, &v, q)) goto fail;
-    q->field = kiln_xstrdup(field);
-    if (!json_is_object(v)) {
-        if (!(q->u.match.text = kiln__text_of(v))) {
-            kiln__perr(d, "[%s] unknown token [%s] after [%s]", qn,
-                       json_is_array(v) ? "START_ARRAY" : "VALUE_NULL", field);
-            goto fail;
-        }
-        return q;
-    }
+    kiln__fuzzy_defaults(&q->u.match.fuzzy);
+    json_t *v = NULL;
+    int head = kiln__field_head(d, qn, body, q, &q->u.match.text, &v);
+    if (head < 0) goto fail;
+    if (head) return q;
     const char *key;
     json_t *p;
     json_object_foreach(v, key, p)
@@ -313,6 +392,9 @@ static kiln_query *kiln__parse_match(kiln__dsl *d, json_t *body, kiln_query_kind
         int handled;
         if (kiln__common(d, q, key, p, &handled)) goto fail;
         if (handled) continue;
+        int fk = kind == KILN_Q_MATCH_PHRASE ? 0 : kiln__fuzzy_key(d, qn, key, p, &q->u.match.fuzzy);
+        if (fk < 0) goto fail;
+        if (fk) continue;
         if (!strcmp(key, "query")) {
             if (!(q->u.match.text = kiln__text_of(p))) {
                 kiln__perr(d, "[%s] unknown token [%s] after [query]", qn,
@@ -338,11 +420,10 @@ static kiln_query *kiln__parse_match(kiln__dsl *d, json_t *body, kiln_query_kind
             if (kiln__get_int(d, qn, key, p, &q->u.match.slop)) goto fail;
         } else if (!strcmp(key, "zero_terms_query") && json_is_string(p)) {
             q->u.match.zero_terms_all = !strcasecmp(json_string_value(p), "all");
-        } else if (!strcmp(key, "fuzziness") || !strcmp(key, "prefix_length") ||
-                   !strcmp(key, "max_expansions") || !strcmp(key, "lenient") ||
-                   !strcmp(key, "fuzzy_transpositions") || !strcmp(key, "auto_generate_synonyms_phrase_query") ||
+        } else if (!strcmp(key, "lenient") || !strcmp(key, "fuzzy_rewrite") ||
+                   !strcmp(key, "auto_generate_synonyms_phrase_query") ||
                    !strcmp(key, "cutoff_frequency")) {
-            /* accepted, not (yet) honoured */
+            /* accepted, not honoured (cutoff_frequency is deprecated in ES) */
         } else {
             kiln__perr(d, "[%s] query does not support [%s]", qn, key);
             goto fail;
@@ -376,6 +457,7 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
 {
     const char *qn = "multi_match";
     kiln_query *q = kiln__q_new(KILN_Q_MULTI_MATCH);
+    kiln__fuzzy_defaults(&q->u.multi.fuzzy);
     int has_slop = 0, has_cutoff = 0;
     if (!json_is_object(body)) {
         kiln__perr(d, "[%s] query malformed, no start_object after query name", qn);
@@ -435,8 +517,10 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
             if (kiln__get_str(d, qn, key, p, &q->u.multi.analyzer)) goto fail;
         } else if (!strcmp(key, "cutoff_frequency")) {
             has_cutoff = 1;
-        } else if (!strcmp(key, "lenient") || !strcmp(key, "fuzziness") ||
-                   !strcmp(key, "zero_terms_query")) {
+        } else if (kiln__fuzzy_key(d, qn, key, p, &q->u.multi.fuzzy)) {
+            if (d->e->err.reason[0]) goto fail; /* a bad fuzziness value */
+        } else if (!strcmp(key, "lenient") || !strcmp(key, "zero_terms_query") ||
+                   !strcmp(key, "fuzzy_rewrite")) {
         } else {
             kiln__perr(d, "[%s] query does not support [%s]", qn, key);
             goto fail;
@@ -453,6 +537,64 @@ static kiln_query *kiln__parse_multi(kiln__dsl *d, json_t *body)
         goto fail;
     }
     if (!q->u.multi.nfields) kiln__add_mm_field(q, "*"); /* index.query.default_field */
+    return q;
+fail:
+    kiln_query_free(q);
+    return NULL;
+}
+
+/* fuzzy: {"field": "value"} or {"field": {"value", "fuzziness" (AUTO), "prefix_length",
+ * "max_expansions", "transpositions", "rewrite", "boost", "_name"}}. */
+static kiln_query *kiln__parse_fuzzy(kiln__dsl *d, json_t *body)
+{
+    const char *qn = "fuzzy";
+    kiln_query *q = kiln__q_new(KILN_Q_FUZZY);
+    kiln__fuzzy_defaults(&q->u.fuzzy.fz);
+    q->u.fuzzy.fz.set = 1;
+    q->u.fuzzy.fz.edits = -1; /* the fuzzy query's default is AUTO */
+    json_t *v = NULL;
+    int head = kiln__field_head(d, qn, body, q, &q->u.fuzzy.value, &v);
+    if (head < 0) goto fail;
+    if (head) return q;
+    const char *key;
+    json_t *p;
+    json_object_foreach(v, key, p)
+    {
+        int handled;
+        if (kiln__common(d, q, key, p, &handled)) goto fail;
+        if (handled) continue;
+        int fk = kiln__fuzzy_key(d, qn, key, p, &q->u.fuzzy.fz);
+        if (fk < 0) goto fail;
+        if (fk) {
+            if (!strcmp(key, "fuzziness") && !q->u.fuzzy.fz.set) q->u.fuzzy.fz.set = 1; /* 0 */
+            continue;
+        }
+        if (!strcmp(key, "value")) {
+            free(q->u.fuzzy.value);
+            if (!(q->u.fuzzy.value = kiln__text_of(p))) {
+                kiln__perr(d, "[%s] unknown token [%s] after [value]", qn,
+                           json_is_array(p) ? "START_ARRAY" : "VALUE_NULL");
+                goto fail;
+            }
+        } else if (!strcmp(key, "rewrite") && json_is_string(p)) {
+            const char *r = json_string_value(p);
+            if (!strncmp(r, "constant_score", 14))
+                q->u.fuzzy.constant = 1;
+            else if (strncmp(r, "top_terms", 9) && strcmp(r, "scoring_boolean")) {
+                kiln__perr(d, "[%s] rewrite [%s] is not supported: use constant_score or a "
+                              "top_terms_* method", qn, r);
+                d->e->err.code = KILN_E_ILLEGAL_ARGUMENT;
+                goto fail;
+            }
+        } else {
+            kiln__perr(d, "[%s] query does not support [%s]", qn, key);
+            goto fail;
+        }
+    }
+    if (!q->u.fuzzy.value) {
+        kiln__perr(d, "[%s] query malformed, no value specified", qn);
+        goto fail;
+    }
     return q;
 fail:
     kiln_query_free(q);
@@ -1184,6 +1326,8 @@ static kiln_query *kiln__parse(kiln__dsl *d, json_t *v)
         q = kiln__parse_match(d, body, KILN_Q_MATCH_PHRASE);
     else if (!strcmp(name, "match_bool_prefix"))
         q = kiln__parse_match(d, body, KILN_Q_MATCH_BOOL_PREFIX);
+    else if (!strcmp(name, "fuzzy"))
+        q = kiln__parse_fuzzy(d, body);
     else if (!strcmp(name, "multi_match"))
         q = kiln__parse_multi(d, body);
     else if (!strcmp(name, "term"))

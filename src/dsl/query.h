@@ -39,6 +39,8 @@ typedef enum {
     KILN_Q_SCRIPT_SCORE,
     /* match_bool_prefix: the analyzed terms as a bool, the last one as a prefix (u.match) */
     KILN_Q_MATCH_BOOL_PREFIX,
+    /* fuzzy: the dictionary terms within an edit distance of a value (u.fuzzy) */
+    KILN_Q_FUZZY,
 } kiln_query_kind;
 
 typedef enum { KILN_SCORE_REPLACE, KILN_SCORE_MULTIPLY, KILN_SCORE_SUM } kiln_score_mode;
@@ -66,6 +68,18 @@ typedef struct kiln_msm {
 /* Resolves msm against the number of optional clauses. */
 int kiln_msm_resolve(const kiln_msm *m, int nclauses);
 
+/* fuzziness and its companions (fuzzy query; match, multi_match, match_bool_prefix). */
+typedef struct kiln_fuzziness {
+    int set;            /* fuzziness given (and not 0) */
+    int edits;          /* 0..2, or -1 for AUTO */
+    int auto_lo, auto_hi; /* AUTO:lo,hi (3, 6): < lo chars 0 edits, < hi 1, else 2 */
+    int prefix_length;  /* leading code points that must match exactly (0) */
+    int max_expansions; /* terms kept by the scoring rewrite (50) */
+    int transpositions; /* a swap of adjacent characters is one edit (1) */
+} kiln_fuzziness;
+/* The edits allowed for a term of n code points. */
+int kiln_fuzziness_edits(const kiln_fuzziness *f, size_t n);
+
 typedef struct kiln_query kiln_query;
 
 typedef struct kiln_query_list {
@@ -86,6 +100,7 @@ struct kiln_query {
             char *analyzer;
             int slop;         /* match_phrase */
             int zero_terms_all; /* zero_terms_query: "all" */
+            kiln_fuzziness fuzzy;
         } match;
         struct {
             char *text;
@@ -98,6 +113,7 @@ struct kiln_query {
             float tie_breaker;
             int slop;
             char *analyzer;
+            kiln_fuzziness fuzzy;
         } multi;
         struct {
             json_t *value; /* term: owned reference */
@@ -115,6 +131,11 @@ struct kiln_query {
             char *value; /* prefix / wildcard pattern */
             int case_insensitive;
         } pattern;
+        struct {
+            char *value; /* not analyzed */
+            kiln_fuzziness fz;
+            int constant; /* rewrite constant_score*: every term within reach, score = boost */
+        } fuzzy;
         struct {
             char **ids;
             size_t n;

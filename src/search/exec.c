@@ -23,6 +23,8 @@ kiln_search_stats *kiln_stats_new(const kiln_plan *p)
     st->doc_count = kiln_xcalloc(p->nfields + 1, sizeof *st->doc_count);
     st->sum_ttf = kiln_xcalloc(p->nfields + 1, sizeof *st->sum_ttf);
     st->cache = kiln_xcalloc((p->nfields + 1) * 256, sizeof *st->cache);
+    st->nfuzzy = p->nfuzzy;
+    st->fuzzy = kiln_xcalloc(p->nfuzzy + 1, sizeof *st->fuzzy);
     return st;
 }
 
@@ -34,6 +36,8 @@ void kiln_stats_free(kiln_search_stats *st)
     free(st->doc_count);
     free(st->sum_ttf);
     free(st->cache);
+    for (size_t i = 0; i < st->nfuzzy; i++) kiln__fuzzset_free(&st->fuzzy[i]);
+    free(st->fuzzy);
     free(st);
 }
 
@@ -53,6 +57,9 @@ void kiln_stats_gather(const kiln_plan *p, const kiln_sindex_reader *r, kiln_sea
             st->doc_count[j] += f->doc_count;
             st->sum_ttf[j] += f->sum_ttf;
         }
+        for (size_t z = 0; z < p->nfuzzy; z++) /* candidates from every segment of every shard */
+            kiln__fuzzy_gather(p->fuzzy[z], kiln__segment_field(s, p->fuzzy[z]->field),
+                               &st->fuzzy[z]);
     }
 }
 
@@ -78,6 +85,8 @@ void kiln_stats_finish(const kiln_plan *p, kiln_search_stats *st)
             cache[i] = 1.0f / (KILN__K1 * ((1 - KILN__B) +
                                            KILN__B * (float)kiln__norm_decode((uint8_t)i) / avgdl));
     }
+    for (size_t z = 0; z < p->nfuzzy; z++)
+        kiln__fuzzy_finish(p->fuzzy[z], &st->fuzzy[z], st->doc_count[p->fuzzy[z]->field_slot]);
 }
 
 /* ---- doc-value predicates ------------------------------------------------------------------ */
@@ -282,6 +291,39 @@ static kiln__it *kiln__expansion_iter(const kiln__pnode *n, const kiln_segment *
     return kiln__it_bitset(e.bits, s->ndocs, e.count, score);
 }
 
+/* A fuzzy node over one segment: its chosen terms (kiln__fuzzy_finish), each a BM25 term
+ * boosted by its similarity with the shared blended idf, summed; or, constant, their union. */
+static kiln__it *kiln__fuzzy_iter(const kiln__pnode *n, const kiln_search_stats *st,
+                                  const kiln_segment *s, const kiln__sfield *f, float cscore)
+{
+    if (!f || !f->indexed || !f->nterms) return NULL;
+    const kiln__fuzzset *fs = &st->fuzzy[n->fuzzy_slot];
+    if (n->fuzzy_const || !n->scoring) {
+        kiln__expctx e = {.s = s, .f = f};
+        e.bits = kiln_xcalloc((s->ndocs + 63) / 64 + 1, sizeof *e.bits);
+        for (size_t i = 0; i < fs->n; i++) {
+            int64_t k = kiln__term_find(f, fs->v[i].term, fs->v[i].len);
+            if (k >= 0) kiln__exp_one(&e, (uint32_t)k);
+        }
+        if (!e.count) {
+            free(e.bits);
+            return NULL;
+        }
+        return kiln__it_bitset(e.bits, s->ndocs, e.count, cscore);
+    }
+    kiln__it **its = kiln_xmalloc((fs->n + 1) * sizeof *its);
+    size_t k = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        int64_t t = kiln__term_find(f, fs->v[i].term, fs->v[i].len);
+        if (t < 0) continue;
+        kiln__bm25 bm = {n->boost * fs->v[i].boost * fs->idf, st->cache + 256 * n->field_slot};
+        its[k++] = kiln__it_term(s, f, (uint32_t)t, bm);
+    }
+    kiln__it *it = k ? kiln__it_or(its, k, 1, 0, 0) : NULL; /* copies the list */
+    free(its);
+    return it;
+}
+
 /* ---- iterator construction ----------------------------------------------------------------- */
 
 static kiln__it *kiln__list_iters(const kiln_plan *p, const kiln__plist *l,
@@ -399,6 +441,8 @@ kiln__it *kiln__plan_iter(const kiln_plan *p, const kiln__pnode *n, const kiln_s
         return kiln__it_script(kiln__plan_iter(p, n->must.v[0], st, s, o), s, o->udf_rt,
                                n->udf_slot, n->udf_exclude, n->score_mode,
                                n->scoring ? n->boost : 1.0f, n->has_min_score, n->min_score);
+    case KILN__P_FUZZY:
+        return kiln__fuzzy_iter(n, st, s, f, cscore);
     case KILN__P_TERM: {
         if (!f || !f->indexed) return NULL;
         int64_t k = kiln__term_find(f, n->terms[0], n->tlens[0]);

@@ -72,6 +72,7 @@ void kiln_plan_free(kiln_plan *p)
     if (!p) return;
     kiln__pnode_free(p->root);
     free(p->udfs);
+    free(p->fuzzy);
     for (size_t i = 0; i < p->nterms; i++) free(p->terms[i].field);
     for (size_t i = 0; i < p->nfields; i++) free(p->fields[i].field);
     free(p->terms);
@@ -134,6 +135,32 @@ static kiln__pnode *kiln__term_node(kiln__pctx *c, const char *field, const char
     n->field = kiln_xstrdup(field);
     kiln__add_term(n, t, len, 0);
     return kiln__scored_terms(c, n);
+}
+
+/* The terms within edits of t (a term node when edits is 0), given a stats slot for its
+ * candidates. */
+static kiln__pnode *kiln__fuzzy_node(kiln__pctx *c, const char *field, const char *t, size_t len,
+                                     const kiln_fuzziness *fz, int constant, float boost,
+                                     int scoring)
+{
+    size_t cps = 0;
+    for (size_t i = 0; i < len; i++) cps += ((unsigned char)t[i] & 0xc0) != 0x80;
+    int edits = kiln_fuzziness_edits(fz, cps);
+    if (edits == 0 && !constant) return kiln__term_node(c, field, t, len, boost, scoring);
+    kiln__pnode *n = kiln__pnode_new(KILN__P_FUZZY, boost, scoring);
+    n->field = kiln_xstrdup(field);
+    kiln__add_term(n, t, len, 0);
+    n->max_edits = edits;
+    n->prefix_len = fz->prefix_length > 0 ? fz->prefix_length : 0;
+    n->max_exp = fz->max_expansions > 0 ? fz->max_expansions : 50;
+    n->transpositions = fz->transpositions;
+    n->fuzzy_const = constant;
+    n->field_slot = kiln__field_slot(c->p, field);
+    kiln_plan *p = c->p;
+    p->fuzzy = kiln_xrealloc(p->fuzzy, (p->nfuzzy + 1) * sizeof *p->fuzzy);
+    n->fuzzy_slot = (uint32_t)p->nfuzzy;
+    p->fuzzy[p->nfuzzy++] = n;
+    return n;
 }
 
 /* ---- analysis of query text ------------------------------------------------------------- */
@@ -291,12 +318,15 @@ static kiln__pnode *kiln__prefix_node(const kiln_field *f, const char *text, siz
 
 static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const char *text,
                                       kiln_operator op, const kiln_msm *msm, const char *analyzer,
-                                      kiln__mf_mode mode, int slop, int zero_all, float boost,
-                                      int scoring)
+                                      kiln__mf_mode mode, int slop, int zero_all,
+                                      const kiln_fuzziness *fz, float boost, int scoring)
 {
     int phrase = mode == KILN__MF_PHRASE, bool_prefix = mode == KILN__MF_BOOL_PREFIX;
+    int fuzzy = fz && fz->set && !phrase;
     if (f->type == KILN_FT_KEYWORD && bool_prefix) /* one token: the value as a prefix */
         return kiln__prefix_node(f, text, strlen(text), boost, scoring);
+    if (f->type == KILN_FT_KEYWORD && fuzzy) /* one token: the value, fuzzily */
+        return kiln__fuzzy_node(c, f->path, text, strlen(text), fz, 0, boost, scoring);
     if (f->type != KILN_FT_TEXT) {
         json_t *v = json_string(text);
         kiln__pnode *n = kiln__exact(c, f, v, boost, scoring);
@@ -314,6 +344,8 @@ static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const 
         n = zero_all ? kiln__pnode_new(KILN__P_ALL, boost, scoring) : kiln__none();
     } else if (tk.n == 1 && bool_prefix) {
         n = kiln__prefix_node(f, tk.t[0], tk.len[0], boost, scoring);
+    } else if (tk.n == 1 && fuzzy) {
+        n = kiln__fuzzy_node(c, f->path, tk.t[0], tk.len[0], fz, 0, boost, scoring);
     } else if (tk.n == 1) {
         n = kiln__term_node(c, f->path, tk.t[0], tk.len[0], boost, scoring);
     } else if (phrase) {
@@ -325,9 +357,10 @@ static kiln__pnode *kiln__match_field(kiln__pctx *c, const kiln_field *f, const 
     } else {
         n = kiln__pnode_new(KILN__P_BOOL, boost, scoring);
         for (size_t i = 0; i < tk.n; i++) { /* bool_prefix: the last term is a prefix */
-            kiln__pnode *t = bool_prefix && i + 1 == tk.n
-                                 ? kiln__prefix_node(f, tk.t[i], tk.len[i], boost, scoring)
-                                 : kiln__term_node(c, f->path, tk.t[i], tk.len[i], boost, scoring);
+            kiln__pnode *t =
+                bool_prefix && i + 1 == tk.n ? kiln__prefix_node(f, tk.t[i], tk.len[i], boost, scoring)
+                : fuzzy ? kiln__fuzzy_node(c, f->path, tk.t[i], tk.len[i], fz, 0, boost, scoring)
+                        : kiln__term_node(c, f->path, tk.t[i], tk.len[i], boost, scoring);
             kiln__plist_push(op == KILN_OP_AND ? &n->must : &n->should, t);
         }
         n->msm = op == KILN_OP_AND ? 0 : msm && msm->set ? kiln_msm_resolve(msm, (int)tk.n) : 1;
@@ -555,7 +588,7 @@ static kiln__pnode *kiln__compile_multi(kiln__pctx *c, const kiln_query *q, floa
                 q->u.multi.type == KILN_MM_PHRASE        ? KILN__MF_PHRASE
                 : q->u.multi.type == KILN_MM_BOOL_PREFIX ? KILN__MF_BOOL_PREFIX
                                                          : KILN__MF_BOOL,
-                q->u.multi.slop, 0, boost * q->u.multi.boosts[i], scoring);
+                q->u.multi.slop, 0, &q->u.multi.fuzzy, boost * q->u.multi.boosts[i], scoring);
             if (!k) {
                 if (fs[j]->type != KILN_FT_TEXT && fs[j]->type != KILN_FT_KEYWORD) {
                     continue; /* lenient across numeric fields, as ES does with "*" */
@@ -592,7 +625,8 @@ static kiln__pnode *kiln__compile(kiln__pctx *c, const kiln_query *q, float boos
                                  q->kind == KILN_Q_MATCH_PHRASE        ? KILN__MF_PHRASE
                                  : q->kind == KILN_Q_MATCH_BOOL_PREFIX ? KILN__MF_BOOL_PREFIX
                                                                        : KILN__MF_BOOL,
-                                 q->u.match.slop, q->u.match.zero_terms_all, boost, scoring);
+                                 q->u.match.slop, q->u.match.zero_terms_all, &q->u.match.fuzzy,
+                                 boost, scoring);
     case KILN_Q_MULTI_MATCH:
         return kiln__compile_multi(c, q, boost, scoring);
     case KILN_Q_TERM:
@@ -623,6 +657,17 @@ static kiln__pnode *kiln__compile(kiln__pctx *c, const kiln_query *q, float boos
     case KILN_Q_EXISTS:
         if (!f && !q->field) return kiln__none();
         return kiln__compile_exists(c, q->field, f, boost, scoring);
+    case KILN_Q_FUZZY: /* a term-level query: the value is not analyzed */
+        if (!f || f->type == KILN_FT_OBJECT) return kiln__none();
+        if (f->type != KILN_FT_TEXT && f->type != KILN_FT_KEYWORD) {
+            kiln_fail(c->err, KILN_E_QUERY_SHARD,
+                      "Can only use fuzzy queries on keyword and text fields - not on [%s] which "
+                      "is of type [%s]",
+                      f->path, kiln_field_type_name(f->type));
+            return NULL;
+        }
+        return kiln__fuzzy_node(c, f->path, q->u.fuzzy.value, strlen(q->u.fuzzy.value),
+                                &q->u.fuzzy.fz, q->u.fuzzy.constant, boost, scoring);
     case KILN_Q_PREFIX:
     case KILN_Q_WILDCARD:
         if (!f || (f->type != KILN_FT_KEYWORD && f->type != KILN_FT_TEXT)) return kiln__none();

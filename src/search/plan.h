@@ -27,6 +27,7 @@ typedef enum {
     KILN__P_BOOSTING,
     KILN__P_UDF,    /* WebAssembly UDF filter: costly per-doc check, cost class 4, run last */
     KILN__P_SCRIPT, /* score computed by a UDF over must.v[0] (script_score/function_score) */
+    KILN__P_FUZZY,  /* terms within an edit distance of terms[0] (fuzzy.c) */
 } kiln__pkind;
 
 typedef struct kiln__pnode kiln__pnode;
@@ -66,6 +67,11 @@ struct kiln__pnode {
     int msm;
     float tie;
     float negative_boost;
+    /* P_FUZZY: the terms within max_edits of terms[0] (code points; the first prefix_len
+     * exact); scored as Lucene's top_terms_blended_freqs rewrite over max_exp terms, or
+     * constant (rewrite constant_score). Its candidates are gathered in stats slot fuzzy_slot */
+    int max_edits, prefix_len, max_exp, transpositions, fuzzy_const;
+    uint32_t fuzzy_slot;
     /* UDF (P_UDF, P_SCRIPT): slot in the plan's UDF list, error policy, score combination */
     size_t udf_slot;
     int udf_exclude;
@@ -96,7 +102,38 @@ struct kiln_plan {
     int needs_scores;
     void **udfs; /* kiln_udf_bound * by slot (borrowed from the query tree) */
     size_t nudfs;
+    const kiln__pnode **fuzzy; /* P_FUZZY nodes by slot (borrowed from the tree) */
+    size_t nfuzzy;
 };
+
+/* A fuzzy node's candidate terms, gathered from every segment of every shard, then chosen
+ * (fuzzy.c). */
+typedef struct kiln__fuzzcand {
+    char *term;
+    size_t len;
+    int edits;
+    float boost; /* 1 - edits / min(code points of the term and of the query term) */
+    uint64_t df;
+} kiln__fuzzcand;
+
+typedef struct kiln__fuzzset {
+    kiln__fuzzcand *v; /* after kiln__fuzzy_finish: the chosen terms only */
+    size_t n, cap;
+    uint32_t *index; /* open addressing on the term bytes: candidate + 1, 0 empty */
+    size_t nindex;
+    float idf; /* of the blended (largest) df of the chosen terms */
+} kiln__fuzzset;
+
+/* Adds the terms of field f (one segment) within reach of fuzzy node n to fs, summing df. */
+void kiln__fuzzy_gather(const kiln__pnode *n, const kiln__sfield *f, kiln__fuzzset *fs);
+/* Chooses the node's terms: the max_exp best (boost, then term bytes) when scored, all when
+ * constant; one idf from their largest df and the field's doc count (Lucene's blending). */
+void kiln__fuzzy_finish(const kiln__pnode *n, kiln__fuzzset *fs, uint64_t doc_count);
+void kiln__fuzzset_free(kiln__fuzzset *fs);
+/* Edit distance of two UTF-8 strings in code points when it is at most max, else max + 1;
+ * with transpositions a swap of adjacent characters counts one (optimal string alignment). */
+int kiln__edit_distance(const char *a, size_t alen, const char *b, size_t blen, int max,
+                        int transpositions);
 
 struct kiln_search_stats {
     uint64_t *df;
@@ -104,6 +141,8 @@ struct kiln_search_stats {
     float *idf;    /* per term slot */
     float *cache;  /* per field slot: 256 floats */
     size_t nterms, nfields;
+    kiln__fuzzset *fuzzy; /* per fuzzy slot */
+    size_t nfuzzy;
 };
 
 /* Builds the iterator of node n over segment s (NULL: matches nothing). */
