@@ -53,6 +53,9 @@ test('five shards in parallel answer as one shard: hits, scores, totals, sorts, 
     { query: { bool: { must: [{ match: { name: 'iphone' } }],
       filter: [{ wasm_udf: { name: 'string_distance', params: { field: 'name', target: 'iPhone 15 edition 3', max_distance: 2 } } }] } }, size: 300 },
     { size: 0, query: { match: { name: 'pixel' } } },
+    // fuzzy candidates and their blended statistics are gathered over every shard
+    { query: { match: { name: { query: 'iphnoe edtion', fuzziness: 'AUTO' } } }, size: 300 },
+    { query: { fuzzy: { name: { value: 'galxy', fuzziness: 2 } } }, size: 300 },
   ];
   for (const q of queries) {
     const a = await k.raw('POST', '/one/_search', JSON.stringify(q), json);
@@ -66,6 +69,8 @@ test('five shards in parallel answer as one shard: hits, scores, totals, sorts, 
     if (q.sort) assert.deepEqual(hitsOf(b), hitsOf(a), JSON.stringify(q)); // unique sort keys
     else assert.deepEqual(hitsOf(b).map(key).sort(), hitsOf(a).map(key).sort(), JSON.stringify(q));
     assert.deepEqual(hitsOf(b).map((h) => h[1]), hitsOf(a).map((h) => h[1]));
+    if (q.query.fuzzy || (q.query.match && q.query.match.name.fuzziness))
+      assert.ok(a.body.hits.total.value > 0, `fuzzy matched nothing: ${JSON.stringify(q)}`);
   }
   // the UDF query found something, and one index pattern over both indices sums them
   const u = await k.raw('POST', '/one,five/_search', JSON.stringify(queries[5]), json);
