@@ -192,6 +192,16 @@ static int kiln__cat_render(kiln_req *req, kiln_resp *resp, const kiln__cat_col 
     return 0;
 }
 
+/* The epoch and timestamp columns of _cat/health and _cat/count (64-byte cells). */
+static void kiln__cat_clock(char *epoch, char *timestamp)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(epoch, 64, "%lld", (long long)now);
+    strftime(timestamp, 64, "%H:%M:%S", &tm);
+}
+
 static int kiln__cat_indices(kiln_req *req, kiln_resp *resp)
 {
     static const kiln__cat_col cols[] = {
@@ -262,12 +272,8 @@ static int kiln__cat_health(kiln_req *req, kiln_resp *resp)
         return kiln__reply(resp, &err);
     kiln__shard_counts c = kiln__count_shards(list, n);
     kiln_node_release(list, n);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
     char buf[NCOLS][64];
-    snprintf(buf[0], 64, "%lld", (long long)now);
-    strftime(buf[1], 64, "%H:%M:%S", &tm);
+    kiln__cat_clock(buf[0], buf[1]);
     snprintf(buf[2], 64, KILN_CLUSTER_NAME);
     snprintf(buf[3], 64, "%s", c.replicas_unassigned ? "yellow" : "green");
     snprintf(buf[4], 64, "1");
@@ -299,12 +305,8 @@ static int kiln__cat_count(kiln_req *req, kiln_resp *resp)
         return 0;
     }
     kiln_buf_free(&r.body);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
     char buf[NCOLS][64];
-    snprintf(buf[0], 64, "%lld", (long long)now);
-    strftime(buf[1], 64, "%H:%M:%S", &tm);
+    kiln__cat_clock(buf[0], buf[1]);
     snprintf(buf[2], 64, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(j, "count")));
     json_decref(j);
     char *row[NCOLS] = {buf[0], buf[1], buf[2]};

@@ -125,15 +125,7 @@ static int run_child(char *const argv[], const char *dir, const limits_t *lim, c
     }
     if (pid == 0) {
         setpgid(0, 0);
-        struct rlimit r;
-        r.rlim_cur = r.rlim_max = lim->cpu_s;
-        setrlimit(RLIMIT_CPU, &r);
-        r.rlim_cur = r.rlim_max = lim->as_bytes;
-        setrlimit(RLIMIT_AS, &r);
-        r.rlim_cur = r.rlim_max = lim->fsize_bytes;
-        setrlimit(RLIMIT_FSIZE, &r);
-        r.rlim_cur = r.rlim_max = 0;
-        setrlimit(RLIMIT_CORE, &r);
+        kiln__child_limits(lim->cpu_s, lim->as_bytes, lim->fsize_bytes);
         if (chdir(dir) != 0) _exit(126);
         int in = open("/dev/null", O_RDONLY),
             err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -6,6 +6,7 @@
 #include "wasm_int.h"
 
 #include <setjmp.h>
+#include <sys/resource.h>
 #include <wasm-rt.h>
 
 #include "kiln_abi.h"
@@ -157,6 +158,21 @@ const char *kiln__module_t0_translator(const kiln_wasm_module *m);
 int kiln__compile(const char *dir, int tier, const kiln__gen_opts *o, kiln_wasm_error *err);
 /* Tier 0 of Kiln's own C (kiln__translate_own): dir/k.c -> dir/t0.so with tcc, in a child. */
 int kiln__compile_own(const char *dir, const kiln__gen_opts *o, kiln_wasm_error *err);
+/* The limits a compiler child runs under (CPU seconds, address space, file size, no core
+ * dump). Inline: it runs in a vforked child, which may only make system calls. */
+static inline void kiln__child_limits(uint32_t cpu_s, uint64_t as_bytes, uint64_t fsize_bytes)
+{
+    struct rlimit r;
+    r.rlim_cur = r.rlim_max = cpu_s;
+    setrlimit(RLIMIT_CPU, &r);
+    r.rlim_cur = r.rlim_max = as_bytes;
+    setrlimit(RLIMIT_AS, &r);
+    r.rlim_cur = r.rlim_max = fsize_bytes;
+    setrlimit(RLIMIT_FSIZE, &r);
+    r.rlim_cur = r.rlim_max = 0;
+    setrlimit(RLIMIT_CORE, &r);
+}
+
 /* wasm_tccd.c: the tier-0 compile server (libtcc in a child per module, see there).
  * 0: dir/t0.so built; -1: rejected (why says: tcc error, signal, CPU limit, timeout);
  * 1: no server (not built in, disabled, or gone): exec tcc instead. */

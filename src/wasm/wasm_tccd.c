@@ -61,15 +61,7 @@ static long now_ms(void)
 /* ---- the per-module child: the only place tcc runs ---- */
 static void __attribute__((noreturn)) compile_child(const tccd_req *q)
 {
-    struct rlimit r;
-    r.rlim_cur = r.rlim_max = q->cpu_s;
-    setrlimit(RLIMIT_CPU, &r);
-    r.rlim_cur = r.rlim_max = q->as_bytes;
-    setrlimit(RLIMIT_AS, &r);
-    r.rlim_cur = r.rlim_max = q->fsize_bytes;
-    setrlimit(RLIMIT_FSIZE, &r);
-    r.rlim_cur = r.rlim_max = 0;
-    setrlimit(RLIMIT_CORE, &r);
+    kiln__child_limits(q->cpu_s, q->as_bytes, q->fsize_bytes);
     if (chdir(q->dir) != 0) _exit(126);
     int err = open("stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (err < 0) _exit(126);
