@@ -107,6 +107,7 @@ static int kiln__delete_shard(kiln__dbq *d, kiln_index *idx, unsigned s, const k
 static int kiln__delete_index(kiln__dbq *d, kiln_index *idx, const kiln_query *q, int *stop,
                               kiln_error *err)
 {
+    if (kiln_index_blocked(idx, KILN_OP_CLASS_DELETE, err)) return -1;
     kiln_mapping *m = kiln_index_mapping(idx);
     kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__ms_now(), err);
     kiln_mapping_unref(m);

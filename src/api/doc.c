@@ -151,6 +151,10 @@ static int kiln__get_doc(kiln_req *req, kiln_resp *resp)
     kiln_error err;
     kiln_index *idx = kiln_node_get(kiln__node, kiln_req_param(req, "index"), &err);
     if (!idx) return kiln__reply(resp, &err);
+    if (kiln_index_blocked(idx, KILN_OP_CLASS_READ, &err)) {
+        kiln_index_unref(idx);
+        return kiln__reply(resp, &err);
+    }
     int with_source = kiln_req_query_bool(req, "_source", 1) != 0;
     kiln_buf_reset(&resp->body);
     int found = kiln__get_into(&resp->body, idx, kiln_req_param(req, "id"),
@@ -166,6 +170,10 @@ static int kiln__get_source(kiln_req *req, kiln_resp *resp)
     const char *name = kiln_req_param(req, "index"), *id = kiln_req_param(req, "id");
     kiln_index *idx = kiln_node_get(kiln__node, name, &err);
     if (!idx) return kiln__reply(resp, &err);
+    if (kiln_index_blocked(idx, KILN_OP_CLASS_READ, &err)) {
+        kiln_index_unref(idx);
+        return kiln__reply(resp, &err);
+    }
     kiln_doc_meta meta;
     unsigned shard = kiln_index_route(idx, id, strlen(id), kiln_req_query(req, "routing"));
     kiln_buf_reset(&resp->body);

@@ -845,6 +845,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
     for (size_t i = 0; i < n; i++) {
         kiln__target *t = &ts[nt++];
         t->idx = list[i];
+        if (kiln_index_blocked(t->idx, KILN_OP_CLASS_READ, &err)) goto fail;
         long window = kiln_index_setting_long(t->idx, "index.max_result_window",
                                               KILN_MAX_RESULT_WINDOW_DEFAULT);
         if (r.from + r.size > window) {

@@ -25,6 +25,7 @@
     X(TOO_LARGE, "content_too_long_exception", 413)                                               \
     X(UNSUPPORTED_MEDIA, "media_type_header_exception", 415)                                      \
     X(SECURITY, "security_exception", 401)                                                        \
+    X(CLUSTER_BLOCK, "cluster_block_exception", 403)                                              \
     X(IO, "io_exception", 500)                                                                    \
     X(INTERNAL, "internal_server_error", 500)                                                     \
     X(UNAVAILABLE, "unavailable_shards_exception", 503)

@@ -137,6 +137,43 @@ const char *kiln_index_setting(const kiln_index *idx, const char *key, char *buf
     return out;
 }
 
+/* The KILN_BLOCK_* bits of flat settings. */
+static int kiln__blocks_of(json_t *flat)
+{
+    static const struct { const char *key; int bit; } b[] = {
+        {"index.blocks.write", KILN_BLOCK_WRITE},
+        {"index.blocks.read_only", KILN_BLOCK_READ_ONLY},
+        {"index.blocks.read_only_allow_delete", KILN_BLOCK_ALLOW_DELETE},
+        {"index.blocks.read", KILN_BLOCK_READ},
+    };
+    int bits = 0;
+    for (size_t k = 0; k < sizeof b / sizeof *b; k++) {
+        json_t *v = json_object_get(flat, b[k].key);
+        if (json_is_string(v) && !strcmp(json_string_value(v), "true")) bits |= b[k].bit;
+    }
+    return bits;
+}
+
+int kiln_index_blocked(const kiln_index *idx, kiln_op_class op, kiln_error *err)
+{
+    int bits = atomic_load_explicit(&idx->blocks, memory_order_relaxed);
+    if (!bits) return 0;
+    const char *why = NULL;
+    if (op == KILN_OP_CLASS_READ) {
+        if (bits & KILN_BLOCK_READ) why = "FORBIDDEN/7/index read (api)";
+    } else if (bits & KILN_BLOCK_READ_ONLY) {
+        why = "FORBIDDEN/5/index read-only (api)";
+    } else if ((bits & KILN_BLOCK_ALLOW_DELETE) && op != KILN_OP_CLASS_DELETE) {
+        why = "FORBIDDEN/12/index read-only / allow delete (api)";
+    } else if ((bits & KILN_BLOCK_WRITE) && op != KILN_OP_CLASS_METADATA) {
+        why = "FORBIDDEN/8/index write (api)";
+    }
+    if (!why) return 0;
+    kiln_fail(err, KILN_E_CLUSTER_BLOCK, "index [%s] blocked by: [%s];", idx->name, why);
+    kiln_error_set_index(err, idx->name);
+    return -1;
+}
+
 long kiln_index_setting_long(const kiln_index *idx, const char *key, long def)
 {
     char buf[32];
@@ -311,6 +348,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
     snprintf(buf, sizeof buf, "%" PRId64, idx->creation_date);
     json_object_set_new(idx->settings, "index.creation_date", json_string(buf));
     json_object_set_new(idx->settings, "index.version.created", json_string("136327827"));
+    atomic_store(&idx->blocks, kiln__blocks_of(idx->settings));
     if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(json_object_get(body, "mappings"), err);
     if (!m) goto fail;
@@ -356,6 +394,7 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     snprintf(idx->uuid, sizeof idx->uuid, "%s", uuid);
     idx->creation_date = created;
     idx->settings = json_incref(settings);
+    atomic_store(&idx->blocks, kiln__blocks_of(idx->settings));
     idx->nshards = (unsigned)kiln_index_setting_long(idx, "index.number_of_shards", 1);
     if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
@@ -436,6 +475,7 @@ int kiln_index_update_settings(kiln_index *idx, json_t *changes, kiln_setting_ch
             pthread_rwlock_wrlock(&idx->settings_lock);
             idx->settings = next;
             pthread_rwlock_unlock(&idx->settings_lock);
+            atomic_store(&idx->blocks, kiln__blocks_of(next));
             json_decref(cur);
         }
     }
@@ -446,6 +486,7 @@ int kiln_index_update_settings(kiln_index *idx, json_t *changes, kiln_setting_ch
 
 int kiln_index_put_mapping(kiln_index *idx, json_t *body, kiln_error *err)
 {
+    if (kiln_index_blocked(idx, KILN_OP_CLASS_METADATA, err)) return -1;
     pthread_mutex_lock(&idx->mapping_lock);
     kiln_mapping *m = kiln_mapping_merge(atomic_load(&idx->mapping), body, err);
     if (m && kiln__check_analyzers(idx, m, err)) {
@@ -611,6 +652,9 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err)
         w->idlen = strlen(w->gen_id);
     }
     if (kiln__check_id(w, err)) goto out;
+    if (kiln_index_blocked(idx, w->op == KILN_OP_DELETE ? KILN_OP_CLASS_DELETE : KILN_OP_CLASS_WRITE,
+                           err))
+        goto out;
     w->shard = kiln_index_route(idx, w->id, w->idlen, w->routing);
     kiln_shard *s = idx->shards[w->shard];
     switch (w->op) {
@@ -693,6 +737,11 @@ int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex
                               kiln_error *err)
 {
     kiln_shard *s = idx->shards[w->shard];
+    if (kiln_index_blocked(idx, KILN_OP_CLASS_WRITE, err)) { /* set after the item was prepared */
+        kiln_shard_prep_release(s, prep);
+        w->status = kiln_code_status(err->code);
+        return -1;
+    }
     kiln_write_opts o = w->opts;
     o.op_create = w->op == KILN_OP_CREATE;
     int rc = kiln_shard_index_prepared(s, w->id, w->idlen, w->body, w->body_len, prep, &o,

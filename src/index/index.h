@@ -29,7 +29,21 @@ typedef struct kiln_index {
     kiln_mapping *_Atomic mapping;
     kiln_analysis_registry *analysis; /* built-in + custom analyzers from the settings */
     atomic_int deleted;          /* files removed when the last reference goes */
+    atomic_int blocks;           /* KILN_BLOCK_* of the index.blocks.* settings */
 } kiln_index;
+
+/* index.blocks.*: what an index refuses (ES's cluster_block_exception, 403). */
+enum {
+    KILN_BLOCK_WRITE = 1,         /* index.blocks.write: document writes */
+    KILN_BLOCK_READ_ONLY = 2,     /* index.blocks.read_only: writes, deletes, mapping changes */
+    KILN_BLOCK_ALLOW_DELETE = 4,  /* index.blocks.read_only_allow_delete: as read_only, deletes
+                                     still allowed */
+    KILN_BLOCK_READ = 8,          /* index.blocks.read: searches and gets */
+};
+typedef enum { KILN_OP_CLASS_WRITE, KILN_OP_CLASS_DELETE, KILN_OP_CLASS_METADATA,
+               KILN_OP_CLASS_READ } kiln_op_class;
+/* 0, or -1 with the ES error naming the block when idx refuses that kind of operation. */
+int kiln_index_blocked(const kiln_index *idx, kiln_op_class op, kiln_error *err);
 
 typedef enum { KILN_OP_INDEX, KILN_OP_CREATE, KILN_OP_UPDATE, KILN_OP_DELETE } kiln_op_type;
 

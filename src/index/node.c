@@ -339,7 +339,8 @@ static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int
 /* Settings an open index can change (ES's dynamic ones that Kiln has), and those it cannot. */
 static const char *const kiln__dynamic_settings[] = {
     "index.refresh_interval", "index.search.idle.after", "index.number_of_replicas",
-    "index.max_result_window"};
+    "index.max_result_window", "index.blocks.write", "index.blocks.read_only",
+    "index.blocks.read_only_allow_delete", "index.blocks.read"};
 static const char *const kiln__static_settings[] = {
     "index.number_of_shards", "index.soft_deletes.enabled", "index.codec"};
 static const char *const kiln__private_settings[] = {
@@ -392,9 +393,17 @@ static int kiln__check_update(void *ctx, kiln_index *idx, const char *key, json_
                          "settings",
                          key);
     }
+    int block = !strncmp(key, "index.blocks.", 13);
+    /* a read-only index still takes changes of its blocks, as in ES */
+    if (!block && kiln_index_blocked(idx, KILN_OP_CLASS_METADATA, err)) return -1;
     if (json_is_null(v)) return 0; /* back to the default */
     if (!json_is_string(v))
         return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "setting [%s] must be a single value", key);
+    if (block && strcmp(json_string_value(v), "true") && strcmp(json_string_value(v), "false"))
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "Failed to parse value [%s] as only [true] or [false] are allowed.",
+                         json_string_value(v));
+    if (block) return 0;
     if (!strcmp(key, "index.refresh_interval")) return kiln_node_parse_interval(v, NULL, err);
     if (!strcmp(key, "index.search.idle.after")) return kiln__parse_time(v, key, 0, NULL, err);
     if (!strcmp(key, "index.number_of_replicas")) return kiln__check_long(v, key, 0, 64, err);

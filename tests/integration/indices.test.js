@@ -328,3 +328,48 @@ test('_cat/count counts searchable documents, as ES (a _count of match_all); GET
   assert.match(r.text, /^=\^\.\^=\n/);
   assert.match(r.text, /\/_cat\/count\n/);
 });
+
+test('index.blocks.*: write, read_only, read_only_allow_delete and read refuse what ES refuses, with 403 cluster_block_exception', async () => {
+  await k.client.indices.create({ index: 'blk' });
+  await k.client.index({ index: 'blk', id: '1', body: { a: 1 }, refresh: true });
+  const put = (s) => k.raw('PUT', '/blk/_settings', { index: { blocks: s } });
+  const expect403 = (r, what) => {
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.body.error.type, 'cluster_block_exception');
+    assert.match(r.body.error.reason, new RegExp(`index \\[blk\\] blocked by: \\[FORBIDDEN/${what}`));
+  };
+  const nd = (lines) => lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+  const bulk = () => k.raw('POST', '/_bulk', nd([{ index: { _index: 'blk', _id: '9' } }, { a: 9 }]), { 'Content-Type': 'application/x-ndjson' });
+
+  assert.equal((await put({ write: true })).status, 200);
+  expect403(await k.raw('PUT', '/blk/_doc/2', { a: 2 }), '8/index write');
+  expect403(await k.raw('DELETE', '/blk/_doc/1'), '8/index write');
+  let b = await bulk();
+  assert.equal(b.body.errors, true);
+  assert.equal(b.body.items[0].index.status, 403);
+  assert.equal(b.body.items[0].index.error.type, 'cluster_block_exception');
+  assert.equal((await k.raw('GET', '/blk/_doc/1')).status, 200); // reads go on
+  assert.equal((await k.raw('PUT', '/blk/_mapping', { properties: { z: { type: 'keyword' } } })).status, 200);
+
+  assert.equal((await put({ write: false, read_only: true })).status, 200);
+  expect403(await k.raw('PUT', '/blk/_mapping', { properties: { y: { type: 'keyword' } } }), '5/index read-only');
+  expect403(await k.raw('PUT', '/blk/_settings', { index: { refresh_interval: '2s' } }), '5/index read-only');
+  expect403(await k.raw('POST', '/blk/_delete_by_query', { query: { match_all: {} } }), '5/index read-only');
+
+  // read_only_allow_delete: deletes only (the disk-flood block ES sets)
+  assert.equal((await put({ read_only: null, read_only_allow_delete: true })).status, 200);
+  expect403(await k.raw('PUT', '/blk/_doc/3', { a: 3 }), '12/index read-only / allow delete');
+  assert.equal((await k.raw('DELETE', '/blk/_doc/1')).status, 200);
+
+  // read: searches and gets refused; blocks survive a restart (persisted settings)
+  assert.equal((await put({ read_only_allow_delete: null, read: true })).status, 200);
+  await k.restart('SIGKILL');
+  expect403(await k.raw('POST', '/blk/_search', { query: { match_all: {} } }), '7/index read');
+  expect403(await k.raw('GET', '/blk/_doc/1'), '7/index read');
+  assert.equal((await k.raw('PUT', '/blk/_doc/4', { a: 4 })).status, 201); // writes go on
+  assert.equal((await put({ read: 'maybe' })).status, 400);
+  assert.equal((await put({ read: false })).status, 200);
+  assert.equal((await k.raw('GET', '/blk/_doc/4')).status, 200);
+  b = await bulk();
+  assert.equal(b.body.errors, false);
+});
