@@ -218,7 +218,8 @@ static int kiln__mget(kiln_req *req, kiln_resp *resp)
         }
         kiln_error err;
         kiln_index *idx = kiln_node_get(kiln__node, name, &err);
-        if (!idx) {
+        if (!idx || kiln_index_blocked(idx, KILN_OP_CLASS_READ, &err)) { /* this doc's error */
+            if (idx) kiln_index_unref(idx);
             kiln_buf_puts(b, "{\"_index\":");
             kiln_buf_json_cstr(b, name);
             kiln_buf_puts(b, ",\"_id\":");

@@ -366,6 +366,9 @@ test('index.blocks.*: write, read_only, read_only_allow_delete and read refuse w
   await k.restart('SIGKILL');
   expect403(await k.raw('POST', '/blk/_search', { query: { match_all: {} } }), '7/index read');
   expect403(await k.raw('GET', '/blk/_doc/1'), '7/index read');
+  const mg = await k.raw('POST', '/_mget', { docs: [{ _index: 'blk', _id: '1' }] });
+  assert.equal(mg.status, 200); // _mget answers each doc: this one with the block
+  assert.equal(mg.body.docs[0].error.type, 'cluster_block_exception');
   assert.equal((await k.raw('PUT', '/blk/_doc/4', { a: 4 })).status, 201); // writes go on
   assert.equal((await put({ read: 'maybe' })).status, 400);
   assert.equal((await put({ read: false })).status, 200);
