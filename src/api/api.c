@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 kiln_node *kiln__node;
 
@@ -144,7 +145,7 @@ static void kiln__put_i64(kiln_buf *b, int64_t v)
 
 void kiln__write_result(kiln_buf *b, const kiln_index *idx, const kiln_write *w)
 {
-    long replicas = kiln_index_setting_long(idx, "index.number_of_replicas", 0);
+    long replicas = kiln_index_replicas(idx);
     int noop = w->result == KILN_RESULT_NOOP;
     kiln_buf_puts(b, "\"_index\":");
     kiln_buf_json_cstr(b, idx->name);
@@ -209,4 +210,33 @@ int kiln__dsl_fail(kiln_resp *resp, const kiln_dsl_error *de)
     return kiln__reply_json(resp, kiln_code_status(de->err.code),
                             json_pack("{s:o,s:i}", "error", err, "status",
                                       kiln_code_status(de->err.code)));
+}
+
+/* Resolves {index} (comma lists, wildcards) honouring ignore_unavailable/allow_no_indices. */
+int kiln__resolve_indices(kiln_req *req, kiln_resp *resp, kiln_index ***list, size_t *n)
+{
+    kiln_error err;
+    const char *target = kiln_req_param(req, "index");
+    int ignore = kiln_req_query_bool(req, "ignore_unavailable", 0) == 1;
+    int allow_none = kiln_req_query_bool(req, "allow_no_indices", 1) != 0;
+    if (kiln_node_resolve(kiln__node, target ? target : "_all", ignore, allow_none, list, n,
+                          &err)) {
+        kiln__reply(resp, &err);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t kiln__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kiln__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -21,6 +21,14 @@ json_t *kiln__body_json(kiln_req *req, kiln_resp *resp, int *ok);
 /* Answers with the error in err (ES body and status). Returns 0 for handler convenience. */
 int kiln__reply(kiln_resp *resp, const kiln_error *err);
 
+/* Resolves {index} (absent: _all; comma lists, wildcards) honouring ignore_unavailable and
+ * allow_no_indices; -1 after answering the error. Release the list with kiln_node_release. */
+int kiln__resolve_indices(kiln_req *req, kiln_resp *resp, kiln_index ***list, size_t *n);
+
+/* Milliseconds: monotonic (for "took"), and wall-clock (date math's "now"). */
+int64_t kiln__mono_ms(void);
+int64_t kiln__wall_ms(void);
+
 /* Answers a query DSL error as ES shapes it (the root cause, wrapped inside a compound, with
  * the JSON path). Returns 0. */
 struct kiln_dsl_error;

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct kiln__dbq {
     int proceed;        /* conflicts=proceed */
@@ -21,13 +20,6 @@ typedef struct kiln__dbq {
     uint64_t total, deleted, conflicts, batches;
     json_t *failures;
 } kiln__dbq;
-
-static int64_t kiln__ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Deletes one batch's hits from shard s; -1 with err on a storage error. *stop when the request
  * has to end (a conflict without proceed, or max_docs reached). */
@@ -109,7 +101,7 @@ static int kiln__delete_index(kiln__dbq *d, kiln_index *idx, const kiln_query *q
 {
     if (kiln_index_blocked(idx, KILN_OP_CLASS_DELETE, err)) return -1;
     kiln_mapping *m = kiln_index_mapping(idx);
-    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__ms_now(), err);
+    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__mono_ms(), err);
     kiln_mapping_unref(m);
     if (!p) return -1;
     kiln_search_stats *st = kiln_stats_new(p);
@@ -139,7 +131,7 @@ static int kiln__bad_param(kiln_resp *resp, const char *what)
 
 static int kiln__delete_by_query(kiln_req *req, kiln_resp *resp)
 {
-    int64_t t0 = kiln__ms_now();
+    int64_t t0 = kiln__mono_ms();
     kiln__dbq d = {.max_docs = -1};
     const char *conflicts = kiln_req_query(req, "conflicts");
     if (conflicts && strcmp(conflicts, "abort") && strcmp(conflicts, "proceed"))
@@ -188,11 +180,9 @@ static int kiln__delete_by_query(kiln_req *req, kiln_resp *resp)
     }
     kiln_index **list;
     size_t n;
-    if (kiln_node_resolve(kiln__node, kiln_req_param(req, "index"),
-                          kiln_req_query_bool(req, "ignore_unavailable", 0) == 1,
-                          kiln_req_query_bool(req, "allow_no_indices", 1) != 0, &list, &n, &err)) {
+    if (kiln__resolve_indices(req, resp, &list, &n)) {
         kiln_query_free(q);
-        return kiln__reply(resp, &err);
+        return 0;
     }
     d.failures = json_array();
     int rc = 0, stop = 0;
@@ -207,7 +197,7 @@ static int kiln__delete_by_query(kiln_req *req, kiln_resp *resp)
     }
     json_t *out = json_pack(
         "{s:I,s:b,s:I,s:I,s:I,s:I,s:i,s:{s:i,s:i},s:i,s:f,s:i,s:o}", "took",
-        (json_int_t)(kiln__ms_now() - t0), "timed_out", 0, "total", (json_int_t)d.total,
+        (json_int_t)(kiln__mono_ms() - t0), "timed_out", 0, "total", (json_int_t)d.total,
         "deleted", (json_int_t)d.deleted, "batches", (json_int_t)d.batches, "version_conflicts",
         (json_int_t)d.conflicts, "noops", 0, "retries", "bulk", 0, "search", 0,
         "throttled_millis", 0, "requests_per_second", -1.0, "throttled_until_millis", 0,

@@ -35,21 +35,6 @@ static int kiln__create_index(kiln_req *req, kiln_resp *resp)
                                       1, "index", name));
 }
 
-/* Resolves {index} (comma lists, wildcards) honouring ignore_unavailable/allow_no_indices. */
-static int kiln__resolve(kiln_req *req, kiln_resp *resp, kiln_index ***list, size_t *n)
-{
-    kiln_error err;
-    const char *target = kiln_req_param(req, "index");
-    int ignore = kiln_req_query_bool(req, "ignore_unavailable", 0) == 1;
-    int allow_none = kiln_req_query_bool(req, "allow_no_indices", 1) != 0;
-    if (kiln_node_resolve(kiln__node, target ? target : "_all", ignore, allow_none, list, n,
-                          &err)) {
-        kiln__reply(resp, &err);
-        return -1;
-    }
-    return 0;
-}
-
 static int kiln__index_exists(kiln_req *req, kiln_resp *resp)
 {
     kiln_index **list;
@@ -66,7 +51,7 @@ static int kiln__per_index(kiln_req *req, kiln_resp *resp, json_t *(*section)(ki
 {
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    if (kiln__resolve_indices(req, resp, &list, &n)) return 0;
     json_t *out = json_object();
     for (size_t i = 0; i < n; i++) json_object_set_new(out, list[i]->name, section(list[i]));
     kiln_node_release(list, n);
@@ -158,7 +143,7 @@ static int kiln__get_settings(kiln_req *req, kiln_resp *resp)
 {
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    if (kiln__resolve_indices(req, resp, &list, &n)) return 0;
     const char *names = kiln_req_param(req, "name");
     int as_flat = kiln_req_query_bool(req, "flat_settings", 0) == 1;
     int defaults = kiln_req_query_bool(req, "include_defaults", 0) == 1;
@@ -192,7 +177,7 @@ static int kiln__update_each(kiln_req *req, kiln_resp *resp, const char *if_empt
     if (!body && if_empty) return kiln_resp_fail(resp, KILN_E_ACTION_VALIDATION, "%s", if_empty);
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) {
+    if (kiln__resolve_indices(req, resp, &list, &n)) {
         json_decref(body);
         return 0;
     }
@@ -217,7 +202,7 @@ static int kiln__get_field_mapping(kiln_req *req, kiln_resp *resp)
 {
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    if (kiln__resolve_indices(req, resp, &list, &n)) return 0;
     const char *fields = kiln_req_param(req, "fields");
     json_t *out = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -242,7 +227,7 @@ static int kiln__delete_index(kiln_req *req, kiln_resp *resp)
 {
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    if (kiln__resolve_indices(req, resp, &list, &n)) return 0;
     for (size_t i = 0; i < n; i++) {
         kiln_error err;
         /* Already gone (a concurrent delete) is fine: the outcome is the same. */
@@ -267,12 +252,12 @@ static int kiln__shards_op(kiln_req *req, kiln_resp *resp, kiln__shards_fn op, c
 {
     kiln_index **list;
     size_t n;
-    if (kiln__resolve(req, resp, &list, &n)) return 0;
+    if (kiln__resolve_indices(req, resp, &list, &n)) return 0;
     long total = 0, ok = 0;
     kiln_error err;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        long rep = kiln_index_setting_long(list[i], "index.number_of_replicas", 0);
+        long rep = kiln_index_replicas(list[i]);
         total += (long)list[i]->nshards * (1 + rep);
         if (op(list[i], arg, &err) == 0)
             ok += list[i]->nshards;

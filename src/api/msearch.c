@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Header keys ES accepts; only those that change a search here are applied. */
 static const char *const kiln__header_keys[] = {
@@ -73,16 +72,9 @@ static int kiln__header(kiln_req *req, json_t *h, const char *url_index, char *i
     return 0;
 }
 
-static int64_t kiln__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int kiln__msearch(kiln_req *req, kiln_resp *resp)
 {
-    int64_t t0 = kiln__now_ms();
+    int64_t t0 = kiln__mono_ms();
     const char *p = req->body, *end = req->body + req->body_len;
     const char *url_index = kiln_req_param(req, "index");
     kiln_buf out = KILN_BUF_INIT;
@@ -142,7 +134,7 @@ static int kiln__msearch(kiln_req *req, kiln_resp *resp)
     }
     kiln_buf_putc(&out, ']');
     kiln_buf b = KILN_BUF_INIT;
-    kiln_buf_printf(&b, "{\"took\":%" PRId64 ",", kiln__now_ms() - t0);
+    kiln_buf_printf(&b, "{\"took\":%" PRId64 ",", kiln__mono_ms() - t0);
     kiln_buf_append(&b, out.data, out.len);
     kiln_buf_putc(&b, '}');
     kiln_resp_json(resp, 200, b.data);

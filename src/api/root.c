@@ -36,14 +36,14 @@ static kiln__shard_counts kiln__count_shards(kiln_index **list, size_t n)
     for (size_t i = 0; i < n; i++) {
         c.primaries += list[i]->nshards;
         c.replicas_unassigned +=
-            list[i]->nshards * kiln_index_setting_long(list[i], "index.number_of_replicas", 0);
+            list[i]->nshards * kiln_index_replicas(list[i]);
     }
     return c;
 }
 
 static const char *kiln__health_of(const kiln_index *idx)
 {
-    return kiln_index_setting_long(idx, "index.number_of_replicas", 0) > 0 ? "yellow"
+    return kiln_index_replicas(idx) > 0 ? "yellow"
                                                                                : "green";
 }
 
@@ -230,7 +230,7 @@ static int kiln__cat_indices(kiln_req *req, kiln_resp *resp)
         snprintf(buf[1], 64, "open");
         snprintf(buf[3], 64, "%s", idx->uuid);
         snprintf(buf[4], 64, "%u", idx->nshards);
-        snprintf(buf[5], 64, "%ld", kiln_index_setting_long(idx, "index.number_of_replicas", 0));
+        snprintf(buf[5], 64, "%d", kiln_index_replicas(idx));
         snprintf(buf[6], 64, "%llu", (unsigned long long)st.docs);
         snprintf(buf[7], 64, "%llu", (unsigned long long)st.deleted);
         if (bytes && !strcmp(bytes, "b"))

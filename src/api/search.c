@@ -62,13 +62,6 @@ static int64_t kiln__mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int64_t kiln__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "10ms", "2s", "1m", "500" (ms). -1 when malformed. */
 static int64_t kiln__parse_time(const char *s)
 {

@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-static int64_t kiln__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Explanation of one index, or NULL without explain. */
 static json_t *kiln__explanation(const char *index, const char *error)
@@ -44,13 +36,10 @@ static int kiln__validate_query(kiln_req *req, kiln_resp *resp)
     size_t n = 0;
     kiln_error err;
     kiln_error_clear(&err);
-    const char *target = kiln_req_param(req, "index");
-    if (kiln_node_resolve(kiln__node, target ? target : "_all",
-                          kiln_req_query_bool(req, "ignore_unavailable", 0) == 1,
-                          kiln_req_query_bool(req, "allow_no_indices", 1) != 0, &list, &n, &err)) {
+    if (kiln__resolve_indices(req, resp, &list, &n)) {
         json_decref(owned);
         json_decref(body);
-        return kiln__reply(resp, &err);
+        return 0;
     }
     kiln_dsl_error de;
     kiln_query *query = kiln_dsl_parse(qj, "query", &de);

@@ -154,6 +154,14 @@ static int kiln__blocks_of(json_t *flat)
     return bits;
 }
 
+/* Publishes what is derived from a new settings object (blocks, replicas). */
+static void kiln__settings_derive(kiln_index *idx, json_t *flat)
+{
+    json_t *r = json_object_get(flat, "index.number_of_replicas");
+    atomic_store(&idx->replicas, json_is_string(r) ? atoi(json_string_value(r)) : 0);
+    atomic_store(&idx->blocks, kiln__blocks_of(flat));
+}
+
 int kiln_index_blocked(const kiln_index *idx, kiln_op_class op, kiln_error *err)
 {
     int bits = atomic_load_explicit(&idx->blocks, memory_order_relaxed);
@@ -197,18 +205,12 @@ json_t *kiln_index_settings_json(const kiln_index *idx)
     return nested;
 }
 
-static int kiln__setting_int(json_t *flat, const char *key, long min, long max, long def,
-                             long *out, kiln_error *err)
+int kiln_setting_long(json_t *v, const char *key, long min, long max, long *out,
+                      kiln_error *err)
 {
-    json_t *v = json_object_get(flat, key);
-    if (!v) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%ld", def);
-        json_object_set_new(flat, key, json_string(buf));
-        *out = def;
-        return 0;
-    }
-    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    char num[32];
+    if (json_is_integer(v)) snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    const char *s = json_is_integer(v) ? num : json_is_string(v) ? json_string_value(v) : "";
     char *end;
     long n = strtol(s, &end, 10);
     if (!*s || *end)
@@ -218,7 +220,20 @@ static int kiln__setting_int(json_t *flat, const char *key, long min, long max, 
         return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                          "Failed to parse value [%ld] for setting [%s] must be %s %ld", n, key,
                          n < min ? ">=" : "<=", n < min ? min : max);
-    *out = n;
+    if (out) *out = n;
+    return 0;
+}
+
+/* An integer setting of flat settings, set to def when absent. */
+static int kiln__setting_int(json_t *flat, const char *key, long min, long max, long def,
+                             long *out, kiln_error *err)
+{
+    json_t *v = json_object_get(flat, key);
+    if (v) return kiln_setting_long(v, key, min, max, out, err);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", def);
+    json_object_set_new(flat, key, json_string(buf));
+    *out = def;
     return 0;
 }
 
@@ -348,7 +363,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
     snprintf(buf, sizeof buf, "%" PRId64, idx->creation_date);
     json_object_set_new(idx->settings, "index.creation_date", json_string(buf));
     json_object_set_new(idx->settings, "index.version.created", json_string("136327827"));
-    atomic_store(&idx->blocks, kiln__blocks_of(idx->settings));
+    kiln__settings_derive(idx, idx->settings);
     if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(json_object_get(body, "mappings"), err);
     if (!m) goto fail;
@@ -394,7 +409,7 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     snprintf(idx->uuid, sizeof idx->uuid, "%s", uuid);
     idx->creation_date = created;
     idx->settings = json_incref(settings);
-    atomic_store(&idx->blocks, kiln__blocks_of(idx->settings));
+    kiln__settings_derive(idx, idx->settings);
     idx->nshards = (unsigned)kiln_index_setting_long(idx, "index.number_of_shards", 1);
     if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
@@ -455,31 +470,29 @@ int kiln_index_update_settings(kiln_index *idx, json_t *changes, kiln_setting_ch
     int rc = 0;
     json_object_foreach(flat, key, v)
     {
-        if ((rc = check(ctx, idx, key, v, err))) break;
+        if ((rc = check(ctx, idx, key, v, err))) goto out;
     }
     pthread_mutex_lock(&idx->mapping_lock); /* one writer of index.json at a time */
-    json_t *next = rc ? NULL : json_deep_copy(idx->settings);
-    json_object_foreach(rc ? NULL : flat, key, v)
+    json_t *cur = idx->settings, *next = json_deep_copy(cur);
+    json_object_foreach(flat, key, v)
     {
         if (json_is_null(v))
             json_object_del(next, key); /* back to the default */
         else
             json_object_set(next, key, v);
     }
-    if (!rc) {
-        json_t *cur = idx->settings;
-        rc = kiln__save_meta(idx, next, atomic_load(&idx->mapping), err); /* durable first */
-        if (rc) {
-            json_decref(next);
-        } else {
-            pthread_rwlock_wrlock(&idx->settings_lock);
-            idx->settings = next;
-            pthread_rwlock_unlock(&idx->settings_lock);
-            atomic_store(&idx->blocks, kiln__blocks_of(next));
-            json_decref(cur);
-        }
+    rc = kiln__save_meta(idx, next, atomic_load(&idx->mapping), err); /* durable first */
+    if (rc) {
+        json_decref(next);
+    } else {
+        pthread_rwlock_wrlock(&idx->settings_lock);
+        idx->settings = next;
+        pthread_rwlock_unlock(&idx->settings_lock);
+        kiln__settings_derive(idx, next);
+        json_decref(cur);
     }
     pthread_mutex_unlock(&idx->mapping_lock);
+out:
     json_decref(flat);
     return rc;
 }

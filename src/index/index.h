@@ -29,7 +29,10 @@ typedef struct kiln_index {
     kiln_mapping *_Atomic mapping;
     kiln_analysis_registry *analysis; /* built-in + custom analyzers from the settings */
     atomic_int deleted;          /* files removed when the last reference goes */
+    /* read on every write (its result, its block check): derived from the settings whenever
+     * they change instead of looked up under settings_lock per document */
     atomic_int blocks;           /* KILN_BLOCK_* of the index.blocks.* settings */
+    atomic_int replicas;         /* index.number_of_replicas */
 } kiln_index;
 
 /* index.blocks.*: what an index refuses (ES's cluster_block_exception, 403). */
@@ -111,6 +114,15 @@ json_t *kiln_settings_nest(json_t *flat);
 const char *kiln_index_setting(const kiln_index *idx, const char *key, char *buf, size_t cap);
 /* A numeric setting, def when unset. */
 long kiln_index_setting_long(const kiln_index *idx, const char *key, long def);
+/* An integer setting value (a number, or a string as settings keep them) within [min, max];
+ * ES's messages otherwise. out may be NULL. */
+int kiln_setting_long(json_t *v, const char *key, long min, long max, long *out,
+                      kiln_error *err);
+/* index.number_of_replicas (an atomic read). */
+static inline int kiln_index_replicas(const kiln_index *idx)
+{
+    return atomic_load_explicit(&idx->replicas, memory_order_relaxed);
+}
 /* Checks one flat setting of an update ("index.x", a string or null = back to the default);
  * 0, or fills err. */
 typedef int (*kiln_setting_check)(void *ctx, kiln_index *idx, const char *key, json_t *value,

@@ -757,10 +757,8 @@ static double kiln__round_half(double x)
     return copysign(nearbyint(a / ulp) * ulp, x); /* the default rounding: to nearest even */
 }
 
-double kiln_field_round(const kiln_field *f, double x)
+double kiln_field_round_reduced(const kiln_field *f, double x)
 {
     if (f->scaling_factor > 0) return floor(x * f->scaling_factor + 0.5) / f->scaling_factor;
-    if (f->half_float) return kiln__round_half(x);
-    if (f->type == KILN_FT_FLOAT) return (float)x;
-    return x;
+    return kiln__round_half(x);
 }

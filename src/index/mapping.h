@@ -89,6 +89,12 @@ int kiln_date_parse(const char *s, size_t len, int64_t *millis);
 /* The value a float, double, half_float or scaled_float field stores (and queries compare
  * with) for x: float precision, half precision (round to nearest even), or the nearest
  * multiple of 1/scaling_factor (Java's Math.round, as ES). Other types: x. */
-double kiln_field_round(const kiln_field *f, double x);
+double kiln_field_round_reduced(const kiln_field *f, double x); /* half_float, scaled_float */
+static inline double kiln_field_round(const kiln_field *f, double x)
+{
+    /* inline: it runs on every numeric value at indexing and in the mapping check */
+    if (f->scaling_factor > 0 || f->half_float) return kiln_field_round_reduced(f, x);
+    return f->type == KILN_FT_FLOAT ? (float)x : x;
+}
 
 #endif

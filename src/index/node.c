@@ -32,7 +32,6 @@ struct kiln_node {
 
 static void kiln__bg_start(kiln_node *n);
 static json_t *kiln__setting_find(json_t *settings, const char *key);
-static int kiln__check_long(json_t *v, const char *key, long min, long max, kiln_error *err);
 static int kiln__parse_time(json_t *v, const char *name, int allow_disabled, int64_t *ms,
                             kiln_error *err);
 static void kiln__bg_stop(kiln_node *n);
@@ -181,7 +180,7 @@ static kiln_index *kiln__create_locked(kiln_node *n, const char *name, json_t *b
         return NULL;
     json_t *window = kiln__setting_find(settings, "index.max_result_window");
     if (window && !json_is_null(window) &&
-        kiln__check_long(window, "index.max_result_window", 1, INT32_MAX, err))
+        kiln_setting_long(window, "index.max_result_window", 1, INT32_MAX, NULL, err))
         return NULL;
     kiln_index *idx = kiln_index_create(n->data_dir, name, body, err);
     if (!idx) return NULL;
@@ -355,24 +354,6 @@ static int kiln__listed(const char *key, const char *const *list, size_t n)
 
 #define KILN__LISTED(key, list) kiln__listed(key, list, sizeof list / sizeof *list)
 
-/* An integer setting (a number, or a string as settings keep them) within [min, max]. */
-static int kiln__check_long(json_t *v, const char *key, long min, long max, kiln_error *err)
-{
-    char num[32];
-    if (json_is_integer(v)) snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    const char *s = json_is_integer(v) ? num : json_string_value(v);
-    char *end;
-    long n = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end)
-        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT, "Failed to parse value [%s] for setting [%s]",
-                         s ? s : "", key);
-    if (n < min || n > max)
-        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
-                         "Failed to parse value [%ld] for setting [%s] must be %s %ld", n, key,
-                         n < min ? ">=" : "<=", n < min ? min : max);
-    return 0;
-}
-
 static int kiln__check_update(void *ctx, kiln_index *idx, const char *key, json_t *v,
                               kiln_error *err)
 {
@@ -406,8 +387,8 @@ static int kiln__check_update(void *ctx, kiln_index *idx, const char *key, json_
     if (block) return 0;
     if (!strcmp(key, "index.refresh_interval")) return kiln_node_parse_interval(v, NULL, err);
     if (!strcmp(key, "index.search.idle.after")) return kiln__parse_time(v, key, 0, NULL, err);
-    if (!strcmp(key, "index.number_of_replicas")) return kiln__check_long(v, key, 0, 64, err);
-    return kiln__check_long(v, key, 1, INT32_MAX, err); /* index.max_result_window */
+    if (!strcmp(key, "index.number_of_replicas")) return kiln_setting_long(v, key, 0, 64, NULL, err);
+    return kiln_setting_long(v, key, 1, INT32_MAX, NULL, err); /* index.max_result_window */
 }
 
 int kiln_node_put_settings(kiln_index *idx, json_t *body, kiln_error *err)

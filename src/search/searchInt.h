@@ -26,6 +26,23 @@ static inline uint8_t *kiln__put_vu32(uint8_t *p, uint32_t v)
     return p;
 }
 
+/* Reads one varint of at most max_bytes (<= 10) below end; NULL past it or when longer. For
+ * bytes read from files, where a varint may be cut short or overlong. */
+static inline const uint8_t *kiln__get_varint_in(const uint8_t *p, const uint8_t *end,
+                                                 unsigned max_bytes, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; p < end && shift < 7 * max_bytes; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static inline const uint8_t *kiln__get_vu32(const uint8_t *p, uint32_t *v)
 {
     uint32_t x = *p++;

@@ -556,19 +556,13 @@ const char *kiln_dv_ord_term(const kiln_dv *dv, uint32_t ord, size_t *len)
     return kiln__term_text(f, ord, len);
 }
 
-/* Reads one varint of at most 5 bytes below end; NULL past it. */
+/* Reads one varint of at most 5 bytes below end (its low 32 bits); NULL past it. */
 static const uint8_t *kiln__get_vu32_in(const uint8_t *p, const uint8_t *end, uint32_t *v)
 {
-    uint32_t x = 0;
-    for (unsigned shift = 0; p < end && shift < 35; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint32_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
+    uint64_t x;
+    p = kiln__get_varint_in(p, end, 5, &x);
+    if (p) *v = (uint32_t)x;
+    return p;
 }
 
 /* Text original v from its zstd block, through the thread's block cache: the block's raw

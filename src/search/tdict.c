@@ -27,21 +27,6 @@ static inline uint8_t *kiln__put_vu64(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* Reads one varint of at most 10 bytes below end; NULL past it or when too long. */
-static inline const uint8_t *kiln__get_vu64_in(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (b < 0x80) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
-}
-
 /* Value of w bits (0..57) at bit offset `bit` of in (8 readable bytes from its first byte). */
 static inline uint64_t kiln__unpack64_at(const uint8_t *in, uint64_t bit, unsigned w)
 {
@@ -150,7 +135,7 @@ static const uint8_t *kiln__thdr_read(const uint8_t *p, const uint8_t *end, kiln
     uint64_t *dst[6] = {&h->post_base, &h->pos_base, &h->skip_base,
                         &h->df_min,    &h->tf_min,   &h->norm_min};
     for (int i = 0; i < 6 && p; i++)
-        p = kiln__get_vu64_in(p, end, dst[i]);
+        p = kiln__get_varint_in(p, end, 10, dst[i]);
     h->cols = p;
     return p;
 }

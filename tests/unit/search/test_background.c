@@ -4,6 +4,7 @@
  * deleted once the merged segment is published, and shards searched in parallel on the worker
  * pool giving exactly the sequential answer. Labels unit and tsan. */
 #include "../test.h"
+#include "test_mapping.h"
 #include "core/json.h"
 
 #include "core/fs.h"
@@ -20,15 +21,6 @@ static kiln_mapping *mapping_of(void *ctx)
 {
     (void)ctx;
     return kiln_mapping_ref(the_mapping);
-}
-
-static kiln_mapping *mapping(const char *js)
-{
-    json_t *j = json_loads(js, 0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    return m;
 }
 
 static void put(kiln_shard *s, const char *id, const char *src)

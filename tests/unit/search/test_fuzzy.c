@@ -4,6 +4,7 @@
  * match, that the exact term outranks its misspellings (similarity boosts, blended df), and
  * prefix_length and max_expansions. */
 #include "../test.h"
+#include "test_mapping.h"
 
 #include "dsl/query.h"
 #include "search/plan.h"
@@ -66,16 +67,6 @@ static void test_edit_distance(void)
     CHECK_INT(kiln__edit_distance("caf\xc3\xa9", 5, "cafe", 4, 1, 1), 1); /* é is one character */
 }
 
-static kiln_mapping *mapping(void)
-{
-    json_t *j = json_loads("{\"properties\":{\"t\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}",
-                           0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    return m;
-}
-
 static void search(kiln_sindex *si, kiln_mapping *m, const char *query, kiln_search_result *res)
 {
     json_t *j = json_loads(query, 0, NULL);
@@ -123,7 +114,7 @@ static int ids_match(const kiln_search_result *r, const char *query_word, int ma
 
 static void test_fuzzy_queries(void)
 {
-    kiln_mapping *m = mapping();
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"k\":{\"type\":\"keyword\"}}}");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(NULL, &err);
     for (int d = 0; d < NWORDS; d++) {

@@ -6,6 +6,7 @@
  * matched through a bitmap of positions), behind 58 filler tokens (the bitmap's words 0 and 1:
  * phrases across a word boundary) and behind 600 (the merge walk). */
 #include "../test.h"
+#include "test_mapping.h"
 
 #include "dsl/query.h"
 #include "search/search.h"
@@ -15,15 +16,6 @@
 enum { NDOCS = 3000, LEN = 12 };
 static const char *W[] = {"a", "b", "c"};
 static int toks[NDOCS][LEN];
-
-static kiln_mapping *mapping(void)
-{
-    json_t *j = json_loads("{\"properties\":{\"t\":{\"type\":\"text\"}}}", 0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    return m;
-}
 
 static int ref_freq(int d, const int *ph, int n)
 {
@@ -63,7 +55,7 @@ static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_
  * first two words), 600 puts them past it (the merge walk). */
 static void exact_phrases(int pad)
 {
-    kiln_mapping *m = mapping();
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
     kiln_error err;
     kiln_sindex *si = kiln_sindex_open(NULL, &err);
     srand(7);

@@ -2,6 +2,7 @@
  * through merges; block boundaries, empty and oversized values), corruption and old versions
  * (1, 2 and 3, with 48- and 40-byte term records) refused. */
 #include "../test.h"
+#include "test_mapping.h"
 
 #include "core/fs.h"
 #include "search/iter.h"
@@ -9,15 +10,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-
-static kiln_mapping *mapping(const char *js)
-{
-    json_t *j = json_loads(js, 0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    return m;
-}
 
 /* Value k of doc d: empty, short, or once in a while longer than a block. (Not empty first:
  * writer.c passes a NULL blob to memcpy for an empty first string, which UBSan reports.) */

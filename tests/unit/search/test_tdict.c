@@ -4,6 +4,7 @@
  * and terms queries whose terms span several dictionary blocks; pulsed (df 1) terms; damaged
  * dictionaries with a valid checksum refused. */
 #include "../test.h"
+#include "test_mapping.h"
 
 #include "core/buf.h"
 #include "core/fs.h"
@@ -20,15 +21,6 @@
 #define NW 40u        /* "w000".."w039": w_j in docs d % (j + 1) == 0 */
 #define BIG_DOC 500u  /* its "u00500" has tf 70000: over the 65535 cap, so not pulsed; */
 #define BIG_TF 70000u /* "u00501" 65535, at the cap: not pulsed; "u00502" 65534: pulsed */
-
-static kiln_mapping *mapping(const char *js)
-{
-    json_t *j = json_loads(js, 0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    return m;
-}
 
 static uint32_t w_tf(uint32_t d, uint32_t j)
 {
