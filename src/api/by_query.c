@@ -101,7 +101,7 @@ static int kiln__delete_index(kiln__dbq *d, kiln_index *idx, const kiln_query *q
 {
     if (kiln_index_blocked(idx, KILN_OP_CLASS_DELETE, err)) return -1;
     kiln_mapping *m = kiln_index_mapping(idx);
-    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__mono_ms(), err);
+    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__wall_ms(), err); /* date math "now" */
     kiln_mapping_unref(m);
     if (!p) return -1;
     kiln_search_stats *st = kiln_stats_new(p);

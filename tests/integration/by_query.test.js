@@ -79,6 +79,19 @@ test('a document changed or deleted since the view is a conflict: abort answers 
   assert.equal(await count('dbq_c'), 10);
 });
 
+test('date math in the query is relative to the wall clock ("now-1d"), as in _search', async () => {
+  await k.client.indices.create({ index: 'dbq_date', body: { mappings: { properties: { at: { type: 'date' } } } } });
+  const day = 86400000, now = Date.now();
+  await k.client.bulk({ refresh: true, body: [
+    { index: { _index: 'dbq_date', _id: 'old' } }, { at: now - 3 * day },
+    { index: { _index: 'dbq_date', _id: 'new' } }, { at: now - 3600000 },
+  ] });
+  const r = await k.client.deleteByQuery({ index: 'dbq_date', refresh: true, body: { query: { range: { at: { lt: 'now-1d' } } } } });
+  assert.equal(r.body.deleted, 1);
+  assert.equal((await k.client.get({ index: 'dbq_date', id: 'new' })).body.found, true);
+  await expectError(() => k.client.get({ index: 'dbq_date', id: 'old' }));
+});
+
 test('bad requests get ES errors and delete nothing', async () => {
   await load('dbq_e', 10, 1);
   const bad = [
