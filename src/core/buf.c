@@ -32,6 +32,14 @@ void *kiln_xrealloc(void *p, size_t n)
     return q;
 }
 
+void *kiln_xaligned(size_t align, size_t n)
+{
+    n = (n + align - 1) / align * align; /* aligned_alloc wants a multiple of align */
+    void *p = aligned_alloc(align, n ? n : align);
+    if (!p) kiln__oom(n);
+    return p;
+}
+
 char *kiln_xstrndup(const char *s, size_t n)
 {
     char *p = kiln_xmalloc(n + 1);

@@ -30,6 +30,7 @@ void kiln_buf_free(kiln_buf *b);
 void *kiln_xmalloc(size_t n);
 void *kiln_xcalloc(size_t n, size_t size);
 void *kiln_xrealloc(void *p, size_t n);
+void *kiln_xaligned(size_t align, size_t n); /* free() it */
 char *kiln_xstrndup(const char *s, size_t n);
 char *kiln_xstrdup(const char *s);
 

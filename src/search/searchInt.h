@@ -372,19 +372,21 @@ static inline size_t kiln__tdict_meta_bytes(const kiln__sfield *f)
 
 /* ---- write buffer ------------------------------------------------------------------------ */
 
+/* One cache line (the array is 64-byte aligned): a token's lookup and its posting append touch
+ * this line and no other of the term's. */
 typedef struct kiln__wterm {
     uint32_t field;
-    uint32_t hash;
     uint32_t text_off, text_len;
     uint32_t df;
-    uint32_t last_doc; /* local */
     uint64_t ttf;
     kiln__slice post; /* varint (doc - prev doc), tf */
     kiln__slice pos;  /* per doc: tf varint position deltas */
-    /* per-doc scratch */
-    uint32_t cur_doc1; /* local doc + 1 while the term is touched by the current doc */
-    uint32_t cur_tf, cur_slot;
+    uint32_t last_doc; /* local */
+    /* 1 + the term's index in the current doc's touched list; stale values are told apart by
+     * touched[cur - 1] != term (a sparse set: nothing to reset between docs) */
+    uint32_t cur;
 } kiln__wterm;
+_Static_assert(sizeof(kiln__wterm) == 64, "a write-buffer term is one cache line");
 
 typedef struct kiln__wfield {
     char *path;
@@ -423,7 +425,8 @@ typedef struct kiln__writer {
     uint32_t base;   /* first docnum of the buffer */
     uint32_t ndocs;  /* local ids 0..ndocs-1 */
     uint32_t count;  /* docs added */
-    kiln__wterm *terms;
+    kiln__wterm *terms; /* 64-byte aligned */
+    uint32_t *thash;    /* each term's hash, for regrowing the table */
     uint32_t nterms, terms_cap;
     uint64_t *table; /* open addressing: hash << 32 | (term id + 1), 0 empty; the hash is
                         compared before the term is touched, sparing a cache miss per probe */
@@ -433,8 +436,10 @@ typedef struct kiln__writer {
     /* current doc */
     kiln__tok *toks;
     uint32_t ntoks, toks_cap;
-    uint32_t *touched;
-    uint32_t ntouched, touched_cap;
+    uint32_t *touched; /* the doc's distinct terms, */
+    uint32_t *tf;      /* their frequencies in it, */
+    uint32_t *slot;    /* and where their positions go in slots */
+    uint32_t ntouched, touched_cap, tf_cap;
     uint32_t *slots;
     uint32_t slots_cap;
     uint32_t *tfields;

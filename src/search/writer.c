@@ -156,7 +156,10 @@ void kiln__writer_free(kiln__writer *w)
     free(w->table);
     free(w->text.p);
     free(w->toks);
+    free(w->thash);
     free(w->touched);
+    free(w->tf);
+    free(w->slot);
     free(w->slots);
     free(w->tfields);
     free(w->present);
@@ -170,14 +173,26 @@ static void kiln__table_grow(kiln__writer *w)
     uint32_t mask = w->table_mask * 2 + 1;
     uint64_t *t = kiln_xcalloc((size_t)mask + 1, sizeof *t);
     for (uint32_t i = 0; i < w->nterms; i++) {
-        uint32_t j = w->terms[i].hash & mask;
+        uint32_t j = w->thash[i] & mask;
         while (t[j])
             j = (j + 1) & mask;
-        t[j] = (uint64_t)w->terms[i].hash << 32 | (i + 1);
+        t[j] = (uint64_t)w->thash[i] << 32 | (i + 1);
     }
     free(w->table);
     w->table = t;
     w->table_mask = mask;
+}
+
+/* Term records stay 64-byte aligned, one cache line each (realloc would not keep that). */
+static void kiln__terms_grow(kiln__writer *w)
+{
+    uint32_t cap = w->terms_cap ? w->terms_cap * 2 : 1024;
+    kiln__wterm *t = kiln_xaligned(64, (size_t)cap * sizeof *t);
+    if (w->nterms) memcpy(t, w->terms, (size_t)w->nterms * sizeof *t);
+    free(w->terms);
+    w->terms = t;
+    w->thash = kiln_xrealloc(w->thash, (size_t)cap * sizeof *w->thash);
+    w->terms_cap = cap;
 }
 
 static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, size_t len,
@@ -212,12 +227,12 @@ static uint32_t kiln__term_id_h(kiln__writer *w, uint32_t field, const char *s, 
         }
         j = (j + 1) & w->table_mask;
     }
-    KILN__GROW(w->terms, w->nterms, w->terms_cap, w->nterms + 1);
+    if (w->nterms == w->terms_cap) kiln__terms_grow(w);
     uint32_t id = w->nterms++;
     kiln__wterm *t = &w->terms[id];
     memset(t, 0, sizeof *t);
     t->field = field;
-    t->hash = h;
+    w->thash[id] = h;
     /* allocated even for an empty first term: memcmp/memcpy never see a NULL buffer */
     if (w->text.len + len > w->text.cap || !w->text.p) kiln__bytes_grow(&w->text, (uint32_t)len);
     t->text_off = w->text.len;
@@ -416,45 +431,54 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
 static void kiln__finish_doc(kiln__addctx *c)
 {
     kiln__writer *w = c->w;
-    uint32_t doc1 = c->local + 1;
-    w->ntouched = 0;
-    for (uint32_t i = 0; i < w->ntoks; i++) {
-        kiln__wterm *t = &w->terms[w->toks[i].term];
-        if (t->cur_doc1 != doc1) {
-            t->cur_doc1 = doc1;
-            t->cur_tf = 0;
-            KILN__GROW(w->touched, w->ntouched, w->touched_cap, w->ntouched + 1);
-            w->touched[w->ntouched++] = w->toks[i].term;
-        }
-        t->cur_tf++;
+    /* distinct terms of the doc and their frequencies; each token's term becomes its index
+     * in that list, so the passes below touch no term record */
+    uint32_t nt = 0;
+    KILN__GROW(w->touched, w->ntoks, w->touched_cap, w->ntoks + 1);
+    if (!w->tf || w->touched_cap > w->tf_cap) {
+        w->tf = kiln_xrealloc(w->tf, (size_t)w->touched_cap * sizeof *w->tf);
+        w->slot = kiln_xrealloc(w->slot, (size_t)w->touched_cap * sizeof *w->slot);
+        w->tf_cap = w->touched_cap;
     }
+    for (uint32_t i = 0; i < w->ntoks; i++) {
+        uint32_t id = w->toks[i].term;
+        kiln__wterm *t = &w->terms[id];
+        uint32_t k = t->cur - 1;
+        if (k >= nt || w->touched[k] != id) {
+            k = nt++;
+            w->touched[k] = id;
+            w->tf[k] = 0;
+            t->cur = k + 1;
+            /* the term's postings tail is somewhere in the pool: start that load now so the
+             * appends below do not wait for them one term at a time */
+            if (t->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->post.wr), 1);
+            if (t->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->pos.wr), 1);
+        }
+        w->tf[k]++;
+        w->toks[i].term = k;
+    }
+    w->ntouched = nt;
     uint32_t acc = 0;
-    for (uint32_t i = 0; i < w->ntouched; i++) {
-        kiln__wterm *t = &w->terms[w->touched[i]];
-        t->cur_slot = acc;
-        acc += t->cur_tf;
-        /* each term's postings tail is somewhere in the pool: start those loads now so the
-         * appends below do not wait for them one term at a time */
-        if (t->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->post.wr), 1);
-        if (t->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, t->pos.wr), 1);
+    for (uint32_t k = 0; k < nt; k++) {
+        w->slot[k] = acc;
+        acc += w->tf[k];
     }
     KILN__GROW(w->slots, acc, w->slots_cap, acc + 1);
-    for (uint32_t i = 0; i < w->ntoks; i++) {
-        kiln__wterm *t = &w->terms[w->toks[i].term];
-        w->slots[t->cur_slot++] = w->toks[i].pos;
-    }
-    for (uint32_t i = 0; i < w->ntouched; i++) {
-        kiln__wterm *t = &w->terms[w->touched[i]];
+    for (uint32_t i = 0; i < w->ntoks; i++)
+        w->slots[w->slot[w->toks[i].term]++] = w->toks[i].pos;
+    for (uint32_t k = 0; k < nt; k++) {
+        kiln__wterm *t = &w->terms[w->touched[k]];
+        uint32_t tf = w->tf[k];
         kiln__slice_vu32(&w->pool, &t->post, c->local - t->last_doc);
-        kiln__slice_vu32(&w->pool, &t->post, t->cur_tf);
+        kiln__slice_vu32(&w->pool, &t->post, tf);
         t->last_doc = c->local;
         t->df++;
-        t->ttf += t->cur_tf;
+        t->ttf += tf;
         if (c->si->fields.v[t->field].has_pos) {
-            uint32_t start = t->cur_slot - t->cur_tf, prev = 0;
-            for (uint32_t k = start; k < t->cur_slot; k++) {
-                kiln__slice_vu32(&w->pool, &t->pos, w->slots[k] - prev);
-                prev = w->slots[k];
+            uint32_t end = w->slot[k], prev = 0;
+            for (uint32_t j = end - tf; j < end; j++) {
+                kiln__slice_vu32(&w->pool, &t->pos, w->slots[j] - prev);
+                prev = w->slots[j];
             }
         }
     }
