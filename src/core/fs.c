@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int kiln_fs_mkdirs(const char *path, kiln_error *err)
@@ -54,14 +56,40 @@ int kiln_fs_write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
-int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_error *err)
+/* Writes every byte of iov[0..n), IOV_MAX pieces at a time; 0 or -errno. */
+static int kiln__writev_full(int fd, const struct iovec *iov, size_t n)
+{
+    struct iovec v[IOV_MAX];
+    size_t at = 0, skip = 0; /* iov[at] is written up to skip bytes */
+    while (at < n) {
+        int k = 0;
+        for (size_t i = at; i < n && k < IOV_MAX; i++, k++)
+            v[k] = i == at ? (struct iovec){(char *)iov[i].iov_base + skip, iov[i].iov_len - skip}
+                           : iov[i];
+        ssize_t w = writev(fd, v, k);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        size_t left = (size_t)w;
+        while (at < n && left >= iov[at].iov_len - skip) {
+            left -= iov[at].iov_len - skip;
+            at++;
+            skip = 0;
+        }
+        skip += left;
+    }
+    return 0;
+}
+
+int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, kiln_error *err)
 {
     char tmp[4096], dir[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snprintf(dir, sizeof dir, "%s", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return kiln_fail(err, KILN_E_IO, "create %s: %s", tmp, strerror(errno));
-    int rc = kiln_fs_write_full(fd, data, len);
+    int rc = kiln__writev_full(fd, iov, n);
     if (rc == 0 && fsync(fd) != 0) rc = -errno;
     close(fd);
     if (rc != 0) {
@@ -74,6 +102,12 @@ int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_er
         return kiln_fail(err, KILN_E_IO, "rename %s: %s", path, strerror(e));
     }
     return kiln_fs_fsync_dir(dirname(dir), err);
+}
+
+int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_error *err)
+{
+    struct iovec v = {(void *)data, len};
+    return kiln_fs_write_atomic_v(path, &v, 1, err);
 }
 
 int kiln_fs_read_all(const char *path, char **out, size_t *len, kiln_error *err)

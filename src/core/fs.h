@@ -6,11 +6,14 @@
 #include "core/error.h"
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 int kiln_fs_mkdirs(const char *path, kiln_error *err);
 int kiln_fs_fsync_dir(const char *path, kiln_error *err);
 /* Replaces path with data durably (temp file + fsync + rename + directory fsync). */
 int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_error *err);
+/* The same from pieces (no copy into one buffer first). */
+int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, kiln_error *err);
 /* Reads a whole file; *out is malloc'd and NUL-terminated (caller frees). */
 int kiln_fs_read_all(const char *path, char **out, size_t *len, kiln_error *err);
 /* Removes a directory tree; missing is fine. */

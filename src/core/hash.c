@@ -1,6 +1,7 @@
 #include "core/hash.h"
 
 #include <stdlib.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 static uint32_t kiln__rotl(uint32_t x, int r)
@@ -103,6 +104,15 @@ unsigned kiln_routing_shard(const char *routing, size_t len, unsigned shards)
 uint64_t kiln_checksum(const void *data, size_t len)
 {
     return XXH3_64bits(data, len);
+}
+
+uint64_t kiln_checksum_v(const struct iovec *iov, size_t n)
+{
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    for (size_t i = 0; i < n; i++)
+        XXH3_64bits_update(&st, iov[i].iov_base, iov[i].iov_len);
+    return XXH3_64bits_digest(&st);
 }
 
 uint64_t kiln_hash_bytes(const void *data, size_t len)

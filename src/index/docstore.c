@@ -389,57 +389,102 @@ int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc 
     return kiln__record(raw, e.raw_len, i - e.first, out);
 }
 
-int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
+void kiln_docstore_flush_begin(kiln_docstore *ds, kiln_docstore_flush_job *j)
 {
-    if (ds->ntail == 0) return 0;
     kiln__seal_open(ds);
-    for (;;) { /* every block compressed, none in a compressor's hands */
+    pthread_mutex_lock(&ds->zmu);
+    *j = (kiln_docstore_flush_job){ds->tail_first, ds->ntail, (uint32_t)ds->ntail_blocks};
+    pthread_mutex_unlock(&ds->zmu);
+}
+
+int kiln_docstore_flush_write(kiln_docstore *ds, const kiln_docstore_flush_job *j, kiln_error *err)
+{
+    if (j->count == 0) return 0;
+    for (;;) { /* the job's blocks compressed (later ones may still be raw) */
         pthread_mutex_lock(&ds->zmu);
-        while (ds->zbusy)
+        while (ds->zbusy && ds->nz < j->nblocks)
             pthread_cond_wait(&ds->zcv, &ds->zmu);
-        int done = ds->nz == ds->ntail_blocks;
+        int done = ds->nz >= j->nblocks;
         pthread_mutex_unlock(&ds->zmu);
         if (done) break;
         kiln_docstore_compress(ds);
     }
-    kiln_buf b = KILN_BUF_INIT;
-    uint32_t first = ds->tail_first, count = ds->ntail, nblocks = (uint32_t)ds->ntail_blocks;
-    uint32_t head[4] = {first, count, nblocks, 0};
-    kiln_buf_reserve(&b, KILN_DOC_HEADER + ds->z_bytes + (size_t)nblocks * KILN_DOC_BLOCK_ENTRY +
-                             KILN_DOC_FOOTER);
-    kiln_buf_append(&b, "KILNDOC2", 8);
-    kiln_buf_append(&b, head, sizeof head);
-    for (uint32_t i = 0; i < nblocks; i++) {
-        ds->tail_blocks[i].zoff = b.len;
-        kiln_buf_append(&b, ds->tail_data[i].data, ds->tail_data[i].len);
-    }
-    uint64_t table_pos = b.len;
-    for (uint32_t i = 0; i < nblocks; i++) {
+    /* header, the frames where they are, block table, footer: no copy into one buffer */
+    uint32_t n = j->nblocks;
+    struct iovec *iov = kiln_xmalloc(((size_t)n + 4) * sizeof *iov);
+    uint8_t *table = kiln_xmalloc((size_t)n * KILN_DOC_BLOCK_ENTRY + 1);
+    uint8_t head[KILN_DOC_HEADER], foot[KILN_DOC_FOOTER];
+    uint32_t h[4] = {j->first, j->count, n, 0};
+    memcpy(head, "KILNDOC2", 8);
+    memcpy(head + 8, h, sizeof h);
+    iov[0] = (struct iovec){head, sizeof head};
+    uint64_t off = sizeof head;
+    pthread_mutex_lock(&ds->zmu); /* the writer may move the arrays (not the frames) meanwhile */
+    for (uint32_t i = 0; i < n; i++) {
         kiln__dblock e = ds->tail_blocks[i];
-        kiln_buf_append(&b, &e.zoff, 8);
-        kiln_buf_append(&b, &e.first, 4);
-        kiln_buf_append(&b, &e.raw_len, 4);
+        iov[1 + i] = (struct iovec){ds->tail_data[i].data, ds->tail_data[i].len};
+        memcpy(table + (size_t)i * KILN_DOC_BLOCK_ENTRY, &off, 8);
+        memcpy(table + (size_t)i * KILN_DOC_BLOCK_ENTRY + 8, &e.first, 4);
+        memcpy(table + (size_t)i * KILN_DOC_BLOCK_ENTRY + 12, &e.raw_len, 4);
+        off += ds->tail_data[i].len;
     }
-    kiln_buf_append(&b, &table_pos, 8);
-    uint64_t sum = kiln_checksum(b.data, b.len);
-    kiln_buf_append(&b, &sum, 8);
-    kiln_buf_append(&b, "KDOCEND2", 8);
+    pthread_mutex_unlock(&ds->zmu);
+    iov[1 + n] = (struct iovec){table, (size_t)n * KILN_DOC_BLOCK_ENTRY};
+    memcpy(foot, &off, 8); /* the table starts where the frames end */
+    iov[2 + n] = (struct iovec){foot, 8};
+    uint64_t sum = kiln_checksum_v(iov, (size_t)n + 3); /* of every byte before it */
+    memcpy(foot + 8, &sum, 8);
+    memcpy(foot + 16, "KDOCEND2", 8);
+    iov[2 + n] = (struct iovec){foot, sizeof foot};
     char path[1200];
-    kiln__file_path(ds, first, path, sizeof path);
-    int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
-    kiln_buf_free(&b);
-    if (rc) return rc;
+    kiln__file_path(ds, j->first, path, sizeof path);
+    int rc = kiln_fs_write_atomic_v(path, iov, (size_t)n + 3, err);
+    free(iov);
+    free(table);
+    return rc;
+}
+
+int kiln_docstore_flush_end(kiln_docstore *ds, const kiln_docstore_flush_job *j, kiln_error *err)
+{
+    if (j->count == 0) return 0;
     kiln__docfile f;
-    kiln_docstore_file info = {first, count};
+    kiln_docstore_file info = {j->first, j->count};
     if (kiln__map_file(ds, info, &f, err)) return -1;
     ds->files = kiln_xrealloc(ds->files, (ds->nfiles + 1) * sizeof *ds->files);
     ds->infos = kiln_xrealloc(ds->infos, (ds->nfiles + 1) * sizeof *ds->infos);
     ds->files[ds->nfiles] = f;
     ds->infos[ds->nfiles] = info;
     ds->nfiles++;
-    ds->tail_first = first + count;
-    kiln__tail_reset(ds);
+    /* the file holds the job's docs now: drop them from the tail, renumber what came after */
+    pthread_mutex_lock(&ds->zmu);
+    while (ds->zbusy) /* a compressor holds an index into the arrays */
+        pthread_cond_wait(&ds->zcv, &ds->zmu);
+    size_t n = j->nblocks;
+    for (size_t i = 0; i < n; i++) {
+        ds->z_bytes -= ds->tail_data[i].len;
+        kiln_buf_free(&ds->tail_data[i]);
+    }
+    ds->ntail_blocks -= n;
+    ds->nz -= n;
+    memmove(ds->tail_blocks, ds->tail_blocks + n, ds->ntail_blocks * sizeof *ds->tail_blocks);
+    memmove(ds->tail_data, ds->tail_data + n, ds->ntail_blocks * sizeof *ds->tail_data);
+    for (size_t i = 0; i < ds->ntail_blocks; i++)
+        ds->tail_blocks[i].first -= j->count;
+    ds->tail_first = j->first + j->count;
+    ds->ntail -= j->count;
+    ds->open_first -= j->count;
+    if (ds->ntail_blocks == 0 && ds->ntail == 0) kiln__tail_reset(ds); /* memory back */
+    pthread_mutex_unlock(&ds->zmu);
     return 0;
+}
+
+int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err)
+{
+    if (ds->ntail == 0) return 0;
+    kiln_docstore_flush_job j;
+    kiln_docstore_flush_begin(ds, &j);
+    if (kiln_docstore_flush_write(ds, &j, err)) return -1;
+    return kiln_docstore_flush_end(ds, &j, err);
 }
 
 const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n)

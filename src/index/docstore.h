@@ -74,6 +74,16 @@ int kiln_docstore_compress(kiln_docstore *ds);
 int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc *out);
 /* Writes the tail to a new file (fsync'd) and maps it. No-op when the tail is empty. */
 int kiln_docstore_flush(kiln_docstore *ds, kiln_error *err);
+/* The same in three steps, so writers wait only for the cheap ones: begin (with the writer's
+ * exclusion) fixes the docs to flush, the whole tail so far; write (no lock: concurrent with
+ * adds and reads) writes and fsyncs their file; end (the writer's exclusion again, and no
+ * reader) maps it and drops those docs from the tail. One flush at a time. */
+typedef struct kiln_docstore_flush_job {
+    uint32_t first, count, nblocks;
+} kiln_docstore_flush_job;
+void kiln_docstore_flush_begin(kiln_docstore *ds, kiln_docstore_flush_job *j);
+int kiln_docstore_flush_write(kiln_docstore *ds, const kiln_docstore_flush_job *j, kiln_error *err);
+int kiln_docstore_flush_end(kiln_docstore *ds, const kiln_docstore_flush_job *j, kiln_error *err);
 /* The current file list (borrowed until the next flush). */
 const kiln_docstore_file *kiln_docstore_files(const kiln_docstore *ds, size_t *n);
 /* Bytes the tail holds in memory (compressed blocks plus the open block). */

@@ -509,8 +509,13 @@ static void *kiln__refresher(void *arg)
         int64_t tick = KILN__TICK_MS;
         for (size_t i = 0; i < count; i++) {
             if (atomic_load(&list[i]->deleted)) continue;
-            for (unsigned s = 0; s < list[i]->nshards; s++)
+            for (unsigned s = 0; s < list[i]->nshards; s++) {
                 kiln_shard_seal_if_over(list[i]->shards[s], KILN_INDEX_BUFFER_BYTES);
+                kiln_error err;
+                if (kiln_shard_flush_if_due(list[i]->shards[s], &err) < 0)
+                    KILN_WARN("node", "[%s][%u]: flush failed: %s (the log keeps the writes)",
+                              list[i]->name, s, err.reason);
+            }
             int64_t every = kiln_node_refresh_interval(list[i]);
             if (every < 0) continue;
             if (every / 2 < tick) tick = every / 2 > 10 ? every / 2 : 10;

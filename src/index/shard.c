@@ -51,6 +51,8 @@ struct kiln_shard {
     atomic_uint_least64_t refreshes;
     pthread_mutex_t refresh_lock; /* one refresh at a time, so searchers are installed in order */
     atomic_int sindex_commit_due; /* a flush happened: kiln_shard_maintain persists segments */
+    pthread_mutex_t flush_mu; /* one flush at a time (taken before lock) */
+    atomic_int flush_due;     /* the log passed flush_threshold: kiln_shard_flush_if_due */
     /* documents are prepared for the search index outside the write lock, in these */
     pthread_mutex_t prep_lock;
     kiln_sindex_prep *preps[KILN__PREP_POOL];
@@ -123,28 +125,44 @@ corrupt:
     return kiln_fail(err, KILN_E_IO, "%s: corrupt commit point", path);
 }
 
-static int kiln__commit_write(kiln_shard *s, uint64_t wal_gen, kiln_error *err)
+/* What a commit point records of the shard, taken with the write lock held where the log was
+ * rolled: the log's later generations hold everything after it. */
+typedef struct kiln__commit_snap {
+    uint64_t wal_gen;
+    int64_t next_seq_no;
+    uint32_t next_docnum;
+    roaring_bitmap_t *deleted; /* a copy */
+} kiln__commit_snap;
+
+static void kiln__commit_snap_take(kiln_shard *s, uint64_t wal_gen, kiln__commit_snap *c)
+{
+    *c = (kiln__commit_snap){wal_gen, s->next_seq_no, kiln_docstore_next(s->ds),
+                             roaring_bitmap_copy(s->deleted)};
+}
+
+/* Writes the commit point (the docstore's files as they are now: flushes are serialised). */
+static int kiln__commit_write(kiln_shard *s, kiln__commit_snap *c, kiln_error *err)
 {
     kiln_buf b = KILN_BUF_INIT;
     size_t nfiles;
     const kiln_docstore_file *files = kiln_docstore_files(s->ds, &nfiles);
     uint64_t gen = s->commit_gen + 1;
-    uint32_t next_docnum = kiln_docstore_next(s->ds), nf = (uint32_t)nfiles;
+    uint32_t nf = (uint32_t)nfiles;
     kiln_buf_append(&b, "KILNCMT1", 8);
     kiln_buf_append(&b, &gen, 8);
-    kiln_buf_append(&b, &wal_gen, 8);
-    kiln_buf_append(&b, &s->next_seq_no, 8);
-    kiln_buf_append(&b, &next_docnum, 4);
+    kiln_buf_append(&b, &c->wal_gen, 8);
+    kiln_buf_append(&b, &c->next_seq_no, 8);
+    kiln_buf_append(&b, &c->next_docnum, 4);
     kiln_buf_append(&b, &nf, 4);
     for (size_t i = 0; i < nfiles; i++) {
         kiln_buf_append(&b, &files[i].first, 4);
         kiln_buf_append(&b, &files[i].count, 4);
     }
-    roaring_bitmap_run_optimize(s->deleted);
-    uint32_t dlen = (uint32_t)roaring_bitmap_portable_size_in_bytes(s->deleted);
+    roaring_bitmap_run_optimize(c->deleted);
+    uint32_t dlen = (uint32_t)roaring_bitmap_portable_size_in_bytes(c->deleted);
     kiln_buf_append(&b, &dlen, 4);
     kiln_buf_reserve(&b, dlen);
-    roaring_bitmap_portable_serialize(s->deleted, b.data + b.len);
+    roaring_bitmap_portable_serialize(c->deleted, b.data + b.len);
     b.len += dlen;
     uint64_t sum = kiln_checksum(b.data, b.len);
     kiln_buf_append(&b, &sum, 8);
@@ -244,6 +262,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     pthread_mutex_init(&s->searcher_lock, NULL);
     pthread_mutex_init(&s->refresh_lock, NULL);
     pthread_mutex_init(&s->prep_lock, NULL);
+    pthread_mutex_init(&s->flush_mu, NULL);
     s->last_search_ms = kiln__now_ms(); /* as ES: a new shard is not search idle at once */
     s->idle_after_ms = -1;
     kiln_idmap_init(&s->ids);
@@ -300,6 +319,7 @@ void kiln_shard_close(kiln_shard *s)
     for (unsigned i = 0; i < s->npreps; i++)
         kiln_sindex_prep_free(s->preps[i]);
     pthread_mutex_destroy(&s->prep_lock);
+    pthread_mutex_destroy(&s->flush_mu);
     kiln_wal_close(s->wal);
     kiln_docstore_close(s->ds);
     kiln_idmap_dispose(&s->ids);
@@ -336,12 +356,19 @@ static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen
 }
 
 /* Flushes when the log has grown past the threshold. Called with the write lock held. */
+/* Past the threshold the node's background thread flushes (kiln_shard_flush_if_due) without
+ * holding writers up; past twice the threshold (no background thread, or it fell behind) the
+ * writer flushes here, as a bound on the log's size. */
 static void kiln__maybe_flush(kiln_shard *s)
 {
-    if (kiln_wal_size(s->wal) < s->flush_threshold) return;
+    uint64_t size = kiln_wal_size(s->wal);
+    if (size < s->flush_threshold) return;
+    atomic_store(&s->flush_due, 1);
+    if (size / 2 < s->flush_threshold || pthread_mutex_trylock(&s->flush_mu)) return;
     kiln_error err;
     if (kiln_shard_flush_locked(s, &err))
         KILN_WARN("shard", "%s: automatic flush failed: %s", s->dir, err.reason);
+    pthread_mutex_unlock(&s->flush_mu);
 }
 
 static int kiln__index_locked(kiln_shard *s, const char *id, size_t idlen, const char *src,
@@ -526,23 +553,65 @@ int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err)
      * outside the write lock (kiln_shard_flush, kiln_shard_maintain) */
     if (s->si) atomic_store(&s->sindex_commit_due, 1);
     if (kiln_wal_roll(s->wal, &gen, err)) return -1;
-    if (kiln__commit_write(s, gen, err)) return -1;
+    kiln__commit_snap c;
+    kiln__commit_snap_take(s, gen, &c);
+    int rc = kiln__commit_write(s, &c, err);
+    roaring_bitmap_free(c.deleted);
+    if (rc) return -1;
+    atomic_store(&s->flush_due, 0);
     kiln_wal_drop_before(s->wal, gen);
     return 0;
 }
 
 int kiln_shard_flush(kiln_shard *s, kiln_error *err)
 {
+    pthread_mutex_lock(&s->flush_mu);
     pthread_rwlock_wrlock(&s->lock);
     int rc = kiln_docstore_tail_bytes(s->ds) || kiln_wal_size(s->wal)
                  ? kiln_shard_flush_locked(s, err)
                  : 0;
     pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->flush_mu);
     if (rc == 0 && s->si) {
         atomic_store(&s->sindex_commit_due, 0);
         rc = kiln_sindex_commit_sealed(s->si, err);
     }
     return rc;
+}
+
+/* The flush of kiln_shard_flush_locked with writers held up only at its start (the log rolls,
+ * the docs to flush are fixed) and its end (their file replaces them in memory): the stored
+ * documents' file is written and fsync'd in between, which takes hundreds of milliseconds. */
+int kiln_shard_flush_if_due(kiln_shard *s, kiln_error *err)
+{
+    if (!atomic_load(&s->flush_due)) return 0;
+    pthread_mutex_lock(&s->flush_mu);
+    pthread_rwlock_wrlock(&s->lock);
+    kiln_docstore_flush_job j;
+    kiln_docstore_flush_begin(s->ds, &j);
+    uint64_t gen;
+    int rc = kiln_wal_roll(s->wal, &gen, err);
+    kiln__commit_snap c = {0};
+    if (rc == 0) kiln__commit_snap_take(s, gen, &c);
+    atomic_store(&s->flush_due, 0);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc == 0) rc = kiln_docstore_flush_write(s->ds, &j, err);
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&s->lock);
+        rc = kiln_docstore_flush_end(s->ds, &j, err);
+        pthread_rwlock_unlock(&s->lock);
+    }
+    /* after the file is mapped: a commit naming it must not precede a retry that rewrites it */
+    if (rc == 0) rc = kiln__commit_write(s, &c, err);
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&s->lock);
+        kiln_wal_drop_before(s->wal, gen);
+        pthread_rwlock_unlock(&s->lock);
+        if (s->si) atomic_store(&s->sindex_commit_due, 1);
+    }
+    pthread_mutex_unlock(&s->flush_mu);
+    roaring_bitmap_free(c.deleted);
+    return rc ? -1 : 1;
 }
 
 int kiln_shard_force_merge(kiln_shard *s, size_t max_segments, kiln_error *err)

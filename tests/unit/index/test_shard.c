@@ -2,6 +2,8 @@
 #include "index/shard.h"
 #include "test.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +142,88 @@ static void test_recovery(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
+/* The node's background flush, looping beside the writer until told to stop. */
+typedef struct {
+    kiln_shard *s;
+    atomic_int stop;
+    int flushes, failures;
+} flusher_ctx;
+
+static void *flusher(void *arg)
+{
+    flusher_ctx *f = arg;
+    while (!atomic_load(&f->stop)) {
+        kiln_error err;
+        int rc = kiln_shard_flush_if_due(f->s, &err);
+        if (rc > 0) f->flushes++;
+        if (rc < 0) f->failures++;
+        /* reads during a flush see every acknowledged document */
+        kiln_doc_meta m;
+        kiln_buf b = KILN_BUF_INIT;
+        if (kiln_shard_get(f->s, "doc1", 4, &m, &b) != 1) f->failures++;
+        kiln_buf_free(&b);
+    }
+    return NULL;
+}
+
+/* crash_writer's writes with flushes running beside them (kiln_shard_flush_if_due: the docs
+ * file written and fsync'd outside the write lock), then death without closing. */
+static void crash_writer_background_flush(const char *dir)
+{
+    kiln_shard *s = open_shard(dir, 8192);
+    flusher_ctx f = {.s = s};
+    pthread_t t;
+    kiln_doc_meta m;
+    kiln_result r;
+    char id[32], src[128];
+    snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", 1, 40, 1);
+    if (put(s, "doc1", src, &m, &r)) _exit(3);
+    pthread_create(&t, NULL, flusher, &f);
+    uint64_t lsn = 0;
+    kiln_error err;
+    kiln_write_opts o = KILN_WRITE_OPTS_INIT;
+    for (int i = 0; i < 3000; i++) { /* acknowledged in batches, as _bulk does */
+        snprintf(id, sizeof id, "doc%d", i);
+        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        if (kiln_shard_index(s, id, strlen(id), src, strlen(src), NULL, &o, &m, &r, &lsn, &err))
+            _exit(3);
+        if (i % 7 == 0 && i > 1 && kiln_shard_delete(s, id, strlen(id), &o, &m, &r, &lsn, &err))
+            _exit(4);
+        if (i % 100 == 99 && kiln_shard_sync(s, lsn, &err)) _exit(4);
+    }
+    atomic_store(&f.stop, 1);
+    pthread_join(t, NULL);
+    if (f.failures) _exit(5);
+    if (f.flushes < 3) _exit(6); /* the test must have flushed while writing */
+    _exit(0);
+}
+
+static void test_recovery_background_flush(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "shard");
+    pid_t pid = fork();
+    if (pid == 0) crash_writer_background_flush(dir);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 0);
+    kiln_shard *s = open_shard(dir, 8192);
+    CHECK(s != NULL);
+    if (!s) return;
+    char id[32], src[128];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "doc%d", i);
+        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        expect_source(s, id, i % 7 == 0 && i > 1 ? NULL : src);
+    }
+    kiln_shard_stats st;
+    kiln_shard_stats_get(s, &st);
+    CHECK_INT(st.docs, 3000 - 428);
+    kiln_shard_close(s);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
 typedef struct {
     int calls;
 } upd_ctx;
@@ -181,4 +265,5 @@ static void test_update(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
-KT_MAIN(KT_CASE(test_versions_and_results), KT_CASE(test_recovery), KT_CASE(test_update))
+KT_MAIN(KT_CASE(test_versions_and_results), KT_CASE(test_recovery),
+        KT_CASE(test_recovery_background_flush), KT_CASE(test_update))
