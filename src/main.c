@@ -6,35 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* Transparent huge pages for malloc's memory. Ingest touches fresh memory all the time (write
- * buffers, sealed and merged segments, request bodies): ~0.8 page faults per document with 4 KiB
- * pages, and a fault costs microseconds in the paravirtualised guests Kiln runs on (bench/ingest:
- * 14% of the server's CPU). glibc reads its tunables only at start, so the server re-executes
- * itself once with glibc.malloc.hugetlb=1 (madvise: THP mode "madvise" is the usual default).
- * Runs before every other constructor (the tier-0 compile server forks in one).
- * KILN_NO_HUGEPAGES=1 turns it off. */
-__attribute__((constructor(101))) static void kiln__hugepages(int argc, char **argv)
-{
-    const char *off = getenv("KILN_NO_HUGEPAGES"), *t = getenv("GLIBC_TUNABLES");
-    if ((off && *off && strcmp(off, "0") != 0) || (t && strstr(t, "glibc.malloc.hugetlb")))
-        return;
-    char v[1024];
-    int n = snprintf(v, sizeof v, "%s%sglibc.malloc.hugetlb=1", t ? t : "", t && *t ? ":" : "");
-    if (n < 0 || (size_t)n >= sizeof v || setenv("GLIBC_TUNABLES", v, 1) != 0) return;
-    (void)argc;
-    char exe[4096]; /* the real path, not /proc/self/exe: ps and thread names stay "kiln" */
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        execv(exe, argv);
-    }
-    unsetenv("GLIBC_TUNABLES"); /* exec failed: go on as we are */
-    if (t) setenv("GLIBC_TUNABLES", t, 1);
-}
 
 static int kiln__write_port(const char *path, int port)
 {
