@@ -187,14 +187,104 @@ static int push(pipe_t *p, size_t f, kiln__tok *t)
     return emit(p, t);
 }
 
+/* The filter after which the fast path below hands tokens on, or 0 when it does not apply:
+ * the standard tokenizer followed by lowercase, with only filters before it that leave a run
+ * of ASCII letters and digits alone (possessive: it needs an apostrophe). */
+static size_t fused_after(const kiln_analyzer *a)
+{
+    if (a->tokenizer.kind != KILN__TK_STANDARD) return 0;
+    for (size_t f = 0; f < a->nfilters; f++) {
+        if (a->filters[f].kind == KILN__TF_LOWERCASE) return f + 1;
+        if (a->filters[f].kind != KILN__TF_POSSESSIVE) return 0;
+    }
+    return 0;
+}
+
+/* Standard tokenizer + lowercase in one pass. A run of ASCII letters and digits is a whole
+ * UAX#29 word when what follows can not extend it: the end, a byte that breaks (space, most
+ * punctuation), or a Mid* character (. , ; : ') not followed by a word character or a
+ * non-ASCII byte (WB6/7, WB11/12 need one after it). Such a run is typed, lowercased into the
+ * tokenizer state and handed to filter `next` directly. Anything else (non-ASCII, '_', a Mid*
+ * character inside a word, a run as long as max_token_length) goes to the general tokenizer
+ * from the same position, which makes the one token it finds; both are stateless between
+ * tokens, so the result is the general path's, token for token. */
+static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state *st, size_t next)
+{
+    const unsigned char *s = (const unsigned char *)st->text;
+    const uint8_t *tab = kiln__ascii_std;
+    size_t n = st->len, i = st->pos, max = tk->max_token_length;
+    char *low = st->lower; /* unused by the standard tokenizer; longer runs take the slow path */
+    if (max > sizeof st->lower) max = sizeof st->lower;
+    int rc = 0;
+    while (!rc && i < n) {
+        uint8_t c = tab[s[i]];
+        if (c & (KILN__A_BREAK | KILN__A_MID)) { /* not a word start: skipped, as next_standard */
+            i++;
+            continue;
+        }
+        if (c & KILN__A_ALNUM) {
+            size_t j = i;
+            uint8_t acc = 0;
+            do {
+                acc |= c;
+                j++;
+            } while (j < n && ((c = tab[s[j]]) & KILN__A_ALNUM));
+            bool whole = j == n || (c & KILN__A_BREAK) ||
+                         ((c & KILN__A_MID) &&
+                          (j + 1 == n || (s[j + 1] < 0x80 && !(tab[s[j + 1]] & KILN__A_ALNUM))));
+            if (whole && j - i < max) {
+                kiln__tok t;
+                t.len = j - i;
+                if (acc & KILN__A_UPPER) {
+                    for (size_t k = 0; k < t.len; k++) /* 'A' | 0x20 == 'a' */
+                        low[k] = (char)(s[i + k] | ((tab[s[i + k]] & KILN__A_UPPER) << 4));
+                    t.text = low;
+                } else {
+                    t.text = (const char *)s + i;
+                }
+                t.posinc = 1;
+                t.start = (uint32_t)i;
+                t.end = (uint32_t)j;
+                t.type = (acc & KILN__A_LETTER) ? kiln__t_alphanum : kiln__t_num;
+                t.keyword = false;
+                rc = push(p, next, &t);
+                i = j;
+                continue;
+            }
+        }
+        /* the general path, for one token from i */
+        st->pos = i;
+        kiln__tok t;
+        if (!kiln__tokenizer_next(tk, st, &t)) break;
+        rc = push(p, 0, &t);
+        i = st->pos;
+    }
+    return rc;
+}
+
 int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                  kiln_token_fn fn, void *ctx)
 {
     return kiln__analyze_ex(a, text, len, position_base, fn, ctx, NULL);
 }
 
+static int analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                   kiln_token_fn fn, void *ctx, uint32_t *trailing, bool fast);
+
 int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                      kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
+    return analyze(a, text, len, position_base, fn, ctx, trailing, true);
+}
+
+int kiln__analyze_general(const kiln_analyzer *a, const char *text, size_t len,
+                          uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
+    return analyze(a, text, len, position_base, fn, ctx, trailing, false);
+}
+
+static int analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                   kiln_token_fn fn, void *ctx, uint32_t *trailing, bool fast)
 {
     if (!text) {
         text = "";
@@ -217,9 +307,14 @@ int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint3
     }
     pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL, len};
     int rc = 0;
-    kiln__tok t;
-    while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
-        rc = push(&p, 0, &t);
+    size_t fused = fast ? fused_after(a) : 0;
+    if (fused) {
+        rc = run_fused(&p, &a->tokenizer, &st, fused);
+    } else {
+        kiln__tok t;
+        while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
+            rc = push(&p, 0, &t);
+    }
     if (a->needs_state) {
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_end(&a->filters[f], &fs[f]);
