@@ -213,6 +213,9 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
     const unsigned char *s = (const unsigned char *)st->text;
     const uint8_t *tab = kiln__ascii_std;
     size_t n = st->len, i = st->pos, max = tk->max_token_length;
+    /* nothing after lowercase and no char filter (the standard analyzer): straight to the
+     * caller, as emit would hand it on */
+    bool direct = next == p->a->nfilters && !p->cf;
     char *low = st->lower; /* unused by the standard tokenizer; longer runs take the slow path */
     if (max > sizeof st->lower) max = sizeof st->lower;
     int rc = 0;
@@ -233,19 +236,29 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
                          ((c & KILN__A_MID) &&
                           (j + 1 == n || (s[j + 1] < 0x80 && !(tab[s[j + 1]] & KILN__A_ALNUM))));
             if (whole && j - i < max) {
-                kiln__tok t;
-                t.len = j - i;
+                const char *text = (const char *)s + i;
                 if (acc & KILN__A_UPPER) {
-                    for (size_t k = 0; k < t.len; k++) /* 'A' | 0x20 == 'a' */
+                    for (size_t k = 0; k < j - i; k++) /* 'A' | 0x20 == 'a' */
                         low[k] = (char)(s[i + k] | ((tab[s[i + k]] & KILN__A_UPPER) << 4));
-                    t.text = low;
-                } else {
-                    t.text = (const char *)s + i;
+                    text = low;
                 }
+                const char *type = (acc & KILN__A_LETTER) ? kiln__t_alphanum : kiln__t_num;
+                if (direct) {
+                    p->pos += 1 + p->pending;
+                    p->pending = 0;
+                    kiln_token out = {text, j - i, (uint32_t)p->pos, (uint32_t)i, (uint32_t)j,
+                                      type};
+                    rc = p->fn(&out, p->ctx);
+                    i = j;
+                    continue;
+                }
+                kiln__tok t;
+                t.text = text;
+                t.len = j - i;
                 t.posinc = 1;
                 t.start = (uint32_t)i;
                 t.end = (uint32_t)j;
-                t.type = (acc & KILN__A_LETTER) ? kiln__t_alphanum : kiln__t_num;
+                t.type = type;
                 t.keyword = false;
                 rc = push(p, next, &t);
                 i = j;
