@@ -200,6 +200,20 @@ int main(void)
         for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
             compare(name, an, fixed[k], strlen(fixed[k]), 0, 0);
         compare(name, an, NULL, 0, 0, 0);
+        /* every byte value inside, before and after ASCII words, in the byte loop's reach
+         * (short texts) and the 16-byte scan's (long ones) */
+        for (int b = 0; b < 256; b++) {
+            static const char *const frames[] = {"a@b", "@", "Ab@", "@Z9", "1@2", "x @ 7",
+                                                  "abcdefghijklmnopqrstuvw@XYZ0123456789abcdef",
+                                                  "0123456789ABCDEFGHIJ@", "@ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+            for (size_t f = 0; f < sizeof frames / sizeof frames[0]; f++) {
+                char t[128];
+                size_t l = strlen(frames[f]);
+                memcpy(t, frames[f], l + 1);
+                *strchr(t, '@') = (char)b; /* the byte itself, NUL included */
+                compare(name, an, t, l, 0, 0);
+            }
+        }
         for (int iter = 0; iter < 20000; iter++) {
             size_t len = gen(buf, 64 * 1024);
             uint32_t base = (uint32_t)(next_rand() % 3) * 101;
