@@ -206,6 +206,16 @@ static inline unsigned ascii_alnum16(const unsigned char *s, unsigned *up, unsig
     *let = (unsigned)_mm_movemask_epi8(l);
     return (unsigned)_mm_movemask_epi8(_mm_or_si128(l, d));
 }
+
+/* out[0..16) = s[0..16) with A-Z lowercased. */
+static inline void ascii_lower16(const unsigned char *s, char *out)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i u = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi8(v, _mm_and_si128(u, _mm_set1_epi8(0x20))));
+}
 #endif
 
 /* The filter after which the fast path below hands tokens on, or 0 when it does not apply:
@@ -278,7 +288,14 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
             if (whole && j - i < max) {
                 const char *text = (const char *)s + i;
                 if (acc & KILN__A_UPPER) {
-                    for (size_t k = 0; k < j - i; k++) /* 'A' | 0x20 == 'a' */
+                    size_t k = 0;
+#ifdef __SSE2__
+                    /* 16 at a time while the input and low have them (bytes past the token are
+                     * written but not part of it) */
+                    for (; k < j - i && i + k + 16 <= n && k + 16 <= sizeof st->lower; k += 16)
+                        ascii_lower16(s + i + k, low + k);
+#endif
+                    for (; k < j - i; k++) /* 'A' | 0x20 == 'a' */
                         low[k] = (char)(s[i + k] | ((tab[s[i + k]] & KILN__A_UPPER) << 4));
                     text = low;
                 }
@@ -289,7 +306,7 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
                     kiln_token out = {text, j - i, (uint32_t)p->pos, (uint32_t)i, (uint32_t)j,
                                       type};
                     rc = p->fn(&out, p->ctx);
-                    i = j;
+                    i = j + (j < n); /* s[j] broke the word: it starts none either */
                     continue;
                 }
                 kiln__tok t;
@@ -301,7 +318,7 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
                 t.type = type;
                 t.keyword = false;
                 rc = push(p, next, &t);
-                i = j;
+                i = j + (j < n);
                 continue;
             }
         }
