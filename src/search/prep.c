@@ -287,9 +287,7 @@ static int kiln__prep_on_token(const kiln_token *tok, void *ctx)
     else
         t->off = kiln__prep_text(p, tok->text, tok->len);
     t->len = (uint32_t)tok->len;
-    t->pos = pos;
-    p->last_pos = pos;
-    p->ntok++;
+    t->pos = pos; /* the count and the last position are read off toks afterwards */
     return 0;
 }
 
@@ -314,17 +312,20 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
                            const kiln__scalar *v)
 {
     const kiln_field *mf = &p->m->fields[j];
-    kiln__pitem it = {.mfield = j, .kind = p->kind[j]};
+    /* built in place: a copy from the stack after narrow stores stalls on store forwarding */
+    KILN__GROW(p->items, p->nitems, p->items_cap, p->nitems + 1);
+    kiln__pitem *it = &p->items[p->nitems];
+    *it = (kiln__pitem){.mfield = j, .kind = p->kind[j]};
     char tmp[64];
     size_t len;
     const char *s;
-    switch (it.kind) {
+    switch (it->kind) {
     case KILN_DV_STR: {
         s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
         if (!s) return 0;
-        it.v.s.off = kiln__prep_value_text(p, v, s, len);
-        it.v.s.len = (uint32_t)len;
-        it.tok0 = p->ntoks;
+        it->v.s.off = kiln__prep_value_text(p, v, s, len);
+        it->v.s.len = (uint32_t)len;
+        it->tok0 = p->ntoks;
         if (p->indexed[j]) {
             const kiln_analyzer *a = kiln__prep_analyzer(p, j, ar);
             if (!a)
@@ -332,15 +333,13 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
                                  mf->analyzer);
             uint32_t *next = kiln__prep_next_pos(p, j);
             p->pos_base = *next;
-            p->ntok = 0;
-            p->last_pos = *next;
             p->src = s;
             p->src_len = len;
-            p->src_off = it.v.s.off;
+            p->src_off = it->v.s.off;
             /* analyze s itself, not its copy: the text buffer moves as tokens are added */
             kiln_analyze(a, s, len, *next, kiln__prep_on_token, p);
-            it.ntok = p->ntok;
-            if (p->ntok) *next = p->last_pos + 1 + KILN__POS_GAP;
+            it->ntok = p->ntoks - it->tok0;
+            if (it->ntok) *next = p->toks[p->ntoks - 1].pos + 1 + KILN__POS_GAP;
         }
         break;
     }
@@ -348,10 +347,10 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
         s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
         if (!s) return 0;
         if (mf->ignore_above > 0 && kiln__utf8_longer(s, len, (size_t)mf->ignore_above)) return 0;
-        it.v.s.off = kiln__prep_value_text(p, v, s, len);
-        it.v.s.len = (uint32_t)len;
-        it.hash = XXH3_64bits(s, len);
-        it.pos = (*kiln__prep_next_pos(p, j))++;
+        it->v.s.off = kiln__prep_value_text(p, v, s, len);
+        it->v.s.len = (uint32_t)len;
+        it->hash = XXH3_64bits(s, len);
+        it->pos = (*kiln__prep_next_pos(p, j))++;
         break;
     }
     case KILN_DV_I64: {
@@ -359,20 +358,19 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
         if (mf->type == KILN_FT_DATE ? kiln__scalar_date(mf, v, &x)
                                      : kiln__scalar_i64(mf->type, v, &x))
             return 0; /* the shard's mapping check rejects what does not convert */
-        it.v.i64 = x;
+        it->v.i64 = x;
         break;
     }
     case KILN_DV_F64: {
         double x;
         if (kiln__scalar_f64(v, &x)) return 0;
-        it.v.f64 = kiln_field_round(mf, x); /* float, half_float, scaled_float precision */
+        it->v.f64 = kiln_field_round(mf, x); /* float, half_float, scaled_float precision */
         break;
     }
     default:
         return 0;
     }
-    KILN__GROW(p->items, p->nitems, p->items_cap, p->nitems + 1);
-    p->items[p->nitems++] = it;
+    p->nitems++;
     return 0;
 }
 

@@ -49,7 +49,7 @@ struct kiln_sindex_prep {
                    applied, as the walk did before), KILN__PREP_REJECTED (nothing to apply) */
     kiln_error err;
     /* analysis callback state */
-    uint32_t pos_base, last_pos, ntok;
+    uint32_t pos_base;
     /* the value being analyzed and its copy in text: a token that is a slice of the value (no
        filter rewrote it) points into the copy instead of being copied again */
     const char *src;
