@@ -267,7 +267,8 @@ static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state
                 unsigned up, let, m = ascii_alnum16(s + j, &up, &let);
                 unsigned run = (unsigned)__builtin_ctz(~m); /* m < 1 << 16: ~m has a zero */
                 unsigned keep = (1u << run) - 1;
-                acc |= (uint8_t)((up & keep ? KILN__A_UPPER : 0) | (let & keep ? KILN__A_LETTER : 0));
+                acc |= (uint8_t)((up & keep ? KILN__A_UPPER : 0) |
+                                 (let & keep ? KILN__A_LETTER : 0));
                 j += run;
                 if (run < 16) { /* j < n: the chunk held s[j] */
                     c = tab[s[j]];

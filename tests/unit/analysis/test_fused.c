@@ -114,7 +114,9 @@ static size_t gen(char *out, size_t cap)
             size_t l = 1 + (r >> 8) % 12;
             for (size_t i = 0; i < l; i++) {
                 uint64_t c = (r >> (12 + i * 4)) % 16;
-                word[i] = c < 6 ? (char)('a' + c) : c < 12 ? (char)('A' + c - 6) : (char)('0' + c - 12);
+                word[i] = c < 6    ? (char)('a' + c)
+                          : c < 12 ? (char)('A' + c - 6)
+                                   : (char)('0' + c - 12);
             }
             word[l] = 0;
             p = word;
@@ -168,7 +170,8 @@ static const char *const fixed[] = {
     "", "a", "A", " ", ".", "A.b", "a.B", "3.14", "1,000", "1;2", "1:2", "a:b", "a;b", "a,b",
     "O'Reilly's", "men's", "'quoted'", "x'", "'x", "foo_bar", "_", "_a", "a_", "__init__",
     "U.S.A.", "wi-fi", "Wi-Fi 5", "a.", "a. b", "a.\xcc\x81" "b", "a'\xcc\x81" "b", "1.a",
-    "a.1", "1'2", "\"a\"", "ab\"cd", "caf\xc3\xa9", "CAF\xc3\x89", "na\xc3\xafve", "e\xcc\x81t\xc3\xa9",
+    "a.1", "1'2", "\"a\"", "ab\"cd", "caf\xc3\xa9", "CAF\xc3\x89", "na\xc3\xafve",
+    "e\xcc\x81t\xc3\xa9",
     "Stra\xc3\x9f" "e", "ab\xe2\x80\x99" "cd", "ab\xe2\x80\x99", "12\xef\xbc\x8e" "34",
     "x\xe4\xb8\xad" "y", "A\xf0\x9f\x98\x80" "b", "abc\xff" "def", "1\xe2\x83\xa3",
     "THE QUICK BROWN FOX, JUMPED. over 3 lazy dogs; 4.5 stars: ok", "500ml 4K HDR IP67",
@@ -203,9 +206,10 @@ int main(void)
         /* every byte value inside, before and after ASCII words, in the byte loop's reach
          * (short texts) and the 16-byte scan's (long ones) */
         for (int b = 0; b < 256; b++) {
-            static const char *const frames[] = {"a@b", "@", "Ab@", "@Z9", "1@2", "x @ 7",
-                                                  "abcdefghijklmnopqrstuvw@XYZ0123456789abcdef",
-                                                  "0123456789ABCDEFGHIJ@", "@ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+            static const char *const frames[] = {
+                "a@b", "@", "Ab@", "@Z9", "1@2", "x @ 7",
+                "abcdefghijklmnopqrstuvw@XYZ0123456789abcdef", "0123456789ABCDEFGHIJ@",
+                "@ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
             for (size_t f = 0; f < sizeof frames / sizeof frames[0]; f++) {
                 char t[128];
                 size_t l = strlen(frames[f]);
