@@ -99,6 +99,10 @@ json_t *kiln_analyze_to_json(const kiln_analyzer *a, json_t *text, kiln_error *e
 json_t *kiln_analyze_request(const kiln_analysis_registry *r, json_t *body,
                              const char *field_analyzer, kiln_error *err);
 
+/* A number no other registry of this process has had (0 for NULL, built-ins only): lets a
+ * caller cache analyzers per registry without being fooled by a new one at a freed address. */
+uint64_t kiln_analysis_registry_serial(const kiln_analysis_registry *r);
+
 /* The names of the built-in analyzers, NULL-terminated (for listings and validation). */
 const char *const *kiln_analysis_builtin_names(void);
 

@@ -47,6 +47,24 @@ uint8_t kiln__uclass(int32_t cp);
  * kiln__unicode_init() has run; every way of obtaining an analyzer runs it first. */
 extern uint8_t kiln__uc_bmp[0x10000];
 void kiln__unicode_init(void);
+
+/* The standard tokenizer's fast path (analyzer.c): each byte's role, derived from kiln__uc_bmp
+ * when it is built. Bytes >= 0x80 and ASCII that can start or join a word in a way the fast path
+ * does not follow ('_' = ExtendNumLet) are 0: the general UAX#29 path decides for them. */
+enum {
+    KILN__A_ALNUM = 1,  /* ALetter or Numeric: a word character */
+    KILN__A_UPPER = 2,  /* A-Z: the lowercase filter changes it */
+    KILN__A_LETTER = 4, /* ALetter: the token is <ALPHANUM>, not <NUM> */
+    KILN__A_BREAK = 8,  /* Other or '"': never inside a word that starts with ASCII */
+    KILN__A_MID = 16,   /* MidLetter, MidNum, MidNumLet, "'": inside a word only before a word
+                           character (WB6/7, WB11/12) */
+};
+extern uint8_t kiln__ascii_std[256];
+
+/* Token types of the standard tokenizer (tokenizers.c). */
+extern const char kiln__t_alphanum[];
+extern const char kiln__t_num[];
+
 static inline uint8_t kiln__uclass_fast(int32_t cp)
 {
     return cp < 0x10000 ? kiln__uc_bmp[cp] : kiln__uclass(cp);
@@ -327,6 +345,11 @@ void kiln__analyzer_dispose(kiln_analyzer *a);
 
 /* kiln_analyze, also reporting the position increments of dropped tokens after the last one
  * (what Lucene's TokenStream.end() reports; _analyze adds it between values). */
+/* kiln__analyze_ex without the fused standard + lowercase fast path (analyzer.c): the
+ * reference the fast path is tested against. */
+int kiln__analyze_general(const kiln_analyzer *a, const char *text, size_t len,
+                          uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing);
+
 int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len,
                      uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing);
 

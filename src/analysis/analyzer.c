@@ -187,14 +187,175 @@ static int push(pipe_t *p, size_t f, kiln__tok *t)
     return emit(p, t);
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bit k set when s[k] is an ASCII letter or digit (k < 16); *up: A-Z, *let: letters. The
+ * same classes as kiln__ascii_std (UAX#29 ALetter and Numeric are exactly these in ASCII;
+ * bytes >= 0x80 are negative as signed and match no range). */
+static inline unsigned ascii_alnum16(const unsigned char *s, unsigned *up, unsigned *let)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    __m128i l = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                              _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+    __m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i u = _mm_and_si128(l, _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    *up = (unsigned)_mm_movemask_epi8(u);
+    *let = (unsigned)_mm_movemask_epi8(l);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(l, d));
+}
+
+/* out[0..16) = s[0..16) with A-Z lowercased. */
+static inline void ascii_lower16(const unsigned char *s, char *out)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i u = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
+                              _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    _mm_storeu_si128((__m128i *)(void *)out,
+                     _mm_add_epi8(v, _mm_and_si128(u, _mm_set1_epi8(0x20))));
+}
+#endif
+
+/* The filter after which the fast path below hands tokens on, or 0 when it does not apply:
+ * the standard tokenizer followed by lowercase, with only filters before it that leave a run
+ * of ASCII letters and digits alone (possessive: it needs an apostrophe). */
+static size_t fused_after(const kiln_analyzer *a)
+{
+    if (a->tokenizer.kind != KILN__TK_STANDARD) return 0;
+    for (size_t f = 0; f < a->nfilters; f++) {
+        if (a->filters[f].kind == KILN__TF_LOWERCASE) return f + 1;
+        if (a->filters[f].kind != KILN__TF_POSSESSIVE) return 0;
+    }
+    return 0;
+}
+
+/* Standard tokenizer + lowercase in one pass. A run of ASCII letters and digits is a whole
+ * UAX#29 word when what follows can not extend it: the end, a byte that breaks (space, most
+ * punctuation), or a Mid* character (. , ; : ') not followed by a word character or a
+ * non-ASCII byte (WB6/7, WB11/12 need one after it). Such a run is typed, lowercased into the
+ * tokenizer state and handed to filter `next` directly. Anything else (non-ASCII, '_', a Mid*
+ * character inside a word, a run as long as max_token_length) goes to the general tokenizer
+ * from the same position, which makes the one token it finds; both are stateless between
+ * tokens, so the result is the general path's, token for token. */
+static int run_fused(pipe_t *p, const kiln__tokenizer *tk, kiln__tokenizer_state *st, size_t next)
+{
+    const unsigned char *s = (const unsigned char *)st->text;
+    const uint8_t *tab = kiln__ascii_std;
+    size_t n = st->len, i = st->pos, max = tk->max_token_length;
+    /* nothing after lowercase and no char filter (the standard analyzer): straight to the
+     * caller, as emit would hand it on */
+    bool direct = next == p->a->nfilters && !p->cf;
+    char *low = st->lower; /* unused by the standard tokenizer; longer runs take the slow path */
+    if (max > sizeof st->lower) max = sizeof st->lower;
+    int rc = 0;
+    while (!rc && i < n) {
+        uint8_t c = tab[s[i]];
+        if (c & (KILN__A_BREAK | KILN__A_MID)) { /* not a word start: skipped, as next_standard */
+            i++;
+            continue;
+        }
+        if (c & KILN__A_ALNUM) {
+            size_t j = i;
+            uint8_t acc = 0;
+            bool ended = false; /* the run's end is found, c is the class of s[j] */
+#ifdef __SSE2__
+            /* 16 bytes at a time while they are in the text: the run's length without a
+             * branch per byte (the byte loop mispredicts its exit once per token) */
+            while (j + 16 <= n) {
+                unsigned up, let, m = ascii_alnum16(s + j, &up, &let);
+                unsigned run = (unsigned)__builtin_ctz(~m); /* m < 1 << 16: ~m has a zero */
+                unsigned keep = (1u << run) - 1;
+                acc |= (uint8_t)((up & keep ? KILN__A_UPPER : 0) |
+                                 (let & keep ? KILN__A_LETTER : 0));
+                j += run;
+                if (run < 16) { /* j < n: the chunk held s[j] */
+                    c = tab[s[j]];
+                    ended = true;
+                    break;
+                }
+            }
+#endif
+            if (!ended) {
+                while (j < n && ((c = tab[s[j]]) & KILN__A_ALNUM)) {
+                    acc |= c;
+                    j++;
+                }
+            }
+            bool whole = j == n || (c & KILN__A_BREAK) ||
+                         ((c & KILN__A_MID) &&
+                          (j + 1 == n || (s[j + 1] < 0x80 && !(tab[s[j + 1]] & KILN__A_ALNUM))));
+            if (whole && j - i < max) {
+                const char *text = (const char *)s + i;
+                if (acc & KILN__A_UPPER) {
+                    size_t k = 0;
+#ifdef __SSE2__
+                    /* 16 at a time while the input and low have them (bytes past the token are
+                     * written but not part of it) */
+                    for (; k < j - i && i + k + 16 <= n && k + 16 <= sizeof st->lower; k += 16)
+                        ascii_lower16(s + i + k, low + k);
+#endif
+                    for (; k < j - i; k++) /* 'A' | 0x20 == 'a' */
+                        low[k] = (char)(s[i + k] | ((tab[s[i + k]] & KILN__A_UPPER) << 4));
+                    text = low;
+                }
+                const char *type = (acc & KILN__A_LETTER) ? kiln__t_alphanum : kiln__t_num;
+                if (direct) {
+                    p->pos += 1 + p->pending;
+                    p->pending = 0;
+                    kiln_token out = {text, j - i, (uint32_t)p->pos, (uint32_t)i, (uint32_t)j,
+                                      type};
+                    rc = p->fn(&out, p->ctx);
+                    i = j + (j < n); /* s[j] broke the word: it starts none either */
+                    continue;
+                }
+                kiln__tok t;
+                t.text = text;
+                t.len = j - i;
+                t.posinc = 1;
+                t.start = (uint32_t)i;
+                t.end = (uint32_t)j;
+                t.type = type;
+                t.keyword = false;
+                rc = push(p, next, &t);
+                i = j + (j < n);
+                continue;
+            }
+        }
+        /* the general path, for one token from i */
+        st->pos = i;
+        kiln__tok t;
+        if (!kiln__tokenizer_next(tk, st, &t)) break;
+        rc = push(p, 0, &t);
+        i = st->pos;
+    }
+    return rc;
+}
+
 int kiln_analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                  kiln_token_fn fn, void *ctx)
 {
     return kiln__analyze_ex(a, text, len, position_base, fn, ctx, NULL);
 }
 
+static int analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                   kiln_token_fn fn, void *ctx, uint32_t *trailing, bool fast);
+
 int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
                      kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
+    return analyze(a, text, len, position_base, fn, ctx, trailing, true);
+}
+
+int kiln__analyze_general(const kiln_analyzer *a, const char *text, size_t len,
+                          uint32_t position_base, kiln_token_fn fn, void *ctx, uint32_t *trailing)
+{
+    return analyze(a, text, len, position_base, fn, ctx, trailing, false);
+}
+
+static int analyze(const kiln_analyzer *a, const char *text, size_t len, uint32_t position_base,
+                   kiln_token_fn fn, void *ctx, uint32_t *trailing, bool fast)
 {
     if (!text) {
         text = "";
@@ -217,9 +378,14 @@ int kiln__analyze_ex(const kiln_analyzer *a, const char *text, size_t len, uint3
     }
     pipe_t p = {a, fs, &run, (int64_t)position_base - 1, 0, fn, ctx, a->ncf ? &cf : NULL, len};
     int rc = 0;
-    kiln__tok t;
-    while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
-        rc = push(&p, 0, &t);
+    size_t fused = fast ? fused_after(a) : 0;
+    if (fused) {
+        rc = run_fused(&p, &a->tokenizer, &st, fused);
+    } else {
+        kiln__tok t;
+        while (!rc && kiln__tokenizer_next(&a->tokenizer, &st, &t))
+            rc = push(&p, 0, &t);
+    }
     if (a->needs_state) {
         for (size_t f = 0; f < a->nfilters; f++)
             kiln__filter_end(&a->filters[f], &fs[f]);

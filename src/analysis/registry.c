@@ -15,6 +15,7 @@ struct kiln_analysis_registry {
     size_t count;
     kiln_analyzer **normalizers;
     size_t nnormalizers;
+    uint64_t serial; /* kiln_analysis_registry_serial */
 };
 
 /* ---- settings values: ES accepts "5" for 5 and "true" for true ---------------------------- */
@@ -850,7 +851,9 @@ static const kiln_analyzer *builtin_get(const char *name)
 
 kiln_analysis_registry *kiln_analysis_registry_new(json_t *analysis_settings, kiln_error *err)
 {
+    static _Atomic uint64_t serials;
     kiln_analysis_registry *r = kiln_xcalloc(1, sizeof *r);
+    r->serial = ++serials;
     json_t *s = analysis_settings;
     /* accept the whole settings object too ({"analysis": {...}} or {"index": {"analysis": ...}}) */
     if (json_is_object(json_object_get(s, "index"))) s = json_object_get(s, "index");
@@ -918,6 +921,11 @@ void kiln_analysis_registry_free(kiln_analysis_registry *r)
     free(r->normalizers);
     json_decref(r->settings);
     free(r);
+}
+
+uint64_t kiln_analysis_registry_serial(const kiln_analysis_registry *r)
+{
+    return r ? r->serial : 0;
 }
 
 const kiln_analyzer *kiln_analyzer_get(const kiln_analysis_registry *r, const char *name)

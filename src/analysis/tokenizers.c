@@ -5,8 +5,10 @@
 
 #include <utf8proc.h>
 
-static const char T_ALPHANUM[] = "<ALPHANUM>";
-static const char T_NUM[] = "<NUM>";
+const char kiln__t_alphanum[] = "<ALPHANUM>";
+const char kiln__t_num[] = "<NUM>";
+#define T_ALPHANUM kiln__t_alphanum
+#define T_NUM kiln__t_num
 static const char T_SEA[] = "<SOUTHEAST_ASIAN>";
 static const char T_IDEO[] = "<IDEOGRAPHIC>";
 static const char T_HIRA[] = "<HIRAGANA>";

@@ -160,10 +160,34 @@ static uint8_t compute(int32_t cp)
     return c;
 }
 
+uint8_t kiln__ascii_std[256];
+
+static void build_ascii_std(void)
+{
+    for (int b = 0; b < 0x80; b++) {
+        int32_t cp = b;
+        int wb = kiln__uc_bmp[b] & KILN__UC_WB_MASK;
+        uint8_t r = 0;
+        if (wb == KILN__WB_ALETTER || wb == KILN__WB_NUMERIC) {
+            r = KILN__A_ALNUM;
+            if (wb == KILN__WB_ALETTER) r |= KILN__A_LETTER;
+            /* what the lowercase filter does to ASCII (filters.c): A-Z only */
+            if (cp >= 'A' && cp <= 'Z') r |= KILN__A_UPPER;
+        } else if (wb == KILN__WB_OTHER || wb == KILN__WB_DQ) {
+            r = KILN__A_BREAK;
+        } else if (wb == KILN__WB_MIDLETTER || wb == KILN__WB_MIDNUM ||
+                   wb == KILN__WB_MIDNUMLET || wb == KILN__WB_SQ) {
+            r = KILN__A_MID;
+        }
+        kiln__ascii_std[b] = r; /* ENL, Extend...: 0, the general path */
+    }
+}
+
 static void build_bmp(void)
 {
     for (int32_t cp = 0; cp < 0x10000; cp++)
         kiln__uc_bmp[cp] = compute(cp);
+    build_ascii_std();
 }
 
 void kiln__unicode_init(void)

@@ -83,8 +83,10 @@ static int kiln__utf8_longer(const char *s, size_t len, size_t limit)
     for (; i + 8 <= len; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
-        /* continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear */
-        n += 8 - (size_t)__builtin_popcountll(x & ~(x << 1) & 0x8080808080808080ull);
+        /* continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear; summed by a multiply (the
+           build has no popcnt instruction: __builtin_popcountll is a libgcc call) */
+        uint64_t cont = (x & ~(x << 1) & 0x8080808080808080ull) >> 7;
+        n += 8 - (size_t)((cont * 0x0101010101010101ull) >> 56);
         if (n > limit) return 1;
     }
     for (; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
@@ -188,6 +190,9 @@ static void kiln__prep_mapping(kiln_sindex_prep *p, const kiln_mapping *m)
     p->next_pos = kiln_xrealloc(p->next_pos, (n + 1) * sizeof *p->next_pos);
     p->stamp = kiln_xrealloc(p->stamp, (n + 1) * sizeof *p->stamp);
     memset(p->stamp, 0, (n + 1) * sizeof *p->stamp);
+    p->an = kiln_xrealloc(p->an, (n + 1) * sizeof *p->an);
+    memset(p->an, 0, (n + 1) * sizeof *p->an);
+    if (p->guess) memset(p->guess, 0xff, p->nguess * sizeof *p->guess);
     p->doc = 0;
     for (size_t i = 0; i < n; i++) {
         p->kind[i] = (uint8_t)kiln__kind_of(&m->fields[i]);
@@ -229,6 +234,8 @@ void kiln_sindex_prep_free(kiln_sindex_prep *p)
     free(p->multi_at);
     free(p->next_pos);
     free(p->stamp);
+    free(p->an);
+    free(p->guess);
     free(p->items);
     free(p->toks);
     free(p->text.p);
@@ -255,19 +262,49 @@ static uint32_t *kiln__prep_next_pos(kiln_sindex_prep *p, uint32_t j)
     return &p->next_pos[j];
 }
 
+/* A string value's copy in text; the same value again (its multi-fields) shares the copy. */
+static uint32_t kiln__prep_value_text(kiln_sindex_prep *p, const kiln__scalar *v, const char *s,
+                                      size_t len)
+{
+    if (v->type != KILN_JSON_STRING) return kiln__prep_text(p, s, len); /* s is a stack buffer */
+    if (s == p->last_s && len == p->last_len) return p->last_off;
+    p->last_s = s;
+    p->last_len = len;
+    return p->last_off = kiln__prep_text(p, s, len);
+}
+
 static int kiln__prep_on_token(const kiln_token *tok, void *ctx)
 {
     kiln_sindex_prep *p = ctx;
     uint32_t pos = p->pos_base + tok->position;
-    KILN__GROW(p->toks, p->ntoks, p->toks_cap, p->ntoks + 1);
+    if (p->ntoks == p->toks_cap) KILN__GROW(p->toks, p->ntoks, p->toks_cap, p->ntoks + 1);
     kiln__ptok *t = &p->toks[p->ntoks++];
     t->hash = XXH3_64bits(tok->text, tok->len);
-    t->off = kiln__prep_text(p, tok->text, tok->len);
+    /* a slice of the value (lowercase text the filters left alone): already in text */
+    uintptr_t d = (uintptr_t)tok->text - (uintptr_t)p->src;
+    if (d < p->src_len && tok->len <= p->src_len - d)
+        t->off = p->src_off + (uint32_t)d;
+    else
+        t->off = kiln__prep_text(p, tok->text, tok->len);
     t->len = (uint32_t)tok->len;
-    t->pos = pos;
-    p->last_pos = pos;
-    p->ntok++;
+    t->pos = pos; /* the count and the last position are read off toks afterwards */
     return 0;
+}
+
+/* The analyzer of text field j, looked up once per mapping and registry. */
+static const kiln_analyzer *kiln__prep_analyzer(kiln_sindex_prep *p, uint32_t j,
+                                                const kiln_analysis_registry *ar)
+{
+    uint64_t serial = kiln_analysis_registry_serial(ar);
+    if (serial != p->an_serial) {
+        memset(p->an, 0, (p->m->nfields + 1) * sizeof *p->an);
+        p->an_serial = serial;
+    }
+    if (p->an[j]) return p->an[j];
+    const kiln_field *mf = &p->m->fields[j];
+    const kiln_analyzer *a = kiln_analyzer_get(ar, mf->analyzer);
+    if (!a) a = kiln_analyzer_get(ar, "standard");
+    return p->an[j] = a;
 }
 
 /* The item of one (mapping field j, leaf v), if the value converts; as writer.c indexed it. */
@@ -275,31 +312,34 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
                            const kiln__scalar *v)
 {
     const kiln_field *mf = &p->m->fields[j];
-    kiln__pitem it = {.mfield = j, .kind = p->kind[j]};
+    /* built in place: a copy from the stack after narrow stores stalls on store forwarding */
+    KILN__GROW(p->items, p->nitems, p->items_cap, p->nitems + 1);
+    kiln__pitem *it = &p->items[p->nitems];
+    *it = (kiln__pitem){.mfield = j, .kind = p->kind[j]};
     char tmp[64];
     size_t len;
     const char *s;
-    switch (it.kind) {
+    switch (it->kind) {
     case KILN_DV_STR: {
         s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
         if (!s) return 0;
-        it.v.s.off = kiln__prep_text(p, s, len);
-        it.v.s.len = (uint32_t)len;
-        it.tok0 = p->ntoks;
+        it->v.s.off = kiln__prep_value_text(p, v, s, len);
+        it->v.s.len = (uint32_t)len;
+        it->tok0 = p->ntoks;
         if (p->indexed[j]) {
-            const kiln_analyzer *a = kiln_analyzer_get(ar, mf->analyzer);
-            if (!a) a = kiln_analyzer_get(ar, "standard");
+            const kiln_analyzer *a = kiln__prep_analyzer(p, j, ar);
             if (!a)
                 return kiln_fail(&p->err, KILN_E_ILLEGAL_ARGUMENT, "analyzer [%s] not found",
                                  mf->analyzer);
             uint32_t *next = kiln__prep_next_pos(p, j);
             p->pos_base = *next;
-            p->ntok = 0;
-            p->last_pos = *next;
+            p->src = s;
+            p->src_len = len;
+            p->src_off = it->v.s.off;
             /* analyze s itself, not its copy: the text buffer moves as tokens are added */
             kiln_analyze(a, s, len, *next, kiln__prep_on_token, p);
-            it.ntok = p->ntok;
-            if (p->ntok) *next = p->last_pos + 1 + KILN__POS_GAP;
+            it->ntok = p->ntoks - it->tok0;
+            if (it->ntok) *next = p->toks[p->ntoks - 1].pos + 1 + KILN__POS_GAP;
         }
         break;
     }
@@ -307,10 +347,10 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
         s = kiln__leaf_string(v, tmp, sizeof tmp, &len);
         if (!s) return 0;
         if (mf->ignore_above > 0 && kiln__utf8_longer(s, len, (size_t)mf->ignore_above)) return 0;
-        it.v.s.off = kiln__prep_text(p, s, len);
-        it.v.s.len = (uint32_t)len;
-        it.hash = XXH3_64bits(s, len);
-        it.pos = (*kiln__prep_next_pos(p, j))++;
+        it->v.s.off = kiln__prep_value_text(p, v, s, len);
+        it->v.s.len = (uint32_t)len;
+        it->hash = XXH3_64bits(s, len);
+        it->pos = (*kiln__prep_next_pos(p, j))++;
         break;
     }
     case KILN_DV_I64: {
@@ -318,20 +358,19 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
         if (mf->type == KILN_FT_DATE ? kiln__scalar_date(mf, v, &x)
                                      : kiln__scalar_i64(mf->type, v, &x))
             return 0; /* the shard's mapping check rejects what does not convert */
-        it.v.i64 = x;
+        it->v.i64 = x;
         break;
     }
     case KILN_DV_F64: {
         double x;
         if (kiln__scalar_f64(v, &x)) return 0;
-        it.v.f64 = kiln_field_round(mf, x); /* float, half_float, scaled_float precision */
+        it->v.f64 = kiln_field_round(mf, x); /* float, half_float, scaled_float precision */
         break;
     }
     default:
         return 0;
     }
-    KILN__GROW(p->items, p->nitems, p->items_cap, p->nitems + 1);
-    p->items[p->nitems++] = it;
+    p->nitems++;
     return 0;
 }
 
@@ -366,10 +405,24 @@ static int kiln__prep_value(kiln_sindex_prep *p, const kiln_json *doc, const kil
         return 0;
     }
     if (v->type == KILN_JSON_NULL) return 0;
-    const kiln_field *mf = kiln_mapping_field(p->m, p->path);
-    if (!mf) return 0; /* unmapped (dynamic: false): kept in _source only */
+    /* the field this leaf was in the last documents, else a search (paths are unique) */
+    uint32_t nth = p->leaf++, idx;
+    if (nth < p->nguess && p->guess[nth] < p->m->nfields &&
+        !strcmp(p->m->fields[p->guess[nth]].path, p->path)) {
+        idx = p->guess[nth];
+    } else {
+        const kiln_field *mf = kiln_mapping_field(p->m, p->path);
+        if (!mf) return 0; /* unmapped (dynamic: false): kept in _source only */
+        idx = (uint32_t)(mf - p->m->fields);
+        if (nth >= p->nguess && nth < 1024) {
+            uint32_t n = nth < 16 ? 32 : 2 * nth;
+            p->guess = kiln_xrealloc(p->guess, n * sizeof *p->guess);
+            memset(p->guess + p->nguess, 0xff, (n - p->nguess) * sizeof *p->guess);
+            p->nguess = n;
+        }
+        if (nth < p->nguess) p->guess[nth] = idx;
+    }
     kiln__scalar x = kiln__scalar_of_node(doc, v);
-    uint32_t idx = (uint32_t)(mf - p->m->fields);
     if (kiln__prep_leaf(p, idx, ar, &x)) return -1;
     for (uint32_t k = p->multi_at[2 * idx]; k < p->multi_at[2 * idx + 1]; k++)
         if (kiln__prep_leaf(p, p->multi[k], ar, &x)) return -1;
@@ -382,6 +435,8 @@ int kiln_sindex_prepare(kiln_sindex_prep *p, const kiln_json *doc, const kiln_ma
     kiln__prep_mapping(p, m);
     p->nitems = p->ntoks = 0;
     p->text.len = 0;
+    p->leaf = 0;
+    p->last_s = NULL; /* the document's strings may sit where the last one's did */
     if (!p->text.p) kiln__bytes_grow(&p->text, 256); /* strings of empty values point into it */
     p->failed = 0;
     if (++p->doc == 0) { /* stamps wrapped: forget them */

@@ -49,7 +49,24 @@ struct kiln_sindex_prep {
                    applied, as the walk did before), KILN__PREP_REJECTED (nothing to apply) */
     kiln_error err;
     /* analysis callback state */
-    uint32_t pos_base, last_pos, ntok;
+    uint32_t pos_base;
+    /* the value being analyzed and its copy in text: a token that is a slice of the value (no
+       filter rewrote it) points into the copy instead of being copied again */
+    const char *src;
+    size_t src_len;
+    uint32_t src_off;
+    /* the last string value copied into text: a multi-field of the same value reuses it */
+    const char *last_s;
+    size_t last_len;
+    uint32_t last_off;
+    /* per mapping: each field's analyzer (NULL until first needed), for the registry whose
+       kiln_analysis_registry_serial is an_serial */
+    const kiln_analyzer **an;
+    uint64_t an_serial;
+    /* per mapping: the field of the k-th leaf of the last documents (they share a shape), so a
+       leaf's field is one strcmp, not a binary search; UINT32_MAX: none yet */
+    uint32_t *guess;
+    uint32_t nguess, leaf;
 };
 
 /* The write buffer's term hash: the token's XXH3 mixed with the field id. */
