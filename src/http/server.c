@@ -111,8 +111,9 @@ static enum MHD_Result kiln__on_request(void *cls, struct MHD_Connection *c, con
                 return kiln__too_large(s, c, r);
             return MHD_YES;
         }
-        /* Size the buffer once for the common case; a liar only costs up to 1 MiB. */
-        if (clen) kiln_buf_reserve(&r->body, clen < (1u << 20) ? (size_t)clen : (size_t)1 << 20);
+        /* Size the buffer once for the common case (_bulk bodies of a few MiB); a liar only
+         * costs address space up to 16 MiB (pages are touched as bytes arrive). */
+        if (clen) kiln_buf_reserve(&r->body, clen < (16u << 20) ? (size_t)clen : (size_t)16 << 20);
         return MHD_YES;
     }
     if (*upload_size) {
