@@ -311,6 +311,8 @@ typedef struct kiln__bulk_run {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* the applier's */
+    kiln_shard *held; /* whose write lock it holds across consecutive prepared items, */
+    unsigned held_n;  /* for how many so far */
     kiln_buf out;
     kiln__touched_set touched;
     int errors;
@@ -339,6 +341,17 @@ static int kiln__claim(kiln__bulk_run *r, size_t i, kiln_json *scratch)
     return 1;
 }
 
+/* Items applied under one hold of their shard's write lock, at most: long enough that two
+ * _bulk requests do not hand the lock over for every document, short enough that a search or
+ * a get waits well under a millisecond. */
+#define KILN__HOLD_ITEMS 32
+
+static void kiln__release(kiln__bulk_run *r)
+{
+    if (r->held) kiln_shard_write_release(r->held);
+    r->held = NULL;
+}
+
 static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scratch)
 {
     kiln_error err;
@@ -348,9 +361,18 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
         err = it->err;
         rc = -1;
     } else if (it->fast) {
-        rc = kiln_index_write_prepared(it->idx, &it->w, it->prep, &err);
+        kiln_shard *s = it->idx->shards[it->w.shard];
+        if (r->held != s || r->held_n >= KILN__HOLD_ITEMS) {
+            kiln__release(r);
+            kiln_shard_write_hold(s);
+            r->held = s;
+            r->held_n = 0;
+        }
+        r->held_n++;
+        rc = kiln_index_write_prepared(it->idx, &it->w, it->prep, 1, &err);
         it->prep = NULL;
     } else {
+        kiln__release(r); /* the other writes take the lock themselves */
         it->w.scratch = scratch;
         rc = kiln_index_write(it->idx, &it->w, &err);
     }
@@ -392,9 +414,11 @@ static void kiln__bulk_task(void *ctx, size_t task)
         atomic_store(&r->applier, 1);
         for (size_t i = 0; i < r->n; i++) {
             kiln__item *it = &r->items[i];
+            if (atomic_load(&r->claim) <= i) kiln__release(r); /* preparing: not under it */
             while (atomic_load(&r->claim) <= i)
                 kiln__claim(r, atomic_load(&r->claim), &scratch);
             if (atomic_load(&it->state) != 2) {
+                kiln__release(r); /* nobody waits for the lock while we wait */
                 pthread_mutex_lock(&r->mu);
                 atomic_store(&r->applier_wants, i);
                 while (atomic_load(&it->state) != 2)
@@ -406,6 +430,7 @@ static void kiln__bulk_task(void *ctx, size_t task)
             atomic_store(&r->applied, i + 1);
             if (atomic_load(&r->preparer_waits) && kiln__window_open(r)) kiln__broadcast(r);
         }
+        kiln__release(r);
         if (atomic_load(&r->preparer_waits)) kiln__broadcast(r);
     } else {
         /* the shard of the last item this preparer prepared: its idle moments go to that

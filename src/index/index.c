@@ -747,7 +747,7 @@ int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
 }
 
 int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
-                              kiln_error *err)
+                              int held, kiln_error *err)
 {
     kiln_shard *s = idx->shards[w->shard];
     if (kiln_index_blocked(idx, KILN_OP_CLASS_WRITE, err)) { /* set after the item was prepared */
@@ -757,8 +757,10 @@ int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex
     }
     kiln_write_opts o = w->opts;
     o.op_create = w->op == KILN_OP_CREATE;
-    int rc = kiln_shard_index_prepared(s, w->id, w->idlen, w->body, w->body_len, prep, &o,
-                                       &w->meta, &w->result, &w->lsn, err);
+    int rc = held ? kiln_shard_index_prepared_held(s, w->id, w->idlen, w->body, w->body_len, prep,
+                                                   &o, &w->meta, &w->result, &w->lsn, err)
+                  : kiln_shard_index_prepared(s, w->id, w->idlen, w->body, w->body_len, prep, &o,
+                                              &w->meta, &w->result, &w->lsn, err);
     kiln_shard_prep_release(s, prep);
     if (rc == 0)
         w->status = w->result == KILN_RESULT_CREATED ? 201 : 200;

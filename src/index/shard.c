@@ -419,15 +419,34 @@ int kiln_shard_assist(kiln_shard *s)
     return kiln_docstore_compress(s->ds); /* s->ds is set at open, never replaced */
 }
 
+void kiln_shard_write_hold(kiln_shard *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+}
+
+void kiln_shard_write_release(kiln_shard *s)
+{
+    pthread_rwlock_unlock(&s->lock);
+}
+
+int kiln_shard_index_prepared_held(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                                   size_t srclen, const kiln_sindex_prep *prep,
+                                   const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                                   uint64_t *lsn, kiln_error *err)
+{
+    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
+    int rc = kiln__version_check(s, id, idlen, e, o, err);
+    if (rc == 0) rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
+    if (rc == 0) kiln__maybe_flush(s);
+    return rc;
+}
+
 int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const char *src,
                               size_t srclen, const kiln_sindex_prep *prep, const kiln_write_opts *o,
                               kiln_doc_meta *meta, kiln_result *res, uint64_t *lsn, kiln_error *err)
 {
     pthread_rwlock_wrlock(&s->lock);
-    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
-    int rc = kiln__version_check(s, id, idlen, e, o, err);
-    if (rc == 0) rc = kiln__index_locked(s, id, idlen, src, srclen, prep, e, meta, res, lsn, err);
-    if (rc == 0) kiln__maybe_flush(s);
+    int rc = kiln_shard_index_prepared_held(s, id, idlen, src, srclen, prep, o, meta, res, lsn, err);
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }

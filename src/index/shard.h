@@ -76,6 +76,16 @@ int kiln_shard_index_prepared(kiln_shard *s, const char *id, size_t idlen, const
                               const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
                               uint64_t *lsn, kiln_error *err);
 void kiln_shard_prep_release(kiln_shard *s, struct kiln_sindex_prep *prep);
+/* A writer applying a run of prepared documents may hold the write lock across them: one
+ * acquisition per run instead of per document (with concurrent _bulk requests, handing a
+ * contended lock over for every document costs more than the documents). _held expects it
+ * held by kiln_shard_write_hold. Hold it briefly: readers wait meanwhile. */
+void kiln_shard_write_hold(kiln_shard *s);
+void kiln_shard_write_release(kiln_shard *s);
+int kiln_shard_index_prepared_held(kiln_shard *s, const char *id, size_t idlen, const char *src,
+                                   size_t srclen, const struct kiln_sindex_prep *prep,
+                                   const kiln_write_opts *o, kiln_doc_meta *meta, kiln_result *res,
+                                   uint64_t *lsn, kiln_error *err);
 /* Background work a writer's helper can take off the write lock's path when idle: compresses
  * one full block of stored documents. 1 if it did something. Any thread, no lock held. */
 int kiln_shard_assist(kiln_shard *s);
