@@ -197,7 +197,7 @@ kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n)
         for (uint32_t k = 0; k < s->nfields; k++)
             if (s->fields[k].path) kiln__merge_field(&w, &fs, s, &s->fields[k], offset, total);
     }
-    kiln_segment *out = kiln__seal(&w, &fs);
+    kiln_segment *out = kiln__seal(&w, &fs, 1);
     kiln__writer_free(&w);
     for (uint32_t i = 0; i < fs.n; i++) {
         kiln__wfield *f = &fs.v[i];

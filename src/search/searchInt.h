@@ -181,6 +181,8 @@ typedef struct kiln__slice_rd {
 } kiln__slice_rd;
 
 void kiln__slice_rd_init(kiln__slice_rd *r, const kiln__pool *p, const kiln__slice *s);
+/* Copies a whole chain into *buf (grown as needed, capacity *cap); returns its byte count. */
+uint32_t kiln__slice_gather(const kiln__pool *p, const kiln__slice *s, uint8_t **buf, size_t *cap);
 uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r);
 
 static inline uint8_t kiln__slice_rd_byte(kiln__slice_rd *r)
@@ -264,6 +266,13 @@ typedef struct kiln__strblock {
 
 #define KILN__STR_BLOCK 8192         /* raw bytes per block of text originals */
 #define KILN__STR_COMPRESS_MIN 65536 /* fields with fewer raw bytes keep them uncompressed */
+
+/* The zstd blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the three
+ * arrays malloc'd (seal.c). Refresh seals keep text originals raw in memory (a refresh every
+ * second would otherwise compress every document's strings only for the merge to decompress
+ * them moments later); merges and segment files compress them. */
+void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
+                        kiln__strblock **blocks, uint32_t *nblocks, uint8_t **z, uint64_t *zlen);
 
 typedef struct kiln__sfield {
     char *path;
@@ -496,7 +505,8 @@ void kiln__writer_free(kiln__writer *w);
 uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_t len);
 /* Merges consecutive segments (docnum order) into one new segment (merge.c). */
 kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n);
-/* Seals the write buffer into a segment (NULL when empty). */
-kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs);
+/* Seals the write buffer into a segment (NULL when empty); compress: text originals of at
+ * least KILN__STR_COMPRESS_MIN bytes in zstd blocks (merges), else raw (refreshes). */
+kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress);
 
 #endif

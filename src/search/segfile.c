@@ -88,6 +88,41 @@ static size_t kiln__nstr(const kiln__sfield *f, uint32_t ndocs)
     return f->dv.kind == KILN_DV_STR ? kiln__nvalues(f, ndocs) : 0;
 }
 
+/* Text originals as the file holds them: a refresh seal keeps them raw in memory; a field
+ * with at least KILN__STR_COMPRESS_MIN raw bytes is compressed here, so the files of
+ * never-merged segments take no more room than merged ones. */
+typedef struct kiln__fstr {
+    const kiln__strblock *blocks;
+    uint32_t nblocks;
+    const uint8_t *z;
+    uint64_t zlen;
+    void *owned[2]; /* compressed here, freed by kiln__fstr_free */
+} kiln__fstr;
+
+static void kiln__fstr_get(const kiln__sfield *f, size_t nstr, kiln__fstr *o)
+{
+    memset(o, 0, sizeof *o);
+    if (f->dv_str_z) {
+        o->blocks = f->dv_str_blocks;
+        o->nblocks = f->dv_str_nblocks;
+        o->z = f->dv_str_z;
+        o->zlen = f->dv_str_zlen;
+    } else if (nstr && !f->str_from && f->dv_str_off[nstr] >= KILN__STR_COMPRESS_MIN) {
+        kiln__strblock *b;
+        uint8_t *z;
+        kiln__str_compress(f->dv_blob, f->dv_str_off, (uint32_t)nstr, &b, &o->nblocks, &z,
+                           &o->zlen);
+        o->blocks = o->owned[0] = b;
+        o->z = o->owned[1] = z;
+    }
+}
+
+static void kiln__fstr_free(kiln__fstr *o)
+{
+    free(o->owned[0]);
+    free(o->owned[1]);
+}
+
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
 {
     kiln_buf b = KILN_BUF_INIT;
@@ -109,16 +144,17 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
     kiln__sect(&b, s->pos, s->pos_len);
     for (uint32_t i = 0; i < s->nfields; i++) {
         const kiln__sfield *f = &s->fields[i];
-        uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
-                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
-                                    (f->dv_str_z ? KILN__FLAG_STR_Z : 0)),
-                         (uint32_t)f->dv.kind, f->nterms, f->doc_count};
         size_t text_len = f->nterms ? f->term_off[f->nterms] : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
-        size_t blob = nstr && f->dv_str_off ? f->dv_str_off[nstr] : 0;
-        uint64_t h64[8] = {f->sum_ttf,    text_len,         nvalues,
-                           nstr,          blob,             f->dv_str_zlen,
-                           f->dv_str_nblocks, f->nterms ? f->tmeta_len : 0};
+        kiln__fstr zs;
+        kiln__fstr_get(f, f->path ? nstr : 0, &zs);
+        size_t blob = nstr && !zs.z && f->dv_str_off ? f->dv_str_off[nstr] : 0;
+        uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
+                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
+                                    (zs.z ? KILN__FLAG_STR_Z : 0)),
+                         (uint32_t)f->dv.kind, f->nterms, f->doc_count};
+        uint64_t h64[8] = {f->sum_ttf, text_len, nvalues,    nstr,
+                           blob,       zs.zlen,  zs.nblocks, f->nterms ? f->tmeta_len : 0};
         uint32_t from[2] = {f->dv_off_from, f->str_from};
         kiln_buf_append(&b, h, sizeof h);
         kiln_buf_append(&b, from, sizeof from);
@@ -138,14 +174,15 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
         if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
         if (nstr && !f->str_from) {
-            if (!f->dv_str_z) kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
-            if (f->dv_str_z) {
-                kiln__sect(&b, f->dv_str_blocks, (size_t)f->dv_str_nblocks * sizeof(kiln__strblock));
-                kiln__sect(&b, f->dv_str_z, f->dv_str_zlen);
+            if (zs.z) {
+                kiln__sect(&b, zs.blocks, (size_t)zs.nblocks * sizeof(kiln__strblock));
+                kiln__sect(&b, zs.z, zs.zlen);
             } else {
+                kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
                 kiln__sect(&b, f->dv_blob, blob);
             }
         }
+        kiln__fstr_free(&zs);
     }
     uint64_t sum = kiln_checksum(b.data, b.len);
     kiln_buf_append(&b, &sum, 8);
@@ -402,13 +439,16 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
         if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
         if (f->dv_ord) fn(ctx, f->path, "dv ordinals", nvalues * 4);
         if (nstr && !f->str_from) {
-            if (!f->dv_str_z) fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
-            if (f->dv_str_z) {
-                fn(ctx, f->path, "dv string block table", f->dv_str_nblocks * sizeof(kiln__strblock));
-                fn(ctx, f->path, "dv string bytes (zstd)", f->dv_str_zlen);
+            kiln__fstr zs;
+            kiln__fstr_get(f, nstr, &zs);
+            if (zs.z) {
+                fn(ctx, f->path, "dv string block table", zs.nblocks * sizeof(kiln__strblock));
+                fn(ctx, f->path, "dv string bytes (zstd)", zs.zlen);
             } else {
+                fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
                 fn(ctx, f->path, "dv string bytes", f->dv_str_off[nstr]);
             }
+            kiln__fstr_free(&zs);
         }
     }
 }

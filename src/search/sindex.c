@@ -249,7 +249,7 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err)
         kiln__frozen *fz = si->frozen;
         pthread_mutex_unlock(&si->lock);
         if (!fz) break;
-        kiln_segment *s = kiln__seal(&fz->w, &fz->fs); /* the slow part, no lock held */
+        kiln_segment *s = kiln__seal(&fz->w, &fz->fs, 0); /* the slow part, no lock held */
         pthread_mutex_lock(&si->lock);
         si->frozen = fz->next;
         if (s) kiln__push_segment(si, s);

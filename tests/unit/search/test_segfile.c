@@ -95,6 +95,25 @@ static sizes segment_sizes(kiln_sindex *si)
     return z;
 }
 
+/* Segments whose "body" text originals are in zstd blocks in memory (*raw: those with them
+ * uncompressed). Refresh seals keep them raw; merges and opened files hold them compressed. */
+static int segments_compressed(kiln_sindex *si, int *raw)
+{
+    int z = 0;
+    *raw = 0;
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    for (size_t i = 0; i < kiln_reader_nsegments(rd); i++) {
+        kiln_dv dv;
+        if (kiln_dv_get(kiln_reader_segment(rd, i), "body", &dv)) continue;
+        if (dv.str_z)
+            z++;
+        else
+            ++*raw;
+    }
+    kiln_sindex_reader_release(rd);
+    return z;
+}
+
 #define NDOCS 3000
 
 static void test_text_originals_round_trip(void)
@@ -108,8 +127,11 @@ static void test_text_originals_round_trip(void)
     for (uint32_t d = 0; d < NDOCS; d++)
         add_doc(si, m, d);
     kiln_sindex_refresh(si, &err);
+    int raw;
+    CHECK_INT(segments_compressed(si, &raw), 0); /* a refresh seal keeps them raw in memory */
+    CHECK_INT(raw, 1);
     sizes z = segment_sizes(si);
-    CHECK(z.z > 0); /* large enough to be compressed */
+    CHECK(z.z > 0); /* large enough to be compressed in the file */
     CHECK_INT(z.raw, 0);
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
@@ -119,6 +141,8 @@ static void test_text_originals_round_trip(void)
     si = kiln_sindex_open(dir, &err); /* memory-mapped from the file */
     CHECK(si != NULL);
     if (!si) return;
+    CHECK_INT(segments_compressed(si, &raw), 1); /* compressed when written */
+    CHECK_INT(raw, 0);
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
     /* small segments stay uncompressed; merging them with the big one recompresses */
@@ -157,10 +181,15 @@ static void test_merge_compressed(void)
         kiln_sindex_freeze(si);
         CHECK_INT(kiln_sindex_publish(si, &err), 0);
     }
-    CHECK(segment_sizes(si).raw == 0 && segment_sizes(si).z > 0); /* every segment compressed */
+    CHECK(segment_sizes(si).raw == 0 && segment_sizes(si).z > 0); /* every file compressed */
+    int raw;
+    CHECK_INT(segments_compressed(si, &raw), 0); /* raw in memory until merged */
+    CHECK_INT(raw, 12);
     int merges = 0;
     while (kiln_sindex_merge_step(si) > 0) merges++;
     CHECK(merges > 0);
+    CHECK_INT(segments_compressed(si, &raw), merges); /* each merge result compressed */
+    CHECK_INT(raw, 12 - 4 * merges);
     CHECK_INT(check_values(si, d, 1), 0);
     CHECK_INT(check_values(si, d, 7919), 0);
     kiln_sindex_close(si);
