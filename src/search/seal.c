@@ -168,20 +168,30 @@ static void kiln__impacts(kiln__skip *sk, uint16_t *best, unsigned lo, unsigned 
 
 /* Scratch of kiln__seal_term, reused across terms (owned by kiln__seal). */
 typedef struct kiln__sealtmp {
-    uint8_t *post, *pos; /* a term's buffered postings and positions, gathered from the pool */
-    size_t post_cap, pos_cap;
     uint32_t *pv; /* the positions of a full block, before packing */
     size_t pv_cap;
     uint16_t best[256]; /* max tf per norm byte of the block (kiln__impacts) */
 } kiln__sealtmp;
+
+/* One varint of a slice chain: decoded in place when the slice holds 5 more bytes (a varint
+ * never runs past the chain's written bytes), else a byte at a time across the link. */
+static inline uint32_t kiln__rd_vu32(kiln__slice_rd *r)
+{
+    if (r->end - r->at >= 5) {
+        const uint8_t *p = kiln__pool_at(r->p, r->at);
+        uint32_t v;
+        r->at += (uint32_t)(kiln__get_vu32(p, &v) - p);
+        return v;
+    }
+    return kiln__slice_rd_vu32(r);
+}
 
 static inline void kiln__bytes_need(kiln__bytes *b, size_t extra)
 {
     if (b->len + extra > b->cap) kiln__bytes_grow(b, (uint32_t)extra);
 }
 
-/* Re-encodes one term's buffered postings into blocks: its slice chains are copied out of the
- * pool whole, then decoded with tight varint loops. */
+/* Re-encodes one term's buffered postings into blocks, decoding its slice chains in place. */
 static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const kiln__wfield *wf,
                             kiln__sterm *st, kiln__bytes *post, kiln__bytes *pos,
                             kiln__skipvec *skips, kiln__sealtmp *tmp)
@@ -192,9 +202,9 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
     st->skip_idx = (uint32_t)skips->n;
     st->max_tf = 0;
     st->min_norm = 255;
-    kiln__slice_gather(&w->pool, &t->post, &tmp->post, &tmp->post_cap);
-    uint32_t qlen = wf->has_pos ? kiln__slice_gather(&w->pool, &t->pos, &tmp->pos, &tmp->pos_cap) : 0;
-    const uint8_t *p = tmp->post, *pp = tmp->pos, *pp_end = tmp->pos + qlen;
+    kiln__slice_rd p, pp;
+    kiln__slice_rd_init(&p, &w->pool, &t->post);
+    kiln__slice_rd_init(&pp, &w->pool, &t->pos);
     const uint8_t *norms = wf->has_norms && wf->norms ? wf->norms : NULL;
     uint32_t doc = 0, prev_last = 0;
     uint32_t post_base = post->len, pos_base = pos->len;
@@ -215,9 +225,7 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         uint32_t deltas[KILN__BLOCK], tfs1[KILN__BLOCK], dmax = 0, tmax = 0, ntf = 0;
         unsigned max_tf = 0, min_norm = 255, nlo = 255, nhi = 0;
         for (uint32_t k = 0; k < n; k++) {
-            uint32_t delta, tf;
-            p = kiln__get_vu32(p, &delta);
-            p = kiln__get_vu32(p, &tf);
+            uint32_t delta = kiln__rd_vu32(&p), tf = kiln__rd_vu32(&p);
             doc += delta;
             uint32_t d = doc - prev_last;
             prev_last = doc;
@@ -239,6 +247,12 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
                 if (nb < nlo) nlo = nb;
                 if (nb > nhi) nhi = nb;
             }
+            if (wf->has_pos && n < KILN__BLOCK) { /* the partial block's positions: varints */
+                kiln__bytes_need(pos, 5 * (size_t)tf);
+                uint8_t *q = pos->p + pos->len;
+                for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__rd_vu32(&pp));
+                pos->len = (uint32_t)(q - pos->p);
+            }
         }
         if (wf->has_pos && n == KILN__BLOCK) { /* a width byte, then every position delta */
             if (ntf > tmp->pv_cap) {
@@ -247,7 +261,7 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
             }
             uint32_t pmax = 0, *pv = tmp->pv;
             for (uint32_t k = 0; k < ntf; k++) {
-                pp = kiln__get_vu32(pp, &pv[k]);
+                pv[k] = kiln__rd_vu32(&pp);
                 pmax |= pv[k];
             }
             unsigned bw = kiln__bits(pmax);
@@ -256,11 +270,6 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
             pos->p[pos->len++] = (uint8_t)bw;
             kiln__pack_n(pos->p + pos->len, pv, ntf, bw);
             pos->len += (uint32_t)bytes;
-        } else if (wf->has_pos) { /* the partial block's positions: the same varints */
-            kiln__bytes_need(pos, (size_t)(pp_end - pp));
-            memcpy(pos->p + pos->len, pp, (size_t)(pp_end - pp));
-            pos->len += (uint32_t)(pp_end - pp);
-            pp = pp_end;
         }
         if (n == KILN__BLOCK) { /* a full block: widths, then deltas and tf - 1 bit-packed */
             unsigned bd = kiln__bits(dmax), bt = kiln__bits(tmax);
@@ -523,6 +532,8 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress)
         sf->has_norms = wf->has_norms;
         sf->doc_count = wf->doc_count;
         sf->sum_ttf = wf->sum_ttf;
+        size_t tlen = 0; /* in id order, before the sort: term records read sequentially */
+        for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
         kiln__sort_terms(w, order + a, b - a, &tkeys, &tkeys_cap);
         sf->nterms = b - a;
         if (b - a > meta_cap) {
@@ -530,11 +541,22 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress)
             meta = kiln_xrealloc(meta, meta_cap * sizeof *meta);
         }
         sf->term_off = kiln_xmalloc(((size_t)sf->nterms + 1) * sizeof *sf->term_off);
-        size_t tlen = 0;
-        for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
         sf->text = kiln_xmalloc(tlen + 1);
         size_t to = 0;
         for (uint32_t i = a; i < b; i++) {
+            /* in byte order the term records and their slices are all over memory: load them
+             * ahead (the records 16 terms ahead, their text and slice heads 8 ahead) */
+            if (i + 16 < b) {
+                const char *r = (const char *)&w->terms[order[i + 16]];
+                __builtin_prefetch(r);
+                __builtin_prefetch(r + sizeof(kiln__wterm) - 1);
+            }
+            if (i + 8 < b) {
+                const kiln__wterm *u = &w->terms[order[i + 8]];
+                __builtin_prefetch(w->text.p + u->text_off);
+                if (u->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, u->post.head));
+                if (u->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, u->pos.head));
+            }
             const kiln__wterm *t = &w->terms[order[i]];
             sf->term_off[i - a] = (uint32_t)to;
             memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
@@ -559,8 +581,6 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress)
     for (uint32_t f = 0; f < fs->n; f++)
         if (s->fields[f].path) kiln__share_offsets(s, f);
     kiln__segment_link(s);
-    free(tmp->post);
-    free(tmp->pos);
     free(tmp->pv);
     free(tmp);
     free(tkeys);

@@ -181,8 +181,6 @@ typedef struct kiln__slice_rd {
 } kiln__slice_rd;
 
 void kiln__slice_rd_init(kiln__slice_rd *r, const kiln__pool *p, const kiln__slice *s);
-/* Copies a whole chain into *buf (grown as needed, capacity *cap); returns its byte count. */
-uint32_t kiln__slice_gather(const kiln__pool *p, const kiln__slice *s, uint8_t **buf, size_t *cap);
 uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r);
 
 static inline uint8_t kiln__slice_rd_byte(kiln__slice_rd *r)

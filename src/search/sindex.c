@@ -4,12 +4,14 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "index/zblock.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A write buffer detached by kiln_sindex_freeze, waiting to be sealed. */
@@ -312,10 +314,17 @@ static int kiln__merge_run(kiln_sindex *si, size_t keep, size_t width)
         in[k] = si->segs[best + k];
         kiln__segment_ref(in[k]);
     }
+    size_t before = si->nsegs;
     pthread_mutex_unlock(&si->lock);
 
     if (kiln_sindex_merge_hook) kiln_sindex_merge_hook(kiln_sindex_merge_hook_ctx);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     kiln_segment *m = kiln__merge(in, width);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    KILN_DEBUG("sindex", "merged %zu segments (%llu docs, %zu segments before) in %.0f ms CPU",
+               width, (unsigned long long)best_docs, before,
+               (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     pthread_mutex_lock(&si->lock);
     if (m) {

@@ -103,30 +103,6 @@ uint8_t kiln__slice_rd_next_slice(kiln__slice_rd *r)
     return *kiln__pool_at(r->p, r->at++);
 }
 
-/* Copies the bytes of s's chain (from its head to its write cursor) into *buf, grown as needed
- * (capacity *cap), so a seal decodes them with tight loops instead of a byte at a time through
- * kiln__slice_rd; returns their count. The slice holding the cursor is the last one. */
-uint32_t kiln__slice_gather(const kiln__pool *p, const kiln__slice *s, uint8_t **buf, size_t *cap)
-{
-    uint32_t n = 0, at = s->head;
-    if (!at) return 0;
-    for (unsigned level = 0;; level += level + 1u < KILN__SLICE_LEVELS) {
-        uint32_t end = at + kiln__slice_size[level] - 4;
-        int last = s->wr >= at && s->wr <= end;
-        uint32_t len = (last ? s->wr : end) - at;
-        if (n + len > *cap) {
-            size_t c = *cap ? *cap : 4096;
-            while (c < (size_t)n + len) c *= 2;
-            *buf = kiln_xrealloc(*buf, c);
-            *cap = c;
-        }
-        memcpy(*buf + n, kiln__pool_at(p, at), len);
-        n += len;
-        if (last) return n;
-        memcpy(&at, kiln__pool_at(p, end), 4);
-    }
-}
-
 void kiln__writer_init(kiln__writer *w)
 {
     memset(w, 0, sizeof *w);

@@ -1,4 +1,4 @@
-/* Sealing: slice chains gathered whole match the byte reader, term dictionaries sorted by bytes
+/* Sealing: term dictionaries sorted by bytes
  * (ties on the first 8 bytes, prefixes, bytes above 0x7f), block impacts dominating every doc
  * of their block. */
 #include "../test.h"
@@ -6,39 +6,6 @@
 
 #include "search/iter.h"
 #include "search/searchInt.h"
-
-#include <stdlib.h>
-
-/* Chains of every length up to past the largest slice level, interleaved in one pool. */
-static void test_slice_gather(void)
-{
-    enum { NCHAINS = 7 };
-    kiln__pool pool;
-    kiln__pool_init(&pool);
-    kiln__pool_reset(&pool);
-    kiln__slice s[NCHAINS];
-    memset(s, 0, sizeof s);
-    uint32_t lens[NCHAINS] = {0, 1, 12, 13, 300, 9000, 40000};
-    for (uint32_t i = 0; i < 40000; i++)
-        for (int c = 0; c < NCHAINS; c++)
-            if (i < lens[c]) kiln__slice_byte(&pool, &s[c], (uint8_t)(i * 31 + (uint32_t)c));
-    uint8_t *buf = NULL;
-    size_t cap = 0;
-    int bad = 0;
-    for (int c = 0; c < NCHAINS; c++) {
-        uint32_t n = kiln__slice_gather(&pool, &s[c], &buf, &cap);
-        CHECK_INT(n, lens[c]);
-        kiln__slice_rd r;
-        kiln__slice_rd_init(&r, &pool, &s[c]);
-        for (uint32_t i = 0; i < n; i++) {
-            uint8_t b = kiln__slice_rd_byte(&r);
-            bad += b != buf[i] || b != (uint8_t)(i * 31 + (uint32_t)c);
-        }
-    }
-    CHECK_INT(bad, 0);
-    free(buf);
-    kiln__pool_free(&pool);
-}
 
 static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
@@ -147,4 +114,4 @@ static void test_block_impacts(void)
     kiln_mapping_unref(m);
 }
 
-KT_MAIN(KT_CASE(test_slice_gather), KT_CASE(test_term_order), KT_CASE(test_block_impacts))
+KT_MAIN(KT_CASE(test_term_order), KT_CASE(test_block_impacts))

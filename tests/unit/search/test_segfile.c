@@ -345,8 +345,9 @@ static void test_bit_packing(void)
 }
 
 /* Postings of terms with df around the block size (full blocks bit-packed, the last partial
- * block varints), big gaps and big term frequencies, read back by next and advance. */
-static void test_postings_round_trip(void)
+ * block varints), big gaps and big term frequencies, read back by next and advance; sealed at
+ * once, or in segments of `per_segment` docs merged into one (merge.c decodes the blocks). */
+static void postings_round_trip(uint32_t per_segment)
 {
     kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
     kiln_error err;
@@ -368,9 +369,15 @@ static void test_postings_round_trip(void)
         json_object_set_new(doc, "t", json_string(body));
         CHECK_INT(kiln_sindex_add(si, d * 1000, doc, m, NULL, &err), 0); /* gaps of 1000 */
         json_decref(doc);
+        if (per_segment && (d + 1) % per_segment == 0) {
+            kiln_sindex_freeze(si);
+            CHECK_INT(kiln_sindex_publish(si, &err), 0);
+        }
     }
     kiln_sindex_refresh(si, &err);
+    if (per_segment) CHECK(kiln_sindex_force_merge(si, 1) > 0);
     kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    CHECK_INT(kiln_reader_nsegments(rd), 1);
     const kiln_segment *s = kiln_reader_segment(rd, 0);
     const kiln__sfield *f = kiln__segment_field(s, "t");
     const char *terms[] = {"a", "b", "c", "d"};
@@ -427,7 +434,22 @@ static void test_postings_round_trip(void)
     kiln_mapping_unref(m);
 }
 
+static void test_postings_round_trip(void)
+{
+    postings_round_trip(0);
+}
+
+/* Segments of 300 docs (a term's blocks split differently in each), and of 1, 7 and 129 */
+static void test_postings_through_merges(void)
+{
+    postings_round_trip(300);
+    postings_round_trip(1);
+    postings_round_trip(7);
+    postings_round_trip(129);
+}
+
 KT_MAIN(KT_CASE(test_bit_packing), KT_CASE(test_postings_round_trip),
+        KT_CASE(test_postings_through_merges),
         KT_CASE(test_text_originals_round_trip), KT_CASE(test_merge_compressed),
         KT_CASE(test_shared_arrays),
         KT_CASE(test_corrupt_frames_detected), KT_CASE(test_old_version_refused))
