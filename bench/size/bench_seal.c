@@ -17,8 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define KW "{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}}"
+
+static long kiln__faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_minflt;
+}
 
 int main(int argc, char **argv)
 {
@@ -56,20 +64,27 @@ int main(int argc, char **argv)
     free(line);
     fclose(f);
     double t_add = 0, t_seal = 0, t_merge = 0, t_commit = 0;
+    long f_seal = 0, f_merge = 0, f_commit = 0;
     int merges = 0;
     for (uint32_t at = 0, c = 0; at < count; c++) {
         double t0 = kiln__cpu_s();
         for (uint32_t end = at + chunk < count ? at + chunk : count; at < end; at++)
             kiln_sindex_add(si, at, docs[at], m, NULL, &err);
         double t1 = kiln__cpu_s();
+        long f1 = kiln__faults();
         kiln_sindex_freeze(si);
         kiln_sindex_publish(si, &err);
         double t2 = kiln__cpu_s();
+        long f2 = kiln__faults();
         while (kiln_sindex_merge_step(si) > 0)
             merges++;
         double t3 = kiln__cpu_s();
+        long f3 = kiln__faults();
         if ((c + 1) % flush == 0 || at == count) kiln_sindex_commit_sealed(si, &err);
         double t4 = kiln__cpu_s();
+        f_seal += f2 - f1;
+        f_merge += f3 - f2;
+        f_commit += kiln__faults() - f3;
         t_add += t1 - t0;
         t_seal += t2 - t1;
         t_merge += t3 - t2;
@@ -82,9 +97,11 @@ int main(int argc, char **argv)
     printf("%u docs in chunks of %u, commit every %u chunks: %d merges, %zu segments at the end\n",
            count, chunk, flush, merges, nsegs);
     printf("add    %7.3f s CPU  %6.2f us/doc\n", t_add, t_add * us);
-    printf("seal   %7.3f s CPU  %6.2f us/doc\n", t_seal, t_seal * us);
-    printf("merge  %7.3f s CPU  %6.2f us/doc\n", t_merge, t_merge * us);
-    printf("commit %7.3f s CPU  %6.2f us/doc\n", t_commit, t_commit * us);
+    printf("seal   %7.3f s CPU  %6.2f us/doc  %8ld minor faults\n", t_seal, t_seal * us, f_seal);
+    printf("merge  %7.3f s CPU  %6.2f us/doc  %8ld minor faults\n", t_merge, t_merge * us,
+           f_merge);
+    printf("commit %7.3f s CPU  %6.2f us/doc  %8ld minor faults\n", t_commit, t_commit * us,
+           f_commit);
     printf("seal+merge+commit %7.3f s CPU  %6.2f us/doc\n", t_seal + t_merge + t_commit,
            (t_seal + t_merge + t_commit) * us);
     kiln_sindex_close(si);
