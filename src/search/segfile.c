@@ -37,7 +37,10 @@
  *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
  *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
  *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
- *                     raw bytes are the varint length of each of its values, then the values
+ *                     raw bytes are the varint length of each of its values, then the values.
+ *                     A refresh seal keeps text originals raw in memory; this writer compresses
+ *                     a raw field of KILN__STR_COMPRESS_MIN bytes or more (flag 8), as a merge
+ *                     does, so a file holds the same bytes whichever path made its segment
  *   end-16  8     u64 checksum: xxh3 of every byte before it
  *   end-8   8     magic "KSEGEND1"
  *
