@@ -328,6 +328,8 @@ int kiln__segment_link(kiln_segment *s);
 
 /* Segment files and the commit file (segfile.c). */
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);
+/* 1 if s holds raw text originals that its file stores compressed (a refresh seal's). */
+int kiln__segment_raw_strings(const kiln_segment *s);
 kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err);
 int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs, size_t n,
                        kiln_error *err);

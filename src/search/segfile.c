@@ -158,6 +158,18 @@ static void kiln__fstr_get(const kiln__sfield *f, size_t nstr, kiln__fstr *o)
     }
 }
 
+int kiln__segment_raw_strings(const kiln_segment *s)
+{
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kiln__sfield *f = &s->fields[i];
+        size_t nstr = kiln__nstr(f, s->ndocs);
+        if (f->path && nstr && !f->str_from && !f->dv_str_z &&
+            f->dv_str_off[nstr] >= KILN__STR_COMPRESS_MIN)
+            return 1;
+    }
+    return 0;
+}
+
 static void kiln__fstr_free(kiln__fstr *o)
 {
     free(o->owned[0]);

@@ -426,11 +426,32 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
             rc = kiln__commit_write(si->dir, segs[prefix]->base, segs, prefix, err);
             break;
         }
+    int swapped = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (segs[i]->persisted) continue;
         if ((rc = kiln__segment_write(segs[i], si->dir, err))) break;
         segs[i]->persisted = 1;
         dirty = 1;
+        /* a refresh seal's raw text originals: use the file's compressed copy instead, so
+         * memory holds what the file does (readers still on the old segment keep it alive) */
+        kiln_error e2;
+        kiln_segment *m = kiln__segment_raw_strings(segs[i])
+                              ? kiln__segment_open(si->dir, segs[i]->base, &e2)
+                              : NULL;
+        if (!m) continue;
+        m->persisted = 1;
+        pthread_mutex_lock(&si->lock);
+        size_t k = 0;
+        while (k < si->nsegs && si->segs[k] != segs[i])
+            k++;
+        if (k < si->nsegs) { /* merges wait for our merge lock: it is still listed */
+            si->segs[k] = m;
+            kiln__segment_unref(segs[i]); /* the list's reference; ours goes below */
+            m = NULL;
+            swapped = 1;
+        }
+        pthread_mutex_unlock(&si->lock);
+        kiln__segment_unref(m);
     }
     if (rc == 0 && dirty) rc = kiln__commit_write(si->dir, upto, segs, n, err);
     if (rc == 0 && dirty) {
@@ -454,6 +475,7 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
         kiln__segment_unref(segs[i]);
     free(segs);
     free(obs);
+    if (swapped) kiln__publish(si);
     pthread_mutex_unlock(&si->merge_lock);
     return rc;
 }

@@ -136,6 +136,9 @@ static void test_text_originals_round_trip(void)
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
     CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    CHECK_INT(segments_compressed(si, &raw), 1); /* swapped for the file's compressed copy */
+    CHECK_INT(raw, 0);
+    CHECK_INT(check_values(si, NDOCS, 7919), 0);
     kiln_sindex_close(si);
 
     si = kiln_sindex_open(dir, &err); /* memory-mapped from the file */
