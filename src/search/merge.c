@@ -89,41 +89,84 @@ static const char *kiln__strcur_next(kiln__strcur *c, uint32_t d, uint32_t i, ui
     return s;
 }
 
+/* Replays term `term` of sf into writer term t, docs shifted by offset, decoding the sealed
+ * blocks directly (seal.c's layout, as kiln__term_load reads it): no iterator to allocate per
+ * term, and position deltas are copied as stored, never turned into positions and back. */
+static void kiln__merge_postings(kiln__writer *w, kiln__wterm *t, const kiln_segment *s,
+                                 const kiln__sfield *sf, uint32_t term, uint32_t offset)
+{
+    kiln__sterm st;
+    kiln__term_meta(sf, term, &st);
+    uint32_t nblocks = kiln__sterm_nblocks(&st), prev = 0;
+    uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
+    for (uint32_t b = 0; b < nblocks; b++) {
+        kiln__skip one = {.last_doc = st.skip_idx, .ndocs = (uint8_t)(st.df - 1)};
+        const kiln__skip *sk = nblocks == 1 ? &one : &s->skips[st.skip_idx + b];
+        uint32_t n = (uint32_t)sk->ndocs + 1;
+        if (kiln__sterm_pulsed(&st)) { /* (doc, tf) in the dictionary */
+            docs[0] = st.skip_idx;
+            tfs[0] = st.max_tf;
+        } else if (n == KILN__BLOCK) {
+            const uint8_t *p = s->post + st.post_off + sk->doc_off;
+            unsigned bd = p[0] > 32 ? 32 : p[0], bt = p[1] > 32 ? 32 : p[1];
+            kiln__unpack_block(p + 2, docs, bd);
+            kiln__unpack_block(p + 2 + 16 * bd, tfs, bt);
+            for (uint32_t k = 0; k < KILN__BLOCK; k++) {
+                prev += docs[k];
+                docs[k] = prev;
+                tfs[k]++;
+            }
+        } else {
+            const uint8_t *p = s->post + st.post_off + sk->doc_off;
+            for (uint32_t k = 0; k < n; k++) {
+                uint32_t v, tf = 1;
+                p = kiln__get_vu32(p, &v);
+                if (!(v & 1)) p = kiln__get_vu32(p, &tf);
+                prev += v >> 1;
+                docs[k] = prev;
+                tfs[k] = tf;
+            }
+        }
+        prev = sk->last_doc;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t local = offset + docs[k];
+            kiln__slice_vu32(&w->pool, &t->post, local - t->last_doc);
+            kiln__slice_vu32(&w->pool, &t->post, tfs[k]);
+            t->last_doc = local;
+            t->df++;
+            t->ttf += tfs[k];
+        }
+        if (!sf->has_pos) continue;
+        const uint8_t *pp = s->pos + st.pos_off + sk->pos_off;
+        if (n == KILN__BLOCK) { /* a width byte, then every delta of the block packed */
+            unsigned pw = pp[0] > 32 ? 32 : pp[0];
+            uint32_t at = 0;
+            for (uint32_t k = 0; k < n; k++)
+                for (uint32_t j = 0; j < tfs[k]; j++, at++)
+                    kiln__slice_vu32(&w->pool, &t->pos, kiln__unpack_at(pp + 1, at, pw));
+        } else {
+            for (uint32_t k = 0; k < n; k++)
+                for (uint32_t j = 0; j < tfs[k]; j++) {
+                    uint32_t d;
+                    pp = kiln__get_vu32(pp, &d);
+                    kiln__slice_vu32(&w->pool, &t->pos, d);
+                }
+        }
+    }
+}
+
 static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segment *s,
                               const kiln__sfield *sf, uint32_t offset, uint32_t total_docs)
 {
     uint32_t fid = kiln__mfield(fs, sf);
     kiln__wfield *f = &fs->v[fid];
     uint32_t *tid = kiln_xmalloc(((size_t)sf->nterms + 1) * sizeof *tid);
-    uint32_t *pos = NULL, pcap = 0;
     for (uint32_t i = 0; i < sf->nterms; i++) {
         size_t len;
         const char *text = kiln__term_text(sf, i, &len);
         tid[i] = kiln__writer_term(w, fid, text, len);
-        kiln__wterm *t = &w->terms[tid[i]];
-        kiln__it *it = kiln__it_term(s, sf, i, (kiln__bm25){0, NULL});
-        for (uint32_t d = kiln__it_next(it); d != KILN__END; d = kiln__it_next(it)) {
-            uint32_t local = offset + d, tf = kiln__it_term_freq(it);
-            kiln__slice_vu32(&w->pool, &t->post, local - t->last_doc);
-            kiln__slice_vu32(&w->pool, &t->post, tf);
-            t->last_doc = local;
-            t->df++;
-            t->ttf += tf;
-            if (sf->has_pos) {
-                if (tf > pcap) {
-                    pcap = tf;
-                    pos = kiln_xrealloc(pos, pcap * sizeof *pos);
-                }
-                uint32_t n = kiln__it_term_positions(it, pos, pcap), prev = 0;
-                for (uint32_t k = 0; k < n; k++) {
-                    kiln__slice_vu32(&w->pool, &t->pos, pos[k] - prev);
-                    prev = pos[k];
-                }
-            }
-        }
-        kiln__it_free(it);
+        kiln__merge_postings(w, &w->terms[tid[i]], s, sf, i, offset);
     }
-    free(pos);
     f->doc_count += sf->doc_count;
     f->sum_ttf += sf->sum_ttf;
     if (sf->has_norms && sf->norms) {
@@ -197,7 +240,7 @@ kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n)
         for (uint32_t k = 0; k < s->nfields; k++)
             if (s->fields[k].path) kiln__merge_field(&w, &fs, s, &s->fields[k], offset, total);
     }
-    kiln_segment *out = kiln__seal(&w, &fs);
+    kiln_segment *out = kiln__seal(&w, &fs, 1);
     kiln__writer_free(&w);
     for (uint32_t i = 0; i < fs.n; i++) {
         kiln__wfield *f = &fs.v[i];

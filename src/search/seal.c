@@ -54,6 +54,64 @@ static int kiln__cmp_terms(const void *a, const void *b, void *ctx)
     return (x->text_len > y->text_len) - (x->text_len < y->text_len);
 }
 
+/* Sorting a field's term ids by their bytes: an LSD radix sort on the first 8 bytes (big-endian,
+ * zero-padded: the same order as memcmp then length), then runs of equal keys by the whole
+ * bytes. Most terms differ within 8 bytes, so the comparator rarely runs. */
+typedef struct kiln__tkey {
+    uint64_t key;
+    uint32_t id;
+} kiln__tkey;
+
+static uint64_t kiln__term_key(const kiln__writer *w, uint32_t id)
+{
+    const kiln__wterm *t = &w->terms[id];
+    const uint8_t *p = w->text.p + t->text_off;
+    uint64_t k = 0;
+    uint32_t n = t->text_len < 8 ? t->text_len : 8;
+    for (uint32_t i = 0; i < n; i++) k |= (uint64_t)p[i] << (56 - 8 * i);
+    return k;
+}
+
+static void kiln__sort_terms(const kiln__writer *w, uint32_t *ids, uint32_t n, kiln__tkey **buf,
+                             size_t *cap)
+{
+    if (n < 2) return;
+    if (2 * (size_t)n > *cap) {
+        *cap = 2 * (size_t)n;
+        *buf = kiln_xrealloc(*buf, *cap * sizeof **buf);
+    }
+    kiln__tkey *a = *buf, *b = *buf + n;
+    static __thread uint32_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t k = kiln__term_key(w, ids[i]);
+        a[i] = (kiln__tkey){k, ids[i]};
+        for (unsigned d = 0; d < 8; d++) hist[d][(k >> (8 * d)) & 255]++;
+    }
+    for (unsigned d = 0; d < 8; d++) {
+        uint32_t *h = hist[d];
+        if (h[(a[0].key >> (8 * d)) & 255] == n) continue; /* every key has this byte */
+        uint32_t sum = 0;
+        for (unsigned x = 0; x < 256; x++) {
+            uint32_t c = h[x];
+            h[x] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) b[h[(a[i].key >> (8 * d)) & 255]++] = a[i];
+        kiln__tkey *t = a;
+        a = b;
+        b = t;
+    }
+    for (uint32_t i = 0; i < n; i++) ids[i] = a[i].id;
+    for (uint32_t i = 0; i + 1 < n;) { /* ties on the first 8 bytes */
+        uint32_t j = i + 1;
+        while (j < n && a[j].key == a[i].key) j++;
+        if (j - i > 1)
+            qsort_r(ids + i, j - i, sizeof *ids, kiln__cmp_terms, (void *)w);
+        i = j;
+    }
+}
+
 static int kiln__cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -75,13 +133,14 @@ typedef struct kiln__skipvec {
     size_t n, cap;
 } kiln__skipvec;
 
-/* The competitive impacts of a block from the max tf per norm byte (best[256], 0 = none). */
-static void kiln__impacts(kiln__skip *sk, uint16_t *best)
+/* The competitive impacts of a block from the max tf per norm byte (best[lo..hi], 0 = none),
+ * which it leaves zeroed. */
+static void kiln__impacts(kiln__skip *sk, uint16_t *best, unsigned lo, unsigned hi)
 {
     uint16_t tf[256];
     uint8_t nb[256];
     unsigned n = 0, run = 0;
-    for (unsigned b = 0; b < 256; b++) { /* shorter fields first: keep pairs with a higher tf */
+    for (unsigned b = lo; b <= hi; b++) { /* shorter fields first: keep pairs with a higher tf */
         if (best[b] > run) {
             run = best[b];
             tf[n] = best[b];
@@ -107,16 +166,35 @@ static void kiln__impacts(kiln__skip *sk, uint16_t *best)
     memcpy(sk->imp_norm, nb, n);
 }
 
-/* Re-encodes one term's buffered postings into blocks. */
-/* Positions of a full block, gathered before packing (grows; owned by kiln__seal). */
-typedef struct kiln__u32vec {
-    uint32_t *v;
-    size_t n, cap;
-} kiln__u32vec;
+/* Scratch of kiln__seal_term, reused across terms (owned by kiln__seal). */
+typedef struct kiln__sealtmp {
+    uint32_t *pv; /* the positions of a full block, before packing */
+    size_t pv_cap;
+    uint16_t best[256]; /* max tf per norm byte of the block (kiln__impacts) */
+} kiln__sealtmp;
 
+/* One varint of a slice chain: decoded in place when the slice holds 5 more bytes (a varint
+ * never runs past the chain's written bytes), else a byte at a time across the link. */
+static inline uint32_t kiln__rd_vu32(kiln__slice_rd *r)
+{
+    if (r->end - r->at >= 5) {
+        const uint8_t *p = kiln__pool_at(r->p, r->at);
+        uint32_t v;
+        r->at += (uint32_t)(kiln__get_vu32(p, &v) - p);
+        return v;
+    }
+    return kiln__slice_rd_vu32(r);
+}
+
+static inline void kiln__bytes_need(kiln__bytes *b, size_t extra)
+{
+    if (b->len + extra > b->cap) kiln__bytes_grow(b, (uint32_t)extra);
+}
+
+/* Re-encodes one term's buffered postings into blocks, decoding its slice chains in place. */
 static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const kiln__wfield *wf,
                             kiln__sterm *st, kiln__bytes *post, kiln__bytes *pos,
-                            kiln__skipvec *skips, kiln__u32vec *pv)
+                            kiln__skipvec *skips, kiln__sealtmp *tmp)
 {
     st->df = t->df;
     st->post_off = post->len;
@@ -127,9 +205,11 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
     kiln__slice_rd p, pp;
     kiln__slice_rd_init(&p, &w->pool, &t->post);
     kiln__slice_rd_init(&pp, &w->pool, &t->pos);
+    const uint8_t *norms = wf->has_norms && wf->norms ? wf->norms : NULL;
     uint32_t doc = 0, prev_last = 0;
     uint32_t post_base = post->len, pos_base = pos->len;
-    uint16_t best[256] = {0};
+    uint16_t *best = tmp->best;
+    int one_block = t->df <= KILN__BLOCK; /* no skip entry kept: no impacts needed */
     for (uint32_t i = 0; i < t->df; i += KILN__BLOCK) {
         uint32_t n = t->df - i < KILN__BLOCK ? t->df - i : KILN__BLOCK;
         if (skips->n == skips->cap) {
@@ -139,14 +219,13 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         kiln__skip *sk = &skips->v[skips->n++];
         sk->doc_off = post->len - post_base;
         sk->pos_off = pos->len - pos_base;
-        sk->max_tf = 0;
-        sk->min_norm = 255;
         sk->ndocs = (uint8_t)(n - 1);
-        if (post->len + 10 * n + 2 > post->cap) kiln__bytes_grow(post, 10 * n + 2);
+        kiln__bytes_need(post, 10 * n + 2);
         uint8_t *o = post->p + post->len;
-        uint32_t deltas[KILN__BLOCK], tfs1[KILN__BLOCK], dmax = 0, tmax = 0;
+        uint32_t deltas[KILN__BLOCK], tfs1[KILN__BLOCK], dmax = 0, tmax = 0, ntf = 0;
+        unsigned max_tf = 0, min_norm = 255, nlo = 255, nhi = 0;
         for (uint32_t k = 0; k < n; k++) {
-            uint32_t delta = kiln__slice_rd_vu32(&p), tf = kiln__slice_rd_vu32(&p);
+            uint32_t delta = kiln__rd_vu32(&p), tf = kiln__rd_vu32(&p);
             doc += delta;
             uint32_t d = doc - prev_last;
             prev_last = doc;
@@ -154,38 +233,43 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
             tfs1[k] = tf - 1;
             dmax |= d;
             tmax |= tf - 1;
+            ntf += tf;
             if (n < KILN__BLOCK) { /* the last, partial block: varints */
                 o = kiln__put_vu32(o, d << 1 | (tf == 1));
                 if (tf != 1) o = kiln__put_vu32(o, tf);
             }
-            uint32_t tfc = tf > 65535 ? 65535 : tf;
-            if (tfc > sk->max_tf) sk->max_tf = (uint16_t)tfc;
-            uint8_t nb = wf->has_norms && wf->norms ? wf->norms[doc] : 1;
-            if (nb < sk->min_norm) sk->min_norm = nb;
-            if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
-            if (wf->has_pos && n == KILN__BLOCK) { /* gathered, packed below */
-                if (pv->n + tf > pv->cap) {
-                    pv->cap = (pv->n + tf) * 2;
-                    pv->v = kiln_xrealloc(pv->v, pv->cap * sizeof *pv->v);
-                }
-                for (uint32_t k2 = 0; k2 < tf; k2++) pv->v[pv->n++] = kiln__slice_rd_vu32(&pp);
-            } else if (wf->has_pos) {
-                if (pos->len + 5 * tf > pos->cap) kiln__bytes_grow(pos, 5 * tf);
+            unsigned tfc = tf > 65535 ? 65535 : tf;
+            if (tfc > max_tf) max_tf = tfc;
+            unsigned nb = norms ? norms[doc] : 1;
+            if (nb < min_norm) min_norm = nb;
+            if (!one_block) {
+                if (tfc > best[nb]) best[nb] = (uint16_t)tfc;
+                if (nb < nlo) nlo = nb;
+                if (nb > nhi) nhi = nb;
+            }
+            if (wf->has_pos && n < KILN__BLOCK) { /* the partial block's positions: varints */
+                kiln__bytes_need(pos, 5 * (size_t)tf);
                 uint8_t *q = pos->p + pos->len;
-                for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__slice_rd_vu32(&pp));
+                for (uint32_t k2 = 0; k2 < tf; k2++) q = kiln__put_vu32(q, kiln__rd_vu32(&pp));
                 pos->len = (uint32_t)(q - pos->p);
             }
         }
         if (wf->has_pos && n == KILN__BLOCK) { /* a width byte, then every position delta */
-            uint32_t pmax = 0;
-            for (size_t k = 0; k < pv->n; k++) pmax |= pv->v[k];
+            if (ntf > tmp->pv_cap) {
+                tmp->pv_cap = (size_t)ntf * 2;
+                tmp->pv = kiln_xrealloc(tmp->pv, tmp->pv_cap * sizeof *tmp->pv);
+            }
+            uint32_t pmax = 0, *pv = tmp->pv;
+            for (uint32_t k = 0; k < ntf; k++) {
+                pv[k] = kiln__rd_vu32(&pp);
+                pmax |= pv[k];
+            }
             unsigned bw = kiln__bits(pmax);
-            size_t bytes = (pv->n * bw + 7) / 8;
-            if (pos->len + 1 + bytes > pos->cap) kiln__bytes_grow(pos, (uint32_t)(1 + bytes));
+            size_t bytes = ((size_t)ntf * bw + 7) / 8;
+            kiln__bytes_need(pos, 1 + bytes);
             pos->p[pos->len++] = (uint8_t)bw;
-            kiln__pack_n(pos->p + pos->len, pv->v, pv->n, bw);
+            kiln__pack_n(pos->p + pos->len, pv, ntf, bw);
             pos->len += (uint32_t)bytes;
-            pv->n = 0;
         }
         if (n == KILN__BLOCK) { /* a full block: widths, then deltas and tf - 1 bit-packed */
             unsigned bd = kiln__bits(dmax), bt = kiln__bits(tmax);
@@ -198,7 +282,9 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
         }
         post->len = (uint32_t)(o - post->p);
         sk->last_doc = doc;
-        kiln__impacts(sk, best);
+        sk->max_tf = (uint16_t)max_tf;
+        sk->min_norm = (uint8_t)min_norm;
+        if (!one_block) kiln__impacts(sk, best, nlo, nhi);
         if (sk->max_tf > st->max_tf) st->max_tf = sk->max_tf;
         if (sk->min_norm < st->min_norm) st->min_norm = sk->min_norm;
     }
@@ -212,34 +298,38 @@ static void kiln__seal_term(const kiln__writer *w, const kiln__wterm *t, const k
 /* Compresses text originals (nstr values: bytes [off[v], off[v+1]) of blob) into blocks of
  * about KILN__STR_BLOCK bytes of values; a longer value gets a block of its own. A block's raw
  * bytes are the varint length of each of its values, then the values: 1-2 bytes a value
- * before compression instead of a 4-byte offset column. */
-static void kiln__seal_str_blocks(kiln__sfield *sf, const char *blob, const uint32_t *off,
-                                  uint32_t nstr)
+ * before compression instead of a 4-byte offset column. The arrays are malloc'd. */
+void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
+                        kiln__strblock **blocks_out, uint32_t *nblocks_out, uint8_t **z_out,
+                        uint64_t *zlen_out)
 {
     kiln_buf z = KILN_BUF_INIT, raw = KILN_BUF_INIT;
     uint32_t cap = 64, n = 0;
-    sf->dv_str_blocks = kiln_xmalloc(cap * sizeof *sf->dv_str_blocks);
+    kiln__strblock *blocks = kiln_xmalloc(cap * sizeof *blocks);
+    kiln_buf_reserve(&z, (size_t)(off[nstr] - off[0]) / 2 + 64);
     for (uint32_t v = 0; v < nstr;) {
         uint32_t end = v + 1;
         while (end < nstr && off[end + 1] - off[v] <= KILN__STR_BLOCK) end++;
         if (n == cap) {
             cap *= 2;
-            sf->dv_str_blocks = kiln_xrealloc(sf->dv_str_blocks, cap * sizeof *sf->dv_str_blocks);
+            blocks = kiln_xrealloc(blocks, cap * sizeof *blocks);
         }
         kiln_buf_reset(&raw);
-        for (uint32_t k = v; k < end; k++) {
-            uint8_t vb[5];
-            kiln_buf_append(&raw, vb, (size_t)(kiln__put_vu32(vb, off[k + 1] - off[k]) - vb));
-        }
-        kiln_buf_append(&raw, blob + off[v], off[end] - off[v]);
-        sf->dv_str_blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};
+        kiln_buf_reserve(&raw, (size_t)(end - v) * 5 + (off[end] - off[v]));
+        uint8_t *q = (uint8_t *)raw.data;
+        for (uint32_t k = v; k < end; k++) q = kiln__put_vu32(q, off[k + 1] - off[k]);
+        memcpy(q, blob + off[v], off[end] - off[v]);
+        raw.len = (size_t)(q - (uint8_t *)raw.data) + (off[end] - off[v]);
+        raw.data[raw.len] = 0;
+        blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};
         kiln_zblock_compress(&z, raw.data, raw.len);
         v = end;
     }
     kiln_buf_free(&raw);
-    sf->dv_str_nblocks = n;
-    sf->dv_str_zlen = z.len;
-    sf->dv_str_z = (uint8_t *)kiln_buf_steal(&z, NULL);
+    *blocks_out = blocks;
+    *nblocks_out = n;
+    *zlen_out = z.len;
+    *z_out = (uint8_t *)kiln_buf_steal(&z, NULL);
 }
 
 /* Points the public view of a field's doc values at its arrays (seal and segment open). */
@@ -336,7 +426,7 @@ static void kiln__share_offsets(kiln_segment *s, uint32_t f)
 
 /* Lays out doc values: off[ndocs+1] and values sorted per doc (numbers, ordinals). */
 static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln__sfield *sf,
-                          const uint32_t *ord_of)
+                          const uint32_t *ord_of, int compress)
 {
     uint32_t ndocs = seg->ndocs;
     sf->dv.kind = wf->dv_kind;
@@ -363,8 +453,10 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
     case KILN_DV_STR:
         /* strings are numbered in doc order, so value v of the column is string v: no id array */
         if ((sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
-        if (wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
-            kiln__seal_str_blocks(sf, (const char *)wf->str_blob.p, wf->str_off, wf->str_n);
+        if (compress && wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
+            kiln__str_compress((const char *)wf->str_blob.p, wf->str_off, wf->str_n,
+                               &sf->dv_str_blocks, &sf->dv_str_nblocks, &sf->dv_str_z,
+                               &sf->dv_str_zlen);
             break;
         }
         sf->dv_str_off = kiln_xmalloc(((size_t)wf->str_n + 1) * sizeof(uint32_t));
@@ -389,7 +481,7 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
     }
 }
 
-kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
+kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress)
 {
     if (w->count == 0) return NULL;
     kiln_segment *s = kiln_xcalloc(1, sizeof *s);
@@ -414,9 +506,18 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     for (uint32_t i = 0; i < w->nterms; i++) order[fill[w->terms[i].field]++] = i;
     uint32_t *ord_of = kiln_xmalloc(((size_t)w->nterms + 1) * sizeof *ord_of);
 
+    /* The encoded postings and positions take about the pool's bytes or fewer (links and unused
+     * slice tails dropped, blocks bit-packed): reserve that once rather than regrow by doubling;
+     * pages never written cost nothing, and the arrays are shrunk to fit at the end */
     kiln__bytes post = {0}, pos = {0};
+    size_t pool_bytes = (size_t)w->pool.cur * KILN__POOL_BLOCK + w->pool.off + 4096;
+    if (pool_bytes > (1u << 30)) pool_bytes = 1u << 30;
+    kiln__bytes_grow(&post, (uint32_t)pool_bytes);
+    kiln__bytes_grow(&pos, (uint32_t)pool_bytes);
     kiln__skipvec skips = {0};
-    kiln__u32vec pv = {0};
+    kiln__sealtmp *tmp = kiln_xcalloc(1, sizeof *tmp);
+    kiln__tkey *tkeys = NULL;
+    size_t tkeys_cap = 0;
     kiln__sterm *meta = NULL; /* a field's term metadata before its dictionary is encoded */
     uint32_t meta_cap = 0;
     for (uint32_t f = 0; f < fs->n; f++) {
@@ -431,24 +532,37 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
         sf->has_norms = wf->has_norms;
         sf->doc_count = wf->doc_count;
         sf->sum_ttf = wf->sum_ttf;
-        qsort_r(order + a, b - a, sizeof *order, kiln__cmp_terms, w);
+        size_t tlen = 0; /* in id order, before the sort: term records read sequentially */
+        for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
+        kiln__sort_terms(w, order + a, b - a, &tkeys, &tkeys_cap);
         sf->nterms = b - a;
         if (b - a > meta_cap) {
             meta_cap = b - a;
             meta = kiln_xrealloc(meta, meta_cap * sizeof *meta);
         }
         sf->term_off = kiln_xmalloc(((size_t)sf->nterms + 1) * sizeof *sf->term_off);
-        size_t tlen = 0;
-        for (uint32_t i = a; i < b; i++) tlen += w->terms[order[i]].text_len;
         sf->text = kiln_xmalloc(tlen + 1);
         size_t to = 0;
         for (uint32_t i = a; i < b; i++) {
+            /* in byte order the term records and their slices are all over memory: load them
+             * ahead (the records 16 terms ahead, their text and slice heads 8 ahead) */
+            if (i + 16 < b) {
+                const char *r = (const char *)&w->terms[order[i + 16]];
+                __builtin_prefetch(r);
+                __builtin_prefetch(r + sizeof(kiln__wterm) - 1);
+            }
+            if (i + 8 < b) {
+                const kiln__wterm *u = &w->terms[order[i + 8]];
+                __builtin_prefetch(w->text.p + u->text_off);
+                if (u->post.head) __builtin_prefetch(kiln__pool_at(&w->pool, u->post.head));
+                if (u->pos.head) __builtin_prefetch(kiln__pool_at(&w->pool, u->pos.head));
+            }
             const kiln__wterm *t = &w->terms[order[i]];
             sf->term_off[i - a] = (uint32_t)to;
             memcpy(sf->text + to, w->text.p + t->text_off, t->text_len);
             to += t->text_len;
             ord_of[order[i]] = i - a;
-            kiln__seal_term(w, t, wf, &meta[i - a], &post, &pos, &skips, &pv);
+            kiln__seal_term(w, t, wf, &meta[i - a], &post, &pos, &skips, tmp);
         }
         sf->term_off[sf->nterms] = (uint32_t)to;
         kiln__tdict_encode(sf, meta);
@@ -463,11 +577,13 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t f = 0; f < fs->n; f++)
             if (s->fields[f].path && (fs->v[f].dv_kind == KILN_DV_STR) == pass)
-                kiln__seal_dv(s, &fs->v[f], &s->fields[f], ord_of);
+                kiln__seal_dv(s, &fs->v[f], &s->fields[f], ord_of, compress);
     for (uint32_t f = 0; f < fs->n; f++)
         if (s->fields[f].path) kiln__share_offsets(s, f);
     kiln__segment_link(s);
-    free(pv.v);
+    free(tmp->pv);
+    free(tmp);
+    free(tkeys);
     free(meta);
     if (post.len + KILN__PACK_PAD > post.cap) kiln__bytes_grow(&post, KILN__PACK_PAD);
     memset(post.p + post.len, 0, KILN__PACK_PAD);
@@ -475,9 +591,9 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs)
     if (pos.len + KILN__PACK_PAD > pos.cap) kiln__bytes_grow(&pos, KILN__PACK_PAD);
     memset(pos.p + pos.len, 0, KILN__PACK_PAD);
     pos.len += KILN__PACK_PAD;
-    s->post = post.p;
+    s->post = kiln_xrealloc(post.p, post.len);
     s->post_len = post.len;
-    s->pos = pos.p;
+    s->pos = kiln_xrealloc(pos.p, pos.len);
     s->pos_len = pos.len;
     s->skips = skips.v;
     s->nskips = skips.n;

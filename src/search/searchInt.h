@@ -265,6 +265,13 @@ typedef struct kiln__strblock {
 #define KILN__STR_BLOCK 8192         /* raw bytes per block of text originals */
 #define KILN__STR_COMPRESS_MIN 65536 /* fields with fewer raw bytes keep them uncompressed */
 
+/* The zstd blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the three
+ * arrays malloc'd (seal.c). Refresh seals keep text originals raw in memory (a refresh every
+ * second would otherwise compress every document's strings only for the merge to decompress
+ * them moments later); merges and segment files compress them. */
+void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
+                        kiln__strblock **blocks, uint32_t *nblocks, uint8_t **z, uint64_t *zlen);
+
 typedef struct kiln__sfield {
     char *path;
     kiln_field_type type;
@@ -321,6 +328,8 @@ int kiln__segment_link(kiln_segment *s);
 
 /* Segment files and the commit file (segfile.c). */
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err);
+/* 1 if s holds raw text originals that its file stores compressed (a refresh seal's). */
+int kiln__segment_raw_strings(const kiln_segment *s);
 kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err);
 int kiln__commit_write(const char *dir, uint32_t upto, kiln_segment *const *segs, size_t n,
                        kiln_error *err);
@@ -501,7 +510,8 @@ void kiln__writer_free(kiln__writer *w);
 uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_t len);
 /* Merges consecutive segments (docnum order) into one new segment (merge.c). */
 kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n);
-/* Seals the write buffer into a segment (NULL when empty). */
-kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs);
+/* Seals the write buffer into a segment (NULL when empty); compress: text originals of at
+ * least KILN__STR_COMPRESS_MIN bytes in zstd blocks (merges), else raw (refreshes). */
+kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress);
 
 #endif

@@ -37,7 +37,10 @@
  *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
  *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
  *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
- *                     raw bytes are the varint length of each of its values, then the values
+ *                     raw bytes are the varint length of each of its values, then the values.
+ *                     A refresh seal keeps text originals raw in memory; this writer compresses
+ *                     a raw field of KILN__STR_COMPRESS_MIN bytes or more (flag 8), as a merge
+ *                     does, so a file holds the same bytes whichever path made its segment
  *   end-16  8     u64 checksum: xxh3 of every byte before it
  *   end-8   8     magic "KSEGEND1"
  *
@@ -48,6 +51,7 @@
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +61,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define KILN__SEG_HEADER 64
 #define KILN__FIELD_HEADER 96
@@ -65,16 +70,50 @@
 #define KILN__SEG_VERSION 4
 #define KILN__FLAG_STR_Z 8
 
-static void kiln__pad8(kiln_buf *b)
+/* The file is streamed out section by section, hashed on the way (xxh3's streaming form gives
+ * kiln_checksum's value): no copy of the whole segment in a buffer first. Small pieces gather in
+ * a staging buffer; large arrays go to write(2) straight from the segment. */
+#define KILN__SW_STAGE (1u << 16)
+
+typedef struct kiln__sw {
+    int fd, rc;        /* rc: 0 or -errno of the first failed write */
+    XXH3_state_t *h;
+    uint64_t off;      /* bytes so far */
+    size_t n;          /* staged bytes */
+    uint8_t stage[KILN__SW_STAGE];
+} kiln__sw;
+
+static void kiln__sw_flush(kiln__sw *w)
 {
-    static const char zero[8] = {0};
-    if (b->len % 8) kiln_buf_append(b, zero, 8 - b->len % 8);
+    if (w->n && !w->rc) w->rc = kiln_fs_write_full(w->fd, w->stage, w->n);
+    w->n = 0;
 }
 
-static void kiln__sect(kiln_buf *b, const void *p, size_t n)
+static void kiln__sw_put(kiln__sw *w, const void *p, size_t n)
 {
-    if (n) kiln_buf_append(b, p, n);
-    kiln__pad8(b);
+    if (!n) return;
+    XXH3_64bits_update(w->h, p, n);
+    w->off += n;
+    if (n > KILN__SW_STAGE / 2) {
+        kiln__sw_flush(w);
+        if (!w->rc) w->rc = kiln_fs_write_full(w->fd, p, n);
+        return;
+    }
+    if (w->n + n > KILN__SW_STAGE) kiln__sw_flush(w);
+    memcpy(w->stage + w->n, p, n);
+    w->n += n;
+}
+
+static void kiln__pad8(kiln__sw *w)
+{
+    static const char zero[8] = {0};
+    if (w->off % 8) kiln__sw_put(w, zero, 8 - w->off % 8);
+}
+
+static void kiln__sect(kiln__sw *w, const void *p, size_t n)
+{
+    kiln__sw_put(w, p, n);
+    kiln__pad8(w);
 }
 
 static size_t kiln__nvalues(const kiln__sfield *f, uint32_t ndocs)
@@ -88,73 +127,148 @@ static size_t kiln__nstr(const kiln__sfield *f, uint32_t ndocs)
     return f->dv.kind == KILN_DV_STR ? kiln__nvalues(f, ndocs) : 0;
 }
 
+/* Text originals as the file holds them: a refresh seal keeps them raw in memory; a field
+ * with at least KILN__STR_COMPRESS_MIN raw bytes is compressed here, so the files of
+ * never-merged segments take no more room than merged ones. */
+typedef struct kiln__fstr {
+    const kiln__strblock *blocks;
+    uint32_t nblocks;
+    const uint8_t *z;
+    uint64_t zlen;
+    void *owned[2]; /* compressed here, freed by kiln__fstr_free */
+} kiln__fstr;
+
+static void kiln__fstr_get(const kiln__sfield *f, size_t nstr, kiln__fstr *o)
+{
+    memset(o, 0, sizeof *o);
+    if (f->dv_str_z) {
+        o->blocks = f->dv_str_blocks;
+        o->nblocks = f->dv_str_nblocks;
+        o->z = f->dv_str_z;
+        o->zlen = f->dv_str_zlen;
+    } else if (nstr && !f->str_from && f->dv_str_off[nstr] >= KILN__STR_COMPRESS_MIN) {
+        kiln__strblock *b;
+        uint8_t *z;
+        kiln__str_compress(f->dv_blob, f->dv_str_off, (uint32_t)nstr, &b, &o->nblocks, &z,
+                           &o->zlen);
+        KILN_DEBUG("sindex", "segment file: %s: %u raw bytes of text originals compressed to %llu",
+                   f->path, f->dv_str_off[nstr], (unsigned long long)o->zlen);
+        o->blocks = o->owned[0] = b;
+        o->z = o->owned[1] = z;
+    }
+}
+
+int kiln__segment_raw_strings(const kiln_segment *s)
+{
+    for (uint32_t i = 0; i < s->nfields; i++) {
+        const kiln__sfield *f = &s->fields[i];
+        size_t nstr = kiln__nstr(f, s->ndocs);
+        if (f->path && nstr && !f->str_from && !f->dv_str_z &&
+            f->dv_str_off[nstr] >= KILN__STR_COMPRESS_MIN)
+            return 1;
+    }
+    return 0;
+}
+
+static void kiln__fstr_free(kiln__fstr *o)
+{
+    free(o->owned[0]);
+    free(o->owned[1]);
+}
+
 int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
 {
-    kiln_buf b = KILN_BUF_INIT;
+    char path[1200], tmp[1210];
+    snprintf(path, sizeof path, "%s/seg-%010u.ksg", dir, s->base);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    kiln__sw *b = kiln_xmalloc(sizeof *b);
+    b->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (b->fd < 0) {
+        free(b);
+        return kiln_fail(err, KILN_E_IO, "create %s: %s", tmp, strerror(errno));
+    }
+    b->rc = 0;
+    b->off = b->n = 0;
+    b->h = XXH3_createState();
+    if (!b->h) abort();
+    XXH3_64bits_reset(b->h);
     uint32_t hdr32[14] = {0};
-    kiln_buf_append(&b, "KILNSEG1", 8);
+    kiln__sw_put(b, "KILNSEG1", 8);
     hdr32[0] = KILN__SEG_VERSION;
     hdr32[1] = s->base;
     hdr32[2] = s->ndocs;
     hdr32[3] = s->nfields;
-    kiln_buf_append(&b, hdr32, 16);
+    kiln__sw_put(b, hdr32, 16);
     uint64_t lens[3] = {s->post_len, s->pos_len, s->nskips};
-    kiln_buf_append(&b, lens, 24);
+    kiln__sw_put(b, lens, 24);
     uint32_t tail[4] = {s->present != NULL, (uint32_t)sizeof(kiln__skip), KILN__TBLOCK, 0};
-    kiln_buf_append(&b, tail, 16);
-    kiln__pad8(&b);
-    if (s->present) kiln__sect(&b, s->present, ((size_t)s->ndocs + 63) / 64 * 8);
-    kiln__sect(&b, s->skips, s->nskips * sizeof(kiln__skip));
-    kiln__sect(&b, s->post, s->post_len);
-    kiln__sect(&b, s->pos, s->pos_len);
+    kiln__sw_put(b, tail, 16);
+    kiln__pad8(b);
+    if (s->present) kiln__sect(b, s->present, ((size_t)s->ndocs + 63) / 64 * 8);
+    kiln__sect(b, s->skips, s->nskips * sizeof(kiln__skip));
+    kiln__sect(b, s->post, s->post_len);
+    kiln__sect(b, s->pos, s->pos_len);
     for (uint32_t i = 0; i < s->nfields; i++) {
         const kiln__sfield *f = &s->fields[i];
-        uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
-                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
-                                    (f->dv_str_z ? KILN__FLAG_STR_Z : 0)),
-                         (uint32_t)f->dv.kind, f->nterms, f->doc_count};
         size_t text_len = f->nterms ? f->term_off[f->nterms] : 0;
         size_t nvalues = kiln__nvalues(f, s->ndocs), nstr = kiln__nstr(f, s->ndocs);
-        size_t blob = nstr && f->dv_str_off ? f->dv_str_off[nstr] : 0;
-        uint64_t h64[8] = {f->sum_ttf,    text_len,         nvalues,
-                           nstr,          blob,             f->dv_str_zlen,
-                           f->dv_str_nblocks, f->nterms ? f->tmeta_len : 0};
+        kiln__fstr zs;
+        kiln__fstr_get(f, f->path ? nstr : 0, &zs);
+        size_t blob = nstr && !zs.z && f->dv_str_off ? f->dv_str_off[nstr] : 0;
+        uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
+                         (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
+                                    (zs.z ? KILN__FLAG_STR_Z : 0)),
+                         (uint32_t)f->dv.kind, f->nterms, f->doc_count};
+        uint64_t h64[8] = {f->sum_ttf, text_len, nvalues,    nstr,
+                           blob,       zs.zlen,  zs.nblocks, f->nterms ? f->tmeta_len : 0};
         uint32_t from[2] = {f->dv_off_from, f->str_from};
-        kiln_buf_append(&b, h, sizeof h);
-        kiln_buf_append(&b, from, sizeof from);
-        kiln_buf_append(&b, h64, sizeof h64);
-        kiln__pad8(&b);
+        kiln__sw_put(b, h, sizeof h);
+        kiln__sw_put(b, from, sizeof from);
+        kiln__sw_put(b, h64, sizeof h64);
+        kiln__pad8(b);
         if (!f->path) continue;
-        kiln__sect(&b, f->path, h[0]);
+        kiln__sect(b, f->path, h[0]);
         if (f->nterms) {
-            kiln__sect(&b, f->term_off, ((size_t)f->nterms + 1) * 4);
-            kiln__sect(&b, f->tblock_off, kiln__tdict_meta_bytes(f) - f->tmeta_len);
-            kiln__sect(&b, f->tmeta, f->tmeta_len);
+            kiln__sect(b, f->term_off, ((size_t)f->nterms + 1) * 4);
+            kiln__sect(b, f->tblock_off, kiln__tdict_meta_bytes(f) - f->tmeta_len);
+            kiln__sect(b, f->tmeta, f->tmeta_len);
         }
-        kiln__sect(&b, f->text, text_len);
-        if (f->norms) kiln__sect(&b, f->norms, s->ndocs);
-        if (!f->dv_off_from) kiln__sect(&b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
-        if (f->dv_i64) kiln__sect(&b, f->dv_i64, nvalues * 8);
-        if (f->dv_f64) kiln__sect(&b, f->dv_f64, nvalues * 8);
-        if (f->dv_ord) kiln__sect(&b, f->dv_ord, nvalues * 4);
+        kiln__sect(b, f->text, text_len);
+        if (f->norms) kiln__sect(b, f->norms, s->ndocs);
+        if (!f->dv_off_from) kiln__sect(b, f->dv_off, ((size_t)s->ndocs + 1) * 4);
+        if (f->dv_i64) kiln__sect(b, f->dv_i64, nvalues * 8);
+        if (f->dv_f64) kiln__sect(b, f->dv_f64, nvalues * 8);
+        if (f->dv_ord) kiln__sect(b, f->dv_ord, nvalues * 4);
         if (nstr && !f->str_from) {
-            if (!f->dv_str_z) kiln__sect(&b, f->dv_str_off, (nstr + 1) * 4);
-            if (f->dv_str_z) {
-                kiln__sect(&b, f->dv_str_blocks, (size_t)f->dv_str_nblocks * sizeof(kiln__strblock));
-                kiln__sect(&b, f->dv_str_z, f->dv_str_zlen);
+            if (zs.z) {
+                kiln__sect(b, zs.blocks, (size_t)zs.nblocks * sizeof(kiln__strblock));
+                kiln__sect(b, zs.z, zs.zlen);
             } else {
-                kiln__sect(&b, f->dv_blob, blob);
+                kiln__sect(b, f->dv_str_off, (nstr + 1) * 4);
+                kiln__sect(b, f->dv_blob, blob);
             }
         }
+        kiln__fstr_free(&zs);
     }
-    uint64_t sum = kiln_checksum(b.data, b.len);
-    kiln_buf_append(&b, &sum, 8);
-    kiln_buf_append(&b, "KSEGEND1", 8);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/seg-%010u.ksg", dir, s->base);
-    int rc = kiln_fs_write_atomic(path, b.data, b.len, err);
-    kiln_buf_free(&b);
-    return rc;
+    uint64_t sum = XXH3_64bits_digest(b->h);
+    kiln__sw_put(b, &sum, 8);
+    kiln__sw_put(b, "KSEGEND1", 8);
+    kiln__sw_flush(b);
+    int rc = b->rc;
+    if (rc == 0 && fsync(b->fd) != 0) rc = -errno;
+    close(b->fd);
+    XXH3_freeState(b->h);
+    free(b);
+    if (rc != 0) {
+        unlink(tmp);
+        return kiln_fail(err, KILN_E_IO, "write %s: %s", tmp, strerror(-rc));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return kiln_fail(err, KILN_E_IO, "rename %s: %s", path, strerror(e));
+    }
+    return kiln_fs_fsync_dir(dir, err);
 }
 
 /* Reader over the mapped bytes: each take returns an aligned section or NULL past the end. */
@@ -402,13 +516,16 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
         if (f->dv_i64 || f->dv_f64) fn(ctx, f->path, "dv numbers", nvalues * 8);
         if (f->dv_ord) fn(ctx, f->path, "dv ordinals", nvalues * 4);
         if (nstr && !f->str_from) {
-            if (!f->dv_str_z) fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
-            if (f->dv_str_z) {
-                fn(ctx, f->path, "dv string block table", f->dv_str_nblocks * sizeof(kiln__strblock));
-                fn(ctx, f->path, "dv string bytes (zstd)", f->dv_str_zlen);
+            kiln__fstr zs;
+            kiln__fstr_get(f, nstr, &zs);
+            if (zs.z) {
+                fn(ctx, f->path, "dv string block table", zs.nblocks * sizeof(kiln__strblock));
+                fn(ctx, f->path, "dv string bytes (zstd)", zs.zlen);
             } else {
+                fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
                 fn(ctx, f->path, "dv string bytes", f->dv_str_off[nstr]);
             }
+            kiln__fstr_free(&zs);
         }
     }
 }

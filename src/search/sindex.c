@@ -4,12 +4,14 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "index/zblock.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A write buffer detached by kiln_sindex_freeze, waiting to be sealed. */
@@ -249,7 +251,7 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err)
         kiln__frozen *fz = si->frozen;
         pthread_mutex_unlock(&si->lock);
         if (!fz) break;
-        kiln_segment *s = kiln__seal(&fz->w, &fz->fs); /* the slow part, no lock held */
+        kiln_segment *s = kiln__seal(&fz->w, &fz->fs, 0); /* the slow part, no lock held */
         pthread_mutex_lock(&si->lock);
         si->frozen = fz->next;
         if (s) kiln__push_segment(si, s);
@@ -312,10 +314,17 @@ static int kiln__merge_run(kiln_sindex *si, size_t keep, size_t width)
         in[k] = si->segs[best + k];
         kiln__segment_ref(in[k]);
     }
+    size_t before = si->nsegs;
     pthread_mutex_unlock(&si->lock);
 
     if (kiln_sindex_merge_hook) kiln_sindex_merge_hook(kiln_sindex_merge_hook_ctx);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     kiln_segment *m = kiln__merge(in, width);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    KILN_DEBUG("sindex", "merged %zu segments (%llu docs, %zu segments before) in %.0f ms CPU",
+               width, (unsigned long long)best_docs, before,
+               (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     pthread_mutex_lock(&si->lock);
     if (m) {
@@ -417,11 +426,32 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
             rc = kiln__commit_write(si->dir, segs[prefix]->base, segs, prefix, err);
             break;
         }
+    int swapped = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (segs[i]->persisted) continue;
         if ((rc = kiln__segment_write(segs[i], si->dir, err))) break;
         segs[i]->persisted = 1;
         dirty = 1;
+        /* a refresh seal's raw text originals: use the file's compressed copy instead, so
+         * memory holds what the file does (readers still on the old segment keep it alive) */
+        kiln_error e2;
+        kiln_segment *m = kiln__segment_raw_strings(segs[i])
+                              ? kiln__segment_open(si->dir, segs[i]->base, &e2)
+                              : NULL;
+        if (!m) continue;
+        m->persisted = 1;
+        pthread_mutex_lock(&si->lock);
+        size_t k = 0;
+        while (k < si->nsegs && si->segs[k] != segs[i])
+            k++;
+        if (k < si->nsegs) { /* merges wait for our merge lock: it is still listed */
+            si->segs[k] = m;
+            kiln__segment_unref(segs[i]); /* the list's reference; ours goes below */
+            m = NULL;
+            swapped = 1;
+        }
+        pthread_mutex_unlock(&si->lock);
+        kiln__segment_unref(m);
     }
     if (rc == 0 && dirty) rc = kiln__commit_write(si->dir, upto, segs, n, err);
     if (rc == 0 && dirty) {
@@ -445,6 +475,7 @@ int kiln_sindex_commit_sealed(kiln_sindex *si, kiln_error *err)
         kiln__segment_unref(segs[i]);
     free(segs);
     free(obs);
+    if (swapped) kiln__publish(si);
     pthread_mutex_unlock(&si->merge_lock);
     return rc;
 }

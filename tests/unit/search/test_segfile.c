@@ -95,6 +95,25 @@ static sizes segment_sizes(kiln_sindex *si)
     return z;
 }
 
+/* Segments whose "body" text originals are in zstd blocks in memory (*raw: those with them
+ * uncompressed). Refresh seals keep them raw; merges and opened files hold them compressed. */
+static int segments_compressed(kiln_sindex *si, int *raw)
+{
+    int z = 0;
+    *raw = 0;
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    for (size_t i = 0; i < kiln_reader_nsegments(rd); i++) {
+        kiln_dv dv;
+        if (kiln_dv_get(kiln_reader_segment(rd, i), "body", &dv)) continue;
+        if (dv.str_z)
+            z++;
+        else
+            ++*raw;
+    }
+    kiln_sindex_reader_release(rd);
+    return z;
+}
+
 #define NDOCS 3000
 
 static void test_text_originals_round_trip(void)
@@ -108,17 +127,25 @@ static void test_text_originals_round_trip(void)
     for (uint32_t d = 0; d < NDOCS; d++)
         add_doc(si, m, d);
     kiln_sindex_refresh(si, &err);
+    int raw;
+    CHECK_INT(segments_compressed(si, &raw), 0); /* a refresh seal keeps them raw in memory */
+    CHECK_INT(raw, 1);
     sizes z = segment_sizes(si);
-    CHECK(z.z > 0); /* large enough to be compressed */
+    CHECK(z.z > 0); /* large enough to be compressed in the file */
     CHECK_INT(z.raw, 0);
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
     CHECK_INT(kiln_sindex_commit(si, &err), 0);
+    CHECK_INT(segments_compressed(si, &raw), 1); /* swapped for the file's compressed copy */
+    CHECK_INT(raw, 0);
+    CHECK_INT(check_values(si, NDOCS, 7919), 0);
     kiln_sindex_close(si);
 
     si = kiln_sindex_open(dir, &err); /* memory-mapped from the file */
     CHECK(si != NULL);
     if (!si) return;
+    CHECK_INT(segments_compressed(si, &raw), 1); /* compressed when written */
+    CHECK_INT(raw, 0);
     CHECK_INT(check_values(si, NDOCS, 1), 0);
     CHECK_INT(check_values(si, NDOCS, 7919), 0);
     /* small segments stay uncompressed; merging them with the big one recompresses */
@@ -157,10 +184,15 @@ static void test_merge_compressed(void)
         kiln_sindex_freeze(si);
         CHECK_INT(kiln_sindex_publish(si, &err), 0);
     }
-    CHECK(segment_sizes(si).raw == 0 && segment_sizes(si).z > 0); /* every segment compressed */
+    CHECK(segment_sizes(si).raw == 0 && segment_sizes(si).z > 0); /* every file compressed */
+    int raw;
+    CHECK_INT(segments_compressed(si, &raw), 0); /* raw in memory until merged */
+    CHECK_INT(raw, 12);
     int merges = 0;
     while (kiln_sindex_merge_step(si) > 0) merges++;
     CHECK(merges > 0);
+    CHECK_INT(segments_compressed(si, &raw), merges); /* each merge result compressed */
+    CHECK_INT(raw, 12 - 4 * merges);
     CHECK_INT(check_values(si, d, 1), 0);
     CHECK_INT(check_values(si, d, 7919), 0);
     kiln_sindex_close(si);
@@ -316,8 +348,9 @@ static void test_bit_packing(void)
 }
 
 /* Postings of terms with df around the block size (full blocks bit-packed, the last partial
- * block varints), big gaps and big term frequencies, read back by next and advance. */
-static void test_postings_round_trip(void)
+ * block varints), big gaps and big term frequencies, read back by next and advance; sealed at
+ * once, or in segments of `per_segment` docs merged into one (merge.c decodes the blocks). */
+static void postings_round_trip(uint32_t per_segment)
 {
     kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
     kiln_error err;
@@ -339,9 +372,15 @@ static void test_postings_round_trip(void)
         json_object_set_new(doc, "t", json_string(body));
         CHECK_INT(kiln_sindex_add(si, d * 1000, doc, m, NULL, &err), 0); /* gaps of 1000 */
         json_decref(doc);
+        if (per_segment && (d + 1) % per_segment == 0) {
+            kiln_sindex_freeze(si);
+            CHECK_INT(kiln_sindex_publish(si, &err), 0);
+        }
     }
     kiln_sindex_refresh(si, &err);
+    if (per_segment) CHECK(kiln_sindex_force_merge(si, 1) > 0);
     kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    CHECK_INT(kiln_reader_nsegments(rd), 1);
     const kiln_segment *s = kiln_reader_segment(rd, 0);
     const kiln__sfield *f = kiln__segment_field(s, "t");
     const char *terms[] = {"a", "b", "c", "d"};
@@ -398,7 +437,22 @@ static void test_postings_round_trip(void)
     kiln_mapping_unref(m);
 }
 
+static void test_postings_round_trip(void)
+{
+    postings_round_trip(0);
+}
+
+/* Segments of 300 docs (a term's blocks split differently in each), and of 1, 7 and 129 */
+static void test_postings_through_merges(void)
+{
+    postings_round_trip(300);
+    postings_round_trip(1);
+    postings_round_trip(7);
+    postings_round_trip(129);
+}
+
 KT_MAIN(KT_CASE(test_bit_packing), KT_CASE(test_postings_round_trip),
+        KT_CASE(test_postings_through_merges),
         KT_CASE(test_text_originals_round_trip), KT_CASE(test_merge_compressed),
         KT_CASE(test_shared_arrays),
         KT_CASE(test_corrupt_frames_detected), KT_CASE(test_old_version_refused))
