@@ -12,7 +12,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define KILN_DEFAULT_FLUSH_BYTES (256ull << 20)
+/* OpenSearch's index.translog.flush_threshold_size: each flush persists every segment sealed
+ * since the last (their text compressed, written, fsync'd), work lost for those merged soon
+ * after; fewer flushes mean less of it, for a longer log replay after a crash. */
+#define KILN_DEFAULT_FLUSH_BYTES (512ull << 20)
 
 static int64_t kiln__now_ms(void)
 {
