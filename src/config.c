@@ -18,7 +18,8 @@ const char kiln_config_usage[] =
     "  --log-level LEVEL  debug, info, warn or error (default info)\n"
     "  --config FILE      read `key: value` lines (same keys as the flags); flags win\n"
     "  --max-body BYTES   largest request body, e.g. 104857600 or 100mb (default 100mb)\n"
-    "  --threads N        HTTP worker threads (default max(8, 4 x cores))\n"
+    "  --threads N        HTTP threads: a pool of N shared by connections (default: one\n"
+    "                     thread per connection)\n"
     "  --port-file FILE   write the bound port to FILE once listening\n"
     "  --api-key KEY      require `Authorization: ApiKey KEY` for writes to /_udf\n"
     "  --help, --version\n";

@@ -14,7 +14,7 @@ typedef struct kiln_config {
     char data[4096];      /* data */
     char log_level[16];   /* log-level: debug|info|warn|error */
     size_t max_body;      /* max-body: bytes, or with a unit: 100mb, 512kb, 1gb */
-    int threads;          /* threads; 0 = max(8, 4 x cores) */
+    int threads;          /* a pool of N HTTP threads; 0 or 1: a thread per connection */
     char port_file[4096]; /* port-file: written with the bound port once listening */
     char api_key[256];    /* api-key: when set, writes to /_udf need it ("" = open) */
 } kiln_config;

@@ -70,7 +70,7 @@ static void *kiln__merge_thread(void *arg)
     double t0 = kiln__now();
     kiln_shard_refresh(s, &err); /* the old refresh also merged, under the write lock */
 #ifndef KILN_BENCH_OLD_MERGE
-    kiln_shard_maintain(s, &err);
+    kiln_shard_maintain(s, 0, &err);
 #endif
     kiln__merge_s = kiln__now() - t0;
     atomic_store(&kiln__merging, 0);

@@ -151,13 +151,6 @@ static void kiln__mhd_log(void *cls, const char *fmt, va_list ap)
     KILN_WARN("http", "%s", msg);
 }
 
-static int kiln__default_threads(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int n = cores > 0 ? 4 * (int)cores : 8;
-    return n < 8 ? 8 : n;
-}
-
 kiln_http_server *kiln_http_start(const kiln_http_config *cfg, const kiln_route *routes,
                                   size_t nroutes, kiln_error *err)
 {
@@ -180,15 +173,19 @@ kiln_http_server *kiln_http_start(const kiln_http_config *cfg, const kiln_route 
     }
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it means SO_REUSEPORT, which would let a second
      * kiln share the port silently. MHD sets SO_REUSEADDR itself, so restarts bind at once. */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* A thread per connection by default: a request runs on its connection's thread (a _bulk
+     * for hundreds of milliseconds), and in a pool of epoll threads the kernel may give two
+     * busy clients' connections to the same thread, which then serves them one at a time.
+     * --threads N > 1 asks for a pool of N instead. */
+    int threads = cfg->threads > 1 ? cfg->threads : 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     (threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL);
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    int threads = cfg->threads > 0 ? cfg->threads : kiln__default_threads();
     s->d = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, kiln__on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
         kiln__mhd_log, NULL, /* first, so it sees every message */
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_URI_LOG_CALLBACK, kiln__on_uri, s,
+        (unsigned)threads, MHD_OPTION_URI_LOG_CALLBACK, kiln__on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, kiln__on_done, s, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
     if (!s->d) {

@@ -550,7 +550,7 @@ static void *kiln__merger(void *arg)
         for (size_t i = 0; i < count; i++) {
             for (unsigned s = 0; s < list[i]->nshards && !atomic_load(&list[i]->deleted); s++) {
                 kiln_error err;
-                if (kiln_shard_maintain(list[i]->shards[s], &err) < 0)
+                if (kiln_shard_maintain(list[i]->shards[s], 1, &err) < 0)
                     KILN_WARN("node", "[%s][%u]: search index upkeep failed: %s", list[i]->name, s,
                               err.reason);
             }

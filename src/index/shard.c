@@ -641,11 +641,11 @@ int kiln_shard_force_merge(kiln_shard *s, size_t max_segments, kiln_error *err)
     return kiln_shard_flush(s, err); /* the merged segment on disk, the old files gone */
 }
 
-int kiln_shard_maintain(kiln_shard *s, kiln_error *err)
+int kiln_shard_maintain(kiln_shard *s, int paced, kiln_error *err)
 {
     if (!s->si) return 0;
     int merged = 0;
-    while (kiln_sindex_merge_step(s->si) > 0)
+    while ((paced ? kiln_sindex_merge_step_paced(s->si) : kiln_sindex_merge_step(s->si)) > 0)
         merged = 1;
     if (atomic_exchange(&s->sindex_commit_due, 0) && kiln_sindex_commit_sealed(s->si, err))
         return -1;

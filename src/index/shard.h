@@ -120,9 +120,10 @@ int kiln_shard_flush(kiln_shard *s, kiln_error *err);
 /* Flushes if the log passed the flush threshold since the last flush, holding writers up only
  * briefly (the node's background thread calls it); 1 flushed, 0 not due, -1 failed. */
 int kiln_shard_flush_if_due(kiln_shard *s, kiln_error *err);
-/* Background upkeep of the search index, outside the write lock: merges while the policy asks,
+/* Background upkeep of the search index, outside the write lock: merges while the policy asks
+ * (paced: letting merges wait while a bulk load keeps sealing, kiln_sindex_merge_step_paced),
  * then persists sealed segments if a flush happened since. 1 if it merged, 0 if not, -1 + err. */
-int kiln_shard_maintain(kiln_shard *s, kiln_error *err);
+int kiln_shard_maintain(kiln_shard *s, int paced, kiln_error *err);
 void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out);
 
 /* ---- search (src/search) ----------------------------------------------------------------

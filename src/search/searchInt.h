@@ -492,6 +492,8 @@ struct kiln_sindex {
     /* refresh and merges outside the shard's write lock (sindex.c) */
     pthread_mutex_t publish_lock; /* one seal + publish at a time: segments append in order */
     pthread_mutex_t merge_lock;   /* one merge or commit at a time */
+    uint32_t busy_sealed;         /* sealed_upto when the merge policy last saw it grow, */
+    int64_t busy_ms;              /* and when (under lock) */
     struct kiln__frozen *frozen;  /* buffers detached by kiln_sindex_freeze, oldest first */
     struct kiln__frozen *spare;   /* a sealed buffer's writer, kept for the next freeze */
 };

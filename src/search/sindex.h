@@ -70,6 +70,11 @@ int kiln_sindex_publish(kiln_sindex *si, kiln_error *err);
 /* One merge if the policy wants one: 1 merged (a new reader is published), 0 nothing to do.
  * Concurrent with adds and publishes; merges are serialised. */
 int kiln_sindex_merge_step(kiln_sindex *si);
+/* kiln_sindex_merge_step that lets up to twice as many segments be while refreshes keep sealing
+ * new documents (a bulk load), catching up once they have stopped for a few seconds: the
+ * background merger's. */
+int kiln_sindex_merge_step_paced(kiln_sindex *si);
+extern int64_t kiln_sindex_busy_ms; /* how long after the last seal merges wait (tests shorten it) */
 /* Merges segments until at most max_segs remain (_forcemerge; 0: as the merge policy
  * would); 1 if it merged. */
 int kiln_sindex_force_merge(kiln_sindex *si, size_t max_segs);

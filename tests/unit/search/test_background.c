@@ -14,6 +14,7 @@
 #include "search/search.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 static kiln_mapping *the_mapping;
 
@@ -134,7 +135,7 @@ static void *run_maintain(void *arg)
 {
     maint *mt = arg;
     kiln_error err;
-    mt->rc = kiln_shard_maintain(mt->s, &err);
+    mt->rc = kiln_shard_maintain(mt->s, 0, &err);
     return NULL;
 }
 
@@ -403,5 +404,46 @@ static void test_parallel_shards(void)
     kiln_mapping_unref(the_mapping);
 }
 
+/* The background merger lets segments pile up to 16 while refreshes keep sealing (a bulk
+ * load) and merges down to 8 once sealing has stopped for kiln_sindex_busy_ms. */
+static void test_paced_merges(void)
+{
+    char dir[256];
+    kiln_test_tmpdir(dir, sizeof dir, "bgpaced");
+    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
+    kiln_error err;
+    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    int64_t saved = kiln_sindex_busy_ms;
+    kiln_sindex_busy_ms = 300;
+    char id[32];
+    for (int seg = 0; seg < 12; seg++) {
+        snprintf(id, sizeof id, "p%02d", seg);
+        put(s, id, "{\"t\":\"paced\"}");
+        CHECK_INT(kiln_shard_refresh(s, &err), 0);
+        CHECK_INT(kiln_shard_maintain(s, 1, &err), 0); /* busy: 12 segments may stay */
+    }
+    CHECK_INT(nsegments(s), 12);
+    CHECK_INT(kiln_shard_maintain(s, 0, &err), 1); /* unpaced, the policy merges at once */
+    CHECK(nsegments(s) <= 8);
+    for (int seg = 0; seg < 6; seg++) {
+        snprintf(id, sizeof id, "q%02d", seg);
+        put(s, id, "{\"t\":\"paced\"}");
+        CHECK_INT(kiln_shard_refresh(s, &err), 0);
+    }
+    CHECK_INT(kiln_shard_maintain(s, 1, &err), 0);
+    CHECK(nsegments(s) > 8);
+    usleep(400 * 1000); /* sealing stopped: the merges catch up */
+    CHECK_INT(kiln_shard_maintain(s, 1, &err), 1);
+    CHECK(nsegments(s) <= 8);
+    char got[4096];
+    CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"paced\"}}", got, sizeof got), 18);
+    kiln_sindex_busy_ms = saved;
+    kiln_shard_close(s);
+    kiln_fs_remove_tree(dir, NULL);
+}
+
 KT_MAIN(KT_CASE(test_writes_during_merge), KT_CASE(test_search_idle),
-        KT_CASE(test_parallel_shards))
+        KT_CASE(test_parallel_shards), KT_CASE(test_paced_merges))
