@@ -73,6 +73,7 @@ kiln_sindex *kiln_sindex_open(const char *dir, kiln_error *err)
         }
         free(bases);
         si->next_docnum = si->sealed_upto = si->committed_upto = upto;
+        si->busy_sealed = upto; /* opening is not a load: the merge policy is not paced */
     }
     si->current = kiln__reader_new(si->segs, si->nsegs);
     return si;
