@@ -82,14 +82,10 @@ static int kiln__writev_full(int fd, const struct iovec *iov, size_t n)
     return 0;
 }
 
-int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, kiln_error *err)
+int kiln_fs_finish_tmp(int fd, int rc, const char *tmp, const char *path, kiln_error *err)
 {
-    char tmp[4096], dir[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return kiln_fail(err, KILN_E_IO, "create %s: %s", tmp, strerror(errno));
-    int rc = kiln__writev_full(fd, iov, n);
     if (rc == 0 && fsync(fd) != 0) rc = -errno;
     close(fd);
     if (rc != 0) {
@@ -102,6 +98,15 @@ int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, 
         return kiln_fail(err, KILN_E_IO, "rename %s: %s", path, strerror(e));
     }
     return kiln_fs_fsync_dir(dirname(dir), err);
+}
+
+int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, kiln_error *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return kiln_fail(err, KILN_E_IO, "create %s: %s", tmp, strerror(errno));
+    return kiln_fs_finish_tmp(fd, kiln__writev_full(fd, iov, n), tmp, path, err);
 }
 
 int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_error *err)

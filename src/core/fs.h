@@ -12,6 +12,10 @@ int kiln_fs_mkdirs(const char *path, kiln_error *err);
 int kiln_fs_fsync_dir(const char *path, kiln_error *err);
 /* Replaces path with data durably (temp file + fsync + rename + directory fsync). */
 int kiln_fs_write_atomic(const char *path, const void *data, size_t len, kiln_error *err);
+/* Finishes the temp file tmp written through fd for path: rc (0, or -errno of a failed write),
+ * then fsync, close, rename into place and fsync of the directory; the temp file is removed on
+ * any failure. For writers that stream a file themselves. */
+int kiln_fs_finish_tmp(int fd, int rc, const char *tmp, const char *path, kiln_error *err);
 /* The same from pieces (no copy into one buffer first). */
 int kiln_fs_write_atomic_v(const char *path, const struct iovec *iov, size_t n, kiln_error *err);
 /* Reads a whole file; *out is malloc'd and NUL-terminated (caller frees). */

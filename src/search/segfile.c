@@ -254,21 +254,10 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
     kiln__sw_put(b, &sum, 8);
     kiln__sw_put(b, "KSEGEND1", 8);
     kiln__sw_flush(b);
-    int rc = b->rc;
-    if (rc == 0 && fsync(b->fd) != 0) rc = -errno;
-    close(b->fd);
+    int fd = b->fd, rc = b->rc;
     XXH3_freeState(b->h);
     free(b);
-    if (rc != 0) {
-        unlink(tmp);
-        return kiln_fail(err, KILN_E_IO, "write %s: %s", tmp, strerror(-rc));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return kiln_fail(err, KILN_E_IO, "rename %s: %s", path, strerror(e));
-    }
-    return kiln_fs_fsync_dir(dir, err);
+    return kiln_fs_finish_tmp(fd, rc, tmp, path, err);
 }
 
 /* Reader over the mapped bytes: each take returns an aligned section or NULL past the end. */
