@@ -201,6 +201,7 @@ static void module_destroy(kiln_wasm_module *m)
     kiln__code_close(m->code[1]);
     if (m->workdir && !m->t1_started) kiln__rmtree(m->workdir);
     free(m->workdir);
+    free(m->cache_dir);
     free(m->exports);
     kiln__modinfo_dispose(&m->info);
     pthread_mutex_destroy(&m->mu);
@@ -228,6 +229,11 @@ kiln_wasm_module *kiln__load_ex(const uint8_t *bytes, size_t len, const kiln_was
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     limits_fill(&m->lim, limits);
+    /* our own copy: the background tier-1 build may outlive the caller's string */
+    if (m->lim.cache_dir && !(m->lim.cache_dir = m->cache_dir = strdup(m->lim.cache_dir))) {
+        kiln__werr(err, KILN_WASM_ENOMEM, NULL, -1, -1, "out of memory");
+        goto fail;
+    }
     m->resolver = res;
     if (!bytes || len > m->lim.max_bytes) {
         kiln__werr(err, KILN_WASM_EREJECT, NULL, -1, -1,

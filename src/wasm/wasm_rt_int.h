@@ -55,7 +55,8 @@ struct kiln_wasm_module {
     atomic_int refs;
     atomic_bool dead; /* the owner freed it: pooled instances are dropped */
     kiln__modinfo info;
-    kiln_wasm_limits lim;
+    kiln_wasm_limits lim; /* lim.cache_dir points at cache_dir (the caller's may not outlive us) */
+    char *cache_dir;
     char hash[65];
     char *workdir; /* temp dir with the generated C, kept for the tier-1 build */
     kiln__code *code[2];
