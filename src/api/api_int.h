@@ -5,6 +5,7 @@
 #define KILN_API_INT_H
 
 #include "api/api.h"
+#include "core/clock.h"
 #include "index/index.h"
 #include "index/node.h"
 
@@ -24,10 +25,6 @@ int kiln__reply(kiln_resp *resp, const kiln_error *err);
 /* Resolves {index} (absent: _all; comma lists, wildcards) honouring ignore_unavailable and
  * allow_no_indices; -1 after answering the error. Release the list with kiln_node_release. */
 int kiln__resolve_indices(kiln_req *req, kiln_resp *resp, kiln_index ***list, size_t *n);
-
-/* Milliseconds: monotonic (for "took"), and wall-clock (date math's "now"). */
-int64_t kiln__mono_ms(void);
-int64_t kiln__wall_ms(void);
 
 /* Answers a query DSL error as ES shapes it (the root cause, wrapped inside a compound, with
  * the JSON path). Returns 0. */

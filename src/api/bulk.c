@@ -369,7 +369,7 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
             r->held_n = 0;
         }
         r->held_n++;
-        rc = kiln_index_write_prepared(it->idx, &it->w, it->prep, 1, &err);
+        rc = kiln_index_write_prepared(it->idx, &it->w, it->prep, &err);
         it->prep = NULL;
     } else {
         kiln__release(r); /* the other writes take the lock themselves */

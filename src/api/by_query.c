@@ -101,7 +101,7 @@ static int kiln__delete_index(kiln__dbq *d, kiln_index *idx, const kiln_query *q
 {
     if (kiln_index_blocked(idx, KILN_OP_CLASS_DELETE, err)) return -1;
     kiln_mapping *m = kiln_index_mapping(idx);
-    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln__wall_ms(), err); /* date math "now" */
+    kiln_plan *p = kiln_plan_build(q, m, idx->analysis, kiln_wall_ms(), err); /* date math "now" */
     kiln_mapping_unref(m);
     if (!p) return -1;
     kiln_search_stats *st = kiln_stats_new(p);
@@ -131,7 +131,7 @@ static int kiln__bad_param(kiln_resp *resp, const char *what)
 
 static int kiln__delete_by_query(kiln_req *req, kiln_resp *resp)
 {
-    int64_t t0 = kiln__mono_ms();
+    int64_t t0 = kiln_mono_ms();
     kiln__dbq d = {.max_docs = -1};
     const char *conflicts = kiln_req_query(req, "conflicts");
     if (conflicts && strcmp(conflicts, "abort") && strcmp(conflicts, "proceed"))
@@ -197,7 +197,7 @@ static int kiln__delete_by_query(kiln_req *req, kiln_resp *resp)
     }
     json_t *out = json_pack(
         "{s:I,s:b,s:I,s:I,s:I,s:I,s:i,s:{s:i,s:i},s:i,s:f,s:i,s:o}", "took",
-        (json_int_t)(kiln__mono_ms() - t0), "timed_out", 0, "total", (json_int_t)d.total,
+        (json_int_t)(kiln_mono_ms() - t0), "timed_out", 0, "total", (json_int_t)d.total,
         "deleted", (json_int_t)d.deleted, "batches", (json_int_t)d.batches, "version_conflicts",
         (json_int_t)d.conflicts, "noops", 0, "retries", "bulk", 0, "search", 0,
         "throttled_millis", 0, "requests_per_second", -1.0, "throttled_until_millis", 0,

@@ -74,7 +74,7 @@ static int kiln__header(kiln_req *req, json_t *h, const char *url_index, char *i
 
 static int kiln__msearch(kiln_req *req, kiln_resp *resp)
 {
-    int64_t t0 = kiln__mono_ms();
+    int64_t t0 = kiln_mono_ms();
     const char *p = req->body, *end = req->body + req->body_len;
     const char *url_index = kiln_req_param(req, "index");
     kiln_buf out = KILN_BUF_INIT;
@@ -134,7 +134,7 @@ static int kiln__msearch(kiln_req *req, kiln_resp *resp)
     }
     kiln_buf_putc(&out, ']');
     kiln_buf b = KILN_BUF_INIT;
-    kiln_buf_printf(&b, "{\"took\":%" PRId64 ",", kiln__mono_ms() - t0);
+    kiln_buf_printf(&b, "{\"took\":%" PRId64 ",", kiln_mono_ms() - t0);
     kiln_buf_append(&b, out.data, out.len);
     kiln_buf_putc(&b, '}');
     kiln_resp_json(resp, 200, b.data);

@@ -834,7 +834,7 @@ static int kiln__run(kiln_req *req, kiln_resp *resp, int count)
                           kiln_req_query_bool(req, "allow_no_indices", 1), &list, &n, &err))
         goto fail;
     ts = kiln_xcalloc(n + 1, sizeof *ts);
-    int64_t now = kiln__wall_ms();
+    int64_t now = kiln_wall_ms();
     for (size_t i = 0; i < n; i++) {
         kiln__target *t = &ts[nt++];
         t->idx = list[i];

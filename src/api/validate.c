@@ -56,7 +56,7 @@ static int kiln__validate_query(kiln_req *req, kiln_resp *resp)
         char idx_why[600] = "";
         if (query && !*why) { /* planning checks the query against this index's mapping */
             kiln_mapping *m = kiln_index_mapping(list[i]);
-            kiln_plan *p = kiln_plan_build(query, m, list[i]->analysis, kiln__wall_ms(), &err);
+            kiln_plan *p = kiln_plan_build(query, m, list[i]->analysis, kiln_wall_ms(), &err);
             kiln_mapping_unref(m);
             if (p)
                 kiln_plan_free(p);

@@ -1,4 +1,5 @@
 #include "index/index.h"
+#include "core/clock.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -17,19 +18,12 @@
  * after; fewer flushes mean less of it, for a longer log replay after a crash. */
 #define KILN_DEFAULT_FLUSH_BYTES (512ull << 20)
 
-static int64_t kiln__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void kiln_index_gen_id(char out[24])
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     static atomic_uint_fast32_t counter;
     uint8_t raw[15];
-    uint64_t ms = (uint64_t)kiln__now_ms();
+    uint64_t ms = (uint64_t)kiln_wall_ms();
     uint32_t c = (uint32_t)atomic_fetch_add(&counter, 1);
     for (int i = 0; i < 6; i++) raw[i] = (uint8_t)(ms >> (40 - 8 * i)); /* time first: sorted */
     raw[6] = (uint8_t)(c >> 16), raw[7] = (uint8_t)(c >> 8), raw[8] = (uint8_t)c;
@@ -347,7 +341,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
     char id[24];
     kiln_index_gen_id(id);
     snprintf(idx->uuid, sizeof idx->uuid, "%s", id);
-    idx->creation_date = kiln__now_ms();
+    idx->creation_date = kiln_wall_ms();
     idx->settings = json_object();
     json_t *settings = json_object_get(body, "settings");
     if (settings && !json_is_object(settings)) {
@@ -750,7 +744,7 @@ int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
 }
 
 int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
-                              int held, kiln_error *err)
+                              kiln_error *err)
 {
     kiln_shard *s = idx->shards[w->shard];
     if (kiln_index_blocked(idx, KILN_OP_CLASS_WRITE, err)) { /* set after the item was prepared */
@@ -760,10 +754,8 @@ int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex
     }
     kiln_write_opts o = w->opts;
     o.op_create = w->op == KILN_OP_CREATE;
-    int rc = held ? kiln_shard_index_prepared_held(s, w->id, w->idlen, w->body, w->body_len, prep,
-                                                   &o, &w->meta, &w->result, &w->lsn, err)
-                  : kiln_shard_index_prepared(s, w->id, w->idlen, w->body, w->body_len, prep, &o,
-                                              &w->meta, &w->result, &w->lsn, err);
+    int rc = kiln_shard_index_prepared_held(s, w->id, w->idlen, w->body, w->body_len, prep, &o,
+                                            &w->meta, &w->result, &w->lsn, err);
     kiln_shard_prep_release(s, prep);
     if (rc == 0)
         w->status = w->result == KILN_RESULT_CREATED ? 201 : 200;

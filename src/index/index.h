@@ -94,10 +94,10 @@ int kiln_index_write(kiln_index *idx, kiln_write *w, kiln_error *err);
 struct kiln_sindex_prep;
 int kiln_index_prepare(kiln_index *idx, kiln_write *w, kiln_json *scratch,
                        struct kiln_sindex_prep **prep);
-/* Applies a prepared write and gives prep back to its shard; held: the caller holds the shard's
- * write lock (kiln_shard_write_hold). */
+/* Applies a prepared write and gives prep back to its shard; the caller holds the shard's
+ * write lock (kiln_shard_write_hold: a run of prepared writes takes it once). */
 int kiln_index_write_prepared(kiln_index *idx, kiln_write *w, struct kiln_sindex_prep *prep,
-                              int held, kiln_error *err);
+                              kiln_error *err);
 int kiln_index_sync(kiln_index *idx, unsigned shard, uint64_t lsn, kiln_error *err);
 /* kiln_shard_assist on one shard: work an idle _bulk helper can take off the writer's path. */
 int kiln_index_assist(kiln_index *idx, unsigned shard);

@@ -1,4 +1,5 @@
 #include "index/shard.h"
+#include "core/clock.h"
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/hash.h"
@@ -60,7 +61,6 @@ struct kiln_shard {
 };
 
 static void kiln__search_add(kiln_shard *s, uint32_t docnum, const kiln_json *doc);
-static int64_t kiln__now_ms(void);
 static void kiln__search_apply(kiln_shard *s, uint32_t docnum, const kiln_sindex_prep *p);
 static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s);
 static void kiln__prep_release(kiln_shard *s, kiln_sindex_prep *p);
@@ -263,7 +263,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     pthread_mutex_init(&s->refresh_lock, NULL);
     pthread_mutex_init(&s->prep_lock, NULL);
     pthread_mutex_init(&s->flush_mu, NULL);
-    s->last_search_ms = kiln__now_ms(); /* as ES: a new shard is not search idle at once */
+    s->last_search_ms = kiln_mono_ms(); /* as ES: a new shard is not search idle at once */
     s->idle_after_ms = -1;
     kiln_idmap_init(&s->ids);
     kiln__commit c;
@@ -667,13 +667,6 @@ void kiln_shard_stats_get(kiln_shard *s, kiln_shard_stats *out)
 
 /* ---- search ------------------------------------------------------------------------------ */
 
-static int64_t kiln__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static kiln_sindex_prep *kiln__prep_acquire(kiln_shard *s)
 {
     pthread_mutex_lock(&s->prep_lock);
@@ -741,7 +734,7 @@ static int kiln__refresh(kiln_shard *s, kiln_error *err)
     pthread_mutex_lock(&s->searcher_lock);
     kiln_shard_searcher *old = s->searcher;
     s->searcher = sr;
-    __atomic_store_n(&s->last_refresh_ms, kiln__now_ms(), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->last_refresh_ms, kiln_mono_ms(), __ATOMIC_RELAXED);
     atomic_fetch_add(&s->refreshes, 1);
     pthread_mutex_unlock(&s->searcher_lock);
     pthread_mutex_unlock(&s->refresh_lock);
@@ -787,7 +780,7 @@ static int kiln__stale(kiln_shard *s)
 static int kiln__refresh_due(kiln_shard *s, int64_t after_ms)
 {
     return after_ms >= 0 && kiln__stale(s) &&
-           kiln__now_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= after_ms;
+           kiln_mono_ms() - __atomic_load_n(&s->last_refresh_ms, __ATOMIC_RELAXED) >= after_ms;
 }
 
 static void kiln__refresh_logged(kiln_shard *s)
@@ -810,7 +803,7 @@ kiln_shard_searcher *kiln_shard_searcher_acquire(kiln_shard *s, int64_t refresh_
     if (!s->si) return NULL;
     /* a search on a search-idle shard (or one whose scheduled refresh was skipped) refreshes
      * first and waits for it, however recent the last refresh */
-    int64_t now = kiln__now_ms(), after = __atomic_load_n(&s->idle_after_ms, __ATOMIC_RELAXED);
+    int64_t now = kiln_mono_ms(), after = __atomic_load_n(&s->idle_after_ms, __ATOMIC_RELAXED);
     int64_t last = __atomic_exchange_n(&s->last_search_ms, now, __ATOMIC_RELAXED);
     int idle = atomic_exchange(&s->idle_skipped, 0) || (after >= 0 && now - last >= after);
     if (refresh_after_ms >= 0 &&
@@ -829,7 +822,7 @@ int kiln_shard_scheduled_refresh(kiln_shard *s, int64_t every_ms, int64_t idle_a
     kiln_shard_set_search_idle_after(s, idle_after_ms);
     if (!s->si || !kiln__refresh_due(s, every_ms)) return 0;
     if (idle_after_ms >= 0 &&
-        kiln__now_ms() - __atomic_load_n(&s->last_search_ms, __ATOMIC_RELAXED) >= idle_after_ms) {
+        kiln_mono_ms() - __atomic_load_n(&s->last_search_ms, __ATOMIC_RELAXED) >= idle_after_ms) {
         atomic_store(&s->idle_skipped, 1);
         return 0;
     }

@@ -448,7 +448,7 @@ typedef struct kiln__writer {
     uint32_t *touched; /* the doc's distinct terms, */
     uint32_t *tf;      /* their frequencies in it, */
     uint32_t *slot;    /* and where their positions go in slots */
-    uint32_t ntouched, touched_cap, tf_cap;
+    uint32_t touched_cap, tf_cap;
     uint32_t *slots;
     uint32_t slots_cap;
     uint32_t *tfields;

@@ -2,6 +2,7 @@
  * dictionary lookups and the doc-values reader API. */
 #include "search/searchInt.h"
 
+#include "core/clock.h"
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -364,13 +365,6 @@ static int kiln__merge_run(kiln_sindex *si, size_t keep, size_t width)
     return m ? 1 : 0;
 }
 
-static int64_t kiln__mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int kiln_sindex_merge_step(kiln_sindex *si)
 {
     return kiln__merge_run(si, KILN__MAX_SEGS, KILN__MERGE_WIDTH);
@@ -378,7 +372,7 @@ int kiln_sindex_merge_step(kiln_sindex *si)
 
 int kiln_sindex_merge_step_paced(kiln_sindex *si)
 {
-    int64_t now = kiln__mono_ms();
+    int64_t now = kiln_mono_ms();
     pthread_mutex_lock(&si->lock);
     if (si->sealed_upto != si->busy_sealed) { /* new documents sealed since we last looked */
         si->busy_sealed = si->sealed_upto;

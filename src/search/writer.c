@@ -457,7 +457,6 @@ static void kiln__finish_doc(kiln__addctx *c)
         w->tf[k]++;
         w->toks[i].term = k;
     }
-    w->ntouched = nt;
     uint32_t acc = 0;
     for (uint32_t k = 0; k < nt; k++) {
         w->slot[k] = acc;

@@ -143,7 +143,7 @@ static void kiln__record_error(kiln_udf_session *s, const char *kind, const char
     size_t idlen = 0;
     const char *id = s->doc ? kiln_udf_doc_id(s->doc, &idlen) : "";
     json_t *e = json_pack("{s:s,s:s,s:s%,s:I}", "kind", kind, "message", msg, "doc_id", id, idlen,
-                          "time", (json_int_t)kiln__udf_now_ms());
+                          "time", (json_int_t)kiln_wall_ms());
     pthread_mutex_lock(&u->err_lock);
     json_decref(u->last_error);
     u->last_error = e;
@@ -325,7 +325,7 @@ void kiln__udf_log(kiln_udf_session *s, int level, const char *msg, size_t len)
     /* The server log is rate-limited per process: a chatty UDF cannot flood it. */
     static _Atomic int64_t window_start;
     static atomic_int in_window;
-    int64_t now = kiln__udf_now_ms() / 1000;
+    int64_t now = kiln_wall_ms() / 1000;
     if (atomic_exchange(&window_start, now) != now) atomic_store(&in_window, 0);
     if (atomic_fetch_add(&in_window, 1) < 20)
     {

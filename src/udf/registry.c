@@ -468,7 +468,7 @@ static void kiln__load_all(kiln_udf_registry *r)
             json_t *created = json_object_get(meta, "created");
             kiln_udf *u = kiln__build(r, e->d_name, ve->d_name, meta, (const uint8_t *)bytes, len,
                                       json_is_integer(created) ? json_integer_value(created)
-                                                               : kiln__udf_now_ms(),
+                                                               : kiln_wall_ms(),
                                       &err);
             if (u)
                 kiln__insert(r, u);
@@ -520,7 +520,7 @@ kiln_udf *kiln_udf_register(kiln_udf_registry *r, const char *name, const char *
         return NULL;
     }
     /* Compile outside the lock: it can take a while and must not block queries. */
-    kiln_udf *u = kiln__build(r, name, version, meta, wasm, wasm_len, kiln__udf_now_ms(), err);
+    kiln_udf *u = kiln__build(r, name, version, meta, wasm, wasm_len, kiln_wall_ms(), err);
     if (!u) return NULL;
     pthread_rwlock_wrlock(&r->lock);
     if (kiln__find(r, name, version) >= 0) {

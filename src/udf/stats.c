@@ -26,13 +26,6 @@ static kiln__thread_stats *kiln__threads; /* never freed: threads' counters outl
 static atomic_uint kiln__next_id;
 static __thread kiln__thread_stats *kiln__mine;
 
-int64_t kiln__udf_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint64_t kiln__udf_now_ns(void)
 {
     struct timespec ts;
@@ -94,7 +87,7 @@ void kiln__udf_stats_add(unsigned id, uint64_t calls, uint64_t errors)
     kiln__slot *s = kiln__slot_for(id);
     KILN__STORE(s->calls, KILN__LOAD(s->calls) + calls);
     KILN__STORE(s->errors, KILN__LOAD(s->errors) + errors);
-    KILN__STORE(s->last_called_ms, (uint64_t)kiln__udf_now_ms());
+    KILN__STORE(s->last_called_ms, (uint64_t)kiln_wall_ms());
 }
 
 void kiln__udf_stats_sample(unsigned id, uint64_t ns)

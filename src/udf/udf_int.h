@@ -4,6 +4,7 @@
 #define KILN_UDF_INT_H
 
 #include "udf/udf.h"
+#include "core/clock.h"
 #include "wasm/kiln_wasm.h"
 
 #include <stdatomic.h>
@@ -116,7 +117,6 @@ void kiln__udf_stats_read(unsigned id, kiln__udf_stats_snapshot *out);
 /* Coerces a JSON value to a parameter type (numeric strings, "true"); NULL if impossible. */
 json_t *kiln__udf_convert(json_t *v, kiln_udf_type t);
 
-int64_t kiln__udf_now_ms(void);
 uint64_t kiln__udf_now_ns(void);
 
 #endif
