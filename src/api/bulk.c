@@ -159,7 +159,7 @@ typedef struct kiln__item {
     char *index;        /* owned */
     char *id, *routing; /* owned copies behind w.id / w.routing */
     kiln_index *idx;    /* a reference, or NULL with err set */
-    kiln_error err;
+    kiln_error *err;    /* owned; only when idx is NULL (an item is ~1.3 KB smaller without) */
     atomic_int state; /* 0 unclaimed, 1 being prepared, 2 prepared */
     int fast;         /* prepared: kiln_index_write_prepared applies it */
     struct kiln_sindex_prep *prep;
@@ -358,7 +358,7 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
     kiln_error_clear(&err);
     int rc;
     if (!it->idx) {
-        err = it->err;
+        err = *it->err;
         rc = -1;
     } else if (it->fast) {
         kiln_shard *s = it->idx->shards[it->w.shard];
@@ -482,10 +482,14 @@ static int kiln__bulk(kiln_req *req, kiln_resp *resp)
     }
     for (size_t i = 0; i < n; i++) {
         kiln__item *it = &items[i];
-        kiln_error_clear(&it->err);
-        it->idx = it->w.op == KILN_OP_DELETE
-                      ? kiln_node_get(kiln__node, it->index, &it->err)
-                      : kiln_node_get_or_create(kiln__node, it->index, &it->err);
+        kiln_error e;
+        kiln_error_clear(&e);
+        it->idx = it->w.op == KILN_OP_DELETE ? kiln_node_get(kiln__node, it->index, &e)
+                                             : kiln_node_get_or_create(kiln__node, it->index, &e);
+        if (!it->idx) {
+            it->err = kiln_xmalloc(sizeof *it->err);
+            *it->err = e;
+        }
     }
     kiln_buf_reserve(&r.out, n * 200);
     kiln_workers *wk = kiln_node_workers(kiln__node);
@@ -522,6 +526,7 @@ done:
         json_decref(it->w.get_source);
         kiln_index_unref(it->idx);
         free(it->index);
+        free(it->err);
         free(it->id);
         free(it->routing);
     }
