@@ -192,10 +192,13 @@ static void kiln__mark_deleted(kiln_shard *s, uint32_t docnum)
 static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
 {
     uint32_t docnum = kiln_docstore_next(s->ds);
-    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, d->id, d->idlen);
-    if (e) kiln__mark_deleted(s, e->docnum);
+    int added;
+    kiln_idmap_entry *e = kiln_idmap_upsert(&s->ids, d->id, d->idlen, &added);
+    if (!added) kiln__mark_deleted(s, e->docnum);
+    e->docnum = docnum;
+    e->seq_no = d->seq_no;
+    e->version = d->version;
     kiln_docstore_add(s->ds, d);
-    kiln_idmap_put(&s->ids, d->id, d->idlen, docnum, d->seq_no, d->version);
     s->live_docs++;
     if (d->seq_no >= s->next_seq_no) s->next_seq_no = d->seq_no + 1;
 }
@@ -203,9 +206,12 @@ static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
 static void kiln__apply_delete(kiln_shard *s, const char *id, size_t idlen, int64_t seq_no,
                                int64_t version)
 {
-    kiln_idmap_entry *e = kiln_idmap_get(&s->ids, id, idlen);
-    if (e) kiln__mark_deleted(s, e->docnum);
-    kiln_idmap_put(&s->ids, id, idlen, KILN_DOCNUM_NONE, seq_no, version);
+    int added;
+    kiln_idmap_entry *e = kiln_idmap_upsert(&s->ids, id, idlen, &added);
+    if (!added) kiln__mark_deleted(s, e->docnum);
+    e->docnum = KILN_DOCNUM_NONE;
+    e->seq_no = seq_no;
+    e->version = version;
     if (seq_no >= s->next_seq_no) s->next_seq_no = seq_no + 1;
 }
 
