@@ -365,6 +365,8 @@ static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen
 /* Past the threshold the node's background thread flushes (kiln_shard_flush_if_due) without
  * holding writers up; past twice the threshold (no background thread, or it fell behind) the
  * writer flushes here, as a bound on the log's size. */
+static int kiln__flush(kiln_shard *s, int held, kiln_error *err);
+
 static void kiln__maybe_flush(kiln_shard *s)
 {
     uint64_t size = kiln_wal_size(s->wal);
@@ -372,7 +374,7 @@ static void kiln__maybe_flush(kiln_shard *s)
     atomic_store(&s->flush_due, 1);
     if (size / 2 < s->flush_threshold || pthread_mutex_trylock(&s->flush_mu)) return;
     kiln_error err;
-    if (kiln_shard_flush_locked(s, &err))
+    if (kiln__flush(s, 1, &err))
         KILN_WARN("shard", "%s: automatic flush failed: %s", s->dir, err.reason);
     pthread_mutex_unlock(&s->flush_mu);
 }
@@ -570,22 +572,42 @@ int kiln_shard_refresh(kiln_shard *s, kiln_error *err)
     return kiln__refresh(s, err);
 }
 
-int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err)
+/* A flush: the stored documents' tail to an immutable file, the log rolled, a new commit point,
+ * the older log generations dropped (flush_mu held: flushes are serialised). With `held` the
+ * caller holds the write lock throughout (POST _flush; a writer that found the log at twice the
+ * threshold). Without, writers are held up only at the start (the log rolls, the docs to flush
+ * are fixed) and the end (their file replaces them in memory): the file, hundreds of
+ * milliseconds of writing and fsync, is written while writes go on. Documents written meanwhile
+ * are in the new log generation, which the commit point names. */
+static int kiln__flush(kiln_shard *s, int held, kiln_error *err)
 {
+    if (!held) pthread_rwlock_wrlock(&s->lock);
+    kiln_docstore_flush_job j;
+    kiln_docstore_flush_begin(s->ds, &j);
     uint64_t gen;
-    if (kiln_docstore_flush(s->ds, err)) return -1;
-    /* the search index is derived from the stored documents: its segments are persisted
-     * outside the write lock (kiln_shard_flush, kiln_shard_maintain) */
-    if (s->si) atomic_store(&s->sindex_commit_due, 1);
-    if (kiln_wal_roll(s->wal, &gen, err)) return -1;
-    kiln__commit_snap c;
-    kiln__commit_snap_take(s, gen, &c);
-    int rc = kiln__commit_write(s, &c, err);
-    roaring_bitmap_free(c.deleted);
-    if (rc) return -1;
+    int rc = kiln_wal_roll(s->wal, &gen, err);
+    kiln__commit_snap c = {0};
+    if (rc == 0) kiln__commit_snap_take(s, gen, &c);
     atomic_store(&s->flush_due, 0);
-    kiln_wal_drop_before(s->wal, gen);
-    return 0;
+    if (!held) pthread_rwlock_unlock(&s->lock);
+    if (rc == 0) rc = kiln_docstore_flush_write(s->ds, &j, err);
+    if (rc == 0) {
+        if (!held) pthread_rwlock_wrlock(&s->lock);
+        rc = kiln_docstore_flush_end(s->ds, &j, err);
+        if (!held) pthread_rwlock_unlock(&s->lock);
+    }
+    /* after the file is mapped: a commit naming it must not precede a retry that rewrites it */
+    if (rc == 0) rc = kiln__commit_write(s, &c, err);
+    if (rc == 0) {
+        if (!held) pthread_rwlock_wrlock(&s->lock);
+        kiln_wal_drop_before(s->wal, gen);
+        if (!held) pthread_rwlock_unlock(&s->lock);
+        /* the search index is derived from the stored documents: its segments are persisted
+         * outside the write lock (kiln_shard_flush, kiln_shard_maintain) */
+        if (s->si) atomic_store(&s->sindex_commit_due, 1);
+    }
+    roaring_bitmap_free(c.deleted);
+    return rc ? -1 : 0;
 }
 
 int kiln_shard_flush(kiln_shard *s, kiln_error *err)
@@ -593,7 +615,7 @@ int kiln_shard_flush(kiln_shard *s, kiln_error *err)
     pthread_mutex_lock(&s->flush_mu);
     pthread_rwlock_wrlock(&s->lock);
     int rc = kiln_docstore_tail_bytes(s->ds) || kiln_wal_size(s->wal)
-                 ? kiln_shard_flush_locked(s, err)
+                 ? kiln__flush(s, 1, err)
                  : 0;
     pthread_rwlock_unlock(&s->lock);
     pthread_mutex_unlock(&s->flush_mu);
@@ -604,38 +626,12 @@ int kiln_shard_flush(kiln_shard *s, kiln_error *err)
     return rc;
 }
 
-/* The flush of kiln_shard_flush_locked with writers held up only at its start (the log rolls,
- * the docs to flush are fixed) and its end (their file replaces them in memory): the stored
- * documents' file is written and fsync'd in between, which takes hundreds of milliseconds. */
 int kiln_shard_flush_if_due(kiln_shard *s, kiln_error *err)
 {
     if (!atomic_load(&s->flush_due)) return 0;
     pthread_mutex_lock(&s->flush_mu);
-    pthread_rwlock_wrlock(&s->lock);
-    kiln_docstore_flush_job j;
-    kiln_docstore_flush_begin(s->ds, &j);
-    uint64_t gen;
-    int rc = kiln_wal_roll(s->wal, &gen, err);
-    kiln__commit_snap c = {0};
-    if (rc == 0) kiln__commit_snap_take(s, gen, &c);
-    atomic_store(&s->flush_due, 0);
-    pthread_rwlock_unlock(&s->lock);
-    if (rc == 0) rc = kiln_docstore_flush_write(s->ds, &j, err);
-    if (rc == 0) {
-        pthread_rwlock_wrlock(&s->lock);
-        rc = kiln_docstore_flush_end(s->ds, &j, err);
-        pthread_rwlock_unlock(&s->lock);
-    }
-    /* after the file is mapped: a commit naming it must not precede a retry that rewrites it */
-    if (rc == 0) rc = kiln__commit_write(s, &c, err);
-    if (rc == 0) {
-        pthread_rwlock_wrlock(&s->lock);
-        kiln_wal_drop_before(s->wal, gen);
-        pthread_rwlock_unlock(&s->lock);
-        if (s->si) atomic_store(&s->sindex_commit_due, 1);
-    }
+    int rc = kiln__flush(s, 0, err);
     pthread_mutex_unlock(&s->flush_mu);
-    roaring_bitmap_free(c.deleted);
     return rc ? -1 : 1;
 }
 

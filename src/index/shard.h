@@ -114,8 +114,8 @@ int kiln_shard_get(kiln_shard *s, const char *id, size_t idlen, kiln_doc_meta *m
 int kiln_shard_force_merge(kiln_shard *s, size_t max_segments, kiln_error *err);
 /* Makes recent writes searchable. */
 int kiln_shard_refresh(kiln_shard *s, kiln_error *err);
-/* Writes the in-memory tail to immutable files and trims the log (_locked: lock held). */
-int kiln_shard_flush_locked(kiln_shard *s, kiln_error *err);
+/* Writes the in-memory tail to immutable files and trims the log, then commits the search
+ * index's segments. */
 int kiln_shard_flush(kiln_shard *s, kiln_error *err);
 /* Flushes if the log passed the flush threshold since the last flush, holding writers up only
  * briefly (the node's background thread calls it); 1 flushed, 0 not due, -1 failed. */
