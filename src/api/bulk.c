@@ -414,9 +414,15 @@ static void kiln__bulk_task(void *ctx, size_t task)
         atomic_store(&r->applier, 1);
         for (size_t i = 0; i < r->n; i++) {
             kiln__item *it = &r->items[i];
-            if (atomic_load(&r->claim) <= i) kiln__release(r); /* preparing: not under it */
-            while (atomic_load(&r->claim) <= i)
-                kiln__claim(r, atomic_load(&r->claim), &scratch);
+            if (atomic_load(&r->claim) <= i) {
+                kiln__release(r); /* preparing: not under it */
+                /* nobody is ahead of us (the preparer task waits for a worker that other
+                 * requests keep busy, or fell behind): prepare a hold's worth, so the lock is
+                 * then taken once for them all, not once an item behind the others' holds */
+                size_t upto = r->n - i > KILN__HOLD_ITEMS ? i + KILN__HOLD_ITEMS : r->n;
+                for (size_t c; (c = atomic_load(&r->claim)) < upto;)
+                    kiln__claim(r, c, &scratch);
+            }
             if (atomic_load(&it->state) != 2) {
                 kiln__release(r); /* nobody waits for the lock while we wait */
                 pthread_mutex_lock(&r->mu);
