@@ -72,14 +72,26 @@ static inline unsigned kiln__bits(uint32_t v)
     return v ? 32 - (unsigned)__builtin_clz(v) : 0;
 }
 
-/* Packs n values into out ((n × w + 7) / 8 bytes, w >= bits of every value). */
+/* Packs n values into out ((n × w + 7) / 8 bytes, w >= bits of every value), little-endian bit
+ * order. The bits gather in a 64-bit word that is stored 4 bytes at a time (fewer than 32 bits
+ * wait in it, so a value of up to 32 bits always fits): a refresh seal packs every postings
+ * block, and a byte-at-a-time loop was 15% of the seal's instructions. */
 static inline void kiln__pack_n(uint8_t *out, const uint32_t *v, size_t n, unsigned w)
 {
-    memset(out, 0, (n * w + 7) / 8);
-    for (size_t i = 0, bit = 0; i < n; i++, bit += w) {
-        uint64_t x = (uint64_t)v[i] << (bit & 7);
-        for (size_t k = bit >> 3; x; k++, x >>= 8) out[k] |= (uint8_t)x;
+    uint64_t acc = 0;
+    unsigned have = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= (uint64_t)v[i] << have;
+        have += w;
+        if (have >= 32) {
+            uint32_t lo = (uint32_t)acc;
+            memcpy(out, &lo, 4);
+            out += 4;
+            acc >>= 32;
+            have -= 32;
+        }
     }
+    for (; have; acc >>= 8, have = have > 8 ? have - 8 : 0) *out++ = (uint8_t)acc;
 }
 
 /* Packs KILN__BLOCK values into out (16 × w bytes). */

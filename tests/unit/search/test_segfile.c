@@ -343,6 +343,15 @@ static void test_bit_packing(void)
         CHECK_INT(kiln__bits(max), w);
         kiln__unpack(buf, out, w);
         bad += memcmp(in, out, sizeof in) != 0;
+        /* a partial run (a partial block's positions): exactly (n × w + 7) / 8 bytes written */
+        static const size_t ns[] = {1, 3, 7, 8, 33, 127};
+        for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+            size_t n = ns[k], bytes = (n * w + 7) / 8;
+            memset(buf, 0xee, sizeof buf);
+            kiln__pack_n(buf, in + 1, n, w);
+            for (size_t i = 0; i < n; i++) bad += kiln__unpack_at(buf, i, w) != in[1 + i];
+            for (size_t i = bytes; i < bytes + 8; i++) bad += buf[i] != 0xee;
+        }
     }
     CHECK_INT(bad, 0);
 }
