@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define KILN__JSON_MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH */
 
@@ -103,6 +106,28 @@ static char *kiln__put_utf8(char *o, uint32_t cp)
     return o;
 }
 
+/* The end of the run of bytes from p that a string copies as they are: printable ASCII other than
+ * '"' and '\\'. Sixteen bytes at a time where SSE2 is there (a document's text is mostly such
+ * runs, and a byte at a time cost ~12 instructions a byte of JSON). */
+static inline const unsigned char *kiln__plain_run(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        /* signed: bytes of 0x80 and more are negative, so "< 0x20" catches them too */
+        __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+        __m128i stop = _mm_or_si128(special, _mm_cmplt_epi8(v, space));
+        unsigned m = (unsigned)_mm_movemask_epi8(stop);
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+    return p;
+}
+
 /* A string after its opening quote, unescaped into the string buffer (room for it was reserved
  * up front: unescaped text plus its NUL never exceeds the quoted source). */
 static int kiln__string(kiln__jp *st, uint32_t *off, uint32_t *len)
@@ -112,7 +137,7 @@ static int kiln__string(kiln__jp *st, uint32_t *off, uint32_t *len)
     const unsigned char *p = st->p, *end = st->end;
     for (;;) {
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        p = kiln__plain_run(p, end);
         memcpy(o, run, (size_t)(p - run));
         o += p - run;
         if (p >= end) return -1;

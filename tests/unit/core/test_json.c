@@ -213,5 +213,30 @@ static void test_mutations_agree(void)
     kiln_json_dispose(&j);
 }
 
+/* Strings are scanned 16 bytes at a time: an escape, a quote, a UTF-8 sequence, a control
+ * character or a bad byte at every offset of a long string, and strings ending at every offset
+ * of a 16-byte block, parse as jansson parses them. */
+static void test_string_scan_offsets(void)
+{
+    static const char *const specials[] = {"\\\"", "\\n", "\\u00e9", "\xc3\xa9", "\x01", "\xff",
+                                           "\\\\", "\x7f", " "};
+    kiln_json j = KILN_JSON_INIT;
+    char buf[128];
+    int disagreements = 0, parsed = 0;
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++)
+        for (int at = 0; at <= 40; at++)
+            for (int tail = 0; tail <= 17; tail += 17) {
+                int n = snprintf(buf, sizeof buf, "[\"%.*s%s%.*s\"]", at,
+                                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP", specials[k], tail,
+                                 "0123456789abcdefgh");
+                if (!agree(&j, buf, (size_t)n)) disagreements++;
+                parsed += kiln_json_parse(&j, buf, (size_t)n) == 0;
+            }
+    CHECK_INT(disagreements, 0);
+    CHECK(parsed > 0);
+    kiln_json_dispose(&j);
+}
+
 KT_MAIN(KT_CASE(test_edge_cases), KT_CASE(test_depth_limit), KT_CASE(test_many_keys),
-        KT_CASE(test_values_and_layout), KT_CASE(test_mutations_agree))
+        KT_CASE(test_values_and_layout), KT_CASE(test_mutations_agree),
+        KT_CASE(test_string_scan_offsets))
