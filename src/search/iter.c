@@ -1,6 +1,7 @@
 /* Doc iterators: term postings (block decode + skips), and/or/not, constant-score sets, doc-value
  * scans. See iter.h for the contract. */
 #include "search/iter.h"
+#include "search/term_it.h"
 
 #include "core/buf.h"
 
@@ -36,41 +37,32 @@ static void kiln__it_init(kiln__it *it)
 
 /* ---- term ------------------------------------------------------------------------------- */
 
-typedef struct kiln__term_it {
-    kiln__it base;
-    const kiln__skip *sk;
-    uint32_t nblocks;
-    const uint8_t *post, *pos;
-    uint32_t blk, i, n;
-    const uint8_t *pp;
-    uint32_t pos_i;
-    int pos_packed;   /* full block: pp[0] is the width, packed deltas follow (seal.c) */
-    uint32_t pos_idx; /* packed: index of the first delta of doc pos_i */
-    kiln__bm25 bm;
-    const uint8_t *norms;
-    int docs_only;
-    const uint8_t *tf_packed; /* full block whose tfs are not decoded yet (NULL: tfs[] valid) */
-    uint32_t bblk;            /* bound cursor: targets only grow */
-    uint32_t cblk;            /* block of the cached bound (UINT32_MAX: none) */
-    float cweight, cbound;    /* its BM25 weight and bound */
-    uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
-    kiln__skip one; /* the skip entry of a one-block term, which the segment does not store */
-    uint8_t pulse[16]; /* a pulsed term's postings, rebuilt from the dictionary */
-} kiln__term_it;
 
 /* Bit-unpacking of a full block, one function per width: 8 values of width W fill exactly W
  * bytes, so each group of 8 starts byte aligned and every shift is a constant the compiler
  * folds (the generic loop of kiln__unpack computes them per value; decoding was ~40% of a
  * two-term AND on 1M docs). Reads 8 bytes at a time, like kiln__unpack (KILN__PACK_PAD). */
+#define KILN__UNPACK_V(W, i)                                                                  \
+    do {                                                                                      \
+        uint64_t x;                                                                           \
+        memcpy(&x, in + (((i) * (W)) >> 3), 8);                                               \
+        v[i] = (uint32_t)((x >> (((i) * (W)) & 7)) & ((1ull << (W)) - 1));                   \
+    } while (0)
+/* the 8 values of a group written out: at -O2 the compiler keeps a loop over them, and
+ * computes each shift at run time (11 instructions a value instead of 4) */
 #define KILN__UNPACK_W(W)                                                                     \
     static void kiln__unpack_##W(const uint8_t *in, uint32_t *v)                             \
     {                                                                                         \
-        for (unsigned g = 0; g < KILN__BLOCK / 8; g++, in += (W), v += 8)                     \
-            for (unsigned i = 0; i < 8; i++) {                                                \
-                uint64_t x;                                                                   \
-                memcpy(&x, in + ((i * (W)) >> 3), 8);                                         \
-                v[i] = (uint32_t)((x >> ((i * (W)) & 7)) & ((1ull << (W)) - 1));              \
-            }                                                                                 \
+        for (unsigned g = 0; g < KILN__BLOCK / 8; g++, in += (W), v += 8) {                   \
+            KILN__UNPACK_V(W, 0);                                                             \
+            KILN__UNPACK_V(W, 1);                                                             \
+            KILN__UNPACK_V(W, 2);                                                             \
+            KILN__UNPACK_V(W, 3);                                                             \
+            KILN__UNPACK_V(W, 4);                                                             \
+            KILN__UNPACK_V(W, 5);                                                             \
+            KILN__UNPACK_V(W, 6);                                                             \
+            KILN__UNPACK_V(W, 7);                                                             \
+        }                                                                                     \
     }
 KILN__UNPACK_W(1)
 KILN__UNPACK_W(2)
@@ -105,6 +97,7 @@ KILN__UNPACK_W(30)
 KILN__UNPACK_W(31)
 KILN__UNPACK_W(32)
 #undef KILN__UNPACK_W
+#undef KILN__UNPACK_V
 
 static void (*const kiln__unpackers[33])(const uint8_t *, uint32_t *) = {
     NULL,            kiln__unpack_1,  kiln__unpack_2,  kiln__unpack_3,  kiln__unpack_4,
@@ -122,18 +115,6 @@ void kiln__unpack_block(const uint8_t *in, uint32_t *v, unsigned w)
         memset(v, 0, KILN__BLOCK * sizeof *v);
     else
         kiln__unpackers[w](in, v);
-}
-
-/* The tfs of a full block, decoded when first needed: a conjunction's follower skips most
- * docs of the blocks it loads, and scores only the few that match. */
-static inline void kiln__term_tfs(kiln__term_it *t)
-{
-    if (!t->tf_packed) return;
-    const uint8_t *p = t->tf_packed;
-    unsigned bd = p[0] > 32 ? 32 : p[0], bt = p[1] > 32 ? 32 : p[1];
-    kiln__unpack_block(p + 2 + 16 * bd, t->tfs, bt);
-    for (uint32_t k = 0; k < KILN__BLOCK; k++) t->tfs[k]++;
-    t->tf_packed = NULL;
 }
 
 /* Decodes block b of the term into docs[] (and tfs[], or marks them for kiln__term_tfs): a
@@ -174,6 +155,7 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     t->i = 0;
     t->pp = t->pos ? t->pos + sk->pos_off : NULL;
     t->pos_i = 0;
+    t->cum_ok = 0;
     t->pos_packed = t->n == KILN__BLOCK;
     t->pos_idx = 0;
 }
@@ -358,6 +340,28 @@ uint32_t kiln__it_term_positions(kiln__it *it, uint32_t *out, uint32_t cap)
         if (n < cap) out[n++] = pos;
     }
     t->pos_i++;
+    return n;
+}
+
+/* A partial block's positions are varints: decoded into buf (term_it.h's fast path reads full
+ * blocks in place). */
+uint32_t kiln__term_poscur_slow(kiln__term_it *t, kiln__poscur *c, uint32_t **buf, uint32_t *cap)
+{
+    c->left = 0;
+    c->pos = 0;
+    if (!t->pp) return 0;
+    kiln__term_tfs(t);
+    uint32_t tf = t->tfs[t->i];
+    if (tf > *cap) {
+        *cap = tf;
+        *buf = kiln_xrealloc(*buf, tf * sizeof **buf);
+    }
+    uint32_t n = kiln__it_term_positions(&t->base, *buf, *cap);
+    if (!n) return 0;
+    c->packed = NULL;
+    c->buf = *buf + 1;
+    c->pos = (*buf)[0];
+    c->left = n - 1;
     return n;
 }
 
