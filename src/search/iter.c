@@ -752,6 +752,147 @@ kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie)
     return &m->base;
 }
 
+/* ---- or, a window of docs at a time ------------------------------------------------------ */
+
+/* Lucene's BooleanScorer for a disjunction of many clauses (a fuzzy term's ~50 expansions,
+ * most docs matching one or two of them): instead of finding the smallest current doc among
+ * all clauses for every match, each clause in turn adds its scores for a window of docs into
+ * an array, then the window's docs come out in order. The sums are done in the clauses'
+ * order (kiln__it_or's), in double, so scores are bit for bit the OR's. The window's scores
+ * are known before its docs are returned, so its score bound is exact, and with a threshold
+ * set (min_comp) docs that cannot compete are passed over. */
+#define KILN__WIN 2048
+
+typedef struct kiln__orwin_it {
+    kiln__multi_it m;
+    int have;            /* a window is loaded: docs [wlo, wend) */
+    uint32_t wlo, wend;
+    uint64_t bits[KILN__WIN / 64];
+    double acc[KILN__WIN];
+} kiln__orwin_it;
+
+/* Loads the window starting at the first doc of any clause at or after t; 0 at the end. */
+static int kiln__orwin_fill(kiln__orwin_it *w, uint32_t t)
+{
+    kiln__multi_it *m = &w->m;
+    uint32_t lo = KILN__END;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t d = kiln__it_advance(m->kids[k], t);
+        if (d < lo) lo = d;
+    }
+    w->have = 0;
+    if (lo == KILN__END) return 0;
+    uint32_t end = lo < KILN__FAR - KILN__WIN ? lo + KILN__WIN : KILN__FAR;
+    memset(w->bits, 0, sizeof w->bits);
+    memset(w->acc, 0, sizeof w->acc);
+    for (size_t k = 0; k < m->n; k++) {
+        kiln__it *kid = m->kids[k];
+        if (kid->next == kiln__term_next) { /* inline steps through the block */
+            kiln__term_it *tk = (kiln__term_it *)kid;
+            for (uint32_t d = kid->doc; d < end; d = kiln__term_next_fast(tk)) {
+                w->acc[d - lo] += kiln__term_score(kid);
+                w->bits[(d - lo) >> 6] |= 1ull << ((d - lo) & 63);
+            }
+            continue;
+        }
+        for (uint32_t d = kid->doc; d < end; d = kiln__it_next(kid)) {
+            w->acc[d - lo] += kid->score(kid);
+            w->bits[(d - lo) >> 6] |= 1ull << ((d - lo) & 63);
+        }
+    }
+    w->wlo = lo;
+    w->wend = end;
+    w->have = 1;
+    return 1;
+}
+
+static uint32_t kiln__orwin_find(kiln__orwin_it *w, uint32_t t)
+{
+    float mc = w->m.base.min_comp;
+    for (;;) {
+        if (w->have && t < w->wend) {
+            uint32_t i = t < w->wlo ? 0 : t - w->wlo, word = i >> 6;
+            uint64_t x = w->bits[word] & (~0ull << (i & 63));
+            for (;;) {
+                while (!x && ++word < KILN__WIN / 64) x = w->bits[word];
+                if (!x) break;
+                uint32_t j = word * 64 + (uint32_t)__builtin_ctzll(x);
+                x &= x - 1;
+                if (mc >= 0 && (float)w->acc[j] <= mc) continue; /* cannot compete */
+                return w->m.base.doc = w->wlo + j;
+            }
+            t = w->wend;
+        }
+        if (!kiln__orwin_fill(w, t)) return w->m.base.doc = KILN__END;
+    }
+}
+
+static uint32_t kiln__orwin_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__orwin_find((kiln__orwin_it *)it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+
+static uint32_t kiln__orwin_adv(kiln__it *it, uint32_t target)
+{
+    return kiln__orwin_find((kiln__orwin_it *)it, target);
+}
+
+static float kiln__orwin_score(kiln__it *it)
+{
+    kiln__orwin_it *w = (kiln__orwin_it *)it;
+    return (float)w->acc[it->doc - w->wlo];
+}
+
+/* Inside the loaded window: its best score from target on (exact), up to the window's end;
+ * past it, the clauses' block bounds (they all stand at or past the window's end). */
+static float kiln__orwin_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__orwin_it *w = (kiln__orwin_it *)it;
+    if (!w->have || target >= w->wend) return kiln__or_bound(it, target, end);
+    *end = w->wend - 1;
+    uint32_t i = target < w->wlo ? 0 : target - w->wlo, word = i >> 6;
+    uint64_t x = w->bits[word] & (~0ull << (i & 63));
+    float best = 0;
+    for (;;) {
+        while (!x && ++word < KILN__WIN / 64) x = w->bits[word];
+        if (!x) break;
+        float s = (float)w->acc[word * 64 + (uint32_t)__builtin_ctzll(x)];
+        x &= x - 1;
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+kiln__it *kiln__it_or_window(kiln__it **kids, size_t n)
+{
+    if (n == 1) return kids[0];
+    kiln__orwin_it *w = kiln_xcalloc(1, sizeof *w);
+    kiln__multi_it *m = &w->m;
+    kiln__it_init(&m->base);
+    m->base.free = kiln__multi_free;
+    m->kids = kiln_xmalloc((n + 1) * sizeof *kids);
+    memcpy(m->kids, kids, n * sizeof *kids);
+    m->n = n;
+    m->msm = 1;
+    /* kiln__it_or's order (lowest max score first), which is also the order of the sums */
+    qsort(m->kids, n, sizeof *m->kids, kiln__cmp_max_score);
+    m->base.next = kiln__orwin_next;
+    m->base.advance = kiln__orwin_adv;
+    m->base.score = kiln__orwin_score;
+    m->base.bound = kiln__orwin_bound;
+    double ms = 0;
+    uint64_t cost = 0;
+    for (size_t k = 0; k < n; k++) {
+        ms += m->kids[k]->max_score;
+        cost += m->kids[k]->cost;
+        if (m->kids[k]->cost_class > m->base.cost_class) m->base.cost_class = m->kids[k]->cost_class;
+    }
+    m->base.max_score = (float)ms;
+    m->base.cost = cost;
+    return &m->base;
+}
+
 /* ---- not / req_opt / boosting / const --------------------------------------------------- */
 
 typedef struct kiln__pair_it {
