@@ -206,15 +206,7 @@ static uint32_t kiln__term_advance(kiln__it *it, uint32_t target)
 
 static float kiln__term_score(kiln__it *it)
 {
-    kiln__term_it *t = (kiln__term_it *)it;
-    float freq = 1.0f;
-    if (!t->docs_only) {
-        kiln__term_tfs(t);
-        freq = (float)t->tfs[t->i];
-    }
-    uint8_t nb = t->norms ? t->norms[it->doc] : 1;
-    float w = t->bm.weight;
-    return w - w / (1.0f + freq * t->bm.cache[nb]);
+    return kiln__term_score_fast((kiln__term_it *)it);
 }
 
 static float kiln__term_bound(kiln__it *it, uint32_t target, uint32_t *end)
@@ -790,7 +782,7 @@ static int kiln__orwin_fill(kiln__orwin_it *w, uint32_t t)
         if (kid->next == kiln__term_next) { /* inline steps through the block */
             kiln__term_it *tk = (kiln__term_it *)kid;
             for (uint32_t d = kid->doc; d < end; d = kiln__term_next_fast(tk)) {
-                w->acc[d - lo] += kiln__term_score(kid);
+                w->acc[d - lo] += kiln__term_score_fast(tk);
                 w->bits[(d - lo) >> 6] |= 1ull << ((d - lo) & 63);
             }
             continue;

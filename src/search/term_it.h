@@ -24,7 +24,9 @@ typedef struct kiln__term_it {
     uint32_t cblk;            /* block of the cached bound (UINT32_MAX: none) */
     float cweight, cbound;    /* its BM25 weight and bound */
     uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
-    int cum_ok;               /* cum[] is valid for the current block */
+    int cum_ok;                /* cum[], pw and pmask are valid for the current block */
+    unsigned pw;               /* packed positions: width of the deltas */
+    uint64_t pmask;            /* (1 << pw) - 1, 0 for width 0 (no branch on it) */
     uint32_t cum[KILN__BLOCK]; /* packed positions: index of each doc's first delta */
     kiln__skip one; /* the skip entry of a one-block term, which the segment does not store */
     uint8_t pulse[16]; /* a pulsed term's postings, rebuilt from the dictionary */
@@ -40,6 +42,19 @@ static inline void kiln__term_tfs(kiln__term_it *t)
     kiln__unpack_block(p + 2 + 16 * bd, t->tfs, bt);
     for (uint32_t k = 0; k < KILN__BLOCK; k++) t->tfs[k]++;
     t->tf_packed = NULL;
+}
+
+/* BM25 of the current doc (the term iterator's score(), inline for the windowed OR). */
+static inline float kiln__term_score_fast(kiln__term_it *t)
+{
+    float freq = 1.0f;
+    if (!t->docs_only) {
+        kiln__term_tfs(t);
+        freq = (float)t->tfs[t->i];
+    }
+    uint8_t nb = t->norms ? t->norms[t->base.doc] : 1;
+    float w = t->bm.weight;
+    return w - w / (1.0f + freq * t->bm.cache[nb]);
 }
 
 /* next() without the indirect call while inside the current block. */
@@ -102,12 +117,14 @@ static inline uint32_t kiln__term_poscur(kiln__term_it *t, kiln__poscur *c, uint
             t->cum[k] = sum;
             sum += t->tfs[k];
         }
+        t->pw = t->pp[0] > 32 ? 32 : t->pp[0];
+        t->pmask = t->pw ? (~0ull >> (64 - t->pw)) : 0;
         t->cum_ok = 1;
     }
     uint32_t tf = t->tfs[t->i], idx = t->cum[t->i];
-    unsigned w = t->pp[0] > 32 ? 32 : t->pp[0];
+    unsigned w = t->pw;
     c->w = w;
-    c->mask = w ? (~0ull >> (64 - w)) : 0;
+    c->mask = t->pmask;
     c->packed = t->pp + 1;
     c->buf = NULL;
     c->bit = (size_t)idx * w;
