@@ -120,7 +120,9 @@ static uint32_t kiln__phrase_lead_skip(kiln__phrase_it *p)
 static float kiln__exact_freq2(kiln__phrase_it *p, uint32_t need)
 {
     kiln__term_it *t0 = (kiln__term_it *)p->terms[0], *t1 = (kiln__term_it *)p->terms[1];
-    int swap = kiln__term_freq_fast(t1) < kiln__term_freq_fast(t0);
+    uint32_t f0 = kiln__term_freq_fast(t0), f1 = kiln__term_freq_fast(t1);
+    int swap = f1 < f0;
+    if ((swap ? f1 : f0) < need) return 0; /* occurs at most min(tf) times */
     size_t l = swap, o = !swap; /* the lead (fewer occurrences) and the other */
     kiln__term_it *tl = swap ? t1 : t0, *to = swap ? t0 : t1;
     kiln__poscur cl, co;
@@ -244,10 +246,9 @@ static uint32_t kiln__phrase_match(kiln__phrase_it *p, uint32_t d)
                 goto align;
             }
         }
-        if (skip) { /* the lead's tf was checked: the others' */
-            uint32_t need = kiln__phrase_need(p, d), k = 1;
-            while (k < p->n && kiln__term_freq_fast(ct[k]) >= need) k++;
-            if (k == p->n && (p->freq = kiln__exact_freq(p, need)) > 0) return p->base.doc = d;
+        if (skip) { /* kiln__exact_freq checks the smallest tf against need first */
+            if ((p->freq = kiln__exact_freq(p, kiln__phrase_need(p, d))) > 0)
+                return p->base.doc = d;
         } else if (!kiln__phrase_cannot_compete(p, d)) {
             p->freq = kiln__phrase_freq(p, d);
             if (p->freq > 0) return p->base.doc = d;
