@@ -131,7 +131,8 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     if (t->n == KILN__BLOCK) {
         unsigned bd = p[0] > 32 ? 32 : p[0];
         uint32_t first = prev + kiln__unpack_at(p + 2, 0, bd);
-        if (sk->last_doc - first == KILN__BLOCK - 1) { /* dense: docs are consecutive */
+        t->dense = sk->last_doc - first == KILN__BLOCK - 1;
+        if (t->dense) { /* docs are consecutive */
             for (uint32_t k = 0; k < KILN__BLOCK; k++) t->docs[k] = first + k;
         } else {
             kiln__unpack_block(p + 2, t->docs, bd);
@@ -142,6 +143,7 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
         }
         t->tf_packed = p;
     } else {
+        t->dense = 0;
         for (uint32_t k = 0; k < t->n; k++) {
             uint32_t v, tf = 1;
             p = kiln__get_vu32(p, &v);

@@ -12,6 +12,7 @@ typedef struct kiln__term_it {
     uint32_t nblocks;
     const uint8_t *post, *pos;
     uint32_t blk, i, n;
+    int dense; /* the block's docs are consecutive: docs[k] = docs[0] + k */
     const uint8_t *pp;
     uint32_t pos_i;
     int pos_packed;   /* full block: pp[0] is the width, packed deltas follow (seal.c) */
@@ -71,8 +72,13 @@ static inline uint32_t kiln__term_advance_fast(kiln__term_it *t, uint32_t target
     if (d < KILN__UNSTARTED) {
         if (d >= target) return d;
         if (t->docs[t->n - 1] >= target) {
+            /* a term in nearly every doc: most blocks are dense, and a scan's exit branch
+             * would mispredict on every move of a few docs */
             uint32_t i = t->i;
-            while (t->docs[i] < target) i++;
+            if (t->dense)
+                i = target - t->docs[0];
+            else
+                while (t->docs[i] < target) i++;
             t->i = i;
             return t->base.doc = t->docs[i];
         }
