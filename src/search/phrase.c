@@ -29,6 +29,10 @@ typedef struct kiln__phrase_it {
     /* occurrences needed to compete, by norm byte, for min_comp need_for (NaN: not yet) */
     float need_for;
     uint32_t need[256];
+    /* the lead's docs in block left_blk that can compete at need_for (kiln__phrase_lead_skip) */
+    uint64_t left[2];
+    uint32_t left_blk;
+    float left_for;
 } kiln__phrase_it;
 
 static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
@@ -88,21 +92,33 @@ static inline uint32_t kiln__phrase_need(const kiln__phrase_it *p, uint32_t d)
 }
 
 /* Pruned exact phrase: a doc of the lead whose tf there is below its need cannot compete
- * (the phrase occurs at most tf times). Such docs are passed over in a tight loop over the
- * lead's block before any other term moves (nearly all docs in the pruned phase of a phrase
- * of two common terms). Returns the lead's first doc at or after its current one that is
- * left, or KILN__END. */
+ * (the phrase occurs at most tf times). In the pruned phase of a phrase of two common terms
+ * that is nearly every doc, turned away at random: the lead's block is sifted into a mask of
+ * the docs left (branch-free: a branch per doc mispredicted a third of the time), once per
+ * block and threshold, before any other term moves. Returns the lead's first doc at or after
+ * its current one that is left, or KILN__END. */
 static uint32_t kiln__phrase_lead_skip(kiln__phrase_it *p)
 {
     kiln__term_it *lead = p->ct[0];
     while (lead->base.doc != KILN__END) {
-        kiln__term_tfs(lead);
-        for (uint32_t i = lead->i, n = lead->n; i < n; i++) {
-            uint32_t doc = lead->docs[i];
-            if (lead->tfs[i] >= kiln__phrase_need(p, doc)) {
-                lead->i = i;
-                return lead->base.doc = doc;
+        if (p->left_blk != lead->blk || !(p->left_for == p->need_for)) {
+            kiln__term_tfs(lead);
+            uint64_t left[2] = {0, 0};
+            for (uint32_t k = 0; k < lead->n; k++) {
+                uint32_t need = kiln__phrase_need(p, lead->docs[k]);
+                left[k >> 6] |= (uint64_t)(lead->tfs[k] >= need) << (k & 63);
             }
+            p->left[0] = left[0];
+            p->left[1] = left[1];
+            p->left_blk = lead->blk;
+            p->left_for = p->need_for;
+        }
+        uint32_t i = lead->i, word = i >> 6;
+        uint64_t x = p->left[word] & (~0ull << (i & 63));
+        if (!x && word == 0) x = p->left[word = 1];
+        if (x) {
+            lead->i = word * 64 + (uint32_t)__builtin_ctzll(x);
+            return lead->base.doc = lead->docs[lead->i];
         }
         lead->i = lead->n - 1;
         lead->base.doc = lead->docs[lead->i];
@@ -342,6 +358,7 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->cur = kiln_xcalloc(n, sizeof *p->cur);
     p->order = kiln_xcalloc(n, sizeof *p->order);
     p->need_for = __builtin_nanf("");
+    p->left_blk = UINT32_MAX;
     p->ct = kiln_xmalloc(n * sizeof *p->ct);
     for (size_t i = 0; i < n; i++) { /* by cost (df), insertion: n is a handful */
         size_t k = i;
