@@ -37,7 +37,6 @@ static void kiln__it_init(kiln__it *it)
 
 /* ---- term ------------------------------------------------------------------------------- */
 
-
 /* Bit-unpacking of a full block, one function per width: 8 values of width W fill exactly W
  * bytes, so each group of 8 starts byte aligned and every shift is a constant the compiler
  * folds (the generic loop of kiln__unpack computes them per value; decoding was ~40% of a

@@ -113,7 +113,8 @@ typedef int (*kiln__dv_pred)(const kiln_dv *dv, uint32_t doc, const void *arg);
 kiln__it *kiln__it_dv(const kiln_dv *dv, kiln__dv_pred pred, const void *arg, size_t argsz,
                       float score);
 
-/* Phrase over term iterators (owned); offsets are the terms' positions in the query. */
+/* Phrase over term iterators (kiln__it_term, owned: the phrase steps them itself, term_it.h);
+ * offsets are the terms' positions in the query. */
 kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, int slop,
                           kiln__bm25 bm, const uint8_t *norms);
 

@@ -91,6 +91,8 @@ static inline uint32_t kiln__phrase_need(const kiln__phrase_it *p, uint32_t d)
     return p->need[p->norms ? p->norms[d] : 1];
 }
 
+_Static_assert(KILN__BLOCK <= 128, "the lead's mask holds a block in two words");
+
 /* Pruned exact phrase: a doc of the lead whose tf there is below its need cannot compete
  * (the phrase occurs at most tf times). In the pruned phase of a phrase of two common terms
  * that is nearly every doc, turned away at random: the lead's block is sifted into a mask of
@@ -127,11 +129,6 @@ static uint32_t kiln__phrase_lead_skip(kiln__phrase_it *p)
     return KILN__END;
 }
 
-/* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads; each of
- * its positions is a candidate start, kept when every other term (rarest first) sits at its
- * offset from it. Positions are decoded one at a time as the cursors move (they only move
- * forward, as the starts grow), and the walk stops as soon as too few candidates are left to
- * reach `need`: in the pruned phase that is usually the first or second candidate. */
 /* kiln__exact_freq of two terms, the common case, without the general loops. */
 static float kiln__exact_freq2(kiln__phrase_it *p, uint32_t need)
 {
@@ -159,6 +156,11 @@ static float kiln__exact_freq2(kiln__phrase_it *p, uint32_t need)
     return count >= need ? (float)count : 0;
 }
 
+/* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads; each of
+ * its positions is a candidate start, kept when every other term (rarest first) sits at its
+ * offset from it. Positions are decoded one at a time as the cursors move (they only move
+ * forward, as the starts grow), and the walk stops as soon as too few candidates are left to
+ * reach `need`: in the pruned phase that is usually the first or second candidate. */
 static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
 {
     if (p->n == 2) return kiln__exact_freq2(p, need);
