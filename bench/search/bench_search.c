@@ -7,7 +7,7 @@
  *   --dataset debian    bench/datasets/debian.js --format docs
  *
  *   bench_search FILE [--dataset products|debian] [--docs N] [--segment-docs N] [--runs N]
- *                     [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL]
+ *                     [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL] [--hits]
  *
  * Indexing is timed without JSON parsing (reported separately). Queries go through the whole
  * search path: DSL parse, plan, statistics, execution, top-k.
@@ -16,7 +16,9 @@
  * --merge M measures refresh and merge cost instead of queries: documents are refreshed every
  * --segment-docs N (each refresh timed; no policy merges), then the first M segments are
  * merged into one (CPU time and MB/s of segment bytes in and out).
- * --only LABEL runs only the queries whose label contains LABEL (for profiles). */
+ * --only LABEL runs only the queries whose label contains LABEL (for profiles).
+ * --hits prints each query's hits (doc:score, the score in hex float) under its row, to check
+ * that a change to the query path keeps results bit for bit. */
 #include "dsl/query.h"
 #include "search/search.h"
 #include "search/searchInt.h"
@@ -53,6 +55,7 @@ static int kiln__cmp_df(const void *a, const void *b)
 }
 
 static const char *kiln__only; /* --only SUBSTRING: run the queries whose label contains it */
+static int kiln__hits;         /* --hits: print each query's hits (doc, score) after its row */
 
 static void kiln__run(kiln_sindex *si, kiln_mapping *m, const char *label, const char *qjs,
                       int runs, int exact, const kiln_sort_key *sort, size_t nsort)
@@ -63,6 +66,7 @@ static void kiln__run(kiln_sindex *si, kiln_mapping *m, const char *label, const
     double *lat = calloc((size_t)runs, sizeof *lat), *cpu = calloc((size_t)runs, sizeof *cpu);
     uint64_t total = 0;
     int lb = 0;
+    char hits[1024] = "";
     for (int r = 0; r < runs; r++) {
         double t0 = kiln__now(), c0 = kiln__cpu();
         kiln_dsl_error de;
@@ -83,6 +87,10 @@ static void kiln__run(kiln_sindex *si, kiln_mapping *m, const char *label, const
         kiln_search_execute(p, st, rd, NULL, &o, &res, &err);
         total = res.total;
         lb = res.total_is_lower_bound;
+        if (kiln__hits && r == 0) /* bit-exact scores: %a */
+            for (size_t h = 0, n = 0; h < res.nhits && n < sizeof hits; h++)
+                n += (size_t)snprintf(hits + n, sizeof hits - n, " %u:%a", res.hits[h].docnum,
+                                      (double)res.hits[h].score);
         kiln_search_result_free(&res);
         kiln_stats_free(st);
         kiln_plan_free(p);
@@ -95,6 +103,7 @@ static void kiln__run(kiln_sindex *si, kiln_mapping *m, const char *label, const
     qsort(cpu, (size_t)runs, sizeof *cpu, kiln__cmp_d);
     printf("| %s | %" PRIu64 "%s | %.3f | %.3f | %.3f | %.3f |\n", label, total, lb ? "+" : "",
            lat[runs / 2], lat[(runs * 99) / 100], cpu[runs / 2], cpu[(runs * 99) / 100]);
+    if (kiln__hits) printf("hits:%s\n", hits);
     free(lat);
     free(cpu);
     json_decref(j);
@@ -168,7 +177,7 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fprintf(stderr,
                 "usage: %s FILE [--dataset products|debian] [--docs N] [--segment-docs N] "
-                "[--runs N] [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL]\n",
+                "[--runs N] [--exact-totals] [--index-dir DIR] [--merge M] [--only LABEL] [--hits]\n",
                 argv[0]);
         return 2;
     }
@@ -184,6 +193,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--index-dir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--merge") && i + 1 < argc) merge = atol(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) kiln__only = argv[++i];
+        else if (!strcmp(argv[i], "--hits")) kiln__hits = 1;
         else if (!strcmp(argv[i], "--dataset") && i + 1 < argc) {
             const char *name = argv[++i];
             ds = NULL;

@@ -319,7 +319,9 @@ static kiln__it *kiln__fuzzy_iter(const kiln__pnode *n, const kiln_search_stats 
         kiln__bm25 bm = {n->boost * fs->v[i].boost * fs->idf, st->cache + 256 * n->field_slot};
         its[k++] = kiln__it_term(s, f, (uint32_t)t, bm);
     }
-    kiln__it *it = k ? kiln__it_or(its, k, 1, 0, 0) : NULL; /* copies the list */
+    /* the expansions (up to max_expansions, 50) match most docs between them: summed a
+     * window of docs at a time rather than by the smallest current doc of 50 clauses */
+    kiln__it *it = k ? kiln__it_or_window(its, k) : NULL; /* copies the list */
     free(its);
     return it;
 }

@@ -1,6 +1,7 @@
 /* Doc iterators: term postings (block decode + skips), and/or/not, constant-score sets, doc-value
  * scans. See iter.h for the contract. */
 #include "search/iter.h"
+#include "search/term_it.h"
 
 #include "core/buf.h"
 
@@ -36,41 +37,31 @@ static void kiln__it_init(kiln__it *it)
 
 /* ---- term ------------------------------------------------------------------------------- */
 
-typedef struct kiln__term_it {
-    kiln__it base;
-    const kiln__skip *sk;
-    uint32_t nblocks;
-    const uint8_t *post, *pos;
-    uint32_t blk, i, n;
-    const uint8_t *pp;
-    uint32_t pos_i;
-    int pos_packed;   /* full block: pp[0] is the width, packed deltas follow (seal.c) */
-    uint32_t pos_idx; /* packed: index of the first delta of doc pos_i */
-    kiln__bm25 bm;
-    const uint8_t *norms;
-    int docs_only;
-    const uint8_t *tf_packed; /* full block whose tfs are not decoded yet (NULL: tfs[] valid) */
-    uint32_t bblk;            /* bound cursor: targets only grow */
-    uint32_t cblk;            /* block of the cached bound (UINT32_MAX: none) */
-    float cweight, cbound;    /* its BM25 weight and bound */
-    uint32_t docs[KILN__BLOCK], tfs[KILN__BLOCK];
-    kiln__skip one; /* the skip entry of a one-block term, which the segment does not store */
-    uint8_t pulse[16]; /* a pulsed term's postings, rebuilt from the dictionary */
-} kiln__term_it;
-
 /* Bit-unpacking of a full block, one function per width: 8 values of width W fill exactly W
  * bytes, so each group of 8 starts byte aligned and every shift is a constant the compiler
  * folds (the generic loop of kiln__unpack computes them per value; decoding was ~40% of a
  * two-term AND on 1M docs). Reads 8 bytes at a time, like kiln__unpack (KILN__PACK_PAD). */
+#define KILN__UNPACK_V(W, i)                                                                  \
+    do {                                                                                      \
+        uint64_t x;                                                                           \
+        memcpy(&x, in + (((i) * (W)) >> 3), 8);                                               \
+        v[i] = (uint32_t)((x >> (((i) * (W)) & 7)) & ((1ull << (W)) - 1));                   \
+    } while (0)
+/* the 8 values of a group written out: at -O2 the compiler keeps a loop over them, and
+ * computes each shift at run time (11 instructions a value instead of 4) */
 #define KILN__UNPACK_W(W)                                                                     \
     static void kiln__unpack_##W(const uint8_t *in, uint32_t *v)                             \
     {                                                                                         \
-        for (unsigned g = 0; g < KILN__BLOCK / 8; g++, in += (W), v += 8)                     \
-            for (unsigned i = 0; i < 8; i++) {                                                \
-                uint64_t x;                                                                   \
-                memcpy(&x, in + ((i * (W)) >> 3), 8);                                         \
-                v[i] = (uint32_t)((x >> ((i * (W)) & 7)) & ((1ull << (W)) - 1));              \
-            }                                                                                 \
+        for (unsigned g = 0; g < KILN__BLOCK / 8; g++, in += (W), v += 8) {                   \
+            KILN__UNPACK_V(W, 0);                                                             \
+            KILN__UNPACK_V(W, 1);                                                             \
+            KILN__UNPACK_V(W, 2);                                                             \
+            KILN__UNPACK_V(W, 3);                                                             \
+            KILN__UNPACK_V(W, 4);                                                             \
+            KILN__UNPACK_V(W, 5);                                                             \
+            KILN__UNPACK_V(W, 6);                                                             \
+            KILN__UNPACK_V(W, 7);                                                             \
+        }                                                                                     \
     }
 KILN__UNPACK_W(1)
 KILN__UNPACK_W(2)
@@ -105,6 +96,7 @@ KILN__UNPACK_W(30)
 KILN__UNPACK_W(31)
 KILN__UNPACK_W(32)
 #undef KILN__UNPACK_W
+#undef KILN__UNPACK_V
 
 static void (*const kiln__unpackers[33])(const uint8_t *, uint32_t *) = {
     NULL,            kiln__unpack_1,  kiln__unpack_2,  kiln__unpack_3,  kiln__unpack_4,
@@ -124,18 +116,6 @@ void kiln__unpack_block(const uint8_t *in, uint32_t *v, unsigned w)
         kiln__unpackers[w](in, v);
 }
 
-/* The tfs of a full block, decoded when first needed: a conjunction's follower skips most
- * docs of the blocks it loads, and scores only the few that match. */
-static inline void kiln__term_tfs(kiln__term_it *t)
-{
-    if (!t->tf_packed) return;
-    const uint8_t *p = t->tf_packed;
-    unsigned bd = p[0] > 32 ? 32 : p[0], bt = p[1] > 32 ? 32 : p[1];
-    kiln__unpack_block(p + 2 + 16 * bd, t->tfs, bt);
-    for (uint32_t k = 0; k < KILN__BLOCK; k++) t->tfs[k]++;
-    t->tf_packed = NULL;
-}
-
 /* Decodes block b of the term into docs[] (and tfs[], or marks them for kiln__term_tfs): a
  * full block is bit-packed (one width byte for the doc deltas, one for tf - 1, then the packed
  * values), the term's last, partial block is varints of (delta << 1 | tf == 1) then tf unless
@@ -150,7 +130,8 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     if (t->n == KILN__BLOCK) {
         unsigned bd = p[0] > 32 ? 32 : p[0];
         uint32_t first = prev + kiln__unpack_at(p + 2, 0, bd);
-        if (sk->last_doc - first == KILN__BLOCK - 1) { /* dense: docs are consecutive */
+        t->dense = sk->last_doc - first == KILN__BLOCK - 1;
+        if (t->dense) { /* docs are consecutive */
             for (uint32_t k = 0; k < KILN__BLOCK; k++) t->docs[k] = first + k;
         } else {
             kiln__unpack_block(p + 2, t->docs, bd);
@@ -161,6 +142,7 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
         }
         t->tf_packed = p;
     } else {
+        t->dense = 0;
         for (uint32_t k = 0; k < t->n; k++) {
             uint32_t v, tf = 1;
             p = kiln__get_vu32(p, &v);
@@ -174,6 +156,7 @@ static void kiln__term_load(kiln__term_it *t, uint32_t b)
     t->i = 0;
     t->pp = t->pos ? t->pos + sk->pos_off : NULL;
     t->pos_i = 0;
+    t->cum_ok = 0;
     t->pos_packed = t->n == KILN__BLOCK;
     t->pos_idx = 0;
 }
@@ -224,15 +207,7 @@ static uint32_t kiln__term_advance(kiln__it *it, uint32_t target)
 
 static float kiln__term_score(kiln__it *it)
 {
-    kiln__term_it *t = (kiln__term_it *)it;
-    float freq = 1.0f;
-    if (!t->docs_only) {
-        kiln__term_tfs(t);
-        freq = (float)t->tfs[t->i];
-    }
-    uint8_t nb = t->norms ? t->norms[it->doc] : 1;
-    float w = t->bm.weight;
-    return w - w / (1.0f + freq * t->bm.cache[nb]);
+    return kiln__term_score_fast((kiln__term_it *)it);
 }
 
 static float kiln__term_bound(kiln__it *it, uint32_t target, uint32_t *end)
@@ -358,6 +333,28 @@ uint32_t kiln__it_term_positions(kiln__it *it, uint32_t *out, uint32_t cap)
         if (n < cap) out[n++] = pos;
     }
     t->pos_i++;
+    return n;
+}
+
+/* A partial block's positions are varints: decoded into buf (term_it.h's fast path reads full
+ * blocks in place). */
+uint32_t kiln__term_poscur_slow(kiln__term_it *t, kiln__poscur *c, uint32_t **buf, uint32_t *cap)
+{
+    c->left = 0;
+    c->pos = 0;
+    if (!t->pp) return 0;
+    kiln__term_tfs(t);
+    uint32_t tf = t->tfs[t->i];
+    if (tf > *cap) {
+        *cap = tf;
+        *buf = kiln_xrealloc(*buf, tf * sizeof **buf);
+    }
+    uint32_t n = kiln__it_term_positions(&t->base, *buf, *cap);
+    if (!n) return 0;
+    c->packed = NULL;
+    c->buf = *buf + 1;
+    c->pos = (*buf)[0];
+    c->left = n - 1;
     return n;
 }
 
@@ -744,6 +741,147 @@ kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie)
         if (kids[k]->cost_class > m->base.cost_class) m->base.cost_class = kids[k]->cost_class;
     }
     m->base.max_score = dismax ? (float)(mx + tie * (ms - mx)) : (float)ms;
+    m->base.cost = cost;
+    return &m->base;
+}
+
+/* ---- or, a window of docs at a time ------------------------------------------------------ */
+
+/* Lucene's BooleanScorer for a disjunction of many clauses (a fuzzy term's ~50 expansions,
+ * most docs matching one or two of them): instead of finding the smallest current doc among
+ * all clauses for every match, each clause in turn adds its scores for a window of docs into
+ * an array, then the window's docs come out in order. The sums are done in the clauses'
+ * order (kiln__it_or's), in double, so scores are bit for bit the OR's. The window's scores
+ * are known before its docs are returned, so its score bound is exact, and with a threshold
+ * set (min_comp) docs that cannot compete are passed over. */
+#define KILN__WIN 2048
+
+typedef struct kiln__orwin_it {
+    kiln__multi_it m;
+    int have;            /* a window is loaded: docs [wlo, wend) */
+    uint32_t wlo, wend;
+    uint64_t bits[KILN__WIN / 64];
+    double acc[KILN__WIN];
+} kiln__orwin_it;
+
+/* Loads the window starting at the first doc of any clause at or after t; 0 at the end. */
+static int kiln__orwin_fill(kiln__orwin_it *w, uint32_t t)
+{
+    kiln__multi_it *m = &w->m;
+    uint32_t lo = KILN__END;
+    for (size_t k = 0; k < m->n; k++) {
+        uint32_t d = kiln__it_advance(m->kids[k], t);
+        if (d < lo) lo = d;
+    }
+    w->have = 0;
+    if (lo == KILN__END) return 0;
+    uint32_t end = lo < KILN__FAR - KILN__WIN ? lo + KILN__WIN : KILN__FAR;
+    memset(w->bits, 0, sizeof w->bits);
+    memset(w->acc, 0, sizeof w->acc);
+    for (size_t k = 0; k < m->n; k++) {
+        kiln__it *kid = m->kids[k];
+        if (kid->next == kiln__term_next) { /* inline steps through the block */
+            kiln__term_it *tk = (kiln__term_it *)kid;
+            for (uint32_t d = kid->doc; d < end; d = kiln__term_next_fast(tk)) {
+                w->acc[d - lo] += kiln__term_score_fast(tk);
+                w->bits[(d - lo) >> 6] |= 1ull << ((d - lo) & 63);
+            }
+            continue;
+        }
+        for (uint32_t d = kid->doc; d < end; d = kiln__it_next(kid)) {
+            w->acc[d - lo] += kid->score(kid);
+            w->bits[(d - lo) >> 6] |= 1ull << ((d - lo) & 63);
+        }
+    }
+    w->wlo = lo;
+    w->wend = end;
+    w->have = 1;
+    return 1;
+}
+
+static uint32_t kiln__orwin_find(kiln__orwin_it *w, uint32_t t)
+{
+    float mc = w->m.base.min_comp;
+    for (;;) {
+        if (w->have && t < w->wend) {
+            uint32_t i = t < w->wlo ? 0 : t - w->wlo, word = i >> 6;
+            uint64_t x = w->bits[word] & (~0ull << (i & 63));
+            for (;;) {
+                while (!x && ++word < KILN__WIN / 64) x = w->bits[word];
+                if (!x) break;
+                uint32_t j = word * 64 + (uint32_t)__builtin_ctzll(x);
+                x &= x - 1;
+                if (mc >= 0 && (float)w->acc[j] <= mc) continue; /* cannot compete */
+                return w->m.base.doc = w->wlo + j;
+            }
+            t = w->wend;
+        }
+        if (!kiln__orwin_fill(w, t)) return w->m.base.doc = KILN__END;
+    }
+}
+
+static uint32_t kiln__orwin_next(kiln__it *it)
+{
+    if (it->doc == KILN__END) return KILN__END;
+    return kiln__orwin_find((kiln__orwin_it *)it, it->doc == KILN__UNSTARTED ? 0 : it->doc + 1);
+}
+
+static uint32_t kiln__orwin_adv(kiln__it *it, uint32_t target)
+{
+    return kiln__orwin_find((kiln__orwin_it *)it, target);
+}
+
+static float kiln__orwin_score(kiln__it *it)
+{
+    kiln__orwin_it *w = (kiln__orwin_it *)it;
+    return (float)w->acc[it->doc - w->wlo];
+}
+
+/* Inside the loaded window: its best score from target on (exact), up to the window's end;
+ * past it, the clauses' block bounds (they all stand at or past the window's end). */
+static float kiln__orwin_bound(kiln__it *it, uint32_t target, uint32_t *end)
+{
+    kiln__orwin_it *w = (kiln__orwin_it *)it;
+    if (!w->have || target >= w->wend) return kiln__or_bound(it, target, end);
+    *end = w->wend - 1;
+    uint32_t i = target < w->wlo ? 0 : target - w->wlo, word = i >> 6;
+    uint64_t x = w->bits[word] & (~0ull << (i & 63));
+    float best = 0;
+    for (;;) {
+        while (!x && ++word < KILN__WIN / 64) x = w->bits[word];
+        if (!x) break;
+        float s = (float)w->acc[word * 64 + (uint32_t)__builtin_ctzll(x)];
+        x &= x - 1;
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+kiln__it *kiln__it_or_window(kiln__it **kids, size_t n)
+{
+    if (n == 1) return kids[0];
+    kiln__orwin_it *w = kiln_xcalloc(1, sizeof *w);
+    kiln__multi_it *m = &w->m;
+    kiln__it_init(&m->base);
+    m->base.free = kiln__multi_free;
+    m->kids = kiln_xmalloc((n + 1) * sizeof *kids);
+    memcpy(m->kids, kids, n * sizeof *kids);
+    m->n = n;
+    m->msm = 1;
+    /* kiln__it_or's order (lowest max score first), which is also the order of the sums */
+    qsort(m->kids, n, sizeof *m->kids, kiln__cmp_max_score);
+    m->base.next = kiln__orwin_next;
+    m->base.advance = kiln__orwin_adv;
+    m->base.score = kiln__orwin_score;
+    m->base.bound = kiln__orwin_bound;
+    double ms = 0;
+    uint64_t cost = 0;
+    for (size_t k = 0; k < n; k++) {
+        ms += m->kids[k]->max_score;
+        cost += m->kids[k]->cost;
+        if (m->kids[k]->cost_class > m->base.cost_class) m->base.cost_class = m->kids[k]->cost_class;
+    }
+    m->base.max_score = (float)ms;
     m->base.cost = cost;
     return &m->base;
 }

@@ -96,6 +96,9 @@ kiln__it *kiln__it_and(kiln__it **kids, size_t n);
 /* OR of children; a doc matches when at least msm children match (msm >= 1); scores add up.
  * With dismax, score = max + tie * (sum - max). */
 kiln__it *kiln__it_or(kiln__it **kids, size_t n, int msm, int dismax, float tie);
+/* The same docs and scores as kiln__it_or(kids, n, 1, 0, 0), computed a window of docs at a
+ * time: for disjunctions of many clauses that match most docs between them (fuzzy terms). */
+kiln__it *kiln__it_or_window(kiln__it **kids, size_t n);
 /* req AND NOT any of excl; score from req. */
 kiln__it *kiln__it_not(kiln__it *req, kiln__it **excl, size_t n);
 /* req, with score += score of opt when opt matches the doc (optional should clauses). */
@@ -110,7 +113,8 @@ typedef int (*kiln__dv_pred)(const kiln_dv *dv, uint32_t doc, const void *arg);
 kiln__it *kiln__it_dv(const kiln_dv *dv, kiln__dv_pred pred, const void *arg, size_t argsz,
                       float score);
 
-/* Phrase over term iterators (owned); offsets are the terms' positions in the query. */
+/* Phrase over term iterators (kiln__it_term, owned: the phrase steps them itself, term_it.h);
+ * offsets are the terms' positions in the query. */
 kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, int slop,
                           kiln__bm25 bm, const uint8_t *norms);
 

@@ -1,7 +1,11 @@
 /* Phrase iterator: a conjunction of term iterators whose positions line up. Exact phrases count
  * every occurrence (Lucene's ExactPhraseMatcher); sloppy phrases add 1/(1 + distance) per match
- * within slop, distance being how far the terms sit from their query offsets. */
+ * within slop, distance being how far the terms sit from their query offsets. The conjunction
+ * is stepped here, inline (term_it.h), not through an AND iterator: with two terms present in
+ * nearly every doc, most docs are turned away on their tfs and norm alone, and the indirect
+ * calls per doc were a third of the query. */
 #include "search/iter.h"
+#include "search/term_it.h"
 
 #include "core/buf.h"
 
@@ -10,8 +14,8 @@
 
 typedef struct kiln__phrase_it {
     kiln__it base;
-    kiln__it *conj;  /* AND of the terms (borrowed views in terms[]) */
-    kiln__it **terms;
+    kiln__it **terms;   /* owned, in query order */
+    kiln__term_it **ct; /* the same, cheapest first: ct[0] leads the conjunction */
     uint32_t *offsets;
     size_t n;
     int slop;
@@ -20,15 +24,15 @@ typedef struct kiln__phrase_it {
     float freq;
     uint32_t **pos;
     uint32_t *npos, *cap;
-    uint32_t *cur; /* merge-walk cursors, one per term */
-    int64_t *starts;              /* exact phrases: candidate starts (pos - offset) */
-    uint32_t starts_cap;
+    kiln__poscur *cur;            /* exact phrases: position cursors, one per term */
     size_t *order;                /* exact phrases: terms by increasing tf in the doc */
-    /* kiln__phrase_need by norm byte, for the min_comp it was computed with (NaN: not yet):
-     * the threshold changes only when the collector's heap does, the per-doc check is then a
-     * lookup instead of a division and a search */
-    float need_comp[256];
+    /* occurrences needed to compete, by norm byte, for min_comp need_for (NaN: not yet) */
+    float need_for;
     uint32_t need[256];
+    /* the lead's docs in block left_blk that can compete at need_for (kiln__phrase_lead_skip) */
+    uint64_t left[2];
+    uint32_t left_blk;
+    float left_for;
 } kiln__phrase_it;
 
 static uint32_t kiln__load_pos(kiln__phrase_it *p, size_t i)
@@ -57,103 +61,153 @@ static uint32_t kiln__nearest(const uint32_t *v, uint32_t n, int64_t x)
     return x - (int64_t)v[lo - 1] <= (int64_t)v[lo] - x ? v[lo - 1] : v[lo];
 }
 
-/* The fewest occurrences the doc needs for its phrase score to beat min_comp (1 when the
- * collector has no threshold yet). BM25 grows with the frequency, so the score of f
- * occurrences beats min_comp iff f * cache > w / (w - min_comp) - 1. */
-static inline uint32_t kiln__phrase_need(kiln__phrase_it *p, uint32_t d)
+/* The fewest occurrences a doc with norm byte nb needs for its phrase score to beat min_comp.
+ * BM25 grows with the frequency, so the score of f occurrences beats min_comp iff
+ * f * cache > w / (w - min_comp) - 1. */
+static uint32_t kiln__phrase_need_of(const kiln__phrase_it *p, uint8_t nb)
 {
-    if (p->base.min_comp < 0 || !p->bm.cache) return 1;
-    uint8_t nb = p->norms ? p->norms[d] : 1;
-    if (p->need_comp[nb] == p->base.min_comp) return p->need[nb];
-    float w = p->bm.weight, c = p->bm.cache[nb];
-    uint32_t f;
-    if (!(w > p->base.min_comp) || !(c > 0))
-        f = UINT32_MAX;
-    else {
-        float x = (w / (w - p->base.min_comp) - 1.0f) / c;
-        f = x < 1 ? 1 : x > 1e9f ? UINT32_MAX : (uint32_t)x;
-        while (f > 1 && w - w / (1.0f + (float)(f - 1) * c) > p->base.min_comp) f--; /* float */
-        while (f != UINT32_MAX && !(w - w / (1.0f + (float)f * c) > p->base.min_comp)) f++;
-    }
-    p->need_comp[nb] = p->base.min_comp;
-    p->need[nb] = f;
+    float w = p->bm.weight, c = p->bm.cache[nb], mc = p->base.min_comp;
+    if (!(w > mc) || !(c > 0)) return UINT32_MAX;
+    float x = (w / (w - mc) - 1.0f) / c;
+    uint32_t f = x < 1 ? 1 : x > 1e9f ? UINT32_MAX : (uint32_t)x;
+    while (f > 1 && w - w / (1.0f + (float)(f - 1) * c) > mc) f--; /* float rounding */
+    while (f != UINT32_MAX && !(w - w / (1.0f + (float)f * c) > mc)) f++;
     return f;
 }
 
-/* Positions below this are matched through a bitmap (products' descriptions have ~60–125
- * tokens, so nearly every doc); longer docs take the merge walk. */
-#define KILN__PHRASE_BITS 512
+/* need[] for the current min_comp (1 everywhere when the collector has no threshold yet or
+ * nothing is scored): the threshold changes only when the collector's heap does, so the
+ * per-doc check is a lookup by norm byte. */
+static void kiln__phrase_need_table(kiln__phrase_it *p)
+{
+    if (p->need_for == p->base.min_comp) return;
+    p->need_for = p->base.min_comp;
+    int none = p->base.min_comp < 0 || !p->bm.cache;
+    for (int nb = 0; nb < 256; nb++) p->need[nb] = none ? 1 : kiln__phrase_need_of(p, (uint8_t)nb);
+}
 
-/* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads (only its
- * positions are decoded first); each other term, rarest first, keeps the candidate starts it
- * lines up with (a merge walk that gallops over long position lists); the walk stops as soon
- * as too few candidates are left to reach `need`. */
+static inline uint32_t kiln__phrase_need(const kiln__phrase_it *p, uint32_t d)
+{
+    return p->need[p->norms ? p->norms[d] : 1];
+}
+
+_Static_assert(KILN__BLOCK <= 128, "the lead's mask holds a block in two words");
+
+/* Pruned exact phrase: a doc of the lead whose tf there is below its need cannot compete
+ * (the phrase occurs at most tf times). In the pruned phase of a phrase of two common terms
+ * that is nearly every doc, turned away at random: the lead's block is sifted into a mask of
+ * the docs left (branch-free: a branch per doc mispredicted a third of the time), once per
+ * block and threshold, before any other term moves. Returns the lead's first doc at or after
+ * its current one that is left, or KILN__END. */
+static uint32_t kiln__phrase_lead_skip(kiln__phrase_it *p)
+{
+    kiln__term_it *lead = p->ct[0];
+    while (lead->base.doc != KILN__END) {
+        if (p->left_blk != lead->blk || !(p->left_for == p->need_for)) {
+            kiln__term_tfs(lead);
+            uint64_t left[2] = {0, 0};
+            for (uint32_t k = 0; k < lead->n; k++) {
+                uint32_t need = kiln__phrase_need(p, lead->docs[k]);
+                left[k >> 6] |= (uint64_t)(lead->tfs[k] >= need) << (k & 63);
+            }
+            p->left[0] = left[0];
+            p->left[1] = left[1];
+            p->left_blk = lead->blk;
+            p->left_for = p->need_for;
+        }
+        uint32_t i = lead->i, word = i >> 6;
+        uint64_t x = p->left[word] & (~0ull << (i & 63));
+        if (!x && word == 0) x = p->left[word = 1];
+        if (x) {
+            lead->i = word * 64 + (uint32_t)__builtin_ctzll(x);
+            return lead->base.doc = lead->docs[lead->i];
+        }
+        lead->i = lead->n - 1;
+        lead->base.doc = lead->docs[lead->i];
+        kiln__term_next_fast(lead); /* the next block */
+    }
+    return KILN__END;
+}
+
+/* kiln__exact_freq of two terms, the common case, without the general loops. */
+static float kiln__exact_freq2(kiln__phrase_it *p, uint32_t need)
+{
+    kiln__term_it *t0 = (kiln__term_it *)p->terms[0], *t1 = (kiln__term_it *)p->terms[1];
+    uint32_t f0 = kiln__term_freq_fast(t0), f1 = kiln__term_freq_fast(t1);
+    int swap = f1 < f0;
+    if ((swap ? f1 : f0) < need) return 0; /* occurs at most min(tf) times */
+    size_t l = swap, o = !swap; /* the lead (fewer occurrences) and the other */
+    kiln__term_it *tl = swap ? t1 : t0, *to = swap ? t0 : t1;
+    kiln__poscur cl, co;
+    uint32_t m = kiln__term_poscur(tl, &cl, &p->pos[l], &p->cap[l]);
+    if (m < need || !kiln__term_poscur(to, &co, &p->pos[o], &p->cap[o])) return 0;
+    int64_t delta = (int64_t)p->offsets[o] - (int64_t)p->offsets[l];
+    uint32_t count = 0, misses = 0, allowed = m - need;
+    for (uint32_t a = 0; a < m; a++) {
+        if (a) kiln__poscur_next(&cl);
+        int64_t want = (int64_t)cl.pos + delta;
+        while ((int64_t)co.pos < want)
+            if (!kiln__poscur_next(&co)) return count >= need ? (float)count : 0;
+        if ((int64_t)co.pos == want)
+            count++;
+        else if (++misses > allowed)
+            return 0;
+    }
+    return count >= need ? (float)count : 0;
+}
+
+/* Exact phrase, Lucene-style: the term with the fewest occurrences in the doc leads; each of
+ * its positions is a candidate start, kept when every other term (rarest first) sits at its
+ * offset from it. Positions are decoded one at a time as the cursors move (they only move
+ * forward, as the starts grow), and the walk stops as soon as too few candidates are left to
+ * reach `need`: in the pruned phase that is usually the first or second candidate. */
 static float kiln__exact_freq(kiln__phrase_it *p, uint32_t need)
 {
+    if (p->n == 2) return kiln__exact_freq2(p, need);
     size_t n = p->n, *order = p->order;
+    uint32_t tf[16], *tfv = n <= 16 ? tf : NULL;
     for (size_t i = 0; i < n; i++) { /* insertion sort by tf: n is a handful */
-        uint32_t tf = kiln__it_term_freq(p->terms[i]);
+        uint32_t x = kiln__term_freq_fast((kiln__term_it *)p->terms[i]);
+        if (tfv) tfv[i] = x;
         size_t k = i;
-        while (k > 0 && kiln__it_term_freq(p->terms[order[k - 1]]) > tf) {
+        while (k > 0 && (tfv ? tfv[order[k - 1]]
+                             : kiln__term_freq_fast((kiln__term_it *)p->terms[order[k - 1]])) > x) {
             order[k] = order[k - 1];
             k--;
         }
         order[k] = i;
     }
     size_t lead = order[0];
-    uint32_t count = kiln__load_pos(p, lead);
-    if (count < need) return 0;
-    if (count > p->starts_cap) {
-        p->starts_cap = count;
-        p->starts = kiln_xrealloc(p->starts, count * sizeof *p->starts);
-    }
-    int64_t *starts = p->starts; /* may be negative: offsets can start past 0 (stop words) */
-    for (uint32_t a = 0; a < count; a++) starts[a] = (int64_t)p->pos[lead][a] - p->offsets[lead];
-    uint32_t kept;
-    for (size_t k = 1; k < n && count >= need; k++) {
+    kiln__poscur *c = p->cur;
+    uint32_t m = kiln__term_poscur((kiln__term_it *)p->terms[lead], &c[lead], &p->pos[lead],
+                                   &p->cap[lead]);
+    if (m < need) return 0;
+    for (size_t k = 1; k < n; k++) {
         size_t i = order[k];
-        uint32_t m = kiln__load_pos(p, i), c = 0;
-        const uint32_t *v = p->pos[i];
-        kept = 0;
-        if (m && v[m - 1] < KILN__PHRASE_BITS) { /* short doc: a bitmap, no branchy walk */
-            /* a fixed-size clear (a few vector stores, not a `rep stos` of a variable count);
-             * positions are sorted, so each word is built in a register and stored once,
-             * instead of a read-modify-write per position */
-            uint64_t bits[KILN__PHRASE_BITS / 64] = {0};
-            uint32_t wi = v[0] >> 6;
-            uint64_t acc = 0;
-            for (uint32_t j = 0; j < m; j++) {
-                uint32_t x = v[j] >> 6;
-                if (x != wi) {
-                    bits[wi] = acc;
-                    acc = 0;
-                    wi = x;
-                }
-                acc |= 1ULL << (v[j] & 63);
+        if (!kiln__term_poscur((kiln__term_it *)p->terms[i], &c[i], &p->pos[i], &p->cap[i]))
+            return 0;
+    }
+    uint32_t count = 0, misses = 0, allowed = m - need;
+    for (uint32_t a = 0; a < m; a++) {
+        if (a && !kiln__poscur_next(&c[lead])) break;
+        /* may be negative: offsets can start past 0 (stop words) */
+        int64_t start = (int64_t)c[lead].pos - p->offsets[lead];
+        int ok = 1;
+        for (size_t k = 1; k < n; k++) {
+            size_t i = order[k];
+            int64_t want = start + p->offsets[i];
+            while ((int64_t)c[i].pos < want)
+                if (!kiln__poscur_next(&c[i])) /* past this term's last position: no later */
+                    return count >= need ? (float)count : 0; /* start can match either */
+            if ((int64_t)c[i].pos != want) {
+                ok = 0;
+                break;
             }
-            bits[wi] = acc;
-            int64_t top = v[m - 1];
-            for (uint32_t a = 0; a < count; a++) {
-                int64_t want = starts[a] + p->offsets[i];
-                if (want >= 0 && want <= top && (bits[want >> 6] >> (want & 63) & 1))
-                    starts[kept++] = starts[a];
-                else if (kept + (count - a - 1) < need)
-                    return 0; /* cannot reach need any more */
-            }
-            count = kept;
-            continue;
         }
-        for (uint32_t a = 0; a < count && c < m; a++) {
-            int64_t want = starts[a] + p->offsets[i];
-            if (v[c] < want) { /* gallop, then step */
-                uint32_t step = 1;
-                while (c + step < m && v[c + step] < want) c += step, step *= 2;
-                while (c < m && v[c] < want) c++;
-            }
-            if (c < m && v[c] == want) starts[kept++] = starts[a];
-            if (kept + (count - a - 1) < need) return 0; /* cannot reach need any more */
-        }
-        count = kept;
+        if (ok)
+            count++;
+        else if (++misses > allowed)
+            return 0; /* cannot reach need any more */
     }
     return count >= need ? (float)count : 0;
 }
@@ -185,39 +239,53 @@ static float kiln__phrase_freq(kiln__phrase_it *p, uint32_t d)
 static int kiln__phrase_cannot_compete(kiln__phrase_it *p, uint32_t d)
 {
     if (p->base.min_comp < 0 || !p->bm.cache) return 0;
-    uint32_t tf = kiln__it_term_freq(p->terms[0]);
+    uint32_t tf = kiln__term_freq_fast((kiln__term_it *)p->terms[0]);
     for (size_t i = 1; p->slop == 0 && i < p->n; i++) {
-        uint32_t x = kiln__it_term_freq(p->terms[i]);
+        uint32_t x = kiln__term_freq_fast((kiln__term_it *)p->terms[i]);
         if (x < tf) tf = x;
     }
     return tf < kiln__phrase_need(p, d);
 }
 
+/* From d, a doc of the lead (ct[0]): the first doc where all terms are and the phrase is. */
 static uint32_t kiln__phrase_match(kiln__phrase_it *p, uint32_t d)
 {
-    while (d != KILN__END) {
-        if (kiln__phrase_cannot_compete(p, d)) {
-            d = kiln__it_next(p->conj);
-            continue;
+    kiln__term_it **ct = p->ct, *lead = ct[0];
+    kiln__phrase_need_table(p);
+    int skip = p->slop == 0 && p->base.min_comp >= 0 && p->bm.cache;
+    for (;;) {
+    align:
+        if (d == KILN__END) return p->base.doc = KILN__END;
+        if (skip && (d = kiln__phrase_lead_skip(p)) == KILN__END) return p->base.doc = d;
+        for (size_t k = 1; k < p->n; k++) {
+            uint32_t dk = kiln__term_advance_fast(ct[k], d);
+            if (dk > d) {
+                d = kiln__term_advance_fast(lead, dk);
+                goto align;
+            }
         }
-        p->freq = kiln__phrase_freq(p, d);
-        if (p->freq > 0) return p->base.doc = d;
-        d = kiln__it_next(p->conj);
+        if (skip) { /* kiln__exact_freq checks the smallest tf against need first */
+            if ((p->freq = kiln__exact_freq(p, kiln__phrase_need(p, d))) > 0)
+                return p->base.doc = d;
+        } else if (!kiln__phrase_cannot_compete(p, d)) {
+            p->freq = kiln__phrase_freq(p, d);
+            if (p->freq > 0) return p->base.doc = d;
+        }
+        d = kiln__term_next_fast(lead);
     }
-    return p->base.doc = KILN__END;
 }
 
 static uint32_t kiln__phrase_next(kiln__it *it)
 {
     kiln__phrase_it *p = (kiln__phrase_it *)it;
     if (it->doc == KILN__END) return KILN__END;
-    return kiln__phrase_match(p, kiln__it_next(p->conj));
+    return kiln__phrase_match(p, kiln__term_next_fast(p->ct[0]));
 }
 
 static uint32_t kiln__phrase_adv(kiln__it *it, uint32_t t)
 {
     kiln__phrase_it *p = (kiln__phrase_it *)it;
-    return kiln__phrase_match(p, kiln__it_advance(p->conj, t));
+    return kiln__phrase_match(p, kiln__term_advance_fast(p->ct[0], t));
 }
 
 static float kiln__phrase_score(kiln__it *it)
@@ -252,15 +320,17 @@ static float kiln__phrase_bound(kiln__it *it, uint32_t target, uint32_t *end)
 static void kiln__phrase_free(kiln__it *it)
 {
     kiln__phrase_it *p = (kiln__phrase_it *)it;
-    kiln__it_free(p->conj);
-    for (size_t i = 0; i < p->n; i++) free(p->pos[i]);
+    for (size_t i = 0; i < p->n; i++) {
+        kiln__it_free(p->terms[i]);
+        free(p->pos[i]);
+    }
     free(p->pos);
     free(p->npos);
     free(p->cap);
     free(p->cur);
-    free(p->starts);
     free(p->order);
     free(p->terms);
+    free(p->ct);
     free(p->offsets);
     free(p);
 }
@@ -289,9 +359,18 @@ kiln__it *kiln__it_phrase(kiln__it **terms, const uint32_t *offsets, size_t n, i
     p->cap = kiln_xcalloc(n, sizeof *p->cap);
     p->cur = kiln_xcalloc(n, sizeof *p->cur);
     p->order = kiln_xcalloc(n, sizeof *p->order);
-    for (int i = 0; i < 256; i++) p->need_comp[i] = __builtin_nanf("");
-    p->conj = kiln__it_and(terms, n); /* owns the term iterators */
-    p->base.cost = p->conj->cost;
+    p->need_for = __builtin_nanf("");
+    p->left_blk = UINT32_MAX;
+    p->ct = kiln_xmalloc(n * sizeof *p->ct);
+    for (size_t i = 0; i < n; i++) { /* by cost (df), insertion: n is a handful */
+        size_t k = i;
+        while (k > 0 && p->ct[k - 1]->base.cost > terms[i]->cost) {
+            p->ct[k] = p->ct[k - 1];
+            k--;
+        }
+        p->ct[k] = (kiln__term_it *)terms[i];
+    }
+    p->base.cost = p->ct[0]->base.cost;
     p->base.max_score = bm.cache ? bm.weight : 0; /* w * freq/(freq + K) < w */
     return &p->base;
 }

@@ -28,11 +28,12 @@ static int ref_freq(int d, const int *ph, int n)
     return f;
 }
 
-static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_opts *o,
-                kiln_search_result *res)
+static void run_slop(kiln_sindex *si, kiln_mapping *m, const char *text, int slop,
+                     kiln_search_opts *o, kiln_search_result *res)
 {
-    char q[128];
-    snprintf(q, sizeof q, "{\"match_phrase\":{\"t\":\"%s\"}}", text);
+    char q[160];
+    snprintf(q, sizeof q, "{\"match_phrase\":{\"t\":{\"query\":\"%s\",\"slop\":%d}}}", text,
+             slop);
     json_t *j = json_loads(q, 0, NULL);
     kiln_dsl_error de;
     kiln_query *query = kiln_dsl_parse(j, "query", &de);
@@ -48,6 +49,12 @@ static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_
     kiln_sindex_reader_release(rd);
     kiln_plan_free(p);
     kiln_query_free(query);
+}
+
+static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_opts *o,
+                kiln_search_result *res)
+{
+    run_slop(si, m, text, 0, o, res);
 }
 
 /* pad: filler tokens ("f", in no phrase) before each doc's LEN tokens, the same number in
@@ -131,5 +138,70 @@ static void test_exact_phrases_long_docs(void)
     exact_phrases(600);
 }
 
+/* Docs of varied length (so the occurrences a doc needs to compete depend on its norm: the
+ * phrase iterator passes over docs whose lead term is too rare in them, then checks the other
+ * terms' tfs, then walks positions only until too few candidates are left) and several
+ * segments; the top k with pruning (totals tracked to 10, then a threshold) must be the
+ * exhaustive top k, hit for hit and score for score, and the total 10 as a lower bound. The
+ * same with slop 1 and 2 (bounded by term 0's tf). */
+static void test_pruned_phrases_varied_norms(void)
+{
+    enum { N = 6000 };
+    kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(NULL, &err);
+    srand(11);
+    static const char *V[] = {"a", "b", "c", "d", "e"};
+    for (int d = 0; d < N; d++) {
+        char text[64 * 2 + 1] = "";
+        int len = 4 + rand() % 60;
+        for (int k = 0; k < len; k++) {
+            int r = rand() % 20; /* a 40%, b 25%, c 20%, d 10%, e 5% */
+            int w = r < 8 ? 0 : r < 13 ? 1 : r < 17 ? 2 : r < 19 ? 3 : 4;
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", V[w]);
+        }
+        char doc[sizeof text + 32];
+        snprintf(doc, sizeof doc, "{\"t\":\"%s\"}", text);
+        json_t *j = json_loads(doc, 0, NULL);
+        CHECK_INT(kiln_sindex_add(si, (uint32_t)d, j, m, NULL, &err), 0);
+        json_decref(j);
+        if (d == 2500 || d == 2600) kiln_sindex_refresh(si, &err); /* a small middle segment */
+    }
+    kiln_sindex_refresh(si, &err);
+    static const char *phrases[] = {"a b", "b a", "a a", "c a", "a b a", "b c d", "a a a a"};
+    static const size_t ks[] = {1, 10, 100};
+    int compared = 0;
+    for (size_t c = 0; c < 3 * (sizeof phrases / sizeof *phrases); c++) {
+        const char *phrase = phrases[c / 3];
+        int slop = (int)(c % 3); /* exact, then sloppy (the conjunction is the same) */
+        kiln_search_opts all = {.k = N, .track_total_hits = -1};
+        kiln_search_result res;
+        run_slop(si, m, phrase, slop, &all, &res);
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+            kiln_search_opts top = {.k = ks[ki], .track_total_hits = 10};
+            kiln_search_result pr;
+            run_slop(si, m, phrase, slop, &top, &pr);
+            size_t want = res.nhits < ks[ki] ? res.nhits : ks[ki];
+            CHECK_INT(pr.nhits, want);
+            int bad = 0;
+            for (size_t h = 0; h < pr.nhits && h < want; h++)
+                bad += pr.hits[h].docnum != res.hits[h].docnum ||
+                       pr.hits[h].score != res.hits[h].score;
+            if (bad)
+                fprintf(stderr, "phrase [%s] slop %d k %zu: %d hits differ\n", phrase, slop, ks[ki],
+                        bad);
+            CHECK_INT(bad, 0);
+            CHECK_INT(pr.total, res.total < 10 ? res.total : 10);
+            CHECK_INT(pr.total_is_lower_bound, res.total > 10);
+            compared += (int)want;
+            kiln_search_result_free(&pr);
+        }
+        kiln_search_result_free(&res);
+    }
+    CHECK(compared > 1500); /* the phrases do match: the comparison is not vacuous */
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
 KT_MAIN(KT_CASE(test_exact_phrases), KT_CASE(test_exact_phrases_across_words),
-        KT_CASE(test_exact_phrases_long_docs))
+        KT_CASE(test_exact_phrases_long_docs), KT_CASE(test_pruned_phrases_varied_norms))
