@@ -5,6 +5,7 @@
  * prefix_length and max_expansions. */
 #include "../test.h"
 #include "test_mapping.h"
+#include "test_query.h"
 
 #include "dsl/query.h"
 #include "search/plan.h"
@@ -69,25 +70,8 @@ static void test_edit_distance(void)
 
 static void search(kiln_sindex *si, kiln_mapping *m, const char *query, kiln_search_result *res)
 {
-    json_t *j = json_loads(query, 0, NULL);
-    CHECK(j != NULL);
-    kiln_dsl_error de;
-    kiln_query *q = kiln_dsl_parse(j, "query", &de);
-    json_decref(j);
-    CHECK(q != NULL);
-    kiln_error err;
-    kiln_plan *p = kiln_plan_build(q, m, NULL, 0, &err);
-    CHECK(p != NULL);
-    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
-    kiln_search_stats *st = kiln_stats_new(p);
-    kiln_stats_gather(p, rd, st);
-    kiln_stats_finish(p, st);
     kiln_search_opts o = {.k = 100, .track_total_hits = -1};
-    CHECK_INT(kiln_search_execute(p, st, rd, NULL, &o, res, &err), 0);
-    kiln_stats_free(st);
-    kiln_sindex_reader_release(rd);
-    kiln_plan_free(p);
-    kiln_query_free(q);
+    CHECK_INT(run_query(si, m, query, &o, res), 0);
 }
 
 /* Documents of one word; "phone" common, its misspellings rare. */

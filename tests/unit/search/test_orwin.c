@@ -6,6 +6,7 @@
  * skip windows, docs that cannot compete are passed over) against the exhaustive top k. */
 #include "../test.h"
 #include "test_mapping.h"
+#include "test_query.h"
 
 #include "dsl/query.h"
 #include "search/plan.h"
@@ -135,22 +136,7 @@ static void test_same_docs_and_scores(void)
 static void run(kiln_sindex *si, kiln_mapping *m, const char *q, kiln_search_opts *o,
                 kiln_search_result *res)
 {
-    json_t *j = json_loads(q, 0, NULL);
-    kiln_dsl_error de;
-    kiln_query *query = kiln_dsl_parse(j, "query", &de);
-    json_decref(j);
-    CHECK(query != NULL);
-    kiln_error err;
-    kiln_plan *p = kiln_plan_build(query, m, NULL, 0, &err);
-    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
-    kiln_search_stats *st = kiln_stats_new(p);
-    kiln_stats_gather(p, rd, st);
-    kiln_stats_finish(p, st);
-    CHECK_INT(kiln_search_execute(p, st, rd, NULL, o, res, &err), 0);
-    kiln_stats_free(st);
-    kiln_sindex_reader_release(rd);
-    kiln_plan_free(p);
-    kiln_query_free(query);
+    CHECK_INT(run_query(si, m, q, o, res), 0);
 }
 
 static void test_pruned_fuzzy_top_k(void)

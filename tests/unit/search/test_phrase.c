@@ -7,6 +7,7 @@
  * phrases across a word boundary) and behind 600 (the merge walk). */
 #include "../test.h"
 #include "test_mapping.h"
+#include "test_query.h"
 
 #include "dsl/query.h"
 #include "search/search.h"
@@ -34,21 +35,7 @@ static void run_slop(kiln_sindex *si, kiln_mapping *m, const char *text, int slo
     char q[160];
     snprintf(q, sizeof q, "{\"match_phrase\":{\"t\":{\"query\":\"%s\",\"slop\":%d}}}", text,
              slop);
-    json_t *j = json_loads(q, 0, NULL);
-    kiln_dsl_error de;
-    kiln_query *query = kiln_dsl_parse(j, "query", &de);
-    json_decref(j);
-    kiln_error err;
-    kiln_plan *p = kiln_plan_build(query, m, NULL, 0, &err);
-    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
-    kiln_search_stats *st = kiln_stats_new(p);
-    kiln_stats_gather(p, rd, st);
-    kiln_stats_finish(p, st);
-    CHECK_INT(kiln_search_execute(p, st, rd, NULL, o, res, &err), 0);
-    kiln_stats_free(st);
-    kiln_sindex_reader_release(rd);
-    kiln_plan_free(p);
-    kiln_query_free(query);
+    CHECK_INT(run_query(si, m, q, o, res), 0);
 }
 
 static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_opts *o,

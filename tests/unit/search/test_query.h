@@ -1,0 +1,37 @@
+/* The search tests' way to run a query given as JSON text through the whole search path
+ * (parse, plan, index-wide statistics, execute) on a search index's current reader. */
+#ifndef KILN_TEST_QUERY_H
+#define KILN_TEST_QUERY_H
+
+#include "dsl/query.h"
+#include "search/plan.h"
+
+#include <jansson.h>
+
+/* 0, or -1 if the query does not parse or plan, else what kiln_search_execute returned. */
+static inline int run_query(kiln_sindex *si, kiln_mapping *m, const char *json,
+                            kiln_search_opts *o, kiln_search_result *res)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    kiln_dsl_error de;
+    kiln_query *q = j ? kiln_dsl_parse(j, "query", &de) : NULL;
+    json_decref(j);
+    kiln_error err;
+    kiln_plan *p = q ? kiln_plan_build(q, m, NULL, 0, &err) : NULL;
+    if (!p) {
+        kiln_query_free(q);
+        return -1;
+    }
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    kiln_search_stats *st = kiln_stats_new(p);
+    kiln_stats_gather(p, rd, st);
+    kiln_stats_finish(p, st);
+    int rc = kiln_search_execute(p, st, rd, NULL, o, res, &err);
+    kiln_stats_free(st);
+    kiln_sindex_reader_release(rd);
+    kiln_plan_free(p);
+    kiln_query_free(q);
+    return rc;
+}
+
+#endif
