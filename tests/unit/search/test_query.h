@@ -3,6 +3,7 @@
 #ifndef KILN_TEST_QUERY_H
 #define KILN_TEST_QUERY_H
 
+#include "../test.h"
 #include "dsl/query.h"
 #include "search/plan.h"
 
@@ -32,6 +33,25 @@ static inline int run_query(kiln_sindex *si, kiln_mapping *m, const char *json,
     kiln_plan_free(p);
     kiln_query_free(q);
     return rc;
+}
+
+/* A pruned top k (totals tracked to 10) against the exhaustive result of the same query: the
+ * same first k hits, docs and scores bit for bit, and the total capped at 10 with its relation.
+ * Returns how many hits differ (0 when they agree), for the caller's message; the checks count
+ * in the test's failures either way. */
+static inline int check_pruned_top(const kiln_search_result *pr, const kiln_search_result *full,
+                                   size_t k)
+{
+    size_t want = full->nhits < k ? full->nhits : k;
+    CHECK_INT(pr->nhits, want);
+    int bad = 0;
+    for (size_t h = 0; h < pr->nhits && h < want; h++)
+        bad += pr->hits[h].docnum != full->hits[h].docnum ||
+               pr->hits[h].score != full->hits[h].score;
+    CHECK_INT(bad, 0);
+    CHECK_INT(pr->total, full->total < 10 ? full->total : 10);
+    CHECK_INT(pr->total_is_lower_bound, full->total > 10);
+    return bad;
 }
 
 #endif
