@@ -1,8 +1,9 @@
-/* The clock every in-process bench reads. Thread CPU time by default: the machine is shared,
- * and time spent descheduled is not the code's. */
+/* The clock every in-process bench reads, and the calling thread's page faults. Thread CPU time
+ * by default: the machine is shared, and time spent descheduled is not the code's. */
 #ifndef KILN_BENCH_CLOCK_H
 #define KILN_BENCH_CLOCK_H
 
+#include <sys/resource.h>
 #include <time.h>
 
 static inline double kiln__clock(clockid_t id)
@@ -15,6 +16,14 @@ static inline double kiln__clock(clockid_t id)
 static inline double kiln__cpu_s(void)
 {
     return kiln__clock(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Minor page faults of the calling thread so far (first touches of fresh memory). */
+static inline long kiln__thread_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_minflt;
 }
 
 #endif

@@ -18,25 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include "../bench_clock.h"
-
-#define KILN__KW ",\"fields\":{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}"
-static const char *const kiln__dynamic_products =
-    "{\"properties\":{\"name\":{\"type\":\"text\"" KILN__KW "},"
-    "\"description\":{\"type\":\"text\"" KILN__KW "},\"category\":{\"type\":\"text\"" KILN__KW "},"
-    "\"brand\":{\"type\":\"text\"" KILN__KW "},\"price\":{\"type\":\"float\"},"
-    "\"rating\":{\"type\":\"float\"},\"stock\":{\"type\":\"long\"},"
-    "\"tags\":{\"type\":\"text\"" KILN__KW "},\"created_at\":{\"type\":\"date\"},"
-    "\"attributes\":{\"properties\":{\"color\":{\"type\":\"text\"" KILN__KW "},"
-    "\"size\":{\"type\":\"text\"" KILN__KW "}}}}}";
-
-static long kiln__minflt(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return ru.ru_minflt;
-}
+#include "../bench_products.h"
 
 int main(int argc, char **argv)
 {
@@ -59,7 +42,7 @@ int main(int argc, char **argv)
         }
     }
     kiln_error err;
-    json_t *mj = json_loads(kiln__dynamic_products, 0, NULL);
+    json_t *mj = json_loads(kiln__products_mapping, 0, NULL);
     kiln_mapping *m = kiln_mapping_new(mj, &err);
     json_decref(mj);
     kiln_analysis_registry *ar = kiln_analysis_registry_new(NULL, &err);
@@ -107,22 +90,22 @@ int main(int argc, char **argv)
                 return 1;
             }
         double c1 = kiln__cpu_s();
-        long f1 = kiln__minflt();
+        long f1 = kiln__thread_faults();
         for (long i = 0; i < k; i++)
             kiln_sindex_prepare(preps[i], &docs[i], m, ar);
         double c2 = kiln__cpu_s();
-        long f2 = kiln__minflt();
+        long f2 = kiln__thread_faults();
         for (long i = 0; i < k; i++)
             if (kiln_sindex_add_prepared(si, (uint32_t)(base + i), preps[i], &err)) {
                 fprintf(stderr, "doc %ld: %s\n", base + i, err.reason);
                 return 1;
             }
         double c3 = kiln__cpu_s();
-        long f3 = kiln__minflt();
+        long f3 = kiln__thread_faults();
         kiln_sindex_freeze(si);
         kiln_sindex_publish(si, &err);
         double c4 = kiln__cpu_s();
-        long f4 = kiln__minflt();
+        long f4 = kiln__thread_faults();
         f_prep += f2 - f1;
         f_add += f3 - f2;
         f_seal += f4 - f3;

@@ -12,21 +12,12 @@
 #include "search/sindex.h"
 
 #include "../bench_clock.h"
+#include "../bench_products.h"
 #include "core/fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-
-#define KW "{\"type\":\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\",\"ignore_above\":256}}}"
-
-static long kiln__faults(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_THREAD, &ru);
-    return ru.ru_minflt;
-}
 
 int main(int argc, char **argv)
 {
@@ -37,13 +28,7 @@ int main(int argc, char **argv)
     uint32_t n = argc > 3 ? (uint32_t)atoi(argv[3]) : 200000;
     uint32_t chunk = argc > 4 ? (uint32_t)atoi(argv[4]) : 30000;
     uint32_t flush = argc > 5 ? (uint32_t)atoi(argv[5]) : 10;
-    /* what dynamic mapping makes of a product */
-    json_t *mj = json_loads(
-        "{\"properties\":{\"name\":" KW ",\"description\":" KW ",\"category\":" KW
-        ",\"brand\":" KW ",\"tags\":" KW ",\"price\":{\"type\":\"float\"},\"rating\":{\"type\":"
-        "\"float\"},\"stock\":{\"type\":\"long\"},\"created_at\":{\"type\":\"date\"},"
-        "\"attributes\":{\"properties\":{\"color\":" KW ",\"size\":" KW "}}}}",
-        0, NULL);
+    json_t *mj = json_loads(kiln__products_mapping, 0, NULL);
     kiln_error err;
     kiln_mapping *m = kiln_mapping_new(mj, &err);
     json_decref(mj);
@@ -71,20 +56,20 @@ int main(int argc, char **argv)
         for (uint32_t end = at + chunk < count ? at + chunk : count; at < end; at++)
             kiln_sindex_add(si, at, docs[at], m, NULL, &err);
         double t1 = kiln__cpu_s();
-        long f1 = kiln__faults();
+        long f1 = kiln__thread_faults();
         kiln_sindex_freeze(si);
         kiln_sindex_publish(si, &err);
         double t2 = kiln__cpu_s();
-        long f2 = kiln__faults();
+        long f2 = kiln__thread_faults();
         while (kiln_sindex_merge_step(si) > 0)
             merges++;
         double t3 = kiln__cpu_s();
-        long f3 = kiln__faults();
+        long f3 = kiln__thread_faults();
         if ((c + 1) % flush == 0 || at == count) kiln_sindex_commit_sealed(si, &err);
         double t4 = kiln__cpu_s();
         f_seal += f2 - f1;
         f_merge += f3 - f2;
-        f_commit += kiln__faults() - f3;
+        f_commit += kiln__thread_faults() - f3;
         t_add += t1 - t0;
         t_seal += t2 - t1;
         t_merge += t3 - t2;

@@ -16,7 +16,7 @@ void kiln_idmap_dispose(kiln_idmap *m)
 {
     free(m->slots);
     free(m->entries);
-    free(m->blob);
+    kiln_buf_free(&m->ids);
     memset(m, 0, sizeof *m);
 }
 
@@ -37,7 +37,8 @@ static uint64_t *kiln__idmap_find(const kiln_idmap *m, const char *id, size_t id
         if (!s) return &m->slots[i];
         if ((uint32_t)(s >> 32) != tag) continue;
         const kiln_idmap_entry *e = &m->entries[(uint32_t)s - 1];
-        if (e->idlen == idlen && memcmp(m->blob + e->id_off, id, idlen) == 0) return &m->slots[i];
+        if (e->idlen == idlen && memcmp(m->ids.data + e->id_off, id, idlen) == 0)
+            return &m->slots[i];
     }
 }
 
@@ -75,21 +76,13 @@ kiln_idmap_entry *kiln_idmap_upsert(kiln_idmap *m, const char *id, size_t idlen,
         m->entries_cap = m->entries_cap ? m->entries_cap * 2 : 1024;
         m->entries = kiln_xrealloc(m->entries, m->entries_cap * sizeof *m->entries);
     }
-    if (m->blob_len + idlen > m->blob_cap) {
-        size_t cap = m->blob_cap ? m->blob_cap : 16384;
-        while (cap < m->blob_len + idlen)
-            cap *= 2;
-        m->blob = kiln_xrealloc(m->blob, cap);
-        m->blob_cap = cap;
-    }
     kiln_idmap_entry *e = &m->entries[m->count];
-    e->id_off = m->blob_len;
+    e->id_off = m->ids.len;
     e->idlen = (uint32_t)idlen;
     e->docnum = KILN_DOCNUM_NONE;
     e->seq_no = -1;
     e->version = 0;
-    if (idlen) memcpy(m->blob + m->blob_len, id, idlen);
-    m->blob_len += idlen;
+    kiln_buf_append(&m->ids, id, idlen);
     *slot = (uint64_t)tag << 32 | (uint64_t)(m->count + 1);
     m->count++;
     return e;
@@ -108,5 +101,5 @@ kiln_idmap_entry *kiln_idmap_put(kiln_idmap *m, const char *id, size_t idlen, ui
 
 const char *kiln_idmap_id(const kiln_idmap *m, const kiln_idmap_entry *e)
 {
-    return m->blob + e->id_off;
+    return m->ids.data + e->id_off;
 }

@@ -3,10 +3,12 @@
  * million documents), and an ingest looks up each new one, so it is laid out for that:
  * a table of 8-byte slots (32 bits of the hash, entry number), linear probing, whose misses
  * (the common case: a new _id) mostly end without touching anything else; entries appended
- * in an array; the _id bytes in one growing blob, not an allocation each. Not thread-safe (the
- * shard's lock guards it). */
+ * in an array; the _id bytes back to back in one buffer, not an allocation each. Not
+ * thread-safe (the shard's lock guards it). */
 #ifndef KILN_IDMAP_H
 #define KILN_IDMAP_H
+
+#include "core/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +16,7 @@
 #define KILN_DOCNUM_NONE UINT32_MAX
 
 typedef struct kiln_idmap_entry {
-    uint64_t id_off;   /* the _id's bytes in the map's blob */
+    uint64_t id_off;   /* where the _id's bytes start in the map's `ids` */
     uint32_t idlen;
     uint32_t docnum;   /* KILN_DOCNUM_NONE: deleted (tombstone keeps seq_no and version) */
     int64_t seq_no;
@@ -26,8 +28,7 @@ typedef struct kiln_idmap {
     size_t cap;        /* power of two */
     kiln_idmap_entry *entries;
     size_t count, entries_cap;
-    char *blob;        /* every _id, back to back */
-    size_t blob_len, blob_cap;
+    kiln_buf ids;      /* every _id, back to back */
 } kiln_idmap;
 
 void kiln_idmap_init(kiln_idmap *m);

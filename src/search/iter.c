@@ -488,14 +488,21 @@ static void kiln__multi_free(kiln__it *it)
     free(m);
 }
 
-static kiln__multi_it *kiln__multi_new(kiln__it **kids, size_t n)
+/* m zeroed; it takes the kids (an iterator that embeds a multi_it at its start, as the windowed
+ * OR does, shares kiln__multi_free) */
+static void kiln__multi_init(kiln__multi_it *m, kiln__it **kids, size_t n)
 {
-    kiln__multi_it *m = kiln_xcalloc(1, sizeof *m);
     kiln__it_init(&m->base);
     m->base.free = kiln__multi_free;
     m->kids = kiln_xmalloc((n + 1) * sizeof *kids);
     memcpy(m->kids, kids, n * sizeof *kids);
     m->n = n;
+}
+
+static kiln__multi_it *kiln__multi_new(kiln__it **kids, size_t n)
+{
+    kiln__multi_it *m = kiln_xcalloc(1, sizeof *m);
+    kiln__multi_init(m, kids, n);
     return m;
 }
 
@@ -862,11 +869,7 @@ kiln__it *kiln__it_or_window(kiln__it **kids, size_t n)
     if (n == 1) return kids[0];
     kiln__orwin_it *w = kiln_xcalloc(1, sizeof *w);
     kiln__multi_it *m = &w->m;
-    kiln__it_init(&m->base);
-    m->base.free = kiln__multi_free;
-    m->kids = kiln_xmalloc((n + 1) * sizeof *kids);
-    memcpy(m->kids, kids, n * sizeof *kids);
-    m->n = n;
+    kiln__multi_init(m, kids, n);
     m->msm = 1;
     /* kiln__it_or's order (lowest max score first), which is also the order of the sums */
     qsort(m->kids, n, sizeof *m->kids, kiln__cmp_max_score);

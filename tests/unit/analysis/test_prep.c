@@ -9,6 +9,7 @@
 #include "search/prep.h"
 #include "search/sindex.h"
 #include "../test.h"
+#include "../search/test_mapping.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -16,16 +17,6 @@
 #include <string.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-
-static kiln_mapping *mapping(const char *js)
-{
-    json_t *j = json_loads(js, 0, NULL);
-    kiln_error err;
-    kiln_mapping *m = kiln_mapping_new(j, &err);
-    json_decref(j);
-    if (!m) KT_FAIL("bad mapping %s", js);
-    return m;
-}
 
 static kiln_analysis_registry *registry(const char *js)
 {

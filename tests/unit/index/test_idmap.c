@@ -61,6 +61,14 @@ static void test_upsert_updates_and_tombstones(void)
     kiln_idmap_dispose(&m);
 }
 
+/* 'x' then i in two bytes: ids whose 2-byte prefixes are shared by 256 of them. */
+static void three_byte_id(char *id, int i)
+{
+    id[0] = 'x';
+    id[1] = (char)(i >> 8);
+    id[2] = (char)(i & 255);
+}
+
 /* Ids of one length differing only in their last bytes, and ids that are byte-wise prefixes of
  * each other: found exactly, never each other. */
 static void test_similar_ids_stay_apart(void)
@@ -69,17 +77,13 @@ static void test_similar_ids_stay_apart(void)
     kiln_idmap_init(&m);
     char id[8];
     for (int i = 0; i < 65536; i++) {
-        id[0] = 'x';
-        id[1] = (char)(i >> 8);
-        id[2] = (char)(i & 255);
+        three_byte_id(id, i);
         kiln_idmap_put(&m, id, 3, (uint32_t)i, 0, 1);
         kiln_idmap_put(&m, id, 2, (uint32_t)i + 100000, 0, 1); /* its 2-byte prefix */
     }
     int bad = 0;
     for (int i = 0; i < 65536; i++) {
-        id[0] = 'x';
-        id[1] = (char)(i >> 8);
-        id[2] = (char)(i & 255);
+        three_byte_id(id, i);
         kiln_idmap_entry *e = kiln_idmap_get(&m, id, 3);
         if (!e || e->docnum != (uint32_t)i) bad++;
         e = kiln_idmap_get(&m, id, 2);

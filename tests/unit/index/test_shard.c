@@ -86,6 +86,13 @@ static void test_versions_and_results(void)
     kiln_fs_remove_tree(dir, NULL);
 }
 
+/* The crash tests' document i: id "doc<i>" (id[32]) and a padded source (src[128]). */
+static void crash_doc(char *id, char *src, int i)
+{
+    snprintf(id, 32, "doc%d", i);
+    snprintf(src, 128, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+}
+
 /* Writes the test's documents and deletes, then dies without closing (no final flush). */
 static void crash_writer(const char *dir)
 {
@@ -94,8 +101,7 @@ static void crash_writer(const char *dir)
     kiln_result r;
     char id[32], src[128];
     for (int i = 0; i < 500; i++) {
-        snprintf(id, sizeof id, "doc%d", i);
-        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        crash_doc(id, src, i);
         if (put(s, id, src, &m, &r)) _exit(3);
     }
     kiln_error err;
@@ -109,23 +115,30 @@ static void crash_writer(const char *dir)
     _exit(0); /* like kill -9 after the acknowledgements: nothing is flushed or closed */
 }
 
+/* Runs writer (which ends with _exit, as a kill -9 would) in a child on a fresh temporary dir;
+ * the child's wait status. */
+static int run_and_die(char *dir, size_t cap, void (*writer)(const char *dir))
+{
+    kiln_test_tmpdir(dir, cap, "shard");
+    pid_t pid = fork();
+    if (pid == 0) writer(dir);
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
 /* Acknowledged writes survive a process death (log replay over several commit points). */
 static void test_recovery(void)
 {
     char dir[256];
-    kiln_test_tmpdir(dir, sizeof dir, "shard");
-    pid_t pid = fork();
-    if (pid == 0) crash_writer(dir);
-    int status;
-    waitpid(pid, &status, 0);
+    int status = run_and_die(dir, sizeof dir, crash_writer);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     kiln_shard *s2 = open_shard(dir, 4096);
     CHECK(s2 != NULL);
     if (!s2) return;
     char id[32], src[128];
     for (int i = 0; i < 500; i++) {
-        snprintf(id, sizeof id, "doc%d", i);
-        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        crash_doc(id, src, i);
         expect_source(s2, id, i % 7 == 0 ? NULL : src);
     }
     kiln_shard_stats st;
@@ -176,15 +189,14 @@ static void crash_writer_background_flush(const char *dir)
     kiln_doc_meta m;
     kiln_result r;
     char id[32], src[128];
-    snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", 1, 40, 1);
-    if (put(s, "doc1", src, &m, &r)) _exit(3);
+    crash_doc(id, src, 1);
+    if (put(s, id, src, &m, &r)) _exit(3);
     pthread_create(&t, NULL, flusher, &f);
     uint64_t lsn = 0;
     kiln_error err;
     kiln_write_opts o = KILN_WRITE_OPTS_INIT;
     for (int i = 0; i < 3000; i++) { /* acknowledged in batches, as _bulk does */
-        snprintf(id, sizeof id, "doc%d", i);
-        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        crash_doc(id, src, i);
         if (kiln_shard_index(s, id, strlen(id), src, strlen(src), NULL, &o, &m, &r, &lsn, &err))
             _exit(3);
         if (i % 7 == 0 && i > 1 && kiln_shard_delete(s, id, strlen(id), &o, &m, &r, &lsn, &err))
@@ -201,11 +213,7 @@ static void crash_writer_background_flush(const char *dir)
 static void test_recovery_background_flush(void)
 {
     char dir[256];
-    kiln_test_tmpdir(dir, sizeof dir, "shard");
-    pid_t pid = fork();
-    if (pid == 0) crash_writer_background_flush(dir);
-    int status;
-    waitpid(pid, &status, 0);
+    int status = run_and_die(dir, sizeof dir, crash_writer_background_flush);
     CHECK(WIFEXITED(status));
     CHECK_INT(WEXITSTATUS(status), 0);
     kiln_shard *s = open_shard(dir, 8192);
@@ -213,8 +221,7 @@ static void test_recovery_background_flush(void)
     if (!s) return;
     char id[32], src[128];
     for (int i = 0; i < 3000; i++) {
-        snprintf(id, sizeof id, "doc%d", i);
-        snprintf(src, sizeof src, "{\"n\": %d, \"pad\": \"%0*d\"}", i, 40, i);
+        crash_doc(id, src, i);
         expect_source(s, id, i % 7 == 0 && i > 1 ? NULL : src);
     }
     kiln_shard_stats st;

@@ -24,6 +24,26 @@ static kiln_mapping *mapping_of(void *ctx)
     return kiln_mapping_ref(the_mapping);
 }
 
+/* A shard in a fresh temporary dir with a search index under the_mapping (mapping_json). */
+static kiln_shard *open_searchable(char *dir, size_t cap, const char *name,
+                                   const char *mapping_json)
+{
+    kiln_test_tmpdir(dir, cap, name);
+    the_mapping = mapping(mapping_json);
+    kiln_error err;
+    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    CHECK(s != NULL);
+    if (s) CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    return s;
+}
+
+static void close_searchable(kiln_shard *s, const char *dir)
+{
+    kiln_shard_close(s);
+    kiln_fs_remove_tree(dir, NULL);
+    kiln_mapping_unref(the_mapping);
+}
+
 static void put(kiln_shard *s, const char *id, const char *src)
 {
     kiln_error err;
@@ -142,13 +162,11 @@ static void *run_maintain(void *arg)
 static void test_writes_during_merge(void)
 {
     char dir[256];
-    kiln_test_tmpdir(dir, sizeof dir, "bgmerge");
-    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"},\"n\":{\"type\":\"long\"}}}");
-    kiln_error err;
-    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
-    CHECK(s != NULL);
+    kiln_shard *s = open_searchable(
+        dir, sizeof dir, "bgmerge",
+        "{\"properties\":{\"t\":{\"type\":\"text\"},\"n\":{\"type\":\"long\"}}}");
     if (!s) return;
-    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    kiln_error err;
     char id[32], src[128];
     for (int seg = 0; seg < 10; seg++) { /* ten segments of 20 docs: the policy wants merges */
         for (int i = 0; i < 20; i++) {
@@ -212,9 +230,7 @@ static void test_writes_during_merge(void)
     CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
     CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
     CHECK(strstr(got, "a04,") == NULL);
-    kiln_shard_close(s);
-    kiln_fs_remove_tree(dir, NULL);
-    kiln_mapping_unref(the_mapping);
+    close_searchable(s, dir);
 }
 
 /* ---- search idle ------------------------------------------------------------------------- */
@@ -233,13 +249,9 @@ static uint64_t refreshes(kiln_shard *s)
 static void test_search_idle(void)
 {
     char dir[256];
-    kiln_test_tmpdir(dir, sizeof dir, "idle");
-    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
-    kiln_error err;
-    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
-    CHECK(s != NULL);
+    kiln_shard *s = open_searchable(dir, sizeof dir, "idle",
+                                    "{\"properties\":{\"t\":{\"type\":\"text\"}}}");
     if (!s) return;
-    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
     char got[8192];
     put(s, "a1", "{\"t\":\"x\"}");
     CHECK_INT(kiln_shard_scheduled_refresh(s, 0, 3600000), 1); /* just opened: not idle */
@@ -276,9 +288,7 @@ static void test_search_idle(void)
     CHECK_INT(kiln_shard_seal_if_over(s, 0), 1);
     CHECK_INT(ids_of_after(s, "{\"match_all\":{}}", got, sizeof got, -1), 5);
     CHECK_INT(ids_of_after(s, "{\"match\":{\"t\":\"y\"}}", got, sizeof got, 0), 100);
-    kiln_shard_close(s);
-    kiln_fs_remove_tree(dir, NULL);
-    kiln_mapping_unref(the_mapping);
+    close_searchable(s, dir);
 }
 
 /* ---- shards in parallel ------------------------------------------------------------------ */
@@ -409,13 +419,10 @@ static void test_parallel_shards(void)
 static void test_paced_merges(void)
 {
     char dir[256];
-    kiln_test_tmpdir(dir, sizeof dir, "bgpaced");
-    the_mapping = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
-    kiln_error err;
-    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
-    CHECK(s != NULL);
+    kiln_shard *s = open_searchable(dir, sizeof dir, "bgpaced",
+                                    "{\"properties\":{\"t\":{\"type\":\"text\"}}}");
     if (!s) return;
-    CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
+    kiln_error err;
     int64_t saved = kiln_sindex_busy_ms;
     kiln_sindex_busy_ms = 300;
     char id[32];
@@ -441,8 +448,7 @@ static void test_paced_merges(void)
     char got[4096];
     CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"paced\"}}", got, sizeof got), 18);
     kiln_sindex_busy_ms = saved;
-    kiln_shard_close(s);
-    kiln_fs_remove_tree(dir, NULL);
+    close_searchable(s, dir);
 }
 
 KT_MAIN(KT_CASE(test_writes_during_merge), KT_CASE(test_search_idle),

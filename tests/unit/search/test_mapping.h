@@ -2,6 +2,7 @@
 #ifndef KILN_TEST_MAPPING_H
 #define KILN_TEST_MAPPING_H
 
+#include "../test.h"
 #include "index/mapping.h"
 
 #include <jansson.h>
@@ -12,6 +13,7 @@ static inline kiln_mapping *mapping(const char *js)
     kiln_error err;
     kiln_mapping *m = kiln_mapping_new(j, &err);
     json_decref(j);
+    if (!m) KT_FAIL("bad mapping %s", js);
     return m;
 }
 

@@ -47,6 +47,19 @@ static void run(kiln_sindex *si, kiln_mapping *m, const char *text, kiln_search_
 /* pad: filler tokens ("f", in no phrase) before each doc's LEN tokens, the same number in
  * every doc so norms stay equal: 0 and 58 keep positions in the bitmap match (58: across its
  * first two words), 600 puts them past it (the merge walk). */
+/* Adds doc d with field t = text (no quotes or backslashes in it). */
+static void add_text(kiln_sindex *si, kiln_mapping *m, uint32_t d, const char *text)
+{
+    size_t n = strlen(text) + 16;
+    char *doc = malloc(n);
+    snprintf(doc, n, "{\"t\":\"%s\"}", text);
+    json_t *j = json_loads(doc, 0, NULL);
+    kiln_error err;
+    CHECK_INT(kiln_sindex_add(si, d, j, m, NULL, &err), 0);
+    json_decref(j);
+    free(doc);
+}
+
 static void exact_phrases(int pad)
 {
     kiln_mapping *m = mapping("{\"properties\":{\"t\":{\"type\":\"text\"}}}");
@@ -63,11 +76,7 @@ static void exact_phrases(int pad)
             snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "",
                      W[toks[d][k]]);
         }
-        char doc[sizeof text + 32];
-        snprintf(doc, sizeof doc, "{\"t\":\"%s\"}", text);
-        json_t *j = json_loads(doc, 0, NULL);
-        CHECK_INT(kiln_sindex_add(si, (uint32_t)d, j, m, NULL, &err), 0);
-        json_decref(j);
+        add_text(si, m, (uint32_t)d, text);
         if (d == 1700) kiln_sindex_refresh(si, &err); /* two segments */
     }
     kiln_sindex_refresh(si, &err);
@@ -147,11 +156,7 @@ static void test_pruned_phrases_varied_norms(void)
             int w = r < 8 ? 0 : r < 13 ? 1 : r < 17 ? 2 : r < 19 ? 3 : 4;
             snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", k ? " " : "", V[w]);
         }
-        char doc[sizeof text + 32];
-        snprintf(doc, sizeof doc, "{\"t\":\"%s\"}", text);
-        json_t *j = json_loads(doc, 0, NULL);
-        CHECK_INT(kiln_sindex_add(si, (uint32_t)d, j, m, NULL, &err), 0);
-        json_decref(j);
+        add_text(si, m, (uint32_t)d, text);
         if (d == 2500 || d == 2600) kiln_sindex_refresh(si, &err); /* a small middle segment */
     }
     kiln_sindex_refresh(si, &err);
