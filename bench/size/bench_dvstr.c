@@ -24,7 +24,7 @@ int main(int argc, char **argv)
     uint32_t n = argc > 2 ? (uint32_t)atoi(argv[2]) : 200000;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     json_t *mj =
-        json_loads("{\"properties\":{\"description\":{\"type\":\"text\"},\"name\":{\"type\":"
+        json_loads("{\"properties\":{\"description\":{\"type\":\"text\",\"store\":true},\"name\":{\"type\":"
                    "\"text\",\"fields\":{\"keyword\":{\"type\":\"keyword\"}}}}}",
                    0, NULL);
     kiln_error err;

@@ -55,6 +55,23 @@ static int kiln__parse_dynamic(json_t *v, kiln_dynamic inherit, kiln_dynamic *ou
 static int kiln__add_props(kiln__fields *fs, kiln_buf *path, json_t *props, kiln_dynamic dyn,
                            int multi, kiln_error *err);
 
+/* 1 for true or "true" (Elasticsearch accepts booleans as strings too). */
+static int kiln__is_true(json_t *v)
+{
+    return json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "true"));
+}
+
+/* "store": a boolean, or "true"/"false". */
+static int kiln__parse_store(json_t *v, int *out, kiln_error *err)
+{
+    *out = kiln__is_true(v);
+    const char *sv = json_is_string(v) ? json_string_value(v) : NULL;
+    if (!v || json_is_boolean(v) || *out || (sv && !strcmp(sv, "false"))) return 0;
+    return kiln_fail(err, KILN_E_MAPPER_PARSING,
+                     "Failed to parse value [%s] as only [true] or [false] are allowed.",
+                     sv ? sv : "a non-boolean");
+}
+
 static int kiln__add_field(kiln__fields *fs, kiln_buf *path, json_t *def, kiln_dynamic dyn,
                            int multi, kiln_error *err)
 {
@@ -111,6 +128,7 @@ static int kiln__add_field(kiln__fields *fs, kiln_buf *path, json_t *def, kiln_d
     }
     f->index = !json_is_false(json_object_get(def, "index"));
     f->doc_values = !json_is_false(json_object_get(def, "doc_values"));
+    if (kiln__parse_store(json_object_get(def, "store"), &f->store, err)) return -1;
     json_t *a = json_object_get(def, "analyzer");
     f->analyzer = json_is_string(a) ? json_string_value(a) : "standard";
     json_t *sa = json_object_get(def, "search_analyzer");
@@ -286,6 +304,14 @@ static int kiln__merge_props(json_t *dst, json_t *src, const char *prefix, kiln_
             return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
                              "mapper [%s%s] cannot be changed from type [%s] to [%s]", prefix, key,
                              ots, nts);
+        /* stored text originals cannot appear or vanish under segments already written */
+        json_t *os = json_object_get(old, "store"), *ns = json_object_get(def, "store");
+        int ostore = kiln__is_true(os), nstore = kiln__is_true(ns);
+        if (ns && ostore != nstore)
+            return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                             "Mapper for [%s%s] conflicts with existing mapper:\n\tCannot update "
+                             "parameter [store] from [%s] to [%s]",
+                             prefix, key, ostore ? "true" : "false", nstore ? "true" : "false");
         json_t *np = json_object_get(def, "properties");
         if (np && json_is_object(np)) {
             json_t *op = json_object_get(old, "properties");

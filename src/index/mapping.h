@@ -44,6 +44,9 @@ typedef struct kiln_field {
     int half_float;
     double scaling_factor; /* scaled_float: values stored as round(v * factor) / factor */
     int doc_values;
+    /* "store": true on a text field keeps its original strings as a column in every segment
+     * (fast UDF reads); by default they are read from _source, as Elasticsearch keeps none */
+    int store;
     kiln_dynamic dynamic; /* objects: inherited unless set */
 } kiln_field;
 

@@ -25,6 +25,7 @@ static uint32_t kiln__mfield(kiln__fields *fs, const kiln__sfield *sf)
     f->indexed = sf->indexed;
     f->has_pos = sf->has_pos;
     f->has_norms = sf->has_norms;
+    f->store = sf->stored;
     f->dv_kind = sf->dv.kind;
     return fs->n++;
 }
@@ -179,6 +180,11 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
     }
     const kiln_dv *dv = &sf->dv;
     kiln__strcur cur = {.dv = dv};
+    f->store |= sf->stored;
+    if (dv->kind == KILN_DV_COUNT && f->dv_kind == KILN_DV_STR) { /* no originals to carry on */
+        f->dv_kind = KILN_DV_COUNT;
+        f->str_blob.len = f->str_n = 0;
+    }
     for (uint32_t d = 0; d < s->ndocs && dv->kind != KILN_DV_NONE; d++) {
         for (uint32_t v = dv->off[d]; v < dv->off[d + 1]; v++) {
             kiln__mdv_push(f, offset + d);
@@ -192,7 +198,14 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
             case KILN_DV_ORD:
                 f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]];
                 break;
+            case KILN_DV_COUNT:
+                f->dv_val.u32[f->dv_n++] = 0;
+                break;
             case KILN_DV_STR: {
+                if (f->dv_kind == KILN_DV_COUNT) {
+                    f->dv_val.u32[f->dv_n++] = 0;
+                    break;
+                }
                 size_t n;
                 const char *sv = kiln__strcur_next(&cur, d, v - dv->off[d], v, &n);
                 uint32_t a = 0, b = (uint32_t)n;

@@ -429,6 +429,66 @@ static int kiln__prep_value(kiln_sindex_prep *p, const kiln_json *doc, const kil
     return 0;
 }
 
+/* ---- text values read back from _source ------------------------------------------------------ */
+
+typedef struct {
+    const char *target; /* the source path */
+    size_t tlen;
+    uint32_t want, seen;
+    char *tmp;
+    size_t tmpsz;
+    const char *s;
+    size_t len;
+    char path[1024];
+} kiln__srcwalk;
+
+/* Visits v at path[0..plen) as kiln__prep_value does; 1 once the wanted leaf is found. */
+static int kiln__src_walk(kiln__srcwalk *w, const kiln_json *doc, const kiln_jnode *v, size_t plen)
+{
+    if (v->type == KILN_JSON_OBJECT) {
+        if (plen && (plen >= w->tlen || memcmp(w->path, w->target, plen) || w->target[plen] != '.'))
+            return 0; /* the target is not under this object */
+        const kiln_jnode *c = kiln_json_child(v);
+        for (uint32_t k = 0; k < v->v.count; k++, c = kiln_json_next(doc, c)) {
+            size_t klen = c->key_len, n = plen;
+            if (plen + klen + 2 > sizeof w->path) continue;
+            if (n) w->path[n++] = '.';
+            memcpy(w->path + n, kiln_json_key(doc, c), klen + 1);
+            if (kiln__src_walk(w, doc, c, n + klen)) return 1;
+            w->path[plen] = 0;
+        }
+        return 0;
+    }
+    if (v->type == KILN_JSON_ARRAY) {
+        const kiln_jnode *e = kiln_json_child(v);
+        for (uint32_t k = 0; k < v->v.count; k++, e = kiln_json_next(doc, e))
+            if (kiln__src_walk(w, doc, e, plen)) return 1;
+        return 0;
+    }
+    if (v->type == KILN_JSON_NULL || plen != w->tlen || memcmp(w->path, w->target, plen)) return 0;
+    kiln__scalar x = kiln__scalar_of_node(doc, v);
+    size_t len;
+    const char *s = kiln__leaf_string(&x, w->tmp, w->tmpsz, &len);
+    if (!s || w->seen++ != w->want) return 0;
+    w->s = s;
+    w->len = len;
+    return 1;
+}
+
+const char *kiln__source_text(const kiln_json *doc, const kiln_field *mf, uint32_t i, char *tmp,
+                              size_t tmpsz, size_t *len)
+{
+    const kiln_jnode *root = kiln_json_root(doc);
+    const char *dot = mf->is_multi_field ? strrchr(mf->path, '.') : NULL;
+    kiln__srcwalk *w = &(kiln__srcwalk){.target = mf->path, .want = i, .tmp = tmp, .tmpsz = tmpsz};
+    w->tlen = dot ? (size_t)(dot - mf->path) : strlen(mf->path);
+    w->path[0] = 0;
+    *len = 0;
+    if (!root || root->type != KILN_JSON_OBJECT || !kiln__src_walk(w, doc, root, 0)) return NULL;
+    *len = w->len;
+    return w->s;
+}
+
 int kiln_sindex_prepare(kiln_sindex_prep *p, const kiln_json *doc, const kiln_mapping *m,
                         const kiln_analysis_registry *ar)
 {

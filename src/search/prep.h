@@ -69,11 +69,18 @@ struct kiln_sindex_prep {
     uint32_t nguess, leaf;
 };
 
-/* The write buffer's term hash: the token's XXH3 mixed with the field id. */
 /* The multi-fields of each mapping field i ("name" -> "name.keyword"): fields
  * multi[multi_at[2i] .. multi_at[2i+1]). multi has m->nfields entries, multi_at 2 * nfields. */
 void kiln__multi_fields(const kiln_mapping *m, uint32_t *multi, uint32_t *multi_at);
 
+/* The i-th value of text field mf in its document's parsed _source, as preparing counted it
+ * (kiln_dv_count of a KILN_DV_COUNT column): the leaves at the field's source path (a
+ * multi-field's is its parent's) in document order, arrays flattened, numbers and booleans
+ * as text (written to tmp). NULL when there is no such value. */
+const char *kiln__source_text(const kiln_json *doc, const kiln_field *mf, uint32_t i, char *tmp,
+                              size_t tmpsz, size_t *len);
+
+/* The write buffer's term hash: the token's XXH3 mixed with the field id. */
 static inline uint32_t kiln__hash_mix(uint64_t h, uint32_t field)
 {
     return (uint32_t)h ^ (field * 0x9E3779B1u);

@@ -453,6 +453,10 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
     case KILN_DV_STR:
         /* strings are numbered in doc order, so value v of the column is string v: no id array */
         if ((sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
+        if (!wf->store) { /* no keyword twin spells them and none were asked for: _source has them */
+            sf->dv.kind = KILN_DV_COUNT;
+            break;
+        }
         if (compress && wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
             kiln__str_compress((const char *)wf->str_blob.p, wf->str_off, wf->str_n,
                                &sf->dv_str_blocks, &sf->dv_str_nblocks, &sf->dv_str_z,
@@ -530,6 +534,7 @@ kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress)
         sf->indexed = wf->indexed;
         sf->has_pos = wf->has_pos;
         sf->has_norms = wf->has_norms;
+        sf->stored = wf->store;
         sf->doc_count = wf->doc_count;
         sf->sum_ttf = wf->sum_ttf;
         size_t tlen = 0; /* in id order, before the sort: term records read sequentially */

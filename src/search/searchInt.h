@@ -290,6 +290,7 @@ typedef struct kiln__sfield {
     int indexed;   /* has terms */
     int has_pos;   /* text: positions */
     int has_norms; /* text: field lengths */
+    int stored;    /* text: the mapping's store: true (originals kept without a keyword twin) */
     uint32_t nterms;    /* sorted by bytes; the dictionary (tdict.c): */
     uint32_t *term_off; /* nterms + 1: term i is bytes [term_off[i], term_off[i+1]) of text */
     uint64_t *tblock_off; /* per block of KILN__TBLOCK terms, its offset in tmeta */
@@ -413,7 +414,10 @@ typedef struct kiln__wfield {
     char *path;
     kiln_field_type type;
     int indexed, has_pos, has_norms;
+    /* text: KILN_DV_STR buffers the originals until the seal keeps them (store, or a keyword
+     * multi-field spelling them), KILN_DV_COUNT only counts values (no candidate to keep them) */
     kiln_dv_kind dv_kind;
+    int store;
     /* per-doc scratch */
     uint32_t cur_doc1, cur_len, next_pos;
     /* norms: one byte per local doc */

@@ -2,11 +2,12 @@
  * arrays of the in-memory segment are laid out as they are in memory, so opening a segment is
  * a checksum pass and pointer fix-ups, no decoding.
  *
- * File "seg-<base>.ksg", format version 4, little-endian, every section aligned to 8 bytes:
+ * File "seg-<base>.ksg", format version 5, little-endian, every section aligned to 8 bytes:
  *
  *   offset  size  field
  *   0       8     magic "KILNSEG1" (the family; the version follows)
- *   8       4     u32 format version (4; any other is refused with an error naming it)
+ *   8       4     u32 format version (5; 4 is read too, any other is refused with an error
+ *                 naming it)
  *   12      4     u32 base (first doc number)
  *   16      4     u32 ndocs (local ids 0..ndocs-1)
  *   20      4     u32 nfields
@@ -19,7 +20,9 @@
  *                 skips, post bytes, pos bytes
  *                 nfields × field:
  *                   u32 path_len | u32 type | u32 flags (1 indexed, 2 positions, 4 norms,
- *                   8 compressed strings) | u32 dv_kind | u32 nterms | u32 doc_count |
+ *                   8 compressed strings, 16 stored: the mapping's store: true) |
+ *                   u32 dv_kind (sindex.h: 0 none, 1 i64, 2 f64, 3 ordinals, 4 text originals,
+ *                   5 text value counts only) | u32 nterms | u32 doc_count |
  *                   u32 dv_off_from | u32 str_from (field index + 1, 0 = none: see below) |
  *                   u64 sum_ttf | u64 text_len | u64 nvalues | u64 nstr | u64 str_raw_len |
  *                   u64 str_zlen | u64 str_nblocks | u64 tmeta_len     (96 bytes)
@@ -65,10 +68,14 @@
 
 #define KILN__SEG_HEADER 64
 #define KILN__FIELD_HEADER 96
-/* 4: term metadata in bit-packed blocks, df=1 terms without postings (3: 40-byte term
+/* 5: text fields without a column of originals (dv_kind 5, value counts only) and the
+ * stored flag 16; a version 4 file is a valid version 5 file, so both are read.
+ * 4: term metadata in bit-packed blocks, df=1 terms without postings (3: 40-byte term
  * records; 2: 48-byte ones, with ttf and the block count) */
-#define KILN__SEG_VERSION 4
+#define KILN__SEG_VERSION 5
+#define KILN__SEG_VERSION_MIN 4
 #define KILN__FLAG_STR_Z 8
+#define KILN__FLAG_STORED 16
 
 /* The file is streamed out section by section, hashed on the way (xxh3's streaming form gives
  * kiln_checksum's value): no copy of the whole segment in a buffer first. Small pieces gather in
@@ -217,7 +224,8 @@ int kiln__segment_write(const kiln_segment *s, const char *dir, kiln_error *err)
         size_t blob = nstr && !zs.z && f->dv_str_off ? f->dv_str_off[nstr] : 0;
         uint32_t h[6] = {f->path ? (uint32_t)strlen(f->path) : 0, (uint32_t)f->type,
                          (uint32_t)((f->indexed ? 1 : 0) | (f->has_pos ? 2 : 0) | (f->norms ? 4 : 0) |
-                                    (zs.z ? KILN__FLAG_STR_Z : 0)),
+                                    (zs.z ? KILN__FLAG_STR_Z : 0) |
+                                    (f->stored ? KILN__FLAG_STORED : 0)),
                          (uint32_t)f->dv.kind, f->nterms, f->doc_count};
         uint64_t h64[8] = {f->sum_ttf, text_len, nvalues,    nstr,
                            blob,       zs.zlen,  zs.nblocks, f->nterms ? f->tmeta_len : 0};
@@ -327,11 +335,12 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
     memcpy(lens, map + 24, 24);
     uint32_t tail[4];
     memcpy(tail, map + 48, 16);
-    if (!memcmp(map, "KILNSEG1", 8) && h[0] != KILN__SEG_VERSION) {
+    if (!memcmp(map, "KILNSEG1", 8) &&
+        (h[0] < KILN__SEG_VERSION_MIN || h[0] > KILN__SEG_VERSION)) {
         kiln_fail(err, KILN_E_IO,
-                  "%s: segment format version %u, this Kiln reads version %u only: delete the "
+                  "%s: segment format version %u, this Kiln reads versions %u to %u: delete the "
                   "index's search directory to rebuild it from the stored documents",
-                  path, h[0], KILN__SEG_VERSION);
+                  path, h[0], KILN__SEG_VERSION_MIN, KILN__SEG_VERSION);
         kiln__segment_unref(s);
         return NULL;
     }
@@ -370,6 +379,8 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
         f->indexed = f32[2] & 1;
         f->has_pos = !!(f32[2] & 2);
         f->has_norms = !!(f32[2] & 4);
+        f->stored = !!(f32[2] & KILN__FLAG_STORED);
+        if (f32[3] > KILN_DV_COUNT) goto corrupt;
         f->dv.kind = (kiln_dv_kind)f32[3];
         f->nterms = f32[4];
         f->doc_count = f32[5];

@@ -119,6 +119,8 @@ typedef enum {
     KILN_DV_F64,  /* double/float */
     KILN_DV_ORD,  /* keyword: ordinals into the segment's sorted dictionary */
     KILN_DV_STR,  /* text: the original string(s) */
+    KILN_DV_COUNT, /* text without a column of originals: value counts only (exists; a UDF
+                      reads the strings from _source) */
 } kiln_dv_kind;
 
 /* A field's doc values in one segment. Plain data: valid while the segment is (reader held).

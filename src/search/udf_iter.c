@@ -1,6 +1,7 @@
 /* WebAssembly UDFs inside searches: the filter iterator (wasm_udf, script query), the scoring
  * wrapper (script_score, function_score), and the document a UDF reads — columnar doc values
- * of the current segment, never _source.
+ * of the current segment, and _source only for text fields kept without a column of originals
+ * (KILN_DV_COUNT: no store: true and no keyword multi-field spelling them).
  *
  * A UDF filter is a two-phase iterator: conjunctions and exclusions ask matches(doc) on the
  * candidates that survived every cheaper clause, so the UDF runs once per candidate. Alone, it
@@ -8,7 +9,9 @@
  * pool); errors stop the search unless the query said on_error: exclude. */
 #include "search/udf_iter.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "index/shard.h"
+#include "search/prep.h"
 #include "udf/udf.h"
 
 #include <math.h>
@@ -21,6 +24,8 @@
 typedef struct {
     kiln_dv dv;
     int index; /* -1: the first value; a path's [i] picks the i-th value of the leaf */
+    const kiln_field *mf; /* KILN_DV_COUNT: the text field, read from _source */
+    char tmp[64];         /* a number or boolean of such a field, as text */
 } kiln__dv_handle;
 
 /* The document is rows[doc->at]: a batch's candidates, or `one` for a single call. */
@@ -29,9 +34,21 @@ typedef struct {
     const uint32_t *rows;
     uint32_t one;
     kiln_shard *shard;
+    const kiln_mapping *m;
     kiln_buf id;
-    uint32_t id_docnum; /* whose _id is in id; UINT32_MAX: none */
+    uint32_t id_docnum;  /* whose _id is in id; UINT32_MAX: none */
+    kiln_buf src;        /* the _source of src_docnum (UINT32_MAX: none), parsed into tape */
+    kiln_json tape;
+    uint32_t src_docnum;
+    int src_ok;
 } kiln__dvdoc;
+
+static void kiln__dvdoc_free(kiln__dvdoc *d)
+{
+    kiln_buf_free(&d->id);
+    kiln_buf_free(&d->src);
+    kiln_json_dispose(&d->tape);
+}
 
 static inline uint32_t kiln__dv_local(const kiln_udf_doc *doc)
 {
@@ -65,13 +82,33 @@ static int kiln__dv_resolve(const kiln_udf_doc *doc, const char *p, size_t n, vo
     kiln__dv_handle *h = kiln_xcalloc(1, sizeof *h);
     h->index = index;
     if (kiln_dv_get(d->s, path, &h->dv)) h->dv.kind = KILN_DV_NONE;
+    if (h->dv.kind == KILN_DV_COUNT && !(h->mf = d->m ? kiln_mapping_field(d->m, path) : NULL))
+        h->dv.kind = KILN_DV_NONE;
     *handle = h;
     return 0;
 }
 
+/* Value i of a text field kept without a column of originals, from the document's _source:
+ * fetched (through the thread's docstore block cache) and parsed once per document. Valid
+ * until another document is read. */
+static const char *kiln__dv_source_text(const kiln_udf_doc *doc, kiln__dv_handle *h, uint32_t i,
+                                        size_t *len)
+{
+    kiln__dvdoc *d = doc->impl;
+    uint32_t docnum = d->s->base + kiln__dv_local(doc);
+    if (d->src_docnum != docnum) {
+        kiln_buf_reset(&d->src);
+        d->src_ok = d->shard && !kiln_shard_doc_at(d->shard, docnum, NULL, NULL, &d->src) &&
+                    !kiln_json_parse(&d->tape, d->src.data, d->src.len);
+        d->src_docnum = docnum;
+    }
+    *len = 0;
+    return d->src_ok ? kiln__source_text(&d->tape, h->mf, i, h->tmp, sizeof h->tmp, len) : NULL;
+}
+
 static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value *out)
 {
-    const kiln__dv_handle *h = handle;
+    kiln__dv_handle *h = handle;
     const kiln_dv *dv = &h->dv;
     uint32_t local = kiln__dv_local(doc);
     uint32_t i = h->index < 0 ? 0 : (uint32_t)h->index;
@@ -93,15 +130,22 @@ static void kiln__dv_value(const kiln_udf_doc *doc, void *handle, kiln_udf_value
         out->str = kiln_dv_str(dv, local, i, &out->len);
         if (out->str) out->kind = KILN_UDF_V_STRING;
         break;
+    case KILN_DV_COUNT:
+        out->str = kiln__dv_source_text(doc, h, i, &out->len);
+        if (out->str) out->kind = KILN_UDF_V_STRING;
+        break;
     default: break;
     }
 }
 
 static const char *kiln__dv_str(const kiln_udf_doc *doc, void *handle, size_t *len)
 {
-    const kiln__dv_handle *h = handle;
+    kiln__dv_handle *h = handle;
+    uint32_t i = h->index < 0 ? 0 : (uint32_t)h->index, local = kiln__dv_local(doc);
+    if (h->dv.kind == KILN_DV_COUNT)
+        return i < kiln_dv_count(&h->dv, local) ? kiln__dv_source_text(doc, h, i, len) : NULL;
     if (h->dv.kind != KILN_DV_ORD && h->dv.kind != KILN_DV_STR) return NULL;
-    return kiln_dv_str(&h->dv, kiln__dv_local(doc), h->index < 0 ? 0 : (uint32_t)h->index, len);
+    return kiln_dv_str(&h->dv, local, i, len);
 }
 
 static int kiln__dv_count(const kiln_udf_doc *doc, void *handle)
@@ -127,12 +171,13 @@ static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
     return d->id.data ? d->id.data : "";
 }
 
-/* Text originals kept in zstd blocks are decoded into the thread's block cache (kiln_dv_str). */
+/* Text originals kept in zstd blocks are decoded into the thread's block cache (kiln_dv_str);
+ * those read from _source live in the document's parsed copy until the next document. */
 static int kiln__dv_str_transient(const kiln_udf_doc *doc, void *handle)
 {
     (void)doc;
     const kiln_dv *dv = &((const kiln__dv_handle *)handle)->dv;
-    return dv->kind == KILN_DV_STR && dv->str_z && !dv->str_ord;
+    return (dv->kind == KILN_DV_STR && dv->str_z && !dv->str_ord) || dv->kind == KILN_DV_COUNT;
 }
 
 static const kiln_udf_doc_ops kiln__dv_ops = {kiln__dv_resolve, kiln__dv_value,    kiln__dv_count,
@@ -230,8 +275,9 @@ static void kiln__udf_ref_init(kiln__udf_ref *u, const kiln_segment *s, kiln__ud
     u->exclude = exclude;
     u->doc.s = s;
     u->doc.shard = rt->shard;
+    u->doc.m = rt->plan->m;
     u->doc.rows = &u->doc.one;
-    u->doc.id_docnum = UINT32_MAX;
+    u->doc.id_docnum = u->doc.src_docnum = UINT32_MAX;
     /* deletes elsewhere in the shard cost this segment nothing: check liveness per doc only
      * when some doc of this segment is deleted */
     u->live = rt->live && !roaring_bitmap_contains_range(rt->live, s->base,
@@ -384,7 +430,7 @@ static float kiln__udf_score(kiln__it *it)
 
 static void kiln__udf_free(kiln__it *it)
 {
-    kiln_buf_free(&((kiln__udf_it *)it)->ref.doc.id);
+    kiln__dvdoc_free(&((kiln__udf_it *)it)->ref.doc);
     free(it);
 }
 
@@ -467,7 +513,7 @@ static void kiln__script_free(kiln__it *it)
 {
     kiln__script_it *s = (kiln__script_it *)it;
     kiln__it_free(s->kid);
-    kiln_buf_free(&s->ref.doc.id);
+    kiln__dvdoc_free(&s->ref.doc);
     free(s);
 }
 

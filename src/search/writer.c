@@ -321,22 +321,26 @@ static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const k
     uint32_t fid = c->si->m_fid[it->mfield];
     if (fid == UINT32_MAX) return;
     kiln__wfield *f = &c->si->fields.v[fid];
-    if (f->dv_kind != it->kind) return; /* both follow the field's type: never differs */
+    /* both follow the field's type: never differ, but for text without a column of originals */
+    if (f->dv_kind != it->kind && !(f->dv_kind == KILN_DV_COUNT && it->kind == KILN_DV_STR)) return;
     kiln__writer *w = c->w;
     const char *s = (const char *)p->text.p + it->v.s.off;
     uint32_t len = it->v.s.len;
     switch (it->kind) {
     case KILN_DV_STR: {
         kiln__touch_field(c, fid);
-        /* original string for doc values */
         kiln__dv_push(f, c->local);
-        KILN__GROW(f->str_off, f->str_n, f->str_cap, f->str_n + 2);
-        if (f->str_n == 0) f->str_off[0] = 0;
-        if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, len);
-        if (len) memcpy(f->str_blob.p + f->str_blob.len, s, len); /* NULL until the first byte */
-        f->str_blob.len += len;
-        f->dv_val.u32[f->dv_n++] = f->str_n;
-        f->str_off[++f->str_n] = f->str_blob.len;
+        uint32_t v = 0;
+        if (f->dv_kind == KILN_DV_STR) { /* the original string, which the seal may keep */
+            KILN__GROW(f->str_off, f->str_n, f->str_cap, f->str_n + 2);
+            if (f->str_n == 0) f->str_off[0] = 0;
+            if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, len);
+            if (len) memcpy(f->str_blob.p + f->str_blob.len, s, len); /* NULL until a byte */
+            f->str_blob.len += len;
+            v = f->str_n;
+            f->str_off[++f->str_n] = f->str_blob.len;
+        }
+        f->dv_val.u32[f->dv_n++] = v;
         if (!f->indexed || !it->ntok) return;
         /* queue the tokens, prefetching their table slots; kiln__resolve looks them up */
         KILN__GROW(w->pend, w->npend, w->pend_cap, it->ntok);
@@ -382,7 +386,20 @@ static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const k
 
 /* ---- mapping cache ------------------------------------------------------------------------- */
 
-static uint32_t kiln__field_id(kiln_sindex *si, const kiln_field *mf)
+/* Whether text field mf has a keyword multi-field, whose ordinals may spell its originals. */
+static int kiln__keyword_twin(const kiln_mapping *m, const kiln_field *mf)
+{
+    size_t plen = strlen(mf->path);
+    for (size_t i = 0; i < m->nfields; i++) {
+        const kiln_field *k = &m->fields[i];
+        if (k->is_multi_field && k->type == KILN_FT_KEYWORD && !strncmp(k->path, mf->path, plen) &&
+            k->path[plen] == '.' && !strchr(k->path + plen + 1, '.'))
+            return 1;
+    }
+    return 0;
+}
+
+static uint32_t kiln__field_id(kiln_sindex *si, const kiln_mapping *m, const kiln_field *mf)
 {
     for (uint32_t i = 0; i < si->fields.n; i++)
         if (!strcmp(si->fields.v[i].path, mf->path)) return i;
@@ -393,7 +410,8 @@ static uint32_t kiln__field_id(kiln_sindex *si, const kiln_field *mf)
     f->type = mf->type;
     switch (mf->type) {
     case KILN_FT_TEXT:
-        f->dv_kind = KILN_DV_STR;
+        f->store = mf->store;
+        f->dv_kind = mf->store || kiln__keyword_twin(m, mf) ? KILN_DV_STR : KILN_DV_COUNT;
         f->indexed = mf->index;
         f->has_pos = f->has_norms = 1;
         break;
@@ -423,7 +441,7 @@ static void kiln__cache_mapping(kiln_sindex *si, const kiln_mapping *m)
     si->m_multi_at = kiln_xrealloc(si->m_multi_at, (n + 1) * 2 * sizeof *si->m_multi_at);
     for (size_t i = 0; i < n; i++)
         si->m_fid[i] =
-            m->fields[i].type == KILN_FT_OBJECT ? UINT32_MAX : kiln__field_id(si, &m->fields[i]);
+            m->fields[i].type == KILN_FT_OBJECT ? UINT32_MAX : kiln__field_id(si, m, &m->fields[i]);
     kiln__multi_fields(m, si->m_multi, si->m_multi_at);
 }
 

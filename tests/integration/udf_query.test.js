@@ -252,3 +252,50 @@ test('a bound text field reads each document\'s own value, compressed originals 
   const r = await k.client.search({ index: 'bodies', body: { size: 0, track_total_hits: true, query: { wasm_udf: { name: 'own_body' } } } });
   assert.equal(r.body.hits.total.value, 600);
 });
+
+test('text fields without a column of originals are read from _source; store: true keeps one', async () => {
+  await k.client.indices.create({
+    index: 'texts',
+    body: { mappings: { properties: {
+      title: { type: 'text' }, // no keyword twin: read from _source
+      code: { type: 'keyword', fields: { text: { type: 'text' } } }, // a text multi-field: its source is "code"
+      notes: { type: 'text', store: true }, // a column of originals
+      items: { properties: { label: { type: 'text' } } },
+    } } },
+  });
+  const docs = [
+    { title: 'alpha', code: 'X1', notes: 'n1', items: [{ label: 'a' }, { label: 'b' }] },
+    { title: 42, code: 'Y2', notes: ['n2', 'n3'], items: [{ label: 'c' }] },
+    { title: ['beta', null, 'gamma'], code: 'Z3' },
+  ];
+  const body = docs.flatMap((d, i) => [{ index: { _index: 'texts', _id: String(i + 1) } }, d]);
+  assert.equal((await k.client.bulk({ body, refresh: true })).body.errors, false);
+  const hits = async (field, target) => (await k.client.search({ index: 'texts', body: { query: {
+    wasm_udf: { name: 'string_distance', params: { field, target, max_distance: 0 } } } } }))
+    .body.hits.hits.map((h) => h._id).sort();
+  const check = async () => {
+    assert.deepEqual(await hits('title', 'alpha'), ['1']);
+    assert.deepEqual(await hits('title', '42'), ['2']); // a number in a text field, as text
+    assert.deepEqual(await hits('title[1]', 'gamma'), ['3']); // null is not a value
+    assert.deepEqual(await hits('code.text', 'Y2'), ['2']);
+    assert.deepEqual(await hits('items[1].label', 'b'), ['1']);
+    assert.deepEqual(await hits('items.label', 'c'), ['2']);
+    assert.deepEqual(await hits('notes[1]', 'n3'), ['2']);
+    assert.deepEqual(await hits('notes', 'n1'), ['1']);
+    // exists still sees every text field's values
+    const ex = await k.client.search({ index: 'texts', body: { query: { exists: { field: 'items.label' } } } });
+    assert.deepEqual(ex.body.hits.hits.map((h) => h._id).sort(), ['1', '2']);
+  };
+  await check(); // refreshed segments in memory
+  await k.client.indices.flush({ index: 'texts' });
+  await check(); // segment files
+  // store cannot be turned on (or off) under existing segments
+  const r = await k.raw('PUT', '/texts/_mapping', JSON.stringify({ properties: { title: { type: 'text', store: true } } }),
+    { 'Content-Type': 'application/json' });
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.body.error.reason, /Cannot update parameter \[store\] from \[false\] to \[true\]/);
+  const bad = await k.raw('PUT', '/texts2', JSON.stringify({ mappings: { properties: { t: { type: 'text', store: 'yes' } } } }),
+    { 'Content-Type': 'application/json' });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal(bad.body.error.type, 'mapper_parsing_exception');
+});

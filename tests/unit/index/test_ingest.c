@@ -64,7 +64,7 @@ static void test_ignore_above_counts_characters(void)
 static void test_jansson_entry_point(void)
 {
     kiln_mapping *m = mapping("{\"properties\":{\"n\":{\"type\":\"long\"},\"d\":{\"type\":"
-                              "\"double\"},\"t\":{\"type\":\"text\"}}}");
+                              "\"double\"},\"t\":{\"type\":\"text\",\"store\":true}}}");
     kiln_sindex *si = kiln_sindex_open(NULL, NULL);
     kiln_error err;
     json_t *doc = json_loads("{\"n\":[3,-9007199254740993],\"d\":0.1,\"t\":\"\\u00e9t\\u00e9\"}",

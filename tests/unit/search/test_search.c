@@ -155,7 +155,7 @@ static void test_single_doc_score(void)
 
 static kiln_sindex *corpus(kiln_mapping **mp)
 {
-    *mp = mapping("{\"properties\":{\"body\":{\"type\":\"text\"},\"tag\":{\"type\":\"keyword\"},"
+    *mp = mapping("{\"properties\":{\"body\":{\"type\":\"text\",\"store\":true},\"tag\":{\"type\":\"keyword\"},"
                   "\"price\":{\"type\":\"double\"},\"qty\":{\"type\":\"long\"},"
                   "\"when\":{\"type\":\"date\"},\"ok\":{\"type\":\"boolean\"},"
                   "\"name\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\"}}},"
