@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential cmake pkg-config clang lld
 libmicrohttpd-dev libjansson-dev libroaring-dev libutf8proc-dev libstemmer-dev
-libzstd-dev libxxhash-dev wabt tcc libtcc-dev"
+libzstd-dev liblz4-dev libxxhash-dev wabt tcc libtcc-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     json_decref(mj);
     char dir[] = "/tmp/kiln-bench-merge-XXXXXX";
     if (!mkdtemp(dir)) return 1;
-    kiln_shard *s = kiln_shard_open(dir, 0, 1ull << 40, &err);
+    kiln_shard *s = kiln_shard_open(dir, 0, 1ull << 40, KILN_ZCODEC_LZ4, &err);
     kiln_shard_search_attach(s, kiln__mapping_of, NULL, NULL, &err);
     long per_seg = d.n / 9, i = 0;
     for (int seg = 0; seg < 9; seg++) { /* 9 segments: the policy wants one merge of 4 */

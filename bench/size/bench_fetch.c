@@ -32,7 +32,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/kiln-bench-fetch-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     kiln_error err;
-    kiln_docstore *ds = kiln_docstore_open(dir, NULL, 0, &err);
+    kiln_docstore *ds = kiln_docstore_open(dir, NULL, 0, KILN_ZCODEC_LZ4, &err);
     char *line = NULL;
     size_t cap = 0, raw = 0;
     uint32_t count = 0;

@@ -68,8 +68,9 @@ async function load(url) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-textreads-'));
   fs.writeFileSync(path.join(tmp, 'r.wat'), WAT);
   execFileSync('wat2wasm', [path.join(tmp, 'r.wat'), '-o', path.join(tmp, 'r.wasm')]);
-  const r = await request(url, 'PUT', '/_udf/read_field/1.0.0?function_name=f', fs.readFileSync(path.join(tmp, 'r.wasm')),
-    { 'Content-Type': 'application/wasm' });
+  const meta = { function_name: 'f', wasm: fs.readFileSync(path.join(tmp, 'r.wasm')).toString('base64'),
+    parameters: [{ name: 'field', type: 'string', required: true }] };
+  const r = await request(url, 'PUT', '/_udf/read_field/1.0.0', JSON.stringify(meta), { 'Content-Type': 'application/json' });
   if (r.status !== 201) throw new Error(`register failed: ${r.text}`);
 }
 
@@ -96,8 +97,12 @@ async function main() {
   await srv.start();
   try {
     await load(srv.url);
-    // a description word matching a few percent of the documents
-    const probe = products({ seed: 42 }).doc(3).description.toLowerCase().split(/\W+/).filter((w) => w.length > 6)[0];
+    // a description word in ~3% of the documents (document frequency over the first 5,000)
+    const g = products({ seed: 42 });
+    const df = new Map();
+    for (let i = 0; i < 5000; i++)
+      for (const w of new Set(g.doc(i).description.toLowerCase().split(/\W+/))) df.set(w, (df.get(w) || 0) + 1);
+    const probe = [...df.entries()].sort((a, b) => Math.abs(a[1] - 150) - Math.abs(b[1] - 150))[0][0];
     const must = { match: { description: probe } };
     for (const [label, m] of [[`scan of ${o.n} documents`, null], [`second phase of match "${probe}"`, must]]) {
       const ms = VARIANTS.map(() => []);

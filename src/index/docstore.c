@@ -37,11 +37,13 @@ typedef struct {
     const uint8_t *blocks; /* nblocks entries of KILN_DOC_BLOCK_ENTRY bytes */
     uint32_t nblocks;
     uint64_t table_pos; /* end of the last frame */
+    kiln_zcodec codec;
 } kiln__docfile;
 
 struct kiln_docstore {
     char dir[1024];
     uint64_t owner; /* names this store's blocks in the per-thread cache */
+    kiln_zcodec codec; /* of the tail's blocks (each file says its own) */
     kiln__docfile *files;
     size_t nfiles;
     kiln_docstore_file *infos; /* mirror of files[].info for kiln_docstore_files */
@@ -123,11 +125,12 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
     uint64_t table_pos, sum;
     memcpy(&table_pos, p + size - KILN_DOC_FOOTER, 8);
     memcpy(&sum, p + size - 16, 8);
-    uint32_t first, count, nblocks;
+    uint32_t first, count, nblocks, codec;
     memcpy(&first, p + 8, 4);
     memcpy(&count, p + 12, 4);
     memcpy(&nblocks, p + 16, 4);
-    *f = (kiln__docfile){info, p, size, NULL, nblocks, table_pos};
+    memcpy(&codec, p + 20, 4);
+    *f = (kiln__docfile){info, p, size, NULL, nblocks, table_pos, (kiln_zcodec)codec};
     const char *why = NULL;
     if (!memcmp(p, "KILNDOC1", 8))
         why = "format 1 (uncompressed), written by an older Kiln; this version reads format 2 "
@@ -136,6 +139,8 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
         why = "bad magic";
     else if (kiln_checksum(p, size - 16) != sum)
         why = "checksum mismatch";
+    else if (codec > KILN_ZCODEC_LZ4)
+        why = "unknown compression codec";
     else if (first != info.first || count != info.count || table_pos < KILN_DOC_HEADER ||
              table_pos + (uint64_t)nblocks * KILN_DOC_BLOCK_ENTRY != size - KILN_DOC_FOOTER)
         why = "header does not match the commit point";
@@ -152,11 +157,12 @@ static int kiln__map_file(kiln_docstore *ds, kiln_docstore_file info, kiln__docf
 }
 
 kiln_docstore *kiln_docstore_open(const char *dir, const kiln_docstore_file *files, size_t n,
-                                  kiln_error *err)
+                                  kiln_zcodec codec, kiln_error *err)
 {
     kiln_docstore *ds = kiln_xcalloc(1, sizeof *ds);
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     ds->owner = kiln_zblock_owner_new();
+    ds->codec = codec;
     pthread_mutex_init(&ds->zmu, NULL);
     pthread_cond_init(&ds->zcv, NULL);
     if (kiln_fs_mkdirs(dir, err)) goto fail;
@@ -237,7 +243,7 @@ int kiln_docstore_compress(kiln_docstore *ds)
     pthread_mutex_unlock(&ds->zmu);
 
     kiln_buf z = KILN_BUF_INIT;
-    kiln_zblock_compress(&z, raw, raw_len);
+    kiln_zblock_compress(&z, raw, raw_len, ds->codec);
     z.data = kiln_xrealloc(z.data, z.len + 1); /* it had room for the worst case: ~3x */
     z.cap = z.len + 1;
 
@@ -356,7 +362,7 @@ static int kiln__tail_get(const kiln_docstore *ds, uint32_t i, kiln_stored_doc *
         raw = (const uint8_t *)ds->tail_data[b].data;
     else {
         raw = kiln_zblock_get(ds->owner, ds->tail_first + e->first, ds->tail_data[b].data,
-                              ds->tail_data[b].len, e->raw_len);
+                              ds->tail_data[b].len, e->raw_len, ds->codec);
     }
     int rc = kiln__record(raw, e->raw_len, i - e->first, out);
     pthread_mutex_unlock(&mds->zmu);
@@ -385,7 +391,7 @@ int kiln_docstore_get(const kiln_docstore *ds, uint32_t docnum, kiln_stored_doc 
     kiln__dblock e = kiln__file_block(f, (uint32_t)b);
     uint64_t end = b + 1 < f->nblocks ? kiln__file_block(f, (uint32_t)b + 1).zoff : f->table_pos;
     const uint8_t *raw = kiln_zblock_get(ds->owner, f->info.first + e.first, f->map + e.zoff,
-                                         end - e.zoff, e.raw_len);
+                                         end - e.zoff, e.raw_len, f->codec);
     return kiln__record(raw, e.raw_len, i - e.first, out);
 }
 
@@ -414,7 +420,7 @@ int kiln_docstore_flush_write(kiln_docstore *ds, const kiln_docstore_flush_job *
     struct iovec *iov = kiln_xmalloc(((size_t)n + 4) * sizeof *iov);
     uint8_t *table = kiln_xmalloc((size_t)n * KILN_DOC_BLOCK_ENTRY + 1);
     uint8_t head[KILN_DOC_HEADER], foot[KILN_DOC_FOOTER];
-    uint32_t h[4] = {j->first, j->count, n, 0};
+    uint32_t h[4] = {j->first, j->count, n, (uint32_t)ds->codec};
     memcpy(head, "KILNDOC2", 8);
     memcpy(head + 8, h, sizeof h);
     iov[0] = (struct iovec){head, sizeof head};

@@ -1,10 +1,10 @@
 /* Stored documents of a shard, by doc number: _id, _source bytes exactly as received, _seq_no,
  * _version, _primary_term.
  *
- * Documents are packed into blocks of ~KILN_DOC_BLOCK raw bytes, each compressed with zstd
- * (zblock.h) once it fills, by whichever thread calls kiln_docstore_compress first (idle _bulk
- * helpers; the writer itself past a small backlog), so the in-memory tail is mostly compressed
- * too;
+ * Documents are packed into blocks of ~KILN_DOC_BLOCK raw bytes, each compressed with the
+ * index's codec (index.codec: LZ4 by default, zstd for best_compression; zblock.h) once it
+ * fills, by whichever thread calls kiln_docstore_compress first (idle _bulk helpers; the writer
+ * itself past a small backlog), so the in-memory tail is mostly compressed too;
  * kiln_docstore_flush writes the tail to an immutable, checksummed file (docs-<first>.kdoc)
  * that is memory-mapped from then on. Reading a document decompresses its block into a small
  * per-thread cache (one block of a few KiB, not the file).
@@ -13,8 +13,10 @@
  *   offset  size          field
  *   0       8             magic "KILNDOC2"
  *   8       4, 4          u32 first_docnum, u32 count
- *   16      4, 4          u32 nblocks, u32 reserved (0)
- *   24      ...           nblocks zstd frames, back to back; frame b holds the records of docs
+ *   16      4, 4          u32 nblocks, u32 codec (0 zstd, 1 LZ4: zblock.h; files written
+ *                         before LZ4 existed hold 0 there)
+ *   24      ...           nblocks compressed blocks (zstd frames or LZ4 blocks), back to back;
+ *                         block b holds the records of docs
  *                         [block b first doc, next block's first doc), each record:
  *                         i64 seq_no | i64 version | i64 primary_term | u32 id_len |
  *                         u32 src_len | id bytes | source bytes
@@ -29,6 +31,7 @@
 #define KILN_DOCSTORE_H
 
 #include "core/error.h"
+#include "index/zblock.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -60,7 +63,7 @@ typedef struct kiln_docstore_file {
 
 /* Opens the files listed (in docnum order) from dir; the tail starts after the last one. */
 kiln_docstore *kiln_docstore_open(const char *dir, const kiln_docstore_file *files, size_t n,
-                                  kiln_error *err);
+                                  kiln_zcodec codec, kiln_error *err);
 void kiln_docstore_close(kiln_docstore *ds);
 /* Appends a document; its docnum must be kiln_docstore_next(ds). Copies id and src. A full
  * block waits for kiln_docstore_compress (or is compressed here once too many wait). */

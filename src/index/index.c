@@ -256,13 +256,31 @@ static kiln_mapping *kiln__mapping_of(void *idx)
     return kiln_index_mapping(idx);
 }
 
+/* index.codec as Elasticsearch names them: LZ4 by default, zstd for best_compression (and
+ * OpenSearch's zstd names). A static setting: fixed at creation. */
+static int kiln__codec_of(json_t *flat, kiln_zcodec *out, kiln_error *err)
+{
+    json_t *v = json_object_get(flat, "index.codec");
+    const char *c = json_is_string(v) ? json_string_value(v) : v ? "" : "default";
+    if (!strcmp(c, "default") || !strcmp(c, "lucene_default"))
+        *out = KILN_ZCODEC_LZ4;
+    else if (!strcmp(c, "best_compression") || !strcmp(c, "zstd") || !strcmp(c, "zstd_no_dict"))
+        *out = KILN_ZCODEC_ZSTD;
+    else
+        return kiln_fail(err, KILN_E_ILLEGAL_ARGUMENT,
+                         "unknown value for [index.codec] must be one of [default, "
+                         "lucene_default, best_compression, zstd, zstd_no_dict] but was: %s",
+                         c);
+    return 0;
+}
+
 static int kiln__open_shards(kiln_index *idx, kiln_error *err)
 {
     idx->shards = kiln_xcalloc(idx->nshards, sizeof *idx->shards);
     for (unsigned i = 0; i < idx->nshards; i++) {
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/%u", idx->dir, i);
-        idx->shards[i] = kiln_shard_open(dir, i, KILN_DEFAULT_FLUSH_BYTES, err);
+        idx->shards[i] = kiln_shard_open(dir, i, KILN_DEFAULT_FLUSH_BYTES, idx->codec, err);
         if (!idx->shards[i]) return -1;
         /* the registry (built-in + custom analyzers) is built before the shards open */
         if (kiln_shard_search_attach(idx->shards[i], kiln__mapping_of, idx, idx->analysis, err))
@@ -354,6 +372,7 @@ kiln_index *kiln_index_create(const char *data_dir, const char *name, json_t *bo
         kiln__setting_int(idx->settings, "index.number_of_replicas", 0, 64, 1, &replicas, err))
         goto fail;
     idx->nshards = (unsigned)shards;
+    if (kiln__codec_of(idx->settings, &idx->codec, err)) goto fail;
     json_object_set_new(idx->settings, "index.uuid", json_string(idx->uuid));
     json_object_set_new(idx->settings, "index.provided_name", json_string(name));
     char buf[32];
@@ -408,7 +427,7 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     idx->settings = json_incref(settings);
     kiln__settings_derive(idx, idx->settings);
     idx->nshards = (unsigned)kiln_index_setting_long(idx, "index.number_of_shards", 1);
-    if (kiln__build_analysis(idx, err)) goto fail;
+    if (kiln__codec_of(idx->settings, &idx->codec, err) || kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
     if (!m) goto fail;
     atomic_store(&idx->mapping, m);

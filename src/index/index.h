@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "index/mapping.h"
 #include "index/shard.h"
+#include "index/zblock.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@ typedef struct kiln_index {
                                     by kiln_index_update_settings, read under settings_lock */
     pthread_rwlock_t settings_lock;
     unsigned nshards;
+    kiln_zcodec codec; /* index.codec: how stored documents are compressed */
     kiln_shard **shards;
     pthread_mutex_t mapping_lock; /* serialises mapping and settings updates and their
                                      persistence (index.json) */

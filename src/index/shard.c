@@ -257,7 +257,7 @@ bad:
 /* ---- open / close ------------------------------------------------------------------------ */
 
 kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_threshold_bytes,
-                            kiln_error *err)
+                            kiln_zcodec codec, kiln_error *err)
 {
     kiln_shard *s = kiln_xcalloc(1, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
@@ -279,7 +279,7 @@ kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_t
     s->commit_gen = c.gen;
     s->next_seq_no = c.next_seq_no;
     snprintf(sub, sizeof sub, "%s/docs", dir);
-    s->ds = kiln_docstore_open(sub, c.files, c.nfiles, err);
+    s->ds = kiln_docstore_open(sub, c.files, c.nfiles, codec, err);
     free(c.files);
     if (!s->ds) goto fail;
     if (kiln_docstore_next(s->ds) != c.next_docnum && c.gen) {

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "index/mapping.h"
+#include "index/zblock.h"
 
 #include <jansson.h>
 #include <roaring/roaring.h>
@@ -53,9 +54,10 @@ typedef struct kiln_shard_stats {
     uint64_t search_idle;  /* 1 if the last scheduled refresh was skipped: search idle */
 } kiln_shard_stats;
 
-/* Opens or creates the shard in dir and recovers it: commit point, then log replay. */
+/* Opens or creates the shard in dir and recovers it: commit point, then log replay. codec
+ * compresses the stored documents written from now on (files say their own). */
 kiln_shard *kiln_shard_open(const char *dir, unsigned shard_id, uint64_t flush_threshold_bytes,
-                            kiln_error *err);
+                            kiln_zcodec codec, kiln_error *err);
 /* Flushes (so the next open replays nothing) and frees. */
 void kiln_shard_close(kiln_shard *s);
 

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
+#include <lz4.h>
 #include <stdlib.h>
 #include <zstd.h>
 
@@ -58,8 +60,17 @@ uint64_t kiln_zblock_owner_new(void)
     return atomic_fetch_add(&kiln__zowner, 1) + 1;
 }
 
-size_t kiln_zblock_compress(kiln_buf *out, const void *src, size_t n)
+size_t kiln_zblock_compress(kiln_buf *out, const void *src, size_t n, kiln_zcodec codec)
 {
+    if (codec == KILN_ZCODEC_LZ4) {
+        if (n > LZ4_MAX_INPUT_SIZE) abort(); /* blocks are a few KiB; one document <= 2 GB */
+        int bound = LZ4_compressBound((int)n);
+        kiln_buf_reserve(out, (size_t)bound);
+        int z = LZ4_compress_default(src, out->data + out->len, (int)n, bound);
+        if (z <= 0) abort(); /* the bound always suffices */
+        out->len += (size_t)z;
+        return (size_t)z;
+    }
     kiln__zthread *t = kiln__zthread_get();
     if (!t->cctx) t->cctx = ZSTD_createCCtx();
     size_t bound = ZSTD_compressBound(n);
@@ -71,7 +82,7 @@ size_t kiln_zblock_compress(kiln_buf *out, const void *src, size_t n)
 }
 
 const uint8_t *kiln_zblock_get(uint64_t owner, uint64_t key, const void *z, size_t zlen,
-                               size_t raw_len)
+                               size_t raw_len, kiln_zcodec codec)
 {
     kiln__zthread *t = kiln__zthread_get();
     kiln__zentry *victim = &t->e[0];
@@ -83,7 +94,7 @@ const uint8_t *kiln_zblock_get(uint64_t owner, uint64_t key, const void *z, size
         }
         if (e->used < victim->used) victim = e;
     }
-    if (!t->dctx) t->dctx = ZSTD_createDCtx();
+    if (!t->dctx && codec == KILN_ZCODEC_ZSTD) t->dctx = ZSTD_createDCtx();
     /* grow for the block; shrink back after an outsized one (a huge document or text value)
      * rather than keep megabytes per thread */
     if (victim->cap < raw_len + 1 || (victim->cap > (1u << 20) && raw_len < (1u << 16))) {
@@ -92,8 +103,14 @@ const uint8_t *kiln_zblock_get(uint64_t owner, uint64_t key, const void *z, size
         victim->buf = kiln_xmalloc(victim->cap);
     }
     victim->owner = 0;
-    size_t got = ZSTD_decompressDCtx(t->dctx, victim->buf, raw_len + 1, z, zlen);
-    if (ZSTD_isError(got) || got != raw_len) return NULL;
+    if (codec == KILN_ZCODEC_LZ4) {
+        if (raw_len > INT_MAX || zlen > INT_MAX) return NULL;
+        int got = LZ4_decompress_safe(z, (char *)victim->buf, (int)zlen, (int)raw_len);
+        if (got < 0 || (size_t)got != raw_len) return NULL;
+    } else {
+        size_t got = ZSTD_decompressDCtx(t->dctx, victim->buf, raw_len + 1, z, zlen);
+        if (ZSTD_isError(got) || got != raw_len) return NULL;
+    }
     victim->owner = owner;
     victim->key = key;
     victim->used = ++t->clock;

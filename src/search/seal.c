@@ -322,7 +322,7 @@ void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
         raw.len = (size_t)(q - (uint8_t *)raw.data) + (off[end] - off[v]);
         raw.data[raw.len] = 0;
         blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};
-        kiln_zblock_compress(&z, raw.data, raw.len);
+        kiln_zblock_compress(&z, raw.data, raw.len, KILN_ZCODEC_ZSTD);
         v = end;
     }
     kiln_buf_free(&raw);

@@ -635,7 +635,8 @@ static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len
     uint32_t nv = (lo < dv->str_nblocks ? blocks[lo].first : dv->off[dv->ndocs]) - b->first;
     uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
     const uint8_t *raw =
-        kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len);
+        kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len,
+                        KILN_ZCODEC_ZSTD);
     *len = 0;
     if (!raw) return NULL; /* memory damage: the file's checksum passed */
     const uint8_t *p = raw, *end = raw + b->raw_len;

@@ -376,3 +376,30 @@ test('index.blocks.*: write, read_only, read_only_allow_delete and read refuse w
   b = await bulk();
   assert.equal(b.body.errors, false);
 });
+
+test('index.codec: default (LZ4) and best_compression (zstd) store documents that survive a restart', async () => {
+  for (const codec of ['default', 'best_compression']) {
+    const index = `codec-${codec.replace('_', '-')}`;
+    await k.client.indices.create({ index, body: { settings: { 'index.codec': codec } } });
+    const s = await k.client.indices.getSettings({ index });
+    assert.equal(s.body[index].settings.index.codec, codec);
+    const body = [];
+    for (let i = 0; i < 300; i++) body.push({ index: { _index: index, _id: String(i) } }, { n: i, text: `document ${i} `.repeat(20) });
+    assert.equal((await k.client.bulk({ body })).body.errors, false);
+    await k.client.indices.flush({ index }); // into a stored-documents file
+  }
+  await k.restart('SIGKILL');
+  for (const codec of ['default', 'best_compression']) {
+    const index = `codec-${codec.replace('_', '-')}`;
+    for (const i of [0, 151, 299]) {
+      const g = await k.client.get({ index, id: String(i) });
+      assert.deepEqual(g.body._source, { n: i, text: `document ${i} `.repeat(20) });
+    }
+  }
+  const e = await expectError(() => k.client.indices.create({ index: 'codec-bad', body: { settings: { 'index.codec': 'snappy' } } }));
+  assert.equal(e.statusCode, 400);
+  assert.equal(e.body.error.type, 'illegal_argument_exception');
+  assert.match(e.body.error.reason, /unknown value for \[index.codec\].*but was: snappy/);
+  const u = await expectError(() => k.client.indices.putSettings({ index: 'codec-default', body: { 'index.codec': 'best_compression' } }));
+  assert.equal(u.statusCode, 400); // a static setting
+});

@@ -10,7 +10,7 @@
 static kiln_shard *open_shard(const char *dir, uint64_t flush_bytes)
 {
     kiln_error err;
-    kiln_shard *s = kiln_shard_open(dir, 0, flush_bytes, &err);
+    kiln_shard *s = kiln_shard_open(dir, 0, flush_bytes, KILN_ZCODEC_LZ4, &err);
     if (!s) fprintf(stderr, "open: %s\n", err.reason);
     return s;
 }

@@ -31,7 +31,7 @@ static kiln_shard *open_searchable(char *dir, size_t cap, const char *name,
     kiln_test_tmpdir(dir, cap, name);
     the_mapping = mapping(mapping_json);
     kiln_error err;
-    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    kiln_shard *s = kiln_shard_open(dir, 0, 1 << 30, KILN_ZCODEC_LZ4, &err);
     CHECK(s != NULL);
     if (s) CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
     return s;
@@ -226,7 +226,7 @@ static void test_writes_during_merge(void)
     /* and after a restart (segments persisted by flush, the rest re-added) */
     CHECK_INT(kiln_shard_flush(s, &err), 0);
     kiln_shard_close(s);
-    s = kiln_shard_open(dir, 0, 1 << 30, &err);
+    s = kiln_shard_open(dir, 0, 1 << 30, KILN_ZCODEC_LZ4, &err);
     CHECK_INT(kiln_shard_search_attach(s, mapping_of, NULL, NULL, &err), 0);
     CHECK_INT(ids_of(s, "{\"match\":{\"t\":\"common\"}}", got, sizeof got), 200 - 20 + 30);
     CHECK(strstr(got, "a04,") == NULL);
@@ -382,7 +382,7 @@ static void test_parallel_shards(void)
     kiln_error err;
     for (int i = 0; i < NSHARDS; i++) {
         kiln_test_tmpdir(dirs[i], sizeof dirs[i], "pshard");
-        shards[i] = kiln_shard_open(dirs[i], (unsigned)i, 1 << 30, &err);
+        shards[i] = kiln_shard_open(dirs[i], (unsigned)i, 1 << 30, KILN_ZCODEC_LZ4, &err);
         kiln_shard_search_attach(shards[i], mapping_of, NULL, NULL, &err);
     }
     char id[32], src[128];
