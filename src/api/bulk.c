@@ -353,6 +353,21 @@ static void kiln__release(kiln__bulk_run *r)
     r->held = NULL;
 }
 
+/* Takes s's write lock. While another request applies under it, prepares the next items of
+ * this one instead of sleeping (the CPU would otherwise idle when the preparers' window is
+ * full); blocks only when there is nothing left to prepare within the window. */
+static void kiln__hold(kiln__bulk_run *r, kiln_shard *s, kiln_json *scratch)
+{
+    while (!kiln_shard_write_try_hold(s)) {
+        size_t c = atomic_load(&r->claim);
+        if (c >= r->n || c >= atomic_load(&r->applied) + KILN__BULK_WINDOW) {
+            kiln_shard_write_hold(s);
+            return;
+        }
+        kiln__claim(r, c, scratch);
+    }
+}
+
 static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scratch)
 {
     kiln_error err;
@@ -365,7 +380,7 @@ static void kiln__apply_item(kiln__bulk_run *r, kiln__item *it, kiln_json *scrat
         kiln_shard *s = it->idx->shards[it->w.shard];
         if (r->held != s || r->held_n >= KILN__HOLD_ITEMS) {
             kiln__release(r);
-            kiln_shard_write_hold(s);
+            kiln__hold(r, s, scratch);
             r->held = s;
             r->held_n = 0;
         }

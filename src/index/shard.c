@@ -432,6 +432,11 @@ void kiln_shard_write_hold(kiln_shard *s)
     pthread_rwlock_wrlock(&s->lock);
 }
 
+int kiln_shard_write_try_hold(kiln_shard *s)
+{
+    return pthread_rwlock_trywrlock(&s->lock) == 0;
+}
+
 void kiln_shard_write_release(kiln_shard *s)
 {
     pthread_rwlock_unlock(&s->lock);

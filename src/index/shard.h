@@ -83,6 +83,8 @@ void kiln_shard_prep_release(kiln_shard *s, struct kiln_sindex_prep *prep);
  * contended lock over for every document costs more than the documents). _held expects it
  * held by kiln_shard_write_hold. Hold it briefly: readers wait meanwhile. */
 void kiln_shard_write_hold(kiln_shard *s);
+/* kiln_shard_write_hold if the lock is free at once: 1 held, 0 busy (not held). */
+int kiln_shard_write_try_hold(kiln_shard *s);
 void kiln_shard_write_release(kiln_shard *s);
 int kiln_shard_index_prepared_held(kiln_shard *s, const char *id, size_t idlen, const char *src,
                                    size_t srclen, const struct kiln_sindex_prep *prep,
