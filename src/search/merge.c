@@ -64,7 +64,8 @@ static const char *kiln__strcur_next(kiln__strcur *c, uint32_t d, uint32_t i, ui
         c->end = k + 1 < dv->str_nblocks ? b[k + 1].first : dv->off[dv->ndocs];
         uint64_t zend = k + 1 < dv->str_nblocks ? b[k + 1].zoff : dv->str_zlen;
         const uint8_t *raw = kiln_zblock_get(dv->str_owner, k, dv->str_z + b[k].zoff,
-                                             zend - b[k].zoff, b[k].raw_len, KILN_ZCODEC_ZSTD);
+                                             zend - b[k].zoff, b[k].raw_len,
+                                             (kiln_zcodec)dv->str_codec);
         c->lens = c->lens_end = raw;
         if (!raw) return kiln_dv_str(dv, d, i, len); /* reports the damage as reads do */
         const uint8_t *p = raw, *end = raw + b[k].raw_len;

@@ -322,7 +322,7 @@ void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
         raw.len = (size_t)(q - (uint8_t *)raw.data) + (off[end] - off[v]);
         raw.data[raw.len] = 0;
         blocks[n++] = (kiln__strblock){z.len, v, (uint32_t)raw.len};
-        kiln_zblock_compress(&z, raw.data, raw.len, KILN_ZCODEC_ZSTD);
+        kiln_zblock_compress(&z, raw.data, raw.len, KILN__STR_CODEC);
         v = end;
     }
     kiln_buf_free(&raw);
@@ -348,6 +348,7 @@ void kiln__sfield_publish_dv(kiln__sfield *sf, uint32_t ndocs)
     sf->dv.str_blocks = sf->dv_str_blocks;
     sf->dv.str_nblocks = sf->dv_str_nblocks;
     sf->dv.str_owner = sf->dv_str_z ? kiln_zblock_owner_new() : 0;
+    sf->dv.str_codec = sf->dv_str_codec;
     sf->dv.str_ord = NULL;
     sf->dv.str_dict = NULL;
     sf->dv.dict = sf;
@@ -458,6 +459,7 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
             break;
         }
         if (compress && wf->str_blob.len >= KILN__STR_COMPRESS_MIN) {
+            sf->dv_str_codec = KILN__STR_CODEC;
             kiln__str_compress((const char *)wf->str_blob.p, wf->str_off, wf->str_n,
                                &sf->dv_str_blocks, &sf->dv_str_nblocks, &sf->dv_str_z,
                                &sf->dv_str_zlen);

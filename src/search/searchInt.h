@@ -2,6 +2,7 @@
 #ifndef KILN_SEARCH_INT_H
 #define KILN_SEARCH_INT_H
 
+#include "index/zblock.h"
 #include "search/sindex.h"
 
 #include <pthread.h>
@@ -266,8 +267,8 @@ static inline int kiln__sterm_pulsed(const kiln__sterm *st)
 #define KILN__TBLOCK 32
 #define KILN__TCOLS 6
 
-/* A block of text originals (KILN_DV_STR) compressed with zstd: values [first, next block's
- * first); its raw bytes are the varint length of each value, then the values. */
+/* A block of text originals (KILN_DV_STR), compressed: values [first, next block's first); its
+ * raw bytes are the varint length of each value, then the values. */
 typedef struct kiln__strblock {
     uint64_t zoff; /* into the field's frames */
     uint32_t first;
@@ -276,8 +277,11 @@ typedef struct kiln__strblock {
 
 #define KILN__STR_BLOCK 8192         /* raw bytes per block of text originals */
 #define KILN__STR_COMPRESS_MIN 65536 /* fields with fewer raw bytes keep them uncompressed */
+/* Their codec: LZ4, as the point of keeping a column of originals (store: true) is reading them
+ * fast (~4x zstd's decompression speed); format 4 files hold zstd blocks. */
+#define KILN__STR_CODEC KILN_ZCODEC_LZ4
 
-/* The zstd blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the three
+/* The compressed blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the three
  * arrays malloc'd (seal.c). Refresh seals keep text originals raw in memory (a refresh every
  * second would otherwise compress every document's strings only for the merge to decompress
  * them moments later); merges and segment files compress them. */
@@ -303,12 +307,14 @@ typedef struct kiln__sfield {
     kiln_dv dv;
     /* owned arrays behind dv. Text originals (KILN_DV_STR): value v of the field (doc d's i-th
      * is v = dv_off[d] + i) is bytes [dv_str_off[v], dv_str_off[v+1]) of dv_blob, or, when
-     * dv_str_z is set, in zstd blocks with their own offsets (no dv_str_off, no raw copy) */
+     * dv_str_z is set, in compressed blocks with their own offsets (no dv_str_off, no raw
+     * copy) */
     uint32_t *dv_off, *dv_ord, *dv_str_off;
     int64_t *dv_i64;
     double *dv_f64;
     char *dv_blob;
-    uint8_t *dv_str_z; /* frames of the blocks, back to back */
+    uint8_t *dv_str_z; /* the compressed blocks, back to back */
+    int dv_str_codec;  /* kiln_zcodec: LZ4 since format 5 (zstd in format 4 files) */
     uint64_t dv_str_zlen;
     kiln__strblock *dv_str_blocks;
     uint32_t dv_str_nblocks;
@@ -529,7 +535,7 @@ uint32_t kiln__writer_term(kiln__writer *w, uint32_t field, const char *s, size_
 /* Merges consecutive segments (docnum order) into one new segment (merge.c). */
 kiln_segment *kiln__merge(kiln_segment *const *segs, size_t n);
 /* Seals the write buffer into a segment (NULL when empty); compress: text originals of at
- * least KILN__STR_COMPRESS_MIN bytes in zstd blocks (merges), else raw (refreshes). */
+ * least KILN__STR_COMPRESS_MIN bytes in compressed blocks (merges), else raw (refreshes). */
 kiln_segment *kiln__seal(kiln__writer *w, kiln__fields *fs, int compress);
 
 #endif

@@ -38,9 +38,10 @@
  *                   when str_from names a keyword field whose ordinals spell the same strings:
  *                     either string offsets into the raw bytes ((nstr+1) × u32) and the raw
  *                     bytes (str_raw_len), or, with flag 8, the block table (str_nblocks ×
- *                     16 bytes: u64 frame offset, u32 first value, u32 raw length) and the
- *                     zstd frames (str_zlen bytes) of blocks of ~8 KiB of values; a block's
- *                     raw bytes are the varint length of each of its values, then the values.
+ *                     16 bytes: u64 block offset, u32 first value, u32 raw length) and the
+ *                     LZ4 blocks (zstd frames in version 4; str_zlen bytes) of ~8 KiB of
+ *                     values; a block's raw bytes are the varint length of each of its
+ *                     values, then the values.
  *                     A refresh seal keeps text originals raw in memory; this writer compresses
  *                     a raw field of KILN__STR_COMPRESS_MIN bytes or more (flag 8), as a merge
  *                     does, so a file holds the same bytes whichever path made its segment
@@ -68,8 +69,8 @@
 
 #define KILN__SEG_HEADER 64
 #define KILN__FIELD_HEADER 96
-/* 5: text fields without a column of originals (dv_kind 5, value counts only) and the
- * stored flag 16; a version 4 file is a valid version 5 file, so both are read.
+/* 5: text fields without a column of originals (dv_kind 5, value counts only), the stored
+ * flag 16, text original blocks in LZ4 instead of zstd; version 4 files are read too.
  * 4: term metadata in bit-packed blocks, df=1 terms without postings (3: 40-byte term
  * records; 2: 48-byte ones, with ttf and the block count) */
 #define KILN__SEG_VERSION 5
@@ -427,6 +428,7 @@ kiln_segment *kiln__segment_open(const char *dir, uint32_t base, kiln_error *err
                 f->dv_str_blocks = (kiln__strblock *)kiln__take(&r, nblocks * sizeof(kiln__strblock));
                 f->dv_str_z = (uint8_t *)kiln__take(&r, zlen);
                 f->dv_str_zlen = zlen;
+                f->dv_str_codec = h[0] >= 5 ? KILN_ZCODEC_LZ4 : KILN_ZCODEC_ZSTD;
                 f->dv_str_nblocks = (uint32_t)nblocks;
                 if (!f->dv_str_blocks || !f->dv_str_z || !kiln__str_blocks_valid(f, nstr))
                     goto corrupt;
@@ -522,7 +524,7 @@ void kiln__segment_stat(const kiln_segment *s, kiln__stat_fn fn, void *ctx)
             kiln__fstr_get(f, nstr, &zs);
             if (zs.z) {
                 fn(ctx, f->path, "dv string block table", zs.nblocks * sizeof(kiln__strblock));
-                fn(ctx, f->path, "dv string bytes (zstd)", zs.zlen);
+                fn(ctx, f->path, "dv string bytes (compressed)", zs.zlen);
             } else {
                 fn(ctx, f->path, "dv string offsets", (nstr + 1) * 4);
                 fn(ctx, f->path, "dv string bytes", f->dv_str_off[nstr]);

@@ -618,7 +618,7 @@ static const uint8_t *kiln__get_vu32_in(const uint8_t *p, const uint8_t *end, ui
     return p;
 }
 
-/* Text original v from its zstd block, through the thread's block cache: the block's raw
+/* Text original v from its compressed block, through the thread's block cache: the block's raw
  * bytes are the varint length of each of its values, then the values (seal.c). */
 static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len)
 {
@@ -636,7 +636,7 @@ static const char *kiln__dv_str_block(const kiln_dv *dv, uint32_t v, size_t *len
     uint64_t zend = lo < dv->str_nblocks ? blocks[lo].zoff : dv->str_zlen;
     const uint8_t *raw =
         kiln_zblock_get(dv->str_owner, lo - 1, dv->str_z + b->zoff, zend - b->zoff, b->raw_len,
-                        KILN_ZCODEC_ZSTD);
+                        (kiln_zcodec)dv->str_codec);
     *len = 0;
     if (!raw) return NULL; /* memory damage: the file's checksum passed */
     const uint8_t *p = raw, *end = raw + b->raw_len;

@@ -126,7 +126,7 @@ typedef enum {
 /* A field's doc values in one segment. Plain data: valid while the segment is (reader held).
  * Values of doc d are [off[d], off[d+1]) in the value array of the kind; numeric and ordinal
  * values are sorted per doc as in ES; strings keep source order. Read text originals only with
- * kiln_dv_str: large fields keep them in zstd blocks (the str_z* members). */
+ * kiln_dv_str: large fields keep them in compressed blocks (the str_z* members). */
 typedef struct kiln_dv {
     kiln_dv_kind kind;
     kiln_field_type type;
@@ -138,11 +138,12 @@ typedef struct kiln_dv {
     const uint32_t *str_off; /* KILN_DV_STR, uncompressed: value v = off[d] + i is raw bytes
                                 [str_off[v], str_off[v+1]) (NULL when compressed) */
     const char *str_blob;    /* the raw bytes, or NULL when compressed: */
-    const uint8_t *str_z;    /* zstd frames of blocks of values */
+    const uint8_t *str_z;    /* compressed blocks of values, back to back */
     uint64_t str_zlen;
     const void *str_blocks;  /* block table (searchInt.h kiln__strblock) */
     uint32_t str_nblocks;
     uint64_t str_owner;      /* names the field's blocks in the per-thread block cache */
+    int str_codec;           /* kiln_zcodec of the blocks: LZ4 (format 5), zstd (format 4) */
     const uint32_t *str_ord; /* or: value v is term str_ord[v] of the keyword field str_dict */
     const void *str_dict;
     const void *dict;        /* KILN_DV_ORD: the term dictionary (see kiln_dv_ord_term) */

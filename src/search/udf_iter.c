@@ -171,7 +171,7 @@ static const char *kiln__dv_doc_id(const kiln_udf_doc *doc, size_t *len)
     return d->id.data ? d->id.data : "";
 }
 
-/* Text originals kept in zstd blocks are decoded into the thread's block cache (kiln_dv_str);
+/* Text originals kept in compressed blocks are decoded into the thread's block cache (kiln_dv_str);
  * those read from _source live in the document's parsed copy until the next document. */
 static int kiln__dv_str_transient(const kiln_udf_doc *doc, void *handle)
 {

@@ -81,7 +81,7 @@ static void on_section(void *ctx, const char *field, const char *section, size_t
 {
     sizes *s = ctx;
     if (!field || strcmp(field, "body")) return;
-    if (!strcmp(section, "dv string bytes (zstd)")) s->z += bytes;
+    if (!strcmp(section, "dv string bytes (compressed)")) s->z += bytes;
     if (!strcmp(section, "dv string bytes")) s->raw += bytes;
 }
 
