@@ -427,7 +427,12 @@ kiln_index *kiln_index_open(const char *dir, kiln_error *err)
     idx->settings = json_incref(settings);
     kiln__settings_derive(idx, idx->settings);
     idx->nshards = (unsigned)kiln_index_setting_long(idx, "index.number_of_shards", 1);
-    if (kiln__codec_of(idx->settings, &idx->codec, err) || kiln__build_analysis(idx, err)) goto fail;
+    kiln_error cerr;
+    if (kiln__codec_of(idx->settings, &idx->codec, &cerr)) { /* accepted unchecked before */
+        KILN_WARN("index", "[%s] %s; using LZ4", idx->name, cerr.reason);
+        idx->codec = KILN_ZCODEC_LZ4;
+    }
+    if (kiln__build_analysis(idx, err)) goto fail;
     kiln_mapping *m = kiln_mapping_new(mappings, err);
     if (!m) goto fail;
     atomic_store(&idx->mapping, m);
