@@ -2,7 +2,8 @@
  * docstore, flushed to a file, then each document is read (as a search's fetch phase does:
  * get + copy of _source) in order and at random ("top-10 fetches" of scattered docs).
  *
- *   bench_fetch FILE [N] [ROUNDS]
+ *   bench_fetch FILE [N] [ROUNDS] [lz4|zstd]      (the codec: index.codec default or
+ *                                                  best_compression; lz4 if omitted)
  *
  * Built against any docstore with the same API, so one source measures before and after. */
 #include "core/buf.h"
@@ -19,11 +20,12 @@
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_fetch FILE [N] [ROUNDS]\n");
+        fprintf(stderr, "usage: bench_fetch FILE [N] [ROUNDS] [lz4|zstd]\n");
         return 2;
     }
     uint32_t n = argc > 2 ? (uint32_t)atoi(argv[2]) : 200000;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    kiln_zcodec codec = argc > 4 && !strcmp(argv[4], "zstd") ? KILN_ZCODEC_ZSTD : KILN_ZCODEC_LZ4;
     FILE *f = fopen(argv[1], "r");
     if (!f) {
         perror(argv[1]);
@@ -32,7 +34,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/kiln-bench-fetch-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     kiln_error err;
-    kiln_docstore *ds = kiln_docstore_open(dir, NULL, 0, KILN_ZCODEC_LZ4, &err);
+    kiln_docstore *ds = kiln_docstore_open(dir, NULL, 0, codec, &err);
     char *line = NULL;
     size_t cap = 0, raw = 0;
     uint32_t count = 0;
