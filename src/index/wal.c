@@ -31,8 +31,12 @@ struct kiln_wal {
     uint64_t written_lsn; /* end of the last appended record */
     kiln_buf pending;     /* appended records not yet written to fd: the last pending.len
                              bytes before written_lsn (one write per many records) */
+    kiln_buf spare;       /* an empty buffer with capacity, swapped in for pending by a drain */
+    int draining;         /* a drain writes its records to fd, without the lock */
+    pthread_cond_t drained_cv;
+    uint64_t file_lsn;    /* everything below has been written to fd */
     uint64_t synced_lsn;  /* everything below is durable */
-    int syncing;          /* one thread is in fdatasync */
+    int syncing;          /* one thread syncs (drains, then fdatasync) */
     int failed;           /* an I/O error happened: the log refuses writes from now on */
     char fail_reason[256];
 };
@@ -150,6 +154,7 @@ kiln_wal *kiln_wal_open(const char *dir, uint64_t min_gen, kiln_wal_replay_fn fn
     snprintf(w->dir, sizeof w->dir, "%s", dir);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->synced_cv, NULL);
+    pthread_cond_init(&w->drained_cv, NULL);
     if (kiln_fs_mkdirs(dir, err)) goto fail;
     size_t n;
     uint64_t *gens = kiln__wal_list(dir, &n);
@@ -170,7 +175,7 @@ kiln_wal *kiln_wal_open(const char *dir, uint64_t min_gen, kiln_wal_replay_fn fn
         last = gens[i];
     }
     free(gens);
-    w->synced_lsn = w->written_lsn;
+    w->synced_lsn = w->file_lsn = w->written_lsn;
     if (kiln__wal_open_gen(w, last, err)) goto fail;
     return w;
 fail:
@@ -197,9 +202,10 @@ static uint64_t kiln__record_sum_v(uint32_t type, const struct iovec *parts, int
     return XXH3_64bits_digest(&st) ^ ((uint64_t)type * 0x9E3779B97F4A7C15ull);
 }
 
-/* Records are gathered in memory and written by the next sync (which must write them anyway)
- * or when this much is pending: one write() per bulk request instead of one per document. */
-#define KILN__WAL_BUFFER (1u << 20)
+/* Records are gathered in memory and written by the next sync (which must write them anyway),
+ * outside the shard's lock, or, past this much, by the appender: a _bulk request's records are
+ * written by its own sync, not under the lock the other requests wait for. */
+#define KILN__WAL_BUFFER (32u << 20)
 
 static void kiln__wal_failed(kiln_wal *w, const char *what, int e)
 {
@@ -209,19 +215,46 @@ static void kiln__wal_failed(kiln_wal *w, const char *what, int e)
     KILN_ERROR("wal", "%s: %s", w->dir, w->fail_reason);
 }
 
-/* Writes the pending records to the file (lock held); -1 when the log failed. */
+/* Writes the pending records to the file; called and returns with the lock held, which it
+ * drops during the write: appenders go on filling a fresh buffer meanwhile, and one drain at a
+ * time keeps the file in LSN order. Afterwards file_lsn covers every record appended before
+ * the call. -1 when the log failed. */
 static int kiln__wal_drain(kiln_wal *w)
 {
+    while (w->draining)
+        pthread_cond_wait(&w->drained_cv, &w->lock);
+    if (w->failed) return -1;
+    if (!w->pending.len) return 0;
+    kiln_buf out = w->pending;
+    uint64_t upto = w->written_lsn;
+    w->pending = w->spare;
+    w->spare = (kiln_buf)KILN_BUF_INIT;
+    w->draining = 1;
+    int fd = w->fd;
+    pthread_mutex_unlock(&w->lock);
     size_t done = 0;
-    while (!w->failed && done < w->pending.len) {
-        ssize_t r = write(w->fd, w->pending.data + done, w->pending.len - done);
+    int e = 0;
+    while (done < out.len) {
+        ssize_t r = write(fd, out.data + done, out.len - done);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0)
-            kiln__wal_failed(w, "write", r < 0 ? errno : 0);
-        else
-            done += (size_t)r;
+        if (r <= 0) {
+            e = r < 0 ? errno : 0;
+            break;
+        }
+        done += (size_t)r;
     }
-    kiln_buf_reset(&w->pending);
+    pthread_mutex_lock(&w->lock);
+    if (done < out.len)
+        kiln__wal_failed(w, "write", e);
+    else
+        w->file_lsn = upto;
+    kiln_buf_reset(&out);
+    if (!w->spare.cap && out.cap <= 4 * KILN__WAL_BUFFER)
+        w->spare = out;
+    else
+        kiln_buf_free(&out);
+    w->draining = 0;
+    pthread_cond_broadcast(&w->drained_cv);
     return w->failed ? -1 : 0;
 }
 
@@ -277,10 +310,16 @@ int kiln_wal_sync(kiln_wal *w, uint64_t lsn, kiln_error *err)
             pthread_cond_wait(&w->synced_cv, &w->lock);
             continue;
         }
-        /* Become the syncer for everything written so far: later writers join the next round. */
-        if (kiln__wal_drain(w)) continue; /* failed: reported above */
+        /* Become the syncer for everything appended so far: later writers join the next round.
+         * The drain writes it (appenders are not held up meanwhile); fdatasync covers what the
+         * file had when it starts. */
         w->syncing = 1;
-        uint64_t target = w->written_lsn;
+        if (kiln__wal_drain(w)) {
+            w->syncing = 0;
+            pthread_cond_broadcast(&w->synced_cv);
+            continue; /* failed: reported above */
+        }
+        uint64_t target = w->file_lsn;
         int fd = w->fd;
         pthread_mutex_unlock(&w->lock);
         int rc = fdatasync(fd);
@@ -312,6 +351,7 @@ int kiln_wal_roll(kiln_wal *w, uint64_t *new_gen, kiln_error *err)
         rc = kiln_fail(err, KILN_E_IO, "write-ahead log %s", w->fail_reason);
         goto out;
     }
+    /* the caller holds the shard's write lock: nothing was appended during the drain */
     if (w->synced_lsn < w->written_lsn) {
         if (fdatasync(w->fd) != 0) {
             w->failed = 1;
@@ -362,7 +402,9 @@ void kiln_wal_close(kiln_wal *w)
         close(w->fd);
     }
     kiln_buf_free(&w->pending);
+    kiln_buf_free(&w->spare);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->synced_cv);
+    pthread_cond_destroy(&w->drained_cv);
     free(w);
 }
