@@ -74,9 +74,7 @@ static const char *kiln__leaf_string(const kiln__scalar *v, char *tmp, size_t tm
     return tmp;
 }
 
-/* Whether s has more than limit UTF-8 characters (ignore_above); counts 8 bytes at a time and
- * stops as soon as it knows. */
-static int kiln__utf8_longer(const char *s, size_t len, size_t limit)
+int kiln__utf8_longer(const char *s, size_t len, size_t limit)
 {
     size_t n = 0, i = 0;
     if (len <= limit) return 0; /* characters <= bytes */

@@ -73,6 +73,10 @@ struct kiln_sindex_prep {
  * multi[multi_at[2i] .. multi_at[2i+1]). multi has m->nfields entries, multi_at 2 * nfields. */
 void kiln__multi_fields(const kiln_mapping *m, uint32_t *multi, uint32_t *multi_at);
 
+/* Whether s has more than limit UTF-8 characters (ignore_above); counts 8 bytes at a time and
+ * stops as soon as it knows. */
+int kiln__utf8_longer(const char *s, size_t len, size_t limit);
+
 /* The i-th value of text field mf in its document's parsed _source, as preparing counted it
  * (kiln_dv_count of a KILN_DV_COUNT column): the leaves at the field's source path (a
  * multi-field's is its parent's) in document order, arrays flattened, numbers and booleans

@@ -453,7 +453,7 @@ static void kiln__seal_dv(const kiln_segment *seg, const kiln__wfield *wf, kiln_
         break;
     case KILN_DV_STR:
         /* strings are numbered in doc order, so value v of the column is string v: no id array */
-        if ((sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
+        if (!wf->twin_broken && (sf->str_from = kiln__str_sibling(seg, sf, wf))) break;
         if (!wf->store) { /* no keyword twin spells them and none were asked for: _source has them */
             sf->dv.kind = KILN_DV_COUNT;
             break;

@@ -424,6 +424,11 @@ typedef struct kiln__wfield {
      * multi-field spelling them), KILN_DV_COUNT only counts values (no candidate to keep them) */
     kiln_dv_kind dv_kind;
     int store;
+    /* text without store: the keyword multi-fields' largest ignore_above (0: none). A longer
+     * value cannot be spelled by them, so the buffer stops copying originals (twin_broken,
+     * until the next seal) that the seal would drop anyway */
+    int64_t twin_limit;
+    int twin_broken;
     /* per-doc scratch */
     uint32_t cur_doc1, cur_len, next_pos;
     /* norms: one byte per local doc */

@@ -191,6 +191,7 @@ static void kiln__fields_detach(kiln__fields *live, kiln__fields *out, kiln__fie
         f->str_off = r ? r->str_off : NULL;
         f->str_cap = r ? r->str_cap : 0;
         f->str_n = 0;
+        f->twin_broken = 0;
         f->doc_count = 0;
         f->sum_ttf = 0;
         f->cur_doc1 = f->cur_len = f->next_pos = 0;

@@ -130,6 +130,7 @@ static void kiln__wfield_clear(kiln__wfield *f, int release)
     if (f->norms) memset(f->norms, 0, f->norms_cap);
     f->dv_n = f->str_n = 0;
     f->str_blob.len = 0;
+    f->twin_broken = 0;
     f->doc_count = 0;
     f->sum_ttf = 0;
     f->cur_doc1 = f->cur_len = f->next_pos = 0;
@@ -331,7 +332,13 @@ static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const k
         kiln__touch_field(c, fid);
         kiln__dv_push(f, c->local);
         uint32_t v = 0;
-        if (f->dv_kind == KILN_DV_STR) { /* the original string, which the seal may keep */
+        if (f->twin_limit > 0 && !f->twin_broken &&
+            kiln__utf8_longer(s, len, (size_t)f->twin_limit)) {
+            f->twin_broken = 1; /* the seal will keep counts only: stop copying */
+            f->str_n = 0;
+            f->str_blob.len = 0;
+        }
+        if (f->dv_kind == KILN_DV_STR && !f->twin_broken) { /* an original the seal may keep */
             KILN__GROW(f->str_off, f->str_n, f->str_cap, f->str_n + 2);
             if (f->str_n == 0) f->str_off[0] = 0;
             if (f->str_blob.len + len > f->str_blob.cap) kiln__bytes_grow(&f->str_blob, len);
@@ -386,17 +393,21 @@ static void kiln__apply_item(kiln__addctx *c, const kiln_sindex_prep *p, const k
 
 /* ---- mapping cache ------------------------------------------------------------------------- */
 
-/* Whether text field mf has a keyword multi-field, whose ordinals may spell its originals. */
-static int kiln__keyword_twin(const kiln_mapping *m, const kiln_field *mf)
+/* Text field mf's keyword multi-fields, whose ordinals may spell its originals: -1 if none,
+ * else the largest ignore_above among them (0: one without a limit). */
+static int64_t kiln__keyword_twin(const kiln_mapping *m, const kiln_field *mf)
 {
     size_t plen = strlen(mf->path);
+    int64_t limit = -1;
     for (size_t i = 0; i < m->nfields; i++) {
         const kiln_field *k = &m->fields[i];
-        if (k->is_multi_field && k->type == KILN_FT_KEYWORD && !strncmp(k->path, mf->path, plen) &&
-            k->path[plen] == '.' && !strchr(k->path + plen + 1, '.'))
-            return 1;
+        if (!k->is_multi_field || k->type != KILN_FT_KEYWORD || strncmp(k->path, mf->path, plen) ||
+            k->path[plen] != '.' || strchr(k->path + plen + 1, '.'))
+            continue;
+        if (k->ignore_above <= 0) return 0;
+        if (k->ignore_above > limit) limit = k->ignore_above;
     }
-    return 0;
+    return limit;
 }
 
 static uint32_t kiln__field_id(kiln_sindex *si, const kiln_mapping *m, const kiln_field *mf)
@@ -411,7 +422,9 @@ static uint32_t kiln__field_id(kiln_sindex *si, const kiln_mapping *m, const kil
     switch (mf->type) {
     case KILN_FT_TEXT:
         f->store = mf->store;
-        f->dv_kind = mf->store || kiln__keyword_twin(m, mf) ? KILN_DV_STR : KILN_DV_COUNT;
+        f->twin_limit = mf->store ? 0 : kiln__keyword_twin(m, mf);
+        f->dv_kind = mf->store || f->twin_limit >= 0 ? KILN_DV_STR : KILN_DV_COUNT;
+        if (f->twin_limit < 0) f->twin_limit = 0;
         f->indexed = mf->index;
         f->has_pos = f->has_norms = 1;
         break;

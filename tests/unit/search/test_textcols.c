@@ -125,6 +125,48 @@ static void test_columns_only_where_asked_or_free(void)
     kiln_mapping_unref(m);
 }
 
+/* The write buffer's text field of that path. */
+static const kiln__wfield *wfield_of(const kiln_sindex *si, const char *path)
+{
+    for (uint32_t i = 0; i < si->fields.n; i++)
+        if (!strcmp(si->fields.v[i].path, path)) return &si->fields.v[i];
+    return NULL;
+}
+
+/* A title longer than its keyword twin's ignore_above: the buffer stops copying titles at once
+ * (the seal could not keep them) and starts again after the seal; notes (stored) never stop. */
+static void test_buffer_stops_copying_what_no_twin_spells(void)
+{
+    kiln_mapping *m = mapping(kMapping);
+    kiln_error err;
+    kiln_sindex *si = kiln_sindex_open(NULL, &err);
+    for (uint32_t d = 0; d < 10; d++) add_doc(si, m, d, 0);
+    const kiln__wfield *title = wfield_of(si, "title"), *notes = wfield_of(si, "notes");
+    CHECK(title && notes);
+    if (!title || !notes) return;
+    CHECK(title->str_blob.len > 0 && !title->twin_broken);
+    add_doc(si, m, 10, 1);
+    for (uint32_t d = 11; d < 20; d++) add_doc(si, m, d, 0);
+    CHECK(title->twin_broken);
+    CHECK_INT(title->str_blob.len, 0);
+    CHECK(notes->str_blob.len > 0);
+    kiln_sindex_freeze(si);
+    CHECK_INT(kiln_sindex_publish(si, &err), 0);
+    for (uint32_t d = 20; d < 30; d++) add_doc(si, m, d, 0);
+    CHECK(!title->twin_broken && title->str_blob.len > 0);
+    kiln_sindex_freeze(si);
+    CHECK_INT(kiln_sindex_publish(si, &err), 0);
+    kiln_sindex_reader *rd = kiln_sindex_reader_acquire(si);
+    CHECK_INT(kiln_reader_nsegments(rd), 2);
+    for (size_t i = 0; i < kiln_reader_nsegments(rd); i++) {
+        const kiln_segment *s = kiln_reader_segment(rd, i);
+        check_segment(s, s->base >= 20);
+    }
+    kiln_sindex_reader_release(rd);
+    kiln_sindex_close(si);
+    kiln_mapping_unref(m);
+}
+
 /* A merge of segments with a title column and one with counts only (doc 27's long title):
  * counts only, values intact. */
 static void test_merge_meets_both_kinds(void)
@@ -153,4 +195,5 @@ static void test_merge_meets_both_kinds(void)
     kiln_mapping_unref(m);
 }
 
-KT_MAIN(KT_CASE(test_columns_only_where_asked_or_free), KT_CASE(test_merge_meets_both_kinds))
+KT_MAIN(KT_CASE(test_columns_only_where_asked_or_free), KT_CASE(test_merge_meets_both_kinds),
+        KT_CASE(test_buffer_stops_copying_what_no_twin_spells))
