@@ -33,7 +33,7 @@ typedef struct kiln_idmap {
 
 void kiln_idmap_init(kiln_idmap *m);
 void kiln_idmap_dispose(kiln_idmap *m);
-/* Borrowed entry for id, NULL if never seen. Valid until the next kiln_idmap_put. */
+/* Borrowed entry for id, NULL if never seen. Valid until the next put or upsert. */
 kiln_idmap_entry *kiln_idmap_get(const kiln_idmap *m, const char *id, size_t idlen);
 /* The entry for id, added (docnum KILN_DOCNUM_NONE, seq_no -1, version 0) if never seen, with
  * *added telling which; one lookup where get-then-put would do two. Valid until the next call. */

@@ -189,15 +189,22 @@ static void kiln__mark_deleted(kiln_shard *s, uint32_t docnum)
 }
 
 /* Applies an index operation to the in-memory state (shared by writes and replay). */
-static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
+/* Points id's version-map entry at docnum (KILN_DOCNUM_NONE: a delete tombstone), marking the
+ * doc it pointed at deleted: one lookup. */
+static void kiln__id_set(kiln_shard *s, const char *id, size_t idlen, uint32_t docnum,
+                         int64_t seq_no, int64_t version)
 {
-    uint32_t docnum = kiln_docstore_next(s->ds);
     int added;
-    kiln_idmap_entry *e = kiln_idmap_upsert(&s->ids, d->id, d->idlen, &added);
+    kiln_idmap_entry *e = kiln_idmap_upsert(&s->ids, id, idlen, &added);
     if (!added) kiln__mark_deleted(s, e->docnum);
     e->docnum = docnum;
-    e->seq_no = d->seq_no;
-    e->version = d->version;
+    e->seq_no = seq_no;
+    e->version = version;
+}
+
+static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
+{
+    kiln__id_set(s, d->id, d->idlen, kiln_docstore_next(s->ds), d->seq_no, d->version);
     kiln_docstore_add(s->ds, d);
     s->live_docs++;
     if (d->seq_no >= s->next_seq_no) s->next_seq_no = d->seq_no + 1;
@@ -206,12 +213,7 @@ static void kiln__apply_index(kiln_shard *s, const kiln_stored_doc *d)
 static void kiln__apply_delete(kiln_shard *s, const char *id, size_t idlen, int64_t seq_no,
                                int64_t version)
 {
-    int added;
-    kiln_idmap_entry *e = kiln_idmap_upsert(&s->ids, id, idlen, &added);
-    if (!added) kiln__mark_deleted(s, e->docnum);
-    e->docnum = KILN_DOCNUM_NONE;
-    e->seq_no = seq_no;
-    e->version = version;
+    kiln__id_set(s, id, idlen, KILN_DOCNUM_NONE, seq_no, version);
     if (seq_no >= s->next_seq_no) s->next_seq_no = seq_no + 1;
 }
 
@@ -362,11 +364,11 @@ static int kiln__version_check(const kiln_shard *s, const char *id, size_t idlen
 }
 
 /* Flushes when the log has grown past the threshold. Called with the write lock held. */
+static int kiln__flush(kiln_shard *s, int held, kiln_error *err);
+
 /* Past the threshold the node's background thread flushes (kiln_shard_flush_if_due) without
  * holding writers up; past twice the threshold (no background thread, or it fell behind) the
  * writer flushes here, as a bound on the log's size. */
-static int kiln__flush(kiln_shard *s, int held, kiln_error *err);
-
 static void kiln__maybe_flush(kiln_shard *s)
 {
     uint64_t size = kiln_wal_size(s->wal);

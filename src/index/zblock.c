@@ -1,9 +1,9 @@
 #include "index/zblock.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <limits.h>
 #include <lz4.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <zstd.h>
 

@@ -2,9 +2,9 @@
  * (docstore.c) and the original strings of text fields (search segments) both keep their bytes
  * in independently compressed blocks of a few KiB and read one value at a time.
  *
- * Two codecs, as Elasticsearch's index.codec offers: LZ4 (its default: ~3x faster to compress
- * and to decompress than zstd's fastest level on product JSON, at ~0.70-0.73 of the size
- * instead of ~0.48-0.50) and zstd (best_compression).
+ * Two codecs, as Elasticsearch's index.codec offers: LZ4 (its default: ~2x as fast to compress
+ * and ~4x to decompress as zstd's fastest level on product JSON, at ~0.73 of the raw size
+ * instead of ~0.50; bench/size/bench_codec.c) and zstd (best_compression).
  *
  * A block is named by (owner, key): owner is a serial unique to the holder for the process's
  * lifetime (kiln_zblock_owner_new), key is anything that names the block within it (e.g. its

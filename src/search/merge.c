@@ -25,7 +25,6 @@ static uint32_t kiln__mfield(kiln__fields *fs, const kiln__sfield *sf)
     f->indexed = sf->indexed;
     f->has_pos = sf->has_pos;
     f->has_norms = sf->has_norms;
-    f->store = sf->stored;
     f->dv_kind = sf->dv.kind;
     return fs->n++;
 }
@@ -189,6 +188,10 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
     for (uint32_t d = 0; d < s->ndocs && dv->kind != KILN_DV_NONE; d++) {
         for (uint32_t v = dv->off[d]; v < dv->off[d + 1]; v++) {
             kiln__mdv_push(f, offset + d);
+            if (f->dv_kind == KILN_DV_COUNT) { /* counts only, whatever this input holds */
+                f->dv_val.u32[f->dv_n++] = 0;
+                continue;
+            }
             switch (dv->kind) {
             case KILN_DV_I64:
                 f->dv_val.i64[f->dv_n++] = dv->i64[v];
@@ -199,14 +202,7 @@ static void kiln__merge_field(kiln__writer *w, kiln__fields *fs, const kiln_segm
             case KILN_DV_ORD:
                 f->dv_val.u32[f->dv_n++] = tid[dv->ord[v]];
                 break;
-            case KILN_DV_COUNT:
-                f->dv_val.u32[f->dv_n++] = 0;
-                break;
             case KILN_DV_STR: {
-                if (f->dv_kind == KILN_DV_COUNT) {
-                    f->dv_val.u32[f->dv_n++] = 0;
-                    break;
-                }
                 size_t n;
                 const char *sv = kiln__strcur_next(&cur, d, v - dv->off[d], v, &n);
                 uint32_t a = 0, b = (uint32_t)n;

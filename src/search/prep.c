@@ -375,19 +375,27 @@ static int kiln__prep_leaf(kiln_sindex_prep *p, uint32_t j, const kiln_analysis_
 static int kiln__prep_value(kiln_sindex_prep *p, const kiln_json *doc, const kiln_jnode *v,
                             size_t plen, const kiln_analysis_registry *ar);
 
+/* Appends member's key to the dot path path[0..plen) (cap bytes); the new length, or 0 when it
+ * does not fit (such a field cannot be mapped: it is skipped). */
+static size_t kiln__path_join(char *path, size_t cap, size_t plen, const kiln_json *doc,
+                              const kiln_jnode *member)
+{
+    size_t klen = member->key_len, n = plen;
+    if (plen + klen + 2 > cap) return 0;
+    if (n) path[n++] = '.';
+    memcpy(path + n, kiln_json_key(doc, member), klen + 1);
+    return n + klen;
+}
+
 static int kiln__prep_object(kiln_sindex_prep *p, const kiln_json *doc, const kiln_jnode *obj,
                              size_t plen, const kiln_analysis_registry *ar)
 {
-    char *path = p->path;
     const kiln_jnode *v = kiln_json_child(obj);
     for (uint32_t k = 0; k < obj->v.count; k++, v = kiln_json_next(doc, v)) {
-        size_t klen = v->key_len;
-        if (plen + klen + 2 > sizeof p->path) continue;
-        size_t n = plen;
-        if (n) path[n++] = '.';
-        memcpy(path + n, kiln_json_key(doc, v), klen + 1);
-        if (kiln__prep_value(p, doc, v, n + klen, ar)) return -1;
-        path[plen] = 0;
+        size_t n = kiln__path_join(p->path, sizeof p->path, plen, doc, v);
+        if (!n) continue;
+        if (kiln__prep_value(p, doc, v, n, ar)) return -1;
+        p->path[plen] = 0;
     }
     return 0;
 }
@@ -448,11 +456,8 @@ static int kiln__src_walk(kiln__srcwalk *w, const kiln_json *doc, const kiln_jno
             return 0; /* the target is not under this object */
         const kiln_jnode *c = kiln_json_child(v);
         for (uint32_t k = 0; k < v->v.count; k++, c = kiln_json_next(doc, c)) {
-            size_t klen = c->key_len, n = plen;
-            if (plen + klen + 2 > sizeof w->path) continue;
-            if (n) w->path[n++] = '.';
-            memcpy(w->path + n, kiln_json_key(doc, c), klen + 1);
-            if (kiln__src_walk(w, doc, c, n + klen)) return 1;
+            size_t n = kiln__path_join(w->path, sizeof w->path, plen, doc, c);
+            if (n && kiln__src_walk(w, doc, c, n)) return 1;
             w->path[plen] = 0;
         }
         return 0;
@@ -478,13 +483,18 @@ const char *kiln__source_text(const kiln_json *doc, const kiln_field *mf, uint32
 {
     const kiln_jnode *root = kiln_json_root(doc);
     const char *dot = mf->is_multi_field ? strrchr(mf->path, '.') : NULL;
-    kiln__srcwalk *w = &(kiln__srcwalk){.target = mf->path, .want = i, .tmp = tmp, .tmpsz = tmpsz};
-    w->tlen = dot ? (size_t)(dot - mf->path) : strlen(mf->path);
-    w->path[0] = 0;
+    kiln__srcwalk w; /* fields set one by one: an initializer would zero the path per read */
+    w.target = mf->path;
+    w.tlen = dot ? (size_t)(dot - mf->path) : strlen(mf->path);
+    w.want = i;
+    w.seen = 0;
+    w.tmp = tmp;
+    w.tmpsz = tmpsz;
+    w.path[0] = 0;
     *len = 0;
-    if (!root || root->type != KILN_JSON_OBJECT || !kiln__src_walk(w, doc, root, 0)) return NULL;
-    *len = w->len;
-    return w->s;
+    if (!root || root->type != KILN_JSON_OBJECT || !kiln__src_walk(&w, doc, root, 0)) return NULL;
+    *len = w.len;
+    return w.s;
 }
 
 int kiln_sindex_prepare(kiln_sindex_prep *p, const kiln_json *doc, const kiln_mapping *m,

@@ -281,10 +281,10 @@ typedef struct kiln__strblock {
  * fast (~4x zstd's decompression speed); format 4 files hold zstd blocks. */
 #define KILN__STR_CODEC KILN_ZCODEC_LZ4
 
-/* The compressed blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the three
- * arrays malloc'd (seal.c). Refresh seals keep text originals raw in memory (a refresh every
- * second would otherwise compress every document's strings only for the merge to decompress
- * them moments later); merges and segment files compress them. */
+/* The compressed blocks of nstr text originals (value v: bytes [off[v], off[v+1]) of blob); the
+ * three arrays malloc'd (seal.c). Refresh seals keep text originals raw in memory (a refresh
+ * every second would otherwise compress every document's strings only for the merge to
+ * decompress them moments later); merges and segment files compress them. */
 void kiln__str_compress(const char *blob, const uint32_t *off, uint32_t nstr,
                         kiln__strblock **blocks, uint32_t *nblocks, uint8_t **z, uint64_t *zlen);
 

@@ -420,14 +420,15 @@ static uint32_t kiln__field_id(kiln_sindex *si, const kiln_mapping *m, const kil
     f->path = kiln_xstrdup(mf->path);
     f->type = mf->type;
     switch (mf->type) {
-    case KILN_FT_TEXT:
+    case KILN_FT_TEXT: {
+        int64_t twin = kiln__keyword_twin(m, mf);
         f->store = mf->store;
-        f->twin_limit = mf->store ? 0 : kiln__keyword_twin(m, mf);
-        f->dv_kind = mf->store || f->twin_limit >= 0 ? KILN_DV_STR : KILN_DV_COUNT;
-        if (f->twin_limit < 0) f->twin_limit = 0;
+        f->dv_kind = mf->store || twin >= 0 ? KILN_DV_STR : KILN_DV_COUNT;
+        f->twin_limit = mf->store || twin < 0 ? 0 : twin;
         f->indexed = mf->index;
         f->has_pos = f->has_norms = 1;
         break;
+    }
     case KILN_FT_KEYWORD:
         f->dv_kind = KILN_DV_ORD;
         f->indexed = 1;
